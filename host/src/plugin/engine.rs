@@ -1,0 +1,308 @@
+//! The wasmtime engine for plugins: configuration, the compile cache, instantiation and the
+//! metered call into a guest.
+//!
+//! One [`PluginEngine`] serves a whole process. It compiles each plugin version once —
+//! keyed by the SHA-256 of its bytes, in memory and optionally on disk as a precompiled
+//! artifact — and keeps an `InstancePre` so a fresh instance costs microseconds. Instances
+//! come from a pooling allocator. CPU is metered by epoch interruption in the server and by
+//! fuel in the local runner (which reports instruction counts).
+
+use super::bindings::{self, Event, Manifest, Plugin, PluginPre};
+use super::gate::Grants;
+use super::host::HostState;
+use super::limits::Limits;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+/// How plugin CPU is bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuMeter {
+    /// Epoch interruption: a background tick, a deadline per batch. For the server.
+    Epoch,
+    /// Fuel: exact instruction counts, for the local runner.
+    Fuel,
+    /// No CPU bound. Only for measuring the meters' overhead; never for untrusted code.
+    Unmetered,
+}
+
+impl CpuMeter {
+    /// Whether CPU is counted in fuel (instructions).
+    pub fn is_fuel(self) -> bool {
+        self == CpuMeter::Fuel
+    }
+}
+
+/// How often the epoch advances.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub meter: CpuMeter,
+    pub limits: Limits,
+    /// Concurrent instances the pool has room for.
+    pub instance_slots: u32,
+    /// Where precompiled plugins are cached across restarts (`None`: memory only).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl EngineConfig {
+    /// Settings for `meter` with default limits and a small pool.
+    pub fn new(meter: CpuMeter) -> Self {
+        EngineConfig {
+            meter,
+            limits: Limits::default(),
+            instance_slots: 64,
+            cache_dir: None,
+        }
+    }
+}
+
+/// A plugin version, compiled and ready to instantiate.
+pub struct CompiledPlugin {
+    /// SHA-256 of the `.wasm` bytes, hex: the version's identity.
+    pub hash: String,
+    /// Size of the `.wasm` in bytes.
+    pub size: usize,
+    pub manifest: Manifest,
+    pub grants: Grants,
+    /// Subscribed event kinds, as a bit set over `EventKind`.
+    pub subscriptions: u16,
+    pub(crate) pre: PluginPre<HostState>,
+}
+
+impl CompiledPlugin {
+    /// Whether this plugin subscribed to the event's kind.
+    pub fn wants(&self, event: &Event) -> bool {
+        self.subscriptions & (1 << bindings::event_kind(&event.body) as u16) != 0
+    }
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("name", &self.manifest.name)
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// A live instance: its store and typed handle.
+pub struct Warm {
+    pub(crate) store: Store<HostState>,
+    pub(crate) bindings: Plugin,
+}
+
+/// The process-wide plugin engine.
+pub struct PluginEngine {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: EngineConfig,
+    compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
+    _ticker: Option<EpochTicker>,
+}
+
+/// Why an engine could not be built or a component compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("wasmtime: {0:#}")]
+    Wasmtime(#[from] wasmtime::Error),
+}
+
+impl PluginEngine {
+    /// Build an engine: wasmtime config, pooling allocator, WASI (deny-all) and contract
+    /// imports linked, epoch ticker started when metering by epoch.
+    pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model(true);
+        match config.meter {
+            CpuMeter::Epoch => {
+                wasm.epoch_interruption(true);
+            }
+            CpuMeter::Fuel => {
+                wasm.consume_fuel(true);
+            }
+            CpuMeter::Unmetered => {}
+        }
+        let slots = config.instance_slots.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
+            // The limiter refuses growth past `memory_bytes` first, with a clear error;
+            // the pool's own bound is a backstop.
+            .max_memory_size(config.limits.memory_bytes.saturating_add(1 << 16));
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        let ticker = (config.meter == CpuMeter::Epoch).then(|| EpochTicker::start(&engine));
+        Ok(PluginEngine {
+            engine,
+            linker,
+            config,
+            compiled: Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    /// The CPU meter in use.
+    pub fn meter(&self) -> CpuMeter {
+        self.config.meter
+    }
+
+    /// A compiled plugin already known to this engine, by content hash.
+    pub fn cached(&self, hash: &str) -> Option<Arc<CompiledPlugin>> {
+        self.compiled.lock().ok()?.get(hash).cloned()
+    }
+
+    pub(crate) fn remember(&self, plugin: Arc<CompiledPlugin>) {
+        if let Ok(mut map) = self.compiled.lock() {
+            map.insert(plugin.hash.clone(), plugin);
+        }
+    }
+
+    /// Compile `bytes`, reusing the on-disk precompiled artifact when there is one.
+    pub(crate) fn compile(&self, hash: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Component::new(&self.engine, bytes);
+        };
+        let path = dir.join(format!("{hash}-{:016x}.cwasm", self.compat_hash()));
+        if path.exists() {
+            match load_precompiled(&self.engine, &path) {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring bad plugin cache entry: {e:#}")
+                }
+            }
+        }
+        tracing::info!(hash, "compiling plugin");
+        let component = Component::new(&self.engine, bytes)?;
+        if let Ok(artifact) = component.serialize() {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let stored = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&tmp, artifact))
+                .and_then(|()| std::fs::rename(&tmp, &path));
+            if let Err(e) = stored {
+                tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
+            }
+        }
+        Ok(component)
+    }
+
+    /// A hash of everything that makes precompiled code compatible with this engine.
+    fn compat_hash(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        h.finish()
+    }
+
+    /// Create a fresh instance holding `state`. On failure the state comes back, so the
+    /// plugin's KV space is never lost with a failed instance.
+    pub(crate) fn instantiate(
+        &self,
+        plugin: &CompiledPlugin,
+        state: HostState,
+    ) -> Result<Warm, (wasmtime::Error, Box<HostState>)> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        self.arm(&mut store);
+        match plugin.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Warm { store, bindings }),
+            Err(e) => Err((e, Box::new(store.into_data()))),
+        }
+    }
+
+    /// Set the CPU budget for one batch.
+    pub(crate) fn arm(&self, store: &mut Store<HostState>) {
+        match self.config.meter {
+            CpuMeter::Epoch => {
+                let ticks = self
+                    .config
+                    .limits
+                    .cpu_ms_per_batch
+                    .div_ceil(EPOCH_TICK.as_millis() as u64)
+                    .max(1);
+                store.set_epoch_deadline(ticks);
+            }
+            CpuMeter::Fuel => {
+                // Setting fuel only fails when fuel is disabled, which `Fuel` rules out.
+                let _ = store.set_fuel(self.config.limits.fuel_per_batch);
+            }
+            CpuMeter::Unmetered => {}
+        }
+    }
+
+    /// Instructions used since the last [`PluginEngine::arm`], when metering by fuel.
+    pub(crate) fn fuel_used(&self, store: &Store<HostState>) -> Option<u64> {
+        match self.config.meter {
+            CpuMeter::Fuel => store
+                .get_fuel()
+                .ok()
+                .map(|left| self.config.limits.fuel_per_batch.saturating_sub(left)),
+            _ => None,
+        }
+    }
+}
+
+/// Read a precompiled artifact written by [`PluginEngine::compile`].
+#[allow(unsafe_code)]
+fn load_precompiled(engine: &Engine, path: &std::path::Path) -> wasmtime::Result<Component> {
+    // SAFETY: wasmtime trusts precompiled code, so this must only read files livecart wrote.
+    // The cache directory belongs to the host; entries are named by the SHA-256 of the
+    // source and the engine's compatibility hash, and wasmtime checks the header and engine
+    // settings before use. Anyone who can write there can already run code as the host.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.clone();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

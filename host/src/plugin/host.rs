@@ -1,0 +1,220 @@
+//! Per-instance host state and the host side of the contract's imports.
+//!
+//! Each import follows the same three steps: the capability gate checks the grant, the
+//! call is bounded, then it is answered from the instance's [`HostState`]. WASI is linked
+//! with everything denied (see [`deny_all_wasi`]): no files, sockets, environment or wall
+//! clock, and stdout/stderr go to the plugin log.
+
+use super::bindings::livecart::plugin::{catalog, config, kv, log, room, types};
+use super::bindings::{FaqEntry, KvError, LogLevel, Product, RoomSnapshot};
+use super::env::RoomEnv;
+use super::gate::{self, Grants, HostCall};
+use super::kv::KvSpace;
+use super::limits::MemoryLimiter;
+use super::logsink::{LogSink, LogSource, LogStream, level_name};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The most products one `catalog.list-products` call returns.
+const MAX_LIST: usize = 100;
+
+/// Everything one plugin instance's store holds.
+pub struct HostState {
+    pub(crate) grants: Grants,
+    pub(crate) config: Arc<str>,
+    pub(crate) env: RoomEnv,
+    pub(crate) kv: KvSpace,
+    pub(crate) log: Arc<Mutex<LogSink>>,
+    pub(crate) limiter: MemoryLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub fn new(
+        grants: Grants,
+        config: Arc<str>,
+        env: RoomEnv,
+        kv: KvSpace,
+        limits: &super::Limits,
+    ) -> Self {
+        let log = Arc::new(Mutex::new(LogSink::new(
+            limits.max_log_lines_per_call,
+            limits.max_log_bytes_per_call,
+        )));
+        HostState {
+            grants,
+            config,
+            env,
+            kv,
+            wasi: deny_all_wasi(&log),
+            log,
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+/// A WASI context that grants nothing.
+///
+/// Threat model: a wasip2 guest links all of WASI, but here stdin is closed, there are no
+/// preopened directories, no environment or arguments, sockets and name lookup are denied
+/// (wasmtime-wasi's defaults, restated), and both clocks are frozen at zero, so a plugin
+/// cannot read the time except through its events. It can still draw random numbers and
+/// write to stdout/stderr, which land in its bounded log.
+fn deny_all_wasi(log: &Arc<Mutex<LogSink>>) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(LogStream {
+            sink: log.clone(),
+            source: LogSource::Stdout,
+        })
+        .stderr(LogStream {
+            sink: log.clone(),
+            source: LogSource::Stderr,
+        })
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .build()
+}
+
+/// A clock stuck at zero: plugins get time only from their events.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn write(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        if let Ok(mut sink) = self.log.lock() {
+            sink.push(level_name(level), LogSource::Log, &message);
+        }
+        Ok(())
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self) -> wasmtime::Result<String> {
+        Ok(self.config.to_string())
+    }
+}
+
+impl kv::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        gate::check_call(self.grants, HostCall::Kv)?;
+        Ok(self.kv.get(&key).map(<[u8]>::to_vec))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), KvError>> {
+        gate::check_call(self.grants, HostCall::Kv)?;
+        Ok(self
+            .kv
+            .put(&key, Some(&value))
+            .map_err(|e| KvError::QuotaExceeded(e.0)))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), KvError>> {
+        gate::check_call(self.grants, HostCall::Kv)?;
+        Ok(self
+            .kv
+            .put(&key, None)
+            .map_err(|e| KvError::QuotaExceeded(e.0)))
+    }
+
+    fn compare_and_set(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<bool, KvError>> {
+        gate::check_call(self.grants, HostCall::Kv)?;
+        if self.kv.get(&key) != expected.as_deref() {
+            return Ok(Ok(false));
+        }
+        Ok(self
+            .kv
+            .put(&key, new.as_deref())
+            .map(|()| true)
+            .map_err(|e| KvError::QuotaExceeded(e.0)))
+    }
+}
+
+impl room::Host for HostState {
+    fn snapshot(&mut self) -> wasmtime::Result<RoomSnapshot> {
+        gate::check_call(self.grants, HostCall::RoomSnapshot)?;
+        Ok(self.env.room.snapshot())
+    }
+}
+
+impl catalog::Host for HostState {
+    fn get(&mut self, product_id: String) -> wasmtime::Result<Option<Product>> {
+        gate::check_call(self.grants, HostCall::Catalog)?;
+        Ok(self.env.catalog.get(&product_id).map(to_wit_product))
+    }
+
+    fn list_products(&mut self, limit: u32) -> wasmtime::Result<Vec<Product>> {
+        gate::check_call(self.grants, HostCall::Catalog)?;
+        let limit = usize::try_from(limit).unwrap_or(MAX_LIST).min(MAX_LIST);
+        Ok(self
+            .env
+            .catalog
+            .list(limit)
+            .into_iter()
+            .map(to_wit_product)
+            .collect())
+    }
+}
+
+/// A catalog product in the contract's shape.
+pub fn to_wit_product(p: crate::catalog::Product) -> Product {
+    Product {
+        id: p.id,
+        title: p.title,
+        price_cents: p.price_cents,
+        currency: p.currency,
+        image_url: p.image_url,
+        buy_url: p.buy_url,
+        stock: p.stock,
+        description: p.description,
+        faq: p
+            .faq
+            .into_iter()
+            .map(|f| FaqEntry {
+                question: f.question,
+                answer: f.answer,
+            })
+            .collect(),
+        specs: p.specs,
+    }
+}

@@ -1,0 +1,224 @@
+//! The plugin registry: uploaded versions (by content hash), which version each room runs
+//! with which config, rollback, and the fault log merchants read.
+//!
+//! The registry only changes after validation succeeds: an invalid upload or config leaves
+//! it exactly as it was. Runtime state (warm instances) is rebuilt from it with
+//! [`Registry::load_room`]; KV state is keyed by plugin name, so switching versions keeps it.
+
+use super::engine::{CompiledPlugin, PluginEngine};
+use super::env::RoomEnv;
+use super::fault::Fault;
+use super::room::RoomPlugins;
+use super::validate::InvalidPlugin;
+use crate::store::{Binding, FaultRecord, Store, StoreError, VersionRecord, now_ms};
+use std::sync::Arc;
+
+/// Why a registry operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid plugin: {0}")]
+    Invalid(#[from] InvalidPlugin),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("no plugin version {0}")]
+    UnknownVersion(String),
+    #[error("plugin `{name}` is not enabled in room `{room}`")]
+    NotBound { room: String, name: String },
+    #[error("plugin `{name}` has no earlier version in room `{room}` to roll back to")]
+    NoPrevious { room: String, name: String },
+    #[error("plugin version {hash} belongs to another owner")]
+    Forbidden { hash: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The registry over the store.
+pub struct Registry {
+    store: Arc<Store>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<Store>) -> Self {
+        Registry { store }
+    }
+
+    /// Validate and store an upload. The same bytes uploaded twice are one version.
+    pub fn upload(
+        &self,
+        engine: &PluginEngine,
+        owner: &str,
+        bytes: &[u8],
+    ) -> Result<(VersionRecord, Arc<CompiledPlugin>), RegistryError> {
+        let plugin = engine.load(bytes)?;
+        if let Some(existing) = self.store.plugin_version(&plugin.hash)? {
+            if existing.owner != owner {
+                return Err(RegistryError::Forbidden {
+                    hash: plugin.hash.clone(),
+                });
+            }
+            return Ok((existing, plugin));
+        }
+        let m = &plugin.manifest;
+        let record = VersionRecord {
+            hash: plugin.hash.clone(),
+            owner: owner.to_owned(),
+            name: m.name.clone(),
+            label: m.version.clone(),
+            manifest: manifest_json(&plugin),
+            size: bytes.len(),
+            uploaded_ms: now_ms(),
+        };
+        self.store.put_plugin_version(&record, bytes)?;
+        tracing::info!(name = %m.name, hash = %plugin.hash, "plugin version stored");
+        Ok((record, plugin))
+    }
+
+    /// Versions of an owner's plugins, newest first.
+    pub fn versions(
+        &self,
+        owner: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<VersionRecord>, RegistryError> {
+        Ok(self.store.plugin_versions(owner, name)?)
+    }
+
+    /// Enable version `hash` in `room` with `config` (a JSON object; empty means `{}`).
+    /// Replaces whatever version of the same plugin the room had: that is an upgrade.
+    pub fn enable(&self, room: &str, hash: &str, config: &str) -> Result<Binding, RegistryError> {
+        let config = normalize_config(config)?;
+        let version = self
+            .store
+            .plugin_version(hash)?
+            .ok_or_else(|| RegistryError::UnknownVersion(hash.to_owned()))?;
+        Ok(self.store.bind_plugin(room, &version.name, hash, &config)?)
+    }
+
+    /// Go back to the version (and config) the room ran before the current one.
+    pub fn rollback(&self, room: &str, name: &str) -> Result<Binding, RegistryError> {
+        let current = self.bound(room, name)?;
+        let (hash, config) = self
+            .store
+            .previous_binding(room, name, &current.hash)?
+            .ok_or_else(|| RegistryError::NoPrevious {
+                room: room.to_owned(),
+                name: name.to_owned(),
+            })?;
+        Ok(self.store.bind_plugin(room, name, &hash, &config)?)
+    }
+
+    /// Turn a plugin off in a room (its state is kept for when it comes back).
+    pub fn disable(&self, room: &str, name: &str) -> Result<(), RegistryError> {
+        self.bound(room, name)?;
+        self.store.set_plugin_enabled(room, name, false, None)?;
+        Ok(())
+    }
+
+    pub fn bindings(&self, room: &str) -> Result<Vec<Binding>, RegistryError> {
+        Ok(self.store.bindings(room)?)
+    }
+
+    /// Record a runtime fault; when it disabled the plugin, record that too.
+    pub fn record_fault(
+        &self,
+        room: &str,
+        name: &str,
+        hash: &str,
+        fault: &Fault,
+        disabled: bool,
+    ) -> Result<(), RegistryError> {
+        self.store.record_plugin_fault(&FaultRecord {
+            room: room.to_owned(),
+            name: name.to_owned(),
+            hash: hash.to_owned(),
+            kind: fault.kind().to_owned(),
+            message: fault.to_string(),
+            at_ms: now_ms(),
+        })?;
+        if disabled {
+            let reason = format!("disabled after repeated faults; last: {fault}");
+            self.store
+                .set_plugin_enabled(room, name, false, Some(&reason))?;
+        }
+        Ok(())
+    }
+
+    pub fn faults(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<FaultRecord>, RegistryError> {
+        Ok(self.store.plugin_faults(room, name, limit)?)
+    }
+
+    /// Build the room's runtime from its enabled bindings.
+    pub fn load_room(
+        &self,
+        engine: &PluginEngine,
+        env: RoomEnv,
+    ) -> Result<RoomPlugins, RegistryError> {
+        let mut room = RoomPlugins::new(env);
+        for binding in self.store.bindings(&room.env().room_id)? {
+            if !binding.enabled {
+                continue;
+            }
+            let plugin = self.compiled(engine, &binding.hash)?;
+            room.enable(engine, plugin, &binding.config)
+                .map_err(|e| RegistryError::InvalidConfig(format!("{e:#}")))?;
+        }
+        Ok(room)
+    }
+
+    /// The compiled form of a stored version (compiled once per engine).
+    pub fn compiled(
+        &self,
+        engine: &PluginEngine,
+        hash: &str,
+    ) -> Result<Arc<CompiledPlugin>, RegistryError> {
+        if let Some(p) = engine.cached(hash) {
+            return Ok(p);
+        }
+        let bytes = self
+            .store
+            .plugin_wasm(hash)?
+            .ok_or_else(|| RegistryError::UnknownVersion(hash.to_owned()))?;
+        Ok(engine.load(&bytes)?)
+    }
+
+    fn bound(&self, room: &str, name: &str) -> Result<Binding, RegistryError> {
+        self.store
+            .binding(room, name)?
+            .ok_or_else(|| RegistryError::NotBound {
+                room: room.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+}
+
+/// Config must be a JSON object; returns it re-serialized compactly.
+pub fn normalize_config(config: &str) -> Result<String, RegistryError> {
+    if config.trim().is_empty() {
+        return Ok("{}".into());
+    }
+    let value: serde_json::Value = serde_json::from_str(config)
+        .map_err(|e| RegistryError::InvalidConfig(format!("not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(RegistryError::InvalidConfig(
+            "must be a JSON object, e.g. {\"thresholds\": [...]}".into(),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// The manifest as merchants see it.
+pub fn manifest_json(plugin: &CompiledPlugin) -> serde_json::Value {
+    use super::bindings::{capability_name, event_kind_name};
+    let m = &plugin.manifest;
+    serde_json::json!({
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "capabilities": m.capabilities.iter().map(|c| capability_name(*c)).collect::<Vec<_>>(),
+        "events": m.events.iter().map(|k| event_kind_name(*k)).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,292 @@
+//! One plugin enabled in one room: its warm instance, its KV space and its fault record.
+//!
+//! A [`PluginSlot`] turns a batch of events into a [`CallReport`]. It keeps the instance
+//! warm between batches, but the instance is only a cache: after a trap it is dropped and
+//! the next batch gets a fresh one, while the KV space (committed state) lives on in the
+//! slot. Every returned action passes the capability gate before the report carries it.
+
+use super::bindings::{Action, Event};
+use super::engine::{CompiledPlugin, PluginEngine, Warm};
+use super::env::RoomEnv;
+use super::fault::Fault;
+use super::gate;
+use super::host::HostState;
+use super::kv::KvSpace;
+use super::limits::Limits;
+use super::logsink::LogLine;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What one batch did.
+#[derive(Debug, Serialize)]
+pub struct CallReport {
+    /// Plugin name.
+    pub plugin: String,
+    /// Content hash of the version that ran.
+    pub version: String,
+    /// Events in the batch.
+    pub events: usize,
+    /// Actions that passed the gate (empty when the call faulted).
+    #[serde(skip)]
+    pub actions: Vec<Action>,
+    pub logs: Vec<LogLine>,
+    /// Log lines over the per-call bound, counted and dropped.
+    pub logs_dropped: usize,
+    pub fault: Option<Fault>,
+    /// Set when this fault disabled the plugin for the room.
+    pub disabled: bool,
+    /// Instructions used (fuel meter only).
+    pub fuel: Option<u64>,
+    /// Peak linear memory of the instance, bytes.
+    pub peak_memory: usize,
+    /// Whether this batch needed a fresh instance.
+    pub cold_start: bool,
+}
+
+/// A plugin version enabled in a room.
+pub struct PluginSlot {
+    plugin: Arc<CompiledPlugin>,
+    config: Arc<str>,
+    env: RoomEnv,
+    warm: Option<Warm>,
+    /// The KV space while no instance holds it.
+    parked: Option<KvSpace>,
+    consecutive_faults: u32,
+    disabled: Option<Fault>,
+}
+
+impl PluginSlot {
+    /// Enable `plugin` with `config` (JSON text) in the room `env` describes, loading its KV
+    /// space from the room's backend.
+    pub fn new(
+        engine: &PluginEngine,
+        plugin: Arc<CompiledPlugin>,
+        config: &str,
+        env: RoomEnv,
+    ) -> anyhow::Result<Self> {
+        let entries = env.kv.load(&plugin.manifest.name, &env.room_id)?;
+        Ok(PluginSlot {
+            parked: Some(KvSpace::new(engine.limits().kv.clone(), entries)),
+            plugin,
+            config: Arc::from(config),
+            env,
+            warm: None,
+            consecutive_faults: 0,
+            disabled: None,
+        })
+    }
+
+    pub fn plugin(&self) -> &Arc<CompiledPlugin> {
+        &self.plugin
+    }
+
+    pub fn name(&self) -> &str {
+        &self.plugin.manifest.name
+    }
+
+    /// Why the plugin is disabled in this room, if it is.
+    pub fn disabled(&self) -> Option<&Fault> {
+        self.disabled.as_ref()
+    }
+
+    pub fn consecutive_faults(&self) -> u32 {
+        self.consecutive_faults
+    }
+
+    pub fn is_warm(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    /// Drop the warm instance; the next batch starts a fresh one. State is kept.
+    pub fn cool(&mut self) {
+        if let Some(warm) = self.warm.take() {
+            self.parked = Some(warm.store.into_data().kv);
+        }
+    }
+
+    /// Replace the config; the instance is dropped so the plugin re-reads it.
+    pub fn set_config(&mut self, config: &str) {
+        self.config = Arc::from(config);
+        self.cool();
+    }
+
+    /// Run one batch through the plugin. Never panics on guest behaviour: every failure is
+    /// a [`Fault`] in the report.
+    pub fn handle(&mut self, engine: &PluginEngine, events: &[Event]) -> CallReport {
+        let mut report = CallReport {
+            plugin: self.plugin.manifest.name.clone(),
+            version: self.plugin.hash.clone(),
+            events: events.len(),
+            actions: Vec::new(),
+            logs: Vec::new(),
+            logs_dropped: 0,
+            fault: None,
+            disabled: false,
+            fuel: None,
+            peak_memory: 0,
+            cold_start: self.warm.is_none(),
+        };
+        if let Some(reason) = &self.disabled {
+            report.fault = Some(reason.clone());
+            return report;
+        }
+        let warm = match self.warm_up(engine) {
+            Ok(warm) => warm,
+            Err(fault) => return self.fail(report, fault, engine.limits()),
+        };
+        engine.arm(&mut warm.store);
+        let result = warm
+            .bindings
+            .livecart_plugin_guest()
+            .call_handle(&mut warm.store, events);
+        report.fuel = engine.fuel_used(&warm.store);
+        report.peak_memory = warm.store.data().limiter.peak;
+        if let Ok(mut sink) = warm.store.data().log.lock() {
+            (report.logs, report.logs_dropped) = sink.take();
+        }
+        let limits = engine.limits();
+        let outcome = match result {
+            Ok(Ok(actions)) => check_output(&self.plugin, &actions, limits).map(|()| actions),
+            Ok(Err(message)) => Err(Fault::Plugin(message)),
+            Err(err) => {
+                let fault = Fault::from_call_error(err, limits, engine.meter().is_fuel());
+                // A trapped instance must not be entered again.
+                self.cool();
+                Err(fault)
+            }
+        };
+        match outcome {
+            Ok(actions) => self.succeed(report, actions),
+            Err(fault) => self.fail(report, fault, limits),
+        }
+    }
+
+    fn warm_up(&mut self, engine: &PluginEngine) -> Result<&mut Warm, Fault> {
+        if self.warm.is_none() {
+            let kv = match self.parked.take() {
+                Some(kv) => kv,
+                None => KvSpace::new(engine.limits().kv.clone(), Vec::new()),
+            };
+            let state = HostState::new(
+                self.plugin.grants,
+                self.config.clone(),
+                self.env.clone(),
+                kv,
+                engine.limits(),
+            );
+            match engine.instantiate(&self.plugin, state) {
+                Ok(warm) => self.warm = Some(warm),
+                Err((err, state)) => {
+                    self.parked = Some(state.kv);
+                    let fault = match Fault::from_call_error(err, engine.limits(), false) {
+                        Fault::Trap(msg) => Fault::Instantiate(msg),
+                        other => other,
+                    };
+                    return Err(fault);
+                }
+            }
+        }
+        self.warm
+            .as_mut()
+            .ok_or(Fault::Instantiate("no instance".into()))
+    }
+
+    fn kv_mut(&mut self) -> Option<&mut KvSpace> {
+        match &mut self.warm {
+            Some(warm) => Some(&mut warm.store.data_mut().kv),
+            None => self.parked.as_mut(),
+        }
+    }
+
+    fn succeed(&mut self, mut report: CallReport, actions: Vec<Action>) -> CallReport {
+        let (name, room, backend) = (
+            self.plugin.manifest.name.clone(),
+            self.env.room_id.clone(),
+            self.env.kv.clone(),
+        );
+        if let Some(kv) = self.kv_mut()
+            && let Err(e) = kv.commit(backend.as_ref(), &name, &room)
+        {
+            // The host's storage failed, not the plugin: drop the batch but do not count
+            // it against the plugin.
+            tracing::error!(plugin = %name, room = %room, "kv commit failed: {e:#}");
+            report.fault = Some(Fault::Host(format!("storage failed: {e}")));
+            return report;
+        }
+        self.consecutive_faults = 0;
+        report.actions = actions;
+        report
+    }
+
+    fn fail(&mut self, mut report: CallReport, fault: Fault, limits: &Limits) -> CallReport {
+        if let Some(kv) = self.kv_mut() {
+            kv.rollback();
+        }
+        self.consecutive_faults += 1;
+        tracing::warn!(
+            plugin = %self.plugin.manifest.name,
+            room = %self.env.room_id,
+            kind = fault.kind(),
+            consecutive = self.consecutive_faults,
+            "plugin fault: {fault}"
+        );
+        if self.consecutive_faults >= limits.max_consecutive_faults {
+            tracing::error!(
+                plugin = %self.plugin.manifest.name,
+                room = %self.env.room_id,
+                "plugin disabled for the room after {} consecutive faults",
+                self.consecutive_faults
+            );
+            self.disabled = Some(fault.clone());
+            report.disabled = true;
+            self.cool();
+        }
+        report.fault = Some(fault);
+        report
+    }
+}
+
+/// Check a call's output against the output limits and the capability gate.
+fn check_output(plugin: &CompiledPlugin, actions: &[Action], limits: &Limits) -> Result<(), Fault> {
+    if actions.len() > limits.max_actions_per_call {
+        return Err(Fault::Output(format!(
+            "{} actions returned, the limit is {}",
+            actions.len(),
+            limits.max_actions_per_call
+        )));
+    }
+    let bytes: usize = actions.iter().map(action_bytes).sum();
+    if bytes > limits.max_output_bytes {
+        return Err(Fault::Output(format!(
+            "{bytes} bytes of output, the limit is {}",
+            limits.max_output_bytes
+        )));
+    }
+    for action in actions {
+        gate::check_action(plugin.grants, action).map_err(Fault::Denied)?;
+    }
+    Ok(())
+}
+
+/// The text an action carries, for the output bound.
+fn action_bytes(action: &Action) -> usize {
+    match action {
+        Action::PushProduct(p) => p.product_id.len() + p.style.as_ref().map_or(0, String::len),
+        Action::UnlockCoupon(s)
+        | Action::SystemMessage(s)
+        | Action::PinComment(s)
+        | Action::HideComment(s)
+        | Action::CancelTimer(s) => s.len(),
+        Action::IssueCoupon(c) => c.coupon_id.len() + c.user_id.len(),
+        Action::Reply(r) => r.comment_id.len() + r.text.len(),
+        Action::StartFlashSale(f) => f.product_id.len(),
+        Action::SetTimer(t) => t.name.len(),
+        Action::AskAi(a) => {
+            a.request_id.len()
+                + a.prompt.len()
+                + a.context.iter().map(String::len).sum::<usize>()
+                + a.product_id.as_ref().map_or(0, String::len)
+        }
+        Action::Metric(m) => m.name.len(),
+    }
+}
