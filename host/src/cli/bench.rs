@@ -1,0 +1,202 @@
+//! `livecart bench plugins`: dispatch latency, cold starts, meter overhead and plugin size.
+//!
+//! Run in release: `cargo run --release -p livecart -- bench plugins`. Prints a Markdown
+//! table for BENCHMARKS.md.
+
+use crate::catalog::MemoryCatalog;
+use crate::plugin::bindings::{Comment, Event, EventBody, Likes};
+use crate::plugin::kv::MemoryKv;
+use crate::plugin::{CpuMeter, EngineConfig, PluginEngine, PluginSlot, RoomEnv, SharedRoom};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Plugin dispatch: warm and cold calls, epoch overhead, hello size.
+    Plugins {
+        /// Built plugin components.
+        #[arg(long, default_value = "target/plugins")]
+        plugins_dir: PathBuf,
+        /// Calls per warm measurement.
+        #[arg(long, default_value_t = 200_000)]
+        iterations: usize,
+        /// Fresh instances for the cold measurement.
+        #[arg(long, default_value_t = 5_000)]
+        cold_iterations: usize,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Plugins {
+            plugins_dir,
+            iterations,
+            cold_iterations,
+        } => plugins(&plugins_dir, iterations, cold_iterations),
+    }
+}
+
+/// Latency percentiles of a run.
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+}
+
+fn measure(iterations: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..iterations.min(10_000) {
+        f();
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let start = Instant::now();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        f();
+        samples.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        per_sec: iterations as f64 / total.as_secs_f64(),
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.2} µs", d.as_secs_f64() * 1e6)
+}
+
+fn event(id: u64, body: EventBody) -> Event {
+    Event {
+        id,
+        room_id: "bench".into(),
+        server_time_ms: 1_763_700_000_000,
+        media_time_ms: Some(1000),
+        body,
+    }
+}
+
+fn slot(engine: &PluginEngine, dir: &Path, name: &str, config: &str) -> anyhow::Result<PluginSlot> {
+    let path = dir.join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let plugin = engine.load(&bytes)?;
+    let env = RoomEnv {
+        room_id: "bench".into(),
+        room: Arc::new(SharedRoom::new("bench")),
+        catalog: Arc::new(MemoryCatalog::default()),
+        kv: Arc::new(MemoryKv::default()),
+    };
+    PluginSlot::new(engine, plugin, config, env)
+}
+
+const LIKE_CONFIG: &str = r#"{"thresholds":[{"likes":1000000000,"coupon":"c-far"}]}"#;
+const KEYWORD_CONFIG: &str = r#"{"rules":[{"product":"sku-tee","keywords":["尺码","size","多大"]},{"product":"sku-cup","keywords":["cup","杯子"]}],"cooldown_ms":30000}"#;
+
+fn plugins(dir: &Path, iterations: usize, cold_iterations: usize) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run with --release for real numbers");
+    }
+    let likes = event(
+        1,
+        EventBody::Likes(Likes {
+            delta: 3,
+            total: 4242,
+        }),
+    );
+    let comment = event(
+        2,
+        EventBody::Comment(Comment {
+            comment_id: "c1".into(),
+            user_id: "u1".into(),
+            user_name: "Ann".into(),
+            text: "this looks great, love the colour!".into(),
+        }),
+    );
+    let cases = [
+        ("like-coupon", LIKE_CONFIG, &likes),
+        ("keyword-push", KEYWORD_CONFIG, &comment),
+    ];
+
+    println!("| measure | plugin | p50 | p99 | calls/s |");
+    println!("|---|---|---|---|---|");
+    let mut epoch_rates = Vec::new();
+    for meter in [CpuMeter::Epoch, CpuMeter::Unmetered] {
+        let engine = PluginEngine::new(EngineConfig::new(meter))?;
+        for (name, config, ev) in cases {
+            let mut s = slot(&engine, dir, name, config)?;
+            let batch = std::slice::from_ref(ev);
+            let mut failed = false;
+            let stats = measure(iterations, || {
+                let r = s.handle(&engine, batch);
+                failed |= r.fault.is_some();
+            });
+            if failed {
+                bail!("{name} faulted during the benchmark");
+            }
+            let label = match meter {
+                CpuMeter::Epoch => "warm event (epoch)",
+                _ => "warm event (no meter)",
+            };
+            println!(
+                "| {label} | {name} | {} | {} | {:.0} |",
+                us(stats.p50),
+                us(stats.p99),
+                stats.per_sec
+            );
+            epoch_rates.push((meter, name, stats.per_sec));
+        }
+    }
+    for (name, _, _) in cases {
+        let rate = |m| {
+            epoch_rates
+                .iter()
+                .find(|(mm, n, _)| *mm == m && *n == name)
+                .map_or(0.0, |r| r.2)
+        };
+        let overhead = (rate(CpuMeter::Unmetered) / rate(CpuMeter::Epoch) - 1.0) * 100.0;
+        println!("| epoch overhead vs none | {name} | | | {overhead:+.1} % |");
+    }
+
+    let engine = PluginEngine::new(EngineConfig::new(CpuMeter::Epoch))?;
+    let batch: Vec<Event> = (0..16).map(|i| event(i, likes.body.clone())).collect();
+    let mut s = slot(&engine, dir, "like-coupon", LIKE_CONFIG)?;
+    let stats = measure(iterations / 16, || {
+        s.handle(&engine, &batch);
+    });
+    println!(
+        "| batch of 16, per event | like-coupon | {} | {} | {:.0} events/s |",
+        us(stats.p50 / 16),
+        us(stats.p99 / 16),
+        stats.per_sec * 16.0
+    );
+
+    for (name, config, ev) in cases {
+        let mut s = slot(&engine, dir, name, config)?;
+        let batch = std::slice::from_ref(ev);
+        let stats = measure(cold_iterations, || {
+            s.cool();
+            s.handle(&engine, batch);
+        });
+        println!(
+            "| cold: fresh instance + first event | {name} | {} | {} | {:.0} |",
+            us(stats.p50),
+            us(stats.p99),
+            stats.per_sec
+        );
+    }
+
+    let hello = std::fs::metadata(dir.join("hello.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "| hello plugin size | hello | {hello} bytes ({:.1} KiB) | | |",
+        hello as f64 / 1024.0
+    );
+    Ok(ExitCode::SUCCESS)
+}

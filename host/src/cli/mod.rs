@@ -1,0 +1,55 @@
+//! Command-line interface: argument definitions and dispatch to each command.
+
+mod bench;
+mod plugin;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// livecart — live-commerce streaming host.
+#[derive(Debug, Parser)]
+#[command(name = "livecart", version, about)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace). `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the host: HTTP, rooms and plugins, on the embedded SQLite store.
+    Serve(serve::ServeArgs),
+    /// Tools for plugin developers.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Benchmarks (run with --release).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Run a parsed command; the exit code is the command's verdict.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}
+
+/// Structured logs to stderr.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info,wasmtime=warn,cranelift=warn",
+        1 => "debug,wasmtime=info,cranelift=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

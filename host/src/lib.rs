@@ -1,0 +1,11 @@
+//! livecart: a live-commerce streaming host.
+//!
+//! The library behind the `livecart` binary. See ARCHITECTURE.md for the code map.
+
+pub mod ai;
+pub mod catalog;
+pub mod cli;
+pub mod plugin;
+pub mod runner;
+pub mod server;
+pub mod store;

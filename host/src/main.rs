@@ -1,0 +1,15 @@
+//! The `livecart` binary: `serve`, `plugin …` and `bench …`.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = livecart::cli::Cli::parse();
+    livecart::cli::init_tracing(cli.verbose);
+    match livecart::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Plugin platform tests through the real runtime: the example plugins, every hostile
+//! fixture, upload validation and the registry. Needs the built plugins in
+//! `target/plugins` (`./scripts/test.sh` builds them first).
+
+mod common;
+mod examples;
+mod hostile;
+mod registry;
+mod validation;

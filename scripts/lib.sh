@@ -1,0 +1,44 @@
+# Shared helpers for scripts/demo.sh and scripts/test.sh: idempotent installs.
+# Sourced, not run.
+
+# Run as root, or through sudo when there is one.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install Debian packages that are not installed yet (one apt-get call, only if needed).
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "==> installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+}
+
+# Add rustup targets and components that are not installed yet.
+ensure_rust() {
+    local installed
+    installed=$(rustup target list --installed)
+    for target in wasm32-unknown-unknown wasm32-wasip2; do
+        grep -qx "$target" <<<"$installed" || rustup target add "$target"
+    done
+    installed=$(rustup component list --installed)
+    for component in rustfmt clippy; do
+        grep -q "^$component" <<<"$installed" || rustup component add "$component"
+    done
+}
+
+# Build the example plugins and test fixtures into <target>/plugins.
+build_plugins() {
+    local profile_flag=("$@")
+    echo "==> building plugins"
+    cargo run -q "${profile_flag[@]}" -p livecart -- plugin build \
+        plugins/hello plugins/like-coupon plugins/keyword-push plugins/ai-host \
+        plugins/sneaky plugins/other-world
+    # The hostile fixtures are wasm32-wasip2 on purpose: they exercise the deny-all WASI.
+    cargo run -q "${profile_flag[@]}" -p livecart -- plugin build --wasip2 plugins/hostile
+}
