@@ -1,8 +1,9 @@
 //! The embedded AI host: answers from the catalog by token overlap, with no network.
 //!
-//! [`RetrievalAnswerer`] gathers candidate answers — the request's context strings, then for
-//! each product in scope its FAQ entries, its spec pairs and its description sentences — and
-//! returns the candidate whose text best overlaps the prompt. When nothing overlaps enough it
+//! [`RetrievalAnswerer`] gathers candidate answers — for each product in scope its FAQ
+//! entries, its spec pairs and its description sentences, then the request's context strings
+//! (a `Q: … A: …` line counts as an FAQ entry) — and returns the candidate whose text best
+//! overlaps the prompt. When nothing overlaps enough it
 //! says it does not know, in Chinese when the prompt contains CJK text and in English
 //! otherwise. Tokens are lowercased ASCII words (minus stop words, with a trailing plural
 //! "s" stripped) and, for CJK text, character bigrams plus single characters at a lower
@@ -57,6 +58,10 @@ impl RetrievalAnswerer {
         let prompt = prompt_tokens(&req.prompt);
         let mut best = Best::default();
         if !prompt.is_empty() {
+            // Catalog entries come first, so they win ties against the plugin's context.
+            for product in self.products_in_scope(req.product_id.as_deref()) {
+                consider_product(&mut best, &prompt, &product);
+            }
             let empty = HashSet::new();
             for text in req
                 .context
@@ -64,12 +69,17 @@ impl RetrievalAnswerer {
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty())
             {
-                best.consider(&prompt, &token_set(text), &empty, &empty, || {
-                    text.to_owned()
-                });
-            }
-            for product in self.products_in_scope(req.product_id.as_deref()) {
-                consider_product(&mut best, &prompt, &product);
+                // A "Q: … A: …" line is an FAQ entry: match the question, answer the answer.
+                match split_qa(text) {
+                    Some((q, a)) => {
+                        best.consider(&prompt, &token_set(q), &token_set(a), &empty, || {
+                            a.to_owned()
+                        })
+                    }
+                    None => best.consider(&prompt, &token_set(text), &empty, &empty, || {
+                        text.to_owned()
+                    }),
+                }
             }
         }
         best.answer
@@ -122,6 +132,16 @@ fn consider_product(best: &mut Best, prompt: &Prompt, product: &Product) {
             sentence.to_owned()
         });
     }
+}
+
+/// Split a context line of the form `Q: question A: answer` (ASCII or full-width colons).
+fn split_qa(text: &str) -> Option<(&str, &str)> {
+    let rest = text
+        .strip_prefix("Q:")
+        .or_else(|| text.strip_prefix("Q："))?;
+    let (q, a) = rest.split_once(" A:").or_else(|| rest.split_once(" A："))?;
+    let (q, a) = (q.trim(), a.trim());
+    (!q.is_empty() && !a.is_empty()).then_some((q, a))
 }
 
 /// The prompt's distinct tokens and their weights.

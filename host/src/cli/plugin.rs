@@ -94,7 +94,9 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
 
 fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let engine = PluginEngine::new(EngineConfig::new(CpuMeter::Fuel))?;
+    let mut config = EngineConfig::new(CpuMeter::Fuel);
+    config.cache_dir = cache_dir();
+    let engine = PluginEngine::new(config)?;
     match engine.load(&bytes) {
         Ok(plugin) => {
             let m = &plugin.manifest;
@@ -155,6 +157,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     config_engine.limits.fuel_per_batch = args.fuel;
     config_engine.limits.memory_bytes = args.memory_mib << 20;
     config_engine.instance_slots = 4;
+    config_engine.cache_dir = cache_dir();
     let engine = PluginEngine::new(config_engine)?;
 
     let stdout = std::io::stdout();
@@ -205,4 +208,16 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Where the developer tools cache compiled plugins: `$LIVECART_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/livecart`, else `~/.cache/livecart`.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LIVECART_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("livecart"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("livecart"))
 }

@@ -6,6 +6,7 @@ use crate::server::{AppState, app};
 use crate::store::Store;
 use anyhow::Context;
 use clap::Args;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,11 +52,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
-        println!("livecart is running");
-        println!("  health:        http://{addr}/healthz");
-        println!("  demo plugins:  http://{addr}/api/rooms/{DEMO_ROOM}/plugins");
-        println!("  data:          {}", args.data_dir.display());
-        println!("Press Ctrl-C to stop.");
+        // A closed stdout (e.g. piped into `head`) must not stop the server.
+        let banner = format!(
+            "livecart is running\n  health:        http://{addr}/healthz\n  demo plugins:  http://{addr}/api/rooms/{DEMO_ROOM}/plugins\n  data:          {}\nPress Ctrl-C to stop.\n",
+            args.data_dir.display()
+        );
+        let mut out = std::io::stdout();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
         let state = AppState { engine, registry };
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async {

@@ -180,3 +180,17 @@ fn retrieval_sentences_keep_decimals_whole() {
 fn retrieval_provider_name() {
     assert_eq!(answerer(Vec::new()).name(), "retrieval");
 }
+
+#[test]
+fn retrieval_answers_faq_lines_in_context_with_the_answer_only() {
+    let answerer = RetrievalAnswerer::new(Arc::new(MemoryCatalog::default()));
+    let req = AiRequest {
+        prompt: "有哪些尺码".into(),
+        context: vec![
+            "Cotton Tee, 99.00 CNY".into(),
+            "Q: 这件衣服有什么尺码？ A: 有 S、M、L、XL 四个尺码。".into(),
+        ],
+        product_id: None,
+    };
+    assert_eq!(answerer.best_answer(&req), "有 S、M、L、XL 四个尺码。");
+}
