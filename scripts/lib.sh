@@ -32,6 +32,10 @@ ensure_rust() {
     done
 }
 
+# Debian packages every command needs: a C toolchain for -sys crates and binaryen's
+# wasm-opt, which shrinks plugins.
+BASE_PACKAGES=(build-essential pkg-config binaryen)
+
 # Build the example plugins and test fixtures into <target>/plugins.
 build_plugins() {
     local profile_flag=("$@")
