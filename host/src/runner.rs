@@ -137,6 +137,7 @@ pub fn run(
         follow(&room, &event.body);
         summary.events += 1;
         let reports = plugins.dispatch(engine, &[event.to_wit()]);
+        let mut replies = Vec::new();
         for report in reports {
             let asks = absorb(&mut summary, &event, report, &room, &mut timers, out, log);
             for (request_id, req) in asks {
@@ -150,7 +151,7 @@ pub fn run(
                     Ok(a) => (Some(a), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
-                queue.push_front(EventRecord {
+                replies.push(EventRecord {
                     id: bump(&mut next_id),
                     room: room_id.clone(),
                     time_ms: event.time_ms,
@@ -162,6 +163,10 @@ pub fn run(
                     },
                 });
             }
+        }
+        // Answers arrive right after the event that asked, in the order asked.
+        for reply in replies.into_iter().rev() {
+            queue.push_front(reply);
         }
         if timers.len() > MAX_GENERATED {
             anyhow::bail!("the plugin set over {MAX_GENERATED} timers");
