@@ -3,6 +3,7 @@
 //! The library behind the `livecart` binary. See ARCHITECTURE.md for the code map.
 
 pub mod ai;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod plugin;

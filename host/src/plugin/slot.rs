@@ -21,9 +21,9 @@ use std::sync::Arc;
 #[derive(Debug, Serialize)]
 pub struct CallReport {
     /// Plugin name.
-    pub plugin: String,
+    pub plugin: Arc<str>,
     /// Content hash of the version that ran.
-    pub version: String,
+    pub version: Arc<str>,
     /// Events in the batch.
     pub events: usize,
     /// Actions that passed the gate (empty when the call faulted).
@@ -46,6 +46,8 @@ pub struct CallReport {
 /// A plugin version enabled in a room.
 pub struct PluginSlot {
     plugin: Arc<CompiledPlugin>,
+    /// Name and hash, shared by every report (no per-call allocation).
+    label: (Arc<str>, Arc<str>),
     config: Arc<str>,
     env: RoomEnv,
     warm: Option<Warm>,
@@ -67,6 +69,10 @@ impl PluginSlot {
         let entries = env.kv.load(&plugin.manifest.name, &env.room_id)?;
         Ok(PluginSlot {
             parked: Some(KvSpace::new(engine.limits().kv.clone(), entries)),
+            label: (
+                Arc::from(plugin.manifest.name.as_str()),
+                Arc::from(plugin.hash.as_str()),
+            ),
             plugin,
             config: Arc::from(config),
             env,
@@ -114,8 +120,8 @@ impl PluginSlot {
     /// a [`Fault`] in the report.
     pub fn handle(&mut self, engine: &PluginEngine, events: &[Event]) -> CallReport {
         let mut report = CallReport {
-            plugin: self.plugin.manifest.name.clone(),
-            version: self.plugin.hash.clone(),
+            plugin: self.label.0.clone(),
+            version: self.label.1.clone(),
             events: events.len(),
             actions: Vec::new(),
             logs: Vec::new(),

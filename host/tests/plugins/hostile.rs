@@ -182,10 +182,10 @@ fn repeated_faults_disable_the_plugin_and_the_room_goes_on() {
     let max = e.limits().max_consecutive_faults as u64;
     for i in 1..=max + 2 {
         let reports = room.dispatch(e, &[comment(i, i * 1000, "size?")]);
-        let hostile = reports.iter().find(|r| r.plugin == "hostile");
+        let hostile = reports.iter().find(|r| &*r.plugin == "hostile");
         let push = reports
             .iter()
-            .find(|r| r.plugin == "keyword-push")
+            .find(|r| &*r.plugin == "keyword-push")
             .expect("keyword-push ran");
         assert_eq!(push.actions.len(), 1, "the healthy plugin keeps working");
         match hostile {

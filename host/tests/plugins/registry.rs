@@ -66,7 +66,7 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
         .expect("swap");
     // v2 knows c-100 was unlocked (KV survived the upgrade) and unlocks only c-200.
     let reports = room.dispatch(e, &[likes(2, 100, 250)]);
-    assert_eq!(reports[0].version, v2.hash);
+    assert_eq!(&*reports[0].version, v2.hash);
     let coupons: Vec<_> = actions(&reports[0])
         .into_iter()
         .filter(|a| a["type"] == "unlock-coupon")
@@ -84,7 +84,7 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
     )
     .expect("swap back");
     let reports = room.dispatch(e, &[likes(3, 100, 350)]);
-    assert_eq!(reports[0].version, v1.hash);
+    assert_eq!(&*reports[0].version, v1.hash);
     assert!(reports[0].actions.is_empty(), "nothing unlocks twice");
 
     // A restart loses nothing: versions, bindings and KV come back from SQLite.
