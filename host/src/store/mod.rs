@@ -4,8 +4,15 @@
 //! file (`plugins.rs` for plugin versions, room bindings, faults and KV). Later a Postgres
 //! implementation can satisfy the same query methods.
 
+mod analytics;
+mod commerce;
 mod plugins;
 
+pub use analytics::{Ack, Click, MinuteRow, Push, ab_variant, analytics_csv, rfc3339_utc};
+pub use commerce::{
+    BuyError, Claim, ClaimError, Coupon, FlashSale, Merchant, NewCoupon, NewFlashSale, Order,
+    ProductRecord, Room, RoomStatus, StoreCatalog,
+};
 pub use plugins::{Binding, FaultRecord, VersionRecord};
 
 use rusqlite::Connection;
@@ -21,6 +28,12 @@ pub enum StoreError {
     Poisoned,
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("random source: {0}")]
+    Random(std::io::Error),
 }
 
 /// The schema, one entry per version; never edit a released entry, append a new one.
@@ -72,6 +85,136 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT NOT NULL,
         value BLOB NOT NULL,
         PRIMARY KEY (name, room, key)
+    ) WITHOUT ROWID;
+    "#,
+    // 2: commerce (merchants, rooms, products, coupons and claims, flash sales and
+    // orders) and push analytics (pushes, acks, clicks). `seq` columns keep creation order.
+    r#"
+    CREATE TABLE merchants (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE rooms (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        merchant_id TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        stream_key  TEXT NOT NULL UNIQUE,
+        status      TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        started_ms  INTEGER,
+        ended_ms    INTEGER
+    );
+    CREATE INDEX rooms_by_merchant ON rooms(merchant_id, seq);
+    CREATE TABLE products (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        merchant_id TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        price_cents INTEGER NOT NULL,
+        currency    TEXT NOT NULL,
+        image_url   TEXT NOT NULL,
+        buy_url     TEXT NOT NULL,
+        stock       INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        faq         TEXT NOT NULL,
+        specs       TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        deleted     INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (merchant_id, id)
+    );
+    CREATE TABLE coupons (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        merchant_id    TEXT NOT NULL,
+        room_id        TEXT,
+        title          TEXT NOT NULL,
+        discount_cents INTEGER NOT NULL,
+        quota          INTEGER NOT NULL,
+        claimed        INTEGER NOT NULL DEFAULT 0,
+        per_user_limit INTEGER NOT NULL,
+        valid_from_ms  INTEGER NOT NULL,
+        valid_until_ms INTEGER NOT NULL,
+        unlocked       INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        deleted        INTEGER NOT NULL DEFAULT 0,
+        CHECK (claimed <= quota)
+    );
+    CREATE INDEX coupons_by_merchant ON coupons(merchant_id, seq);
+    CREATE INDEX coupons_by_room ON coupons(room_id, seq);
+    CREATE TABLE claims (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        claim_id   TEXT NOT NULL UNIQUE,
+        coupon_id  TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        idem_key   TEXT NOT NULL UNIQUE,
+        claimed_ms INTEGER NOT NULL,
+        push_id    TEXT,
+        variant    TEXT
+    );
+    CREATE INDEX claims_by_coupon_user ON claims(coupon_id, user_id);
+    CREATE INDEX claims_by_push ON claims(push_id);
+    CREATE TABLE flash_sales (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        merchant_id    TEXT NOT NULL,
+        room_id        TEXT NOT NULL,
+        product_id     TEXT NOT NULL,
+        price_cents    INTEGER NOT NULL,
+        stock          INTEGER NOT NULL,
+        sold           INTEGER NOT NULL DEFAULT 0,
+        per_user_limit INTEGER NOT NULL,
+        starts_ms      INTEGER NOT NULL,
+        ends_ms        INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        CHECK (sold <= stock)
+    );
+    CREATE INDEX flash_sales_by_room ON flash_sales(room_id, starts_ms);
+    CREATE TABLE orders (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id     TEXT NOT NULL UNIQUE,
+        sale_id      TEXT,
+        room_id      TEXT NOT NULL,
+        product_id   TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        quantity     INTEGER NOT NULL,
+        amount_cents INTEGER NOT NULL,
+        idem_key     TEXT NOT NULL UNIQUE,
+        created_ms   INTEGER NOT NULL,
+        push_id      TEXT,
+        variant      TEXT
+    );
+    CREATE INDEX orders_by_sale_user ON orders(sale_id, user_id);
+    CREATE INDEX orders_by_room ON orders(room_id, created_ms);
+    CREATE TABLE pushes (
+        push_id        TEXT PRIMARY KEY,
+        room_id        TEXT NOT NULL,
+        product_id     TEXT NOT NULL,
+        variant        TEXT,
+        server_send_ms INTEGER NOT NULL,
+        media_ms       INTEGER,
+        source         TEXT NOT NULL
+    );
+    CREATE INDEX pushes_by_room ON pushes(room_id, server_send_ms);
+    CREATE TABLE acks (
+        push_id      TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        room_id      TEXT NOT NULL,
+        variant      TEXT,
+        received_ms  INTEGER,
+        displayed_ms INTEGER,
+        PRIMARY KEY (push_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE clicks (
+        push_id    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        variant    TEXT,
+        at_ms      INTEGER NOT NULL,
+        PRIMARY KEY (push_id, user_id)
     ) WITHOUT ROWID;
     "#,
 ];

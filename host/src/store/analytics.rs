@@ -1,0 +1,386 @@
+//! Analytics of product pushes: what was pushed, which viewers displayed it, who clicked,
+//! claimed and bought, per product per minute per A/B variant, and the CSV export.
+//!
+//! Attribution rules:
+//! - a push counts in the minute of its `server_send_ms`, under its own variant;
+//! - a display is an ack with `displayed_ms`, in that minute, under the ack's variant (or
+//!   the push's); acks are unique per push × user, the first value of each field wins;
+//! - a click is unique per push × user (the first one counts), in its own minute, under
+//!   its variant (or the push's);
+//! - a claim counts only when tagged with a push (see [`Store::tag_claim`] and
+//!   [`Store::claim_coupon_tagged`]): under that push's product, in the claim's minute;
+//! - a purchase is any order of the product in one of the merchant's rooms, in the order's
+//!   minute, under the variant it was tagged with ([`Store::tag_order`]) or `""`.
+//!
+//! Clicks and claims belong to the room of their push; variants are whatever the rooms
+//! layer assigned (with [`ab_variant`]) — a client-supplied variant is untrusted text, so
+//! the CSV export neutralizes spreadsheet formulas.
+
+use super::commerce::{to_i64, to_u64};
+use super::{Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::borrow::Borrow;
+use std::fmt::Write as _;
+
+/// A product card sent to a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    pub push_id: String,
+    pub room_id: String,
+    pub product_id: String,
+    /// The A/B variant of the card when the whole push uses one.
+    #[serde(default)]
+    pub variant: Option<String>,
+    pub server_send_ms: u64,
+    /// The media timestamp the card belongs to (for replays), if known.
+    #[serde(default)]
+    pub media_ms: Option<u64>,
+    /// `"host"` or `"plugin:<name>"`.
+    pub source: String,
+}
+
+/// A viewer's acknowledgement of a push: received and (maybe) displayed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub push_id: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    #[serde(default)]
+    pub received_ms: Option<u64>,
+    #[serde(default)]
+    pub displayed_ms: Option<u64>,
+}
+
+/// A viewer's click on a pushed card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Click {
+    pub push_id: String,
+    pub product_id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    pub at_ms: u64,
+}
+
+/// One product × variant in one minute.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MinuteRow {
+    /// The minute's start, Unix ms.
+    pub minute_ms: u64,
+    pub product_id: String,
+    /// `""` when none.
+    pub variant: String,
+    pub pushes: u64,
+    pub displays: u64,
+    pub clicks: u64,
+    pub claims: u64,
+    pub purchases: u64,
+    /// Clicks per display; 0 when nothing was displayed.
+    pub ctr: f64,
+    /// Purchases per click; 0 when nothing was clicked.
+    pub conversion: f64,
+}
+
+/// The A/B variant of `user_id` in `experiment`: SHA-256 of `experiment:user_id`, its
+/// first 8 bytes as a big-endian u64, modulo the number of variants. Empty when there are
+/// no variants.
+pub fn ab_variant(user_id: &str, experiment: &str, variants: &[&str]) -> String {
+    if variants.is_empty() {
+        return String::new();
+    }
+    let digest = Sha256::new()
+        .chain_update(experiment.as_bytes())
+        .chain_update(b":")
+        .chain_update(user_id.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let n = u64::from_be_bytes(first);
+    let len = variants.len() as u64;
+    let index = usize::try_from(n % len).unwrap_or(0);
+    variants[index].to_owned()
+}
+
+impl Store {
+    /// Record a push. Returns whether it was new (a repeated `push_id` is ignored).
+    pub fn record_push(&self, push: impl Borrow<Push>) -> Result<bool, StoreError> {
+        let p = push.borrow();
+        let n = self.conn()?.execute(
+            "INSERT OR IGNORE INTO pushes (push_id, room_id, product_id, variant,
+                 server_send_ms, media_ms, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                p.push_id,
+                p.room_id,
+                p.product_id,
+                p.variant,
+                to_i64(p.server_send_ms),
+                p.media_ms.map(to_i64),
+                p.source
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// One push by id.
+    pub fn push(&self, push_id: &str) -> Result<Option<Push>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT push_id, room_id, product_id, variant, server_send_ms, media_ms, source
+                 FROM pushes WHERE push_id = ?1",
+                [push_id],
+                push_row,
+            )
+            .optional()?)
+    }
+
+    /// A room's pushes sent in `[from_ms, to_ms)`, in send order (for replays).
+    pub fn pushes_of_room(
+        &self,
+        room_id: &str,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<Push>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT push_id, room_id, product_id, variant, server_send_ms, media_ms, source
+             FROM pushes WHERE room_id = ?1 AND server_send_ms >= ?2 AND server_send_ms < ?3
+             ORDER BY server_send_ms, push_id",
+        )?;
+        let rows = stmt.query_map(params![room_id, to_i64(from_ms), to_i64(to_ms)], push_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Record a batch of one viewer's acks in one transaction. A repeated ack for the same
+    /// push and user changes nothing, except that it fills in a field still empty (an ack
+    /// with `received_ms` first, then one with `displayed_ms`).
+    pub fn record_acks(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        acks: &[Ack],
+    ) -> Result<(), StoreError> {
+        if acks.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO acks (push_id, user_id, room_id, variant, received_ms, displayed_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (push_id, user_id) DO UPDATE SET
+                     variant = COALESCE(acks.variant, excluded.variant),
+                     received_ms = COALESCE(acks.received_ms, excluded.received_ms),
+                     displayed_ms = COALESCE(acks.displayed_ms, excluded.displayed_ms)",
+            )?;
+            for a in acks {
+                stmt.execute(params![
+                    a.push_id,
+                    user_id,
+                    room_id,
+                    a.variant,
+                    a.received_ms.map(to_i64),
+                    a.displayed_ms.map(to_i64)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record a click. Returns whether it was the user's first click on that push (only
+    /// the first counts).
+    pub fn record_click(&self, click: impl Borrow<Click>) -> Result<bool, StoreError> {
+        let c = click.borrow();
+        let n = self.conn()?.execute(
+            "INSERT OR IGNORE INTO clicks (push_id, user_id, product_id, variant, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                c.push_id,
+                c.user_id,
+                c.product_id,
+                c.variant,
+                to_i64(c.at_ms)
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Per-minute numbers for the merchant's rooms (or one of them) with events in
+    /// `[from_ms, to_ms)`, sorted by minute, product and variant.
+    pub fn analytics_by_minute(
+        &self,
+        merchant_id: &str,
+        room_id: Option<&str>,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<MinuteRow>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "WITH mr AS (SELECT id FROM rooms WHERE merchant_id = ?1 AND (?2 IS NULL OR id = ?2)),
+             mp AS (SELECT * FROM pushes WHERE room_id IN mr),
+             ev (ts, product_id, variant, pu, di, cl, cm, pr) AS (
+                 SELECT server_send_ms, product_id, COALESCE(variant, ''), 1, 0, 0, 0, 0
+                 FROM mp WHERE server_send_ms >= ?3 AND server_send_ms < ?4
+               UNION ALL
+                 SELECT a.displayed_ms, p.product_id, COALESCE(a.variant, p.variant, ''),
+                        0, 1, 0, 0, 0
+                 FROM mp p JOIN acks a ON a.push_id = p.push_id
+                 WHERE a.displayed_ms >= ?3 AND a.displayed_ms < ?4
+               UNION ALL
+                 SELECT c.at_ms, c.product_id, COALESCE(c.variant, p.variant, ''), 0, 0, 1, 0, 0
+                 FROM mp p JOIN clicks c ON c.push_id = p.push_id
+                 WHERE c.at_ms >= ?3 AND c.at_ms < ?4
+               UNION ALL
+                 SELECT k.claimed_ms, p.product_id, COALESCE(k.variant, p.variant, ''),
+                        0, 0, 0, 1, 0
+                 FROM mp p JOIN claims k ON k.push_id = p.push_id
+                 WHERE k.claimed_ms >= ?3 AND k.claimed_ms < ?4
+               UNION ALL
+                 SELECT o.created_ms, o.product_id, COALESCE(o.variant, p.variant, ''),
+                        0, 0, 0, 0, 1
+                 FROM orders o LEFT JOIN pushes p ON p.push_id = o.push_id
+                 WHERE o.room_id IN mr AND o.created_ms >= ?3 AND o.created_ms < ?4
+             )
+             SELECT (ts / 60000) * 60000 AS minute, product_id, variant,
+                    SUM(pu), SUM(di), SUM(cl), SUM(cm), SUM(pr)
+             FROM ev GROUP BY minute, product_id, variant
+             ORDER BY minute, product_id, variant",
+        )?;
+        let rows = stmt.query_map(
+            params![merchant_id, room_id, to_i64(from_ms), to_i64(to_ms)],
+            |r| {
+                let displays = to_u64(r.get(4)?);
+                let clicks = to_u64(r.get(5)?);
+                let purchases = to_u64(r.get(7)?);
+                Ok(MinuteRow {
+                    minute_ms: to_u64(r.get(0)?),
+                    product_id: r.get(1)?,
+                    variant: r.get(2)?,
+                    pushes: to_u64(r.get(3)?),
+                    displays,
+                    clicks,
+                    claims: to_u64(r.get(6)?),
+                    purchases,
+                    ctr: ratio(clicks, displays),
+                    conversion: ratio(purchases, clicks),
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn push_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Push> {
+    Ok(Push {
+        push_id: r.get(0)?,
+        room_id: r.get(1)?,
+        product_id: r.get(2)?,
+        variant: r.get(3)?,
+        server_send_ms: to_u64(r.get(4)?),
+        media_ms: r.get::<_, Option<i64>>(5)?.map(to_u64),
+        source: r.get(6)?,
+    })
+}
+
+fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+/// The rows as CSV: a header line, then one line per row with the minute in RFC 3339 UTC
+/// and the ratios with four decimals. Text fields are quoted when needed, and ones a
+/// spreadsheet would run as a formula get a leading `'`.
+pub fn analytics_csv(rows: &[MinuteRow]) -> String {
+    let mut out = String::from(
+        "minute,product_id,variant,pushes,displays,clicks,claims,purchases,ctr,conversion\n",
+    );
+    for r in rows {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{:.4},{:.4}",
+            rfc3339_utc(r.minute_ms),
+            csv_field(&r.product_id),
+            csv_field(&r.variant),
+            r.pushes,
+            r.displays,
+            r.clicks,
+            r.claims,
+            r.purchases,
+            r.ctr,
+            r.conversion
+        );
+    }
+    out
+}
+
+/// One CSV text field: formula starters defused, quoted if it holds a separator or quote.
+fn csv_field(s: &str) -> String {
+    let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+/// Unix ms as RFC 3339 UTC to the second, e.g. `2026-11-21T19:05:00Z`.
+pub fn rfc3339_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for non-negative days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_795_287_900_000), "2026-11-21T19:05:00Z");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("p1"), "p1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

@@ -1,0 +1,90 @@
+//! Commerce rows of live rooms: merchants and their API tokens, rooms and stream keys,
+//! products, coupons with claims, flash sales and orders.
+//!
+//! Each concept has its own submodule. The operations that hand out something scarce —
+//! [`Store::claim_coupon`], [`Store::buy_flash_sale`] and [`Store::record_purchase`] — run
+//! in one `BEGIN IMMEDIATE` transaction each and are idempotent by a caller-chosen key, so
+//! a retried request never counts twice and concurrent requests (threads, or several
+//! processes sharing the database file) never oversell.
+//!
+//! Merchant ids are not foreign keys: the built-in demo room belongs to a merchant id that
+//! has no merchant row. Ids are random hex from the operating system's CSPRNG.
+
+mod coupons;
+mod merchants;
+mod products;
+mod rooms;
+mod sales;
+
+pub use coupons::{Claim, ClaimError, Coupon, NewCoupon};
+pub use merchants::Merchant;
+pub use products::{ProductRecord, StoreCatalog};
+pub use rooms::{Room, RoomStatus};
+pub use sales::{BuyError, FlashSale, NewFlashSale, Order};
+
+use super::StoreError;
+use std::fs::File;
+use std::io::Read;
+use std::sync::OnceLock;
+
+/// `bytes` random bytes from `/dev/urandom`, hex-encoded.
+pub(super) fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    static URANDOM: OnceLock<File> = OnceLock::new();
+    let file = match URANDOM.get() {
+        Some(file) => file,
+        None => {
+            let opened = File::open("/dev/urandom").map_err(StoreError::Random)?;
+            URANDOM.get_or_init(|| opened)
+        }
+    };
+    let mut buf = vec![0u8; bytes];
+    (&*file).read_exact(&mut buf).map_err(StoreError::Random)?;
+    Ok(hex::encode(buf))
+}
+
+/// A `u64` as SQLite stores it; values beyond `i64::MAX` saturate.
+pub(super) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A stored integer back as `u64`; negative values (never written) read as zero.
+pub(super) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A stored integer back as `u32`, saturating.
+pub(super) fn to_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// Whether an insert failed because a generated id (or other unique value) already exists.
+fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        }
+        _ => false,
+    }
+}
+
+/// Run an insert that draws fresh random ids on each attempt until none of them collides
+/// with an existing row (a handful of attempts; a collision is already unlikely).
+fn with_fresh_ids<T>(mut attempt: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    for _ in 0..3 {
+        match attempt() {
+            Err(e) if is_unique_violation(&e) => continue,
+            other => return other,
+        }
+    }
+    attempt()
+}
+
+/// An idempotency key to use: the caller's, or a fresh one (no idempotency) when empty.
+fn effective_key(key: &str) -> Result<String, StoreError> {
+    if key.is_empty() {
+        Ok(format!("auto_{}", random_hex(16)?))
+    } else {
+        Ok(key.to_owned())
+    }
+}

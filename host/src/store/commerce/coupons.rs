@@ -1,0 +1,477 @@
+//! Coupons and their claims.
+//!
+//! [`Store::claim_coupon`] is the hot path: one `BEGIN IMMEDIATE` transaction checks the
+//! idempotency key, the coupon's state, the user's earlier claims and the quota, then bumps
+//! the counter and writes the claim row, so `claimed` always equals the number of claim
+//! rows and never exceeds `quota`, whatever the concurrency.
+//!
+//! Idempotency keys are unique across all claims: a retry with the same key by the same
+//! user for the same coupon returns the original claim (`replayed: true`); the same key
+//! with another user or coupon is [`ClaimError::KeyReused`]. An empty key means "not
+//! idempotent" and gets a fresh key. For per-variant analytics a claim can be tagged with
+//! the push (and A/B variant) it came from, atomically by [`Store::claim_coupon_tagged`]
+//! or afterwards by [`Store::tag_claim`].
+
+use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
+use crate::store::{Store, StoreError, now_ms};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+
+/// A coupon as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub id: String,
+    pub merchant_id: String,
+    /// The room it is offered in; `None` for every room of the merchant.
+    pub room_id: Option<String>,
+    pub title: String,
+    pub discount_cents: u64,
+    /// How many claims in total.
+    pub quota: u32,
+    /// How many claims so far (equals the number of claim rows).
+    pub claimed: u32,
+    /// How many claims one user may make.
+    pub per_user_limit: u32,
+    pub valid_from_ms: u64,
+    /// End of validity (exclusive); 0 means it never expires.
+    pub valid_until_ms: u64,
+    /// Whether it can be claimed yet (a plugin or the host unlocks it, e.g. at 10k likes).
+    pub unlocked: bool,
+    pub created_ms: u64,
+}
+
+/// What a merchant supplies to create or update a coupon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCoupon {
+    /// A readable id chosen by the merchant (e.g. `c-1k`, referenced by plugin configs);
+    /// generated (`c_` and 10 hex digits) when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub room_id: Option<String>,
+    pub title: String,
+    pub discount_cents: u64,
+    /// At least 1.
+    pub quota: u32,
+    /// At least 1; defaults to 1.
+    #[serde(default = "one")]
+    pub per_user_limit: u32,
+    #[serde(default)]
+    pub valid_from_ms: u64,
+    /// End of validity (exclusive); 0 (the default) means it never expires.
+    #[serde(default)]
+    pub valid_until_ms: u64,
+    /// Claimable from the start; defaults to locked.
+    #[serde(default)]
+    pub unlocked: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for NewCoupon {
+    fn default() -> Self {
+        NewCoupon {
+            id: None,
+            room_id: None,
+            title: String::new(),
+            discount_cents: 0,
+            quota: 1,
+            per_user_limit: 1,
+            valid_from_ms: 0,
+            valid_until_ms: 0,
+            unlocked: false,
+        }
+    }
+}
+
+impl NewCoupon {
+    fn validate(&self) -> Result<(), StoreError> {
+        if self.quota == 0 {
+            return Err(StoreError::Invalid(
+                "coupon quota must be at least 1".into(),
+            ));
+        }
+        if self.per_user_limit == 0 {
+            return Err(StoreError::Invalid(
+                "coupon per_user_limit must be at least 1".into(),
+            ));
+        }
+        if self.valid_until_ms != 0 && self.valid_until_ms <= self.valid_from_ms {
+            return Err(StoreError::Invalid(
+                "coupon valid_until_ms must be after valid_from_ms (or 0 for no end)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One successful claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    pub claim_id: String,
+    pub coupon_id: String,
+    pub user_id: String,
+    pub claimed_ms: u64,
+    /// True when this idempotency key had been used already: this is that claim again.
+    pub replayed: bool,
+}
+
+/// Why a claim was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("unknown coupon {0}")]
+    UnknownCoupon(String),
+    #[error("coupon {0} is locked")]
+    Locked(String),
+    #[error("coupon {0} is not valid yet")]
+    NotYetValid(String),
+    #[error("coupon {0} has expired")]
+    Expired(String),
+    #[error("coupon {0} is sold out")]
+    SoldOut(String),
+    #[error("user {user_id} has reached the limit of {limit} claim(s) of coupon {coupon_id}")]
+    PerUserLimit {
+        coupon_id: String,
+        user_id: String,
+        limit: u32,
+    },
+    #[error("idempotency key {0} was already used by another user or coupon")]
+    KeyReused(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ClaimError {
+    /// A stable machine-readable code (`sold_out`, `per_user_limit`, ...) for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimError::UnknownCoupon(_) => "unknown_coupon",
+            ClaimError::Locked(_) => "locked",
+            ClaimError::NotYetValid(_) => "not_yet_valid",
+            ClaimError::Expired(_) => "expired",
+            ClaimError::SoldOut(_) => "sold_out",
+            ClaimError::PerUserLimit { .. } => "per_user_limit",
+            ClaimError::KeyReused(_) => "key_reused",
+            ClaimError::Store(_) => "internal",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ClaimError {
+    fn from(e: rusqlite::Error) -> Self {
+        ClaimError::Store(StoreError::Sqlite(e))
+    }
+}
+
+const COUPON_COLS: &str = "id, merchant_id, room_id, title, discount_cents, quota, claimed,
+    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms";
+
+fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
+    Ok(Coupon {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        room_id: r.get(2)?,
+        title: r.get(3)?,
+        discount_cents: to_u64(r.get(4)?),
+        quota: to_u32(r.get(5)?),
+        claimed: to_u32(r.get(6)?),
+        per_user_limit: to_u32(r.get(7)?),
+        valid_from_ms: to_u64(r.get(8)?),
+        valid_until_ms: to_u64(r.get(9)?),
+        unlocked: r.get(10)?,
+        created_ms: to_u64(r.get(11)?),
+    })
+}
+
+fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
+    Ok(Claim {
+        claim_id: r.get(0)?,
+        coupon_id: r.get(1)?,
+        user_id: r.get(2)?,
+        claimed_ms: to_u64(r.get(3)?),
+        replayed: false,
+    })
+}
+
+impl Store {
+    /// Create a coupon (`c_` and 10 hex digits) with nothing claimed.
+    pub fn create_coupon(
+        &self,
+        merchant_id: &str,
+        input: impl Borrow<NewCoupon>,
+    ) -> Result<Coupon, StoreError> {
+        let c = input.borrow();
+        c.validate()?;
+        let now = to_i64(now_ms());
+        let id = with_fresh_ids(|| {
+            let id = match &c.id {
+                Some(id) => id.clone(),
+                None => format!("c_{}", random_hex(5)?),
+            };
+            self.conn()?.execute(
+                "INSERT INTO coupons (id, merchant_id, room_id, title, discount_cents, quota,
+                     claimed, per_user_limit, valid_from_ms, valid_until_ms, unlocked,
+                     created_ms, deleted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, 0)",
+                params![
+                    id,
+                    merchant_id,
+                    c.room_id,
+                    c.title,
+                    to_i64(c.discount_cents),
+                    i64::from(c.quota),
+                    i64::from(c.per_user_limit),
+                    to_i64(c.valid_from_ms),
+                    to_i64(c.valid_until_ms),
+                    c.unlocked,
+                    now
+                ],
+            )?;
+            Ok(id)
+        })?;
+        self.coupon(&id)?
+            .ok_or_else(|| StoreError::NotFound(format!("coupon {id}")))
+    }
+
+    /// One coupon by id (`None` once deleted).
+    pub fn coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {COUPON_COLS} FROM coupons WHERE id = ?1 AND deleted = 0"),
+                [id],
+                coupon_row,
+            )
+            .optional()?)
+    }
+
+    /// The coupons offered in a room, in creation order: those bound to it and the room
+    /// merchant's coupons bound to no room.
+    pub fn coupons_of_room(&self, room_id: &str) -> Result<Vec<Coupon>, StoreError> {
+        self.coupon_list(
+            "(room_id = ?1 OR (room_id IS NULL
+                 AND merchant_id = (SELECT merchant_id FROM rooms WHERE id = ?1)))",
+            room_id,
+        )
+    }
+
+    /// All of a merchant's coupons, in creation order.
+    pub fn coupons_of(&self, merchant_id: &str) -> Result<Vec<Coupon>, StoreError> {
+        self.coupon_list("merchant_id = ?1", merchant_id)
+    }
+
+    fn coupon_list(&self, filter: &str, value: &str) -> Result<Vec<Coupon>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COUPON_COLS} FROM coupons WHERE {filter} AND deleted = 0 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([value], coupon_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replace a coupon's terms, keeping its claims. `None` if the merchant has no such
+    /// coupon; the quota cannot go below what is already claimed.
+    pub fn update_coupon(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        input: impl Borrow<NewCoupon>,
+    ) -> Result<Option<Coupon>, StoreError> {
+        let c = input.borrow();
+        c.validate()?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed: Option<i64> = tx
+            .query_row(
+                "SELECT claimed FROM coupons WHERE id = ?1 AND merchant_id = ?2 AND deleted = 0",
+                [id, merchant_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(claimed) = claimed else {
+            return Ok(None);
+        };
+        if i64::from(c.quota) < claimed {
+            return Err(StoreError::Invalid(format!(
+                "coupon quota {} is below the {claimed} already claimed",
+                c.quota
+            )));
+        }
+        tx.execute(
+            "UPDATE coupons SET room_id = ?2, title = ?3, discount_cents = ?4, quota = ?5,
+                 per_user_limit = ?6, valid_from_ms = ?7, valid_until_ms = ?8, unlocked = ?9
+             WHERE id = ?1",
+            params![
+                id,
+                c.room_id,
+                c.title,
+                to_i64(c.discount_cents),
+                i64::from(c.quota),
+                i64::from(c.per_user_limit),
+                to_i64(c.valid_from_ms),
+                to_i64(c.valid_until_ms),
+                c.unlocked
+            ],
+        )?;
+        tx.commit()?;
+        drop(conn);
+        self.coupon(id)
+    }
+
+    /// Delete one of the merchant's coupons (its claims stay for analytics). Returns
+    /// whether it existed.
+    pub fn delete_coupon(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE coupons SET deleted = 1 WHERE id = ?1 AND merchant_id = ?2 AND deleted = 0",
+            [id, merchant_id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Make a coupon claimable; `None` if there is no such coupon.
+    pub fn unlock_coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE coupons SET unlocked = 1 WHERE id = ?1 AND deleted = 0",
+            [id],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.coupon(id)
+    }
+
+    /// Claim a coupon for a user, atomically and idempotently (see the module docs).
+    pub fn claim_coupon(
+        &self,
+        coupon_id: &str,
+        user_id: &str,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Claim, ClaimError> {
+        self.claim_coupon_tagged(coupon_id, user_id, idempotency_key, now_ms, None, None)
+    }
+
+    /// [`Store::claim_coupon`], also recording the push and A/B variant the claim came
+    /// from (for per-variant analytics). A replay keeps the original tags.
+    pub fn claim_coupon_tagged(
+        &self,
+        coupon_id: &str,
+        user_id: &str,
+        idempotency_key: &str,
+        now_ms: u64,
+        push_id: Option<&str>,
+        variant: Option<&str>,
+    ) -> Result<Claim, ClaimError> {
+        let key = effective_key(idempotency_key)?;
+        let claim_id = format!("cl_{}", random_hex(8)?);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        let earlier = tx
+            .query_row(
+                "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims WHERE idem_key = ?1",
+                [&key],
+                claim_row,
+            )
+            .optional()?;
+        if let Some(claim) = earlier {
+            if claim.coupon_id == coupon_id && claim.user_id == user_id {
+                return Ok(Claim {
+                    replayed: true,
+                    ..claim
+                });
+            }
+            return Err(ClaimError::KeyReused(key));
+        }
+
+        let coupon = tx
+            .query_row(
+                &format!("SELECT {COUPON_COLS} FROM coupons WHERE id = ?1 AND deleted = 0"),
+                [coupon_id],
+                coupon_row,
+            )
+            .optional()?
+            .ok_or_else(|| ClaimError::UnknownCoupon(coupon_id.to_owned()))?;
+        if !coupon.unlocked {
+            return Err(ClaimError::Locked(coupon.id));
+        }
+        if now_ms < coupon.valid_from_ms {
+            return Err(ClaimError::NotYetValid(coupon.id));
+        }
+        if coupon.valid_until_ms != 0 && now_ms >= coupon.valid_until_ms {
+            return Err(ClaimError::Expired(coupon.id));
+        }
+        let mine: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM claims WHERE coupon_id = ?1 AND user_id = ?2",
+            [coupon_id, user_id],
+            |r| r.get(0),
+        )?;
+        if mine >= i64::from(coupon.per_user_limit) {
+            return Err(ClaimError::PerUserLimit {
+                coupon_id: coupon.id,
+                user_id: user_id.to_owned(),
+                limit: coupon.per_user_limit,
+            });
+        }
+        // The guard in the WHERE clause is redundant inside the transaction; it keeps the
+        // invariant even if the checks above are ever reordered.
+        let bumped = tx.execute(
+            "UPDATE coupons SET claimed = claimed + 1 WHERE id = ?1 AND claimed < quota",
+            [coupon_id],
+        )?;
+        if bumped == 0 {
+            return Err(ClaimError::SoldOut(coupon.id));
+        }
+        tx.execute(
+            "INSERT INTO claims (claim_id, coupon_id, user_id, idem_key, claimed_ms, push_id,
+                 variant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                claim_id,
+                coupon_id,
+                user_id,
+                key,
+                to_i64(now_ms),
+                push_id,
+                variant
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Claim {
+            claim_id,
+            coupon_id: coupon_id.to_owned(),
+            user_id: user_id.to_owned(),
+            claimed_ms: now_ms,
+            replayed: false,
+        })
+    }
+
+    /// Record which push (and A/B variant) a claim came from. Returns whether the claim
+    /// exists.
+    pub fn tag_claim(
+        &self,
+        claim_id: &str,
+        push_id: &str,
+        variant: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE claims SET push_id = ?2, variant = ?3 WHERE claim_id = ?1",
+            params![claim_id, push_id, variant],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// A coupon's claims, oldest first.
+    pub fn claims_of_coupon(&self, coupon_id: &str) -> Result<Vec<Claim>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims
+             WHERE coupon_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([coupon_id], claim_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,203 @@
+//! Rooms: who owns them, their stream key for ingest, and their live status.
+
+use super::{random_hex, to_i64, to_u64, with_fresh_ids};
+use crate::store::{Store, StoreError, now_ms};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// Where a room is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomStatus {
+    Idle,
+    Live,
+    Ended,
+}
+
+impl RoomStatus {
+    /// The stored (and serialized) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Idle => "idle",
+            RoomStatus::Live => "live",
+            RoomStatus::Ended => "ended",
+        }
+    }
+
+    fn parse(s: &str) -> RoomStatus {
+        match s {
+            "live" => RoomStatus::Live,
+            "ended" => RoomStatus::Ended,
+            _ => RoomStatus::Idle,
+        }
+    }
+}
+
+/// A live room of one merchant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Room {
+    pub id: String,
+    pub merchant_id: String,
+    pub title: String,
+    /// The secret an encoder (OBS) presents to publish into this room.
+    pub stream_key: String,
+    pub status: RoomStatus,
+    pub created_ms: u64,
+    /// When the room last went live.
+    pub started_ms: Option<u64>,
+    /// When the room last ended (cleared when it goes live again).
+    pub ended_ms: Option<u64>,
+}
+
+const ROOM_COLS: &str =
+    "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms";
+
+fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Room> {
+    let status: String = r.get(4)?;
+    Ok(Room {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        title: r.get(2)?,
+        stream_key: r.get(3)?,
+        status: RoomStatus::parse(&status),
+        created_ms: to_u64(r.get(5)?),
+        started_ms: r.get::<_, Option<i64>>(6)?.map(to_u64),
+        ended_ms: r.get::<_, Option<i64>>(7)?.map(to_u64),
+    })
+}
+
+fn new_stream_key() -> Result<String, StoreError> {
+    Ok(format!("sk_{}", random_hex(16)?))
+}
+
+impl Store {
+    /// Create an idle room (`r_` and 10 hex digits) with a fresh stream key.
+    pub fn create_room(&self, merchant_id: &str, title: &str) -> Result<Room, StoreError> {
+        let id = with_fresh_ids(|| {
+            let id = format!("r_{}", random_hex(5)?);
+            self.insert_room(&id, merchant_id, title, false)?;
+            Ok(id)
+        })?;
+        self.room(&id)?
+            .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+
+    /// The room `id`, created idle for `merchant_id` with `title` if it does not exist yet
+    /// (the built-in demo room). An existing room is returned unchanged.
+    pub fn ensure_room(
+        &self,
+        id: &str,
+        merchant_id: &str,
+        title: &str,
+    ) -> Result<Room, StoreError> {
+        if let Some(room) = self.room(id)? {
+            return Ok(room);
+        }
+        with_fresh_ids(|| self.insert_room(id, merchant_id, title, true))?;
+        self.room(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+
+    /// Insert an idle room with a fresh stream key. With `keep_existing`, a room that
+    /// already has this id is left alone; a colliding stream key is always an error, so
+    /// [`with_fresh_ids`] draws another.
+    fn insert_room(
+        &self,
+        id: &str,
+        merchant_id: &str,
+        title: &str,
+        keep_existing: bool,
+    ) -> Result<(), StoreError> {
+        let on_conflict = if keep_existing {
+            "ON CONFLICT (id) DO NOTHING"
+        } else {
+            ""
+        };
+        self.conn()?.execute(
+            &format!(
+                "INSERT INTO rooms (id, merchant_id, title, stream_key, status, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'idle', ?5) {on_conflict}"
+            ),
+            params![id, merchant_id, title, new_stream_key()?, to_i64(now_ms())],
+        )?;
+        Ok(())
+    }
+
+    /// One room by id.
+    pub fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {ROOM_COLS} FROM rooms WHERE id = ?1"),
+                [id],
+                room_row,
+            )
+            .optional()?)
+    }
+
+    /// A merchant's rooms in creation order.
+    pub fn rooms_of(&self, merchant_id: &str) -> Result<Vec<Room>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ROOM_COLS} FROM rooms WHERE merchant_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([merchant_id], room_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The room an encoder publishes into with this stream key.
+    pub fn room_by_stream_key(&self, key: &str) -> Result<Option<Room>, StoreError> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {ROOM_COLS} FROM rooms WHERE stream_key = ?1"),
+                [key],
+                room_row,
+            )
+            .optional()?)
+    }
+
+    /// Move a room to `status`: going live stamps `started_ms` and clears `ended_ms`;
+    /// ending stamps `ended_ms`.
+    pub fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError> {
+        let now = to_i64(now_ms());
+        let conn = self.conn()?;
+        let n = match status {
+            RoomStatus::Idle => {
+                conn.execute("UPDATE rooms SET status = 'idle' WHERE id = ?1", [id])?
+            }
+            RoomStatus::Live => conn.execute(
+                "UPDATE rooms SET status = 'live', started_ms = ?2, ended_ms = NULL WHERE id = ?1",
+                params![id, now],
+            )?,
+            RoomStatus::Ended => conn.execute(
+                "UPDATE rooms SET status = 'ended', ended_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )?,
+        };
+        drop(conn);
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("room {id}")));
+        }
+        self.room(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+
+    /// Replace a room's stream key; the old one stops working at once.
+    pub fn rotate_stream_key(&self, id: &str) -> Result<Room, StoreError> {
+        let n = with_fresh_ids(|| {
+            Ok(self.conn()?.execute(
+                "UPDATE rooms SET stream_key = ?2 WHERE id = ?1",
+                params![id, new_stream_key()?],
+            )?)
+        })?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("room {id}")));
+        }
+        self.room(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+}

@@ -1,0 +1,501 @@
+//! Flash sales and orders.
+//!
+//! [`Store::buy_flash_sale`] follows the coupon claim's recipe: one `BEGIN IMMEDIATE`
+//! transaction checks the idempotency key, the sale window, what the user already bought
+//! and the stock, then bumps `sold` and writes the order, so `sold` always equals the sum
+//! of the sale's order quantities and never exceeds `stock`. [`Store::record_purchase`]
+//! records a plain (non-flash) purchase with the same idempotency rules. Orders share one
+//! key space: a key already used by another user, product, room or sale is
+//! [`BuyError::KeyReused`]. Product stock is not decremented here.
+
+use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
+use crate::store::{Store, StoreError, now_ms};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+
+/// A time-boxed sale of one product at a special price and limited stock in one room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashSale {
+    pub id: String,
+    pub merchant_id: String,
+    pub room_id: String,
+    pub product_id: String,
+    pub price_cents: u64,
+    pub stock: u32,
+    pub sold: u32,
+    /// How many units one user may buy in total.
+    pub per_user_limit: u32,
+    pub starts_ms: u64,
+    /// End of the sale (exclusive).
+    pub ends_ms: u64,
+    pub created_ms: u64,
+}
+
+/// What a merchant supplies to create a flash sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFlashSale {
+    pub room_id: String,
+    pub product_id: String,
+    pub price_cents: u64,
+    /// At least 1.
+    pub stock: u32,
+    /// At least 1; defaults to 1.
+    #[serde(default = "one")]
+    pub per_user_limit: u32,
+    pub starts_ms: u64,
+    /// After `starts_ms`.
+    pub ends_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One order: a flash-sale buy or a plain purchase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Order {
+    pub order_id: String,
+    /// The flash sale it was bought in, if any.
+    pub sale_id: Option<String>,
+    pub product_id: String,
+    pub user_id: String,
+    pub quantity: u32,
+    pub amount_cents: u64,
+    pub created_ms: u64,
+    /// True when this idempotency key had been used already: this is that order again.
+    pub replayed: bool,
+}
+
+/// Why a buy was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BuyError {
+    #[error("unknown flash sale {0}")]
+    UnknownSale(String),
+    #[error("flash sale {0} has not started yet")]
+    NotStarted(String),
+    #[error("flash sale {0} has ended")]
+    Ended(String),
+    #[error("{}", sold_out_message(.sale_id, *.left))]
+    SoldOut { sale_id: String, left: u32 },
+    #[error("user {user_id} would exceed the limit of {limit} unit(s) of flash sale {sale_id}")]
+    PerUserLimit {
+        sale_id: String,
+        user_id: String,
+        limit: u32,
+    },
+    #[error("quantity must be at least 1, got {0}")]
+    BadQuantity(u32),
+    #[error("idempotency key {0} was already used for another order")]
+    KeyReused(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn sold_out_message(sale_id: &str, left: u32) -> String {
+    if left == 0 {
+        format!("flash sale {sale_id} is sold out")
+    } else {
+        format!("flash sale {sale_id} has only {left} left")
+    }
+}
+
+impl BuyError {
+    /// A stable machine-readable code (`sold_out`, `ended`, ...) for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BuyError::UnknownSale(_) => "unknown_sale",
+            BuyError::NotStarted(_) => "not_started",
+            BuyError::Ended(_) => "ended",
+            BuyError::SoldOut { .. } => "sold_out",
+            BuyError::PerUserLimit { .. } => "per_user_limit",
+            BuyError::BadQuantity(_) => "bad_quantity",
+            BuyError::KeyReused(_) => "key_reused",
+            BuyError::Store(_) => "internal",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for BuyError {
+    fn from(e: rusqlite::Error) -> Self {
+        BuyError::Store(StoreError::Sqlite(e))
+    }
+}
+
+const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
+    per_user_limit, starts_ms, ends_ms, created_ms";
+
+fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
+    Ok(FlashSale {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        room_id: r.get(2)?,
+        product_id: r.get(3)?,
+        price_cents: to_u64(r.get(4)?),
+        stock: to_u32(r.get(5)?),
+        sold: to_u32(r.get(6)?),
+        per_user_limit: to_u32(r.get(7)?),
+        starts_ms: to_u64(r.get(8)?),
+        ends_ms: to_u64(r.get(9)?),
+        created_ms: to_u64(r.get(10)?),
+    })
+}
+
+const ORDER_COLS: &str =
+    "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id";
+
+/// An order row with the room it was placed in (which [`Order`] does not carry).
+fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Order, String)> {
+    Ok((
+        Order {
+            order_id: r.get(0)?,
+            sale_id: r.get(1)?,
+            product_id: r.get(2)?,
+            user_id: r.get(3)?,
+            quantity: to_u32(r.get(4)?),
+            amount_cents: to_u64(r.get(5)?),
+            created_ms: to_u64(r.get(6)?),
+            replayed: false,
+        },
+        r.get(7)?,
+    ))
+}
+
+/// The order an idempotency key already names, if any.
+fn order_by_key(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+) -> rusqlite::Result<Option<(Order, String)>> {
+    tx.query_row(
+        &format!("SELECT {ORDER_COLS} FROM orders WHERE idem_key = ?1"),
+        [key],
+        order_row,
+    )
+    .optional()
+}
+
+/// Insert an order row inside the caller's transaction.
+struct OrderRow<'a> {
+    order_id: &'a str,
+    sale_id: Option<&'a str>,
+    room_id: &'a str,
+    product_id: &'a str,
+    user_id: &'a str,
+    quantity: u32,
+    amount_cents: u64,
+    key: &'a str,
+    now_ms: u64,
+}
+
+impl OrderRow<'_> {
+    fn insert(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Order> {
+        tx.execute(
+            "INSERT INTO orders (order_id, sale_id, room_id, product_id, user_id, quantity,
+                 amount_cents, idem_key, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                self.order_id,
+                self.sale_id,
+                self.room_id,
+                self.product_id,
+                self.user_id,
+                i64::from(self.quantity),
+                to_i64(self.amount_cents),
+                self.key,
+                to_i64(self.now_ms)
+            ],
+        )?;
+        Ok(Order {
+            order_id: self.order_id.to_owned(),
+            sale_id: self.sale_id.map(str::to_owned),
+            product_id: self.product_id.to_owned(),
+            user_id: self.user_id.to_owned(),
+            quantity: self.quantity,
+            amount_cents: self.amount_cents,
+            created_ms: self.now_ms,
+            replayed: false,
+        })
+    }
+}
+
+impl Store {
+    /// Create a flash sale (`fs_` and 10 hex digits). The product must be one of the
+    /// merchant's (not deleted) and the room one of the merchant's rooms.
+    pub fn create_flash_sale(
+        &self,
+        merchant_id: &str,
+        input: impl Borrow<NewFlashSale>,
+    ) -> Result<FlashSale, StoreError> {
+        let s = input.borrow();
+        if s.stock == 0 {
+            return Err(StoreError::Invalid(
+                "flash sale stock must be at least 1".into(),
+            ));
+        }
+        if s.per_user_limit == 0 {
+            return Err(StoreError::Invalid(
+                "flash sale per_user_limit must be at least 1".into(),
+            ));
+        }
+        if s.ends_ms <= s.starts_ms {
+            return Err(StoreError::Invalid(
+                "flash sale ends_ms must be after starts_ms".into(),
+            ));
+        }
+        if self.product(merchant_id, &s.product_id)?.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "product {} of merchant {merchant_id}",
+                s.product_id
+            )));
+        }
+        if self
+            .room(&s.room_id)?
+            .is_none_or(|room| room.merchant_id != merchant_id)
+        {
+            return Err(StoreError::NotFound(format!(
+                "room {} of merchant {merchant_id}",
+                s.room_id
+            )));
+        }
+        let now = to_i64(now_ms());
+        let id = with_fresh_ids(|| {
+            let id = format!("fs_{}", random_hex(5)?);
+            self.conn()?.execute(
+                "INSERT INTO flash_sales (id, merchant_id, room_id, product_id, price_cents,
+                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    merchant_id,
+                    s.room_id,
+                    s.product_id,
+                    to_i64(s.price_cents),
+                    i64::from(s.stock),
+                    i64::from(s.per_user_limit),
+                    to_i64(s.starts_ms),
+                    to_i64(s.ends_ms),
+                    now
+                ],
+            )?;
+            Ok(id)
+        })?;
+        self.flash_sale(&id)?
+            .ok_or_else(|| StoreError::NotFound(format!("flash sale {id}")))
+    }
+
+    /// One flash sale by id.
+    pub fn flash_sale(&self, id: &str) -> Result<Option<FlashSale>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {SALE_COLS} FROM flash_sales WHERE id = ?1"),
+                [id],
+                sale_row,
+            )
+            .optional()?)
+    }
+
+    /// The room's flash sale running at `now_ms` (sold out or not); the latest-starting
+    /// one if several overlap.
+    pub fn active_flash_sale(
+        &self,
+        room_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<FlashSale>, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!(
+                    "SELECT {SALE_COLS} FROM flash_sales
+                     WHERE room_id = ?1 AND starts_ms <= ?2 AND ?2 < ends_ms
+                     ORDER BY starts_ms DESC, seq DESC LIMIT 1"
+                ),
+                params![room_id, to_i64(now_ms)],
+                sale_row,
+            )
+            .optional()?)
+    }
+
+    /// A room's flash sales, past and future, in creation order.
+    pub fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SALE_COLS} FROM flash_sales WHERE room_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([room_id], sale_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// End a flash sale at `now_ms` (never extends it). `None` if there is no such sale.
+    pub fn end_flash_sale(&self, id: &str, now_ms: u64) -> Result<Option<FlashSale>, StoreError> {
+        self.conn()?.execute(
+            "UPDATE flash_sales SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1",
+            params![id, to_i64(now_ms)],
+        )?;
+        self.flash_sale(id)
+    }
+
+    /// Buy `quantity` units in a flash sale, atomically and idempotently (see the module
+    /// docs). The amount is the sale price times the quantity.
+    pub fn buy_flash_sale(
+        &self,
+        sale_id: &str,
+        user_id: &str,
+        quantity: u32,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Order, BuyError> {
+        let key = effective_key(idempotency_key)?;
+        let order_id = format!("o_{}", random_hex(8)?);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        if let Some((order, _room)) = order_by_key(&tx, &key)? {
+            if order.sale_id.as_deref() == Some(sale_id) && order.user_id == user_id {
+                return Ok(Order {
+                    replayed: true,
+                    ..order
+                });
+            }
+            return Err(BuyError::KeyReused(key));
+        }
+        if quantity == 0 {
+            return Err(BuyError::BadQuantity(quantity));
+        }
+        let sale = tx
+            .query_row(
+                &format!("SELECT {SALE_COLS} FROM flash_sales WHERE id = ?1"),
+                [sale_id],
+                sale_row,
+            )
+            .optional()?
+            .ok_or_else(|| BuyError::UnknownSale(sale_id.to_owned()))?;
+        if now_ms < sale.starts_ms {
+            return Err(BuyError::NotStarted(sale.id));
+        }
+        if now_ms >= sale.ends_ms {
+            return Err(BuyError::Ended(sale.id));
+        }
+        let mine: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = ?1 AND user_id = ?2",
+            [sale_id, user_id],
+            |r| r.get(0),
+        )?;
+        if mine + i64::from(quantity) > i64::from(sale.per_user_limit) {
+            return Err(BuyError::PerUserLimit {
+                sale_id: sale.id,
+                user_id: user_id.to_owned(),
+                limit: sale.per_user_limit,
+            });
+        }
+        // As with coupons, the guard repeats the stock check inside the write itself.
+        let bumped = tx.execute(
+            "UPDATE flash_sales SET sold = sold + ?2 WHERE id = ?1 AND sold + ?2 <= stock",
+            params![sale_id, i64::from(quantity)],
+        )?;
+        if bumped == 0 {
+            return Err(BuyError::SoldOut {
+                left: sale.stock.saturating_sub(sale.sold),
+                sale_id: sale.id,
+            });
+        }
+        let order = OrderRow {
+            order_id: &order_id,
+            sale_id: Some(sale_id),
+            room_id: &sale.room_id,
+            product_id: &sale.product_id,
+            user_id,
+            quantity,
+            amount_cents: sale.price_cents.saturating_mul(u64::from(quantity)),
+            key: &key,
+            now_ms,
+        }
+        .insert(&tx)?;
+        tx.commit()?;
+        Ok(order)
+    }
+
+    /// Record a plain (non-flash) purchase, idempotently: a retry with the same key by the
+    /// same user for the same product and room returns the original order (`replayed`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_purchase(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        user_id: &str,
+        quantity: u32,
+        amount_cents: u64,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Order, BuyError> {
+        let key = effective_key(idempotency_key)?;
+        let order_id = format!("o_{}", random_hex(8)?);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some((order, room)) = order_by_key(&tx, &key)? {
+            if order.sale_id.is_none()
+                && room == room_id
+                && order.product_id == product_id
+                && order.user_id == user_id
+            {
+                return Ok(Order {
+                    replayed: true,
+                    ..order
+                });
+            }
+            return Err(BuyError::KeyReused(key));
+        }
+        if quantity == 0 {
+            return Err(BuyError::BadQuantity(quantity));
+        }
+        let order = OrderRow {
+            order_id: &order_id,
+            sale_id: None,
+            room_id,
+            product_id,
+            user_id,
+            quantity,
+            amount_cents,
+            key: &key,
+            now_ms,
+        }
+        .insert(&tx)?;
+        tx.commit()?;
+        Ok(order)
+    }
+
+    /// Record which push (and A/B variant) an order came from. Returns whether the order
+    /// exists.
+    pub fn tag_order(
+        &self,
+        order_id: &str,
+        push_id: &str,
+        variant: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE orders SET push_id = ?2, variant = ?3 WHERE order_id = ?1",
+            params![order_id, push_id, variant],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// A room's orders (flash and plain), oldest first.
+    pub fn orders_of_room(&self, room_id: &str) -> Result<Vec<Order>, StoreError> {
+        self.order_list("room_id = ?1", room_id)
+    }
+
+    /// A flash sale's orders, oldest first.
+    pub fn orders_of_sale(&self, sale_id: &str) -> Result<Vec<Order>, StoreError> {
+        self.order_list("sale_id = ?1", sale_id)
+    }
+
+    fn order_list(&self, filter: &str, value: &str) -> Result<Vec<Order>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([value], order_row)?;
+        rows.map(|r| r.map(|(order, _room)| order).map_err(StoreError::from))
+            .collect()
+    }
+}
