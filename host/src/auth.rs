@@ -93,7 +93,8 @@ impl TokenKey {
     /// Verify a token's signature and expiry against `now_s` (Unix seconds).
     pub fn verify(&self, token: &str, now_s: u64) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
@@ -165,6 +166,9 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = B64.encode(serde_json::to_vec(&claims(9_999)).unwrap_or_default());
         parts[1] = &forged;
-        assert_eq!(key.verify(&parts.join("."), 1_000), Err(TokenError::Signature));
+        assert_eq!(
+            key.verify(&parts.join("."), 1_000),
+            Err(TokenError::Signature)
+        );
     }
 }

@@ -3,10 +3,12 @@
 //! The library behind the `livecart` binary. See ARCHITECTURE.md for the code map.
 
 pub mod ai;
+pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod plugin;
+pub mod room;
 pub mod runner;
 pub mod server;
 pub mod store;

@@ -6,11 +6,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-fn get(addr: &str, path: &str) -> String {
+fn get(addr: &str, path: &str, token: Option<&str>) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
     )
     .expect("send");
     let mut body = String::new();
@@ -35,6 +38,7 @@ fn serve_prints_its_urls_and_answers() {
     let mut child = KillOnDrop(child);
     let stdout = child.0.stdout.take().expect("stdout");
     let mut addr = None;
+    let mut token = None;
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {
         let line = line.expect("line");
@@ -42,15 +46,21 @@ fn serve_prints_its_urls_and_answers() {
             let url = url.trim().trim_start_matches("http://");
             addr = url.split('/').next().map(str::to_owned);
         }
+        if let Some(t) = line.trim().strip_prefix("merchant token:") {
+            token = Some(t.trim().to_owned());
+        }
         if line.starts_with("Press Ctrl-C") {
             break;
         }
     }
     let addr = addr.expect("serve printed its health URL");
-    let health = get(&addr, "/healthz");
+    let token = token.expect("serve printed the demo merchant token");
+    let health = get(&addr, "/healthz", None);
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("ok"), "{health}");
-    let plugins = get(&addr, "/api/rooms/demo/plugins");
+    let denied = get(&addr, "/api/rooms/demo/plugins", None);
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    let plugins = get(&addr, "/api/rooms/demo/plugins", Some(&token));
     assert!(plugins.starts_with("HTTP/1.1 200"), "{plugins}");
     for name in ["like-coupon", "keyword-push", "ai-host"] {
         assert!(

@@ -1,9 +1,13 @@
-//! `livecart serve`: the host on its embedded defaults.
+//! `livecart serve`: the host on its embedded defaults, with a ready demo room.
 
+use crate::ai::{AiProvider, OpenAiConfig, OpenAiProvider};
+use crate::auth::{Claims, Role, TokenKey};
+use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
+use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::{AppState, app};
-use crate::store::Store;
+use crate::store::{NewCoupon, Store};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -11,27 +15,37 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address for HTTP (API, pages, DASH).
+    /// Address for HTTP (API, WebSocket, pages, DASH).
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIVECART_LISTEN")]
     pub listen: SocketAddr,
-    /// Directory for the SQLite database and the compiled-plugin cache.
+    /// Directory for the SQLite database, secrets and the compiled-plugin cache.
     #[arg(long, default_value = ".livecart", env = "LIVECART_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Secret for signing room tokens (HS256). Default: generated once, kept in the data dir.
+    #[arg(long, env = "LIVECART_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// Answer plugins' AI questions with an OpenAI-compatible server at this base URL
+    /// (default: the embedded answerer over each merchant's catalog).
+    #[arg(long, env = "LIVECART_AI_URL")]
+    pub ai_url: Option<String>,
+    #[arg(long, default_value = "default", env = "LIVECART_AI_MODEL")]
+    pub ai_model: String,
+    #[arg(long, env = "LIVECART_AI_KEY", hide_env_values = true)]
+    pub ai_key: Option<String>,
     /// Built example plugins to enable in the demo room on first start.
     #[arg(long, default_value = "target/plugins")]
     pub demo_plugins: PathBuf,
-    /// Example plugin sources (for their sample configs).
+    /// Example plugin sources (for their sample configs and the demo catalog).
     #[arg(long, default_value = "plugins")]
     pub plugin_sources: PathBuf,
 }
 
 /// The room every fresh install has.
 pub const DEMO_ROOM: &str = "demo";
-/// The owner of plugins the host installs itself.
-pub const SYSTEM_OWNER: &str = "livecart";
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
@@ -44,7 +58,35 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.cache_dir = Some(args.data_dir.join("plugin-cache"));
     let engine = Arc::new(PluginEngine::new(config).context("starting the plugin engine")?);
     let registry = Arc::new(Registry::new(store.clone()));
-    seed_demo(&engine, &registry, &args.demo_plugins, &args.plugin_sources);
+    let secret = match &args.token_secret {
+        Some(s) => s.clone().into_bytes(),
+        None => persistent_secret(&args.data_dir.join("token-secret"))?,
+    };
+    let tokens = TokenKey::new(&secret);
+    let demo = seed_demo(&store, &engine, &registry, &args).context("preparing the demo room")?;
+    let ai: Option<Arc<dyn AiProvider>> = args.ai_url.as_ref().map(|url| {
+        Arc::new(OpenAiProvider::new(OpenAiConfig {
+            base_url: url.clone(),
+            model: args.ai_model.clone(),
+            api_key: args.ai_key.clone(),
+            timeout: Duration::from_secs(30),
+        })) as Arc<dyn AiProvider>
+    });
+    let host_token = tokens.sign(&Claims {
+        sub: "host-1".into(),
+        name: "Host".into(),
+        room: DEMO_ROOM.into(),
+        role: Role::Host,
+        exp: crate::auth::now_s() + 7 * 24 * 3600,
+    });
+    let rooms = Arc::new(Rooms::new(RoomDeps {
+        store: store.clone(),
+        engine: engine.clone(),
+        registry: registry.clone(),
+        ai,
+        tokens,
+        config: RoomConfig::default(),
+    }));
 
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
     runtime.block_on(async move {
@@ -54,12 +96,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
-            "livecart is running\n  health:        http://{addr}/healthz\n  demo plugins:  http://{addr}/api/rooms/{DEMO_ROOM}/plugins\n  data:          {}\nPress Ctrl-C to stop.\n",
+            "livecart is running\n\
+             \x20 health:          http://{addr}/healthz\n\
+             \x20 room websocket:  ws://{addr}/ws   (demo room: {DEMO_ROOM})\n\
+             \x20 REST API:        http://{addr}/api/openapi.json\n\
+             \x20 demo plugins:    http://{addr}/api/rooms/{DEMO_ROOM}/plugins\n\
+             \x20 merchant token:  {}\n\
+             \x20 demo host token: {host_token}\n\
+             \x20 data:            {}\n\
+             Press Ctrl-C to stop.\n",
+            demo.merchant_token,
             args.data_dir.display()
         );
         let mut out = std::io::stdout();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
-        let state = AppState { engine, registry };
+        let state = AppState {
+            store,
+            engine,
+            registry,
+            rooms,
+        };
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -70,24 +126,95 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Enable the example plugins in the demo room the first time the host starts.
-fn seed_demo(engine: &PluginEngine, registry: &Registry, built: &Path, sources: &Path) {
-    match registry.bindings(DEMO_ROOM) {
-        Ok(b) if b.is_empty() => {}
-        _ => return,
+/// A secret generated once and kept (mode 0600) in the data directory.
+fn persistent_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(s) = std::fs::read(path)
+        && s.len() >= 32
+    {
+        return Ok(s);
+    }
+    let mut secret = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
+        .context("reading /dev/urandom")?;
+    let secret = hex::encode(secret).into_bytes();
+    write_private(path, &secret)?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+struct Demo {
+    merchant_token: String,
+}
+
+/// The demo merchant, room, products, coupons and example plugins, created on first start.
+fn seed_demo(
+    store: &Arc<Store>,
+    engine: &PluginEngine,
+    registry: &Registry,
+    args: &ServeArgs,
+) -> anyhow::Result<Demo> {
+    let token_path = args.data_dir.join("demo-merchant-token");
+    if let Ok(token) = std::fs::read_to_string(&token_path)
+        && store.merchant_by_token(token.trim())?.is_some()
+    {
+        return Ok(Demo {
+            merchant_token: token.trim().to_owned(),
+        });
+    }
+    let (merchant, token) = store.create_merchant("Demo Shop")?;
+    write_private(&token_path, token.as_bytes())?;
+    store.ensure_room(DEMO_ROOM, &merchant.id, "Demo live room")?;
+    let catalog = args.plugin_sources.join("ai-host").join("catalog.json");
+    if let Ok(text) = std::fs::read_to_string(&catalog) {
+        let products: Vec<Product> = serde_json::from_str(&text)
+            .with_context(|| format!("parsing {}", catalog.display()))?;
+        for p in &products {
+            store.upsert_product(&merchant.id, p)?;
+        }
+    }
+    for (id, title, cents) in [
+        ("c-1k", "¥10 off — 1,000 likes", 1000),
+        ("c-10k", "¥30 off — 10,000 likes", 3000),
+        ("c-50k", "Free shipping — 50,000 likes", 800),
+    ] {
+        let coupon = NewCoupon {
+            id: Some(id.into()),
+            room_id: Some(DEMO_ROOM.into()),
+            title: title.into(),
+            discount_cents: cents,
+            quota: 1000,
+            per_user_limit: 1,
+            ..NewCoupon::default()
+        };
+        if store.coupon(id)?.is_none() {
+            store.create_coupon(&merchant.id, &coupon)?;
+        }
     }
     for name in ["like-coupon", "keyword-push", "ai-host"] {
-        let Ok(bytes) = std::fs::read(built.join(format!("{name}.wasm"))) else {
+        let Ok(bytes) = std::fs::read(args.demo_plugins.join(format!("{name}.wasm"))) else {
             tracing::info!(
                 name,
                 "example plugin not built; skipping (run the demo script)"
             );
             continue;
         };
-        let config = std::fs::read_to_string(sources.join(name).join("config.json"))
+        let config = std::fs::read_to_string(args.plugin_sources.join(name).join("config.json"))
             .unwrap_or_else(|_| "{}".into());
         let seeded = registry
-            .upload(engine, SYSTEM_OWNER, &bytes)
+            .upload(engine, &merchant.id, &bytes)
             .and_then(|(v, _)| registry.enable(DEMO_ROOM, &v.hash, &config));
         match seeded {
             Ok(b) => {
@@ -96,4 +223,7 @@ fn seed_demo(engine: &PluginEngine, registry: &Registry, built: &Path, sources: 
             Err(e) => tracing::warn!(name, "could not enable example plugin: {e}"),
         }
     }
+    Ok(Demo {
+        merchant_token: token,
+    })
 }

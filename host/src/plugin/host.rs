@@ -28,7 +28,9 @@ pub struct HostState {
     pub(crate) kv: KvSpace,
     pub(crate) log: Arc<Mutex<LogSink>>,
     pub(crate) limiter: MemoryLimiter,
-    wasi: WasiCtx,
+    /// Built on the first WASI call: most plugins (wasm32-unknown-unknown) never make one,
+    /// and building it is a good part of a cold start.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
@@ -49,7 +51,7 @@ impl HostState {
             config,
             env,
             kv,
-            wasi: deny_all_wasi(&log),
+            wasi: None,
             log,
             limiter: MemoryLimiter::new(limits.memory_bytes),
             table: ResourceTable::new(),
@@ -106,8 +108,9 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let log = &self.log;
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(|| deny_all_wasi(log)),
             table: &mut self.table,
         }
     }

@@ -203,7 +203,7 @@ mod tests {
             max_key_bytes: 8,
             max_value_bytes: 8,
             max_keys: 2,
-            max_total_bytes: 20,
+            max_total_bytes: 16,
         }
     }
 
@@ -249,6 +249,6 @@ mod tests {
         let err = kv
             .put("b", Some(b"12345678"))
             .expect_err("over total bytes");
-        assert_eq!(err.to_string(), "22 bytes would exceed the limit of 20");
+        assert_eq!(err.to_string(), "18 bytes would exceed the limit of 16");
     }
 }

@@ -1,0 +1,124 @@
+//! The REST API under `/api`, documented in `openapi.json` (served at `/api/openapi.json`).
+//!
+//! Merchants authenticate with `Authorization: Bearer <api token>`; every handler scopes
+//! what it reads and writes to that merchant, so merchant A never sees or changes
+//! merchant B's rooms, products, coupons or plugins (they answer 404, or 403 for plugin
+//! versions). Errors are `{"error": "..."}` with a status that says what kind; internal
+//! failures are logged and answered with a generic message.
+
+mod analytics;
+mod catalog;
+mod plugins;
+mod rooms;
+
+use crate::server::AppState;
+use crate::store::{Merchant, Room, StoreError};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+/// The API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .merge(rooms::routes())
+        .merge(catalog::routes())
+        .merge(plugins::routes())
+        .merge(analytics::routes())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+/// An API error: a status and a message that never leaks internals.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl ApiError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, msg.into())
+    }
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        ApiError(StatusCode::NOT_FOUND, format!("unknown {what}"))
+    }
+    pub fn unprocessable(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, msg.into())
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e}");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Invalid(msg) => ApiError::unprocessable(msg),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Run store work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The merchant making the request.
+pub struct AuthMerchant(pub Merchant);
+
+impl FromRequestParts<AppState> for AuthMerchant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |msg: &str| ApiError(StatusCode::UNAUTHORIZED, msg.to_owned());
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <api token>`"))?
+            .trim()
+            .to_owned();
+        let store = state.store.clone();
+        let merchant = blocking(move || Ok(store.merchant_by_token(&token)?)).await?;
+        merchant
+            .map(AuthMerchant)
+            .ok_or_else(|| unauthorized("invalid api token"))
+    }
+}
+
+/// The merchant's room, or 404 (also for other merchants' rooms).
+pub async fn owned_room(
+    state: &AppState,
+    merchant: &Merchant,
+    room_id: &str,
+) -> Result<Room, ApiError> {
+    let (store, id, mid) = (state.store.clone(), room_id.to_owned(), merchant.id.clone());
+    blocking(move || {
+        store
+            .room(&id)?
+            .filter(|r| r.merchant_id == mid)
+            .ok_or_else(|| ApiError::not_found(format!("room {id}")))
+    })
+    .await
+}

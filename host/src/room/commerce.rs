@@ -1,0 +1,132 @@
+//! Commerce effects in a room, shared by host commands and plugin actions: product cards,
+//! coupon unlocks, flash sales. Each checks ownership against the room's merchant, writes
+//! the store, then announces the change on the hub.
+
+use super::hub::{CommerceState, RoomHub};
+use super::outbox::Class;
+use super::protocol::{CardView, ServerMsg};
+use crate::store::{NewFlashSale, Push, Store};
+use std::sync::Arc;
+
+/// Why a commerce effect was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error("unknown product `{0}`")]
+    UnknownProduct(String),
+    #[error("unknown coupon `{0}`")]
+    UnknownCoupon(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Push a product card to the room, record it for analytics, and return it.
+pub fn push_card(
+    store: &Store,
+    hub: &RoomHub,
+    product_id: &str,
+    style: Option<String>,
+    duration_ms: u32,
+    source: &str,
+) -> Result<CardView, CommerceError> {
+    let product = store
+        .product(&hub.merchant_id, product_id)?
+        .ok_or_else(|| CommerceError::UnknownProduct(product_id.to_owned()))?;
+    let now = crate::store::now_ms();
+    let card = CardView {
+        push_id: new_id("push"),
+        product,
+        style,
+        duration_ms: if duration_ms == 0 { 8_000 } else { duration_ms },
+        server_ms: now,
+        media_ms: None,
+        source: source.to_owned(),
+    };
+    store.record_push(&Push {
+        push_id: card.push_id.clone(),
+        room_id: hub.id.clone(),
+        product_id: product_id.to_owned(),
+        variant: card.style.clone(),
+        server_send_ms: now,
+        media_ms: None,
+        source: source.to_owned(),
+    })?;
+    hub.pin_card(card.clone());
+    Ok(card)
+}
+
+/// Unlock a coupon of the room's merchant and announce it.
+pub fn unlock_coupon(store: &Store, hub: &RoomHub, coupon_id: &str) -> Result<(), CommerceError> {
+    let coupon = store
+        .coupon(coupon_id)?
+        .filter(|c| c.merchant_id == hub.merchant_id)
+        .filter(|c| c.room_id.as_deref().is_none_or(|r| r == hub.id))
+        .ok_or_else(|| CommerceError::UnknownCoupon(coupon_id.to_owned()))?;
+    if coupon.unlocked {
+        return Ok(());
+    }
+    let coupon = store
+        .unlock_coupon(&coupon.id)?
+        .ok_or_else(|| CommerceError::UnknownCoupon(coupon_id.to_owned()))?;
+    let value = serde_json::to_value(&coupon).unwrap_or_default();
+    hub.publish(Class::Critical, None, |o| ServerMsg::Coupon {
+        o,
+        event: "unlocked",
+        coupon: value,
+    });
+    Ok(())
+}
+
+/// Start a flash sale on one of the merchant's products and announce it.
+pub fn start_flash_sale(
+    store: &Store,
+    hub: &RoomHub,
+    sale: NewFlashSale,
+) -> Result<(), CommerceError> {
+    let sale = store
+        .create_flash_sale(&hub.merchant_id, sale)
+        .map_err(|e| CommerceError::Refused(e.to_string()))?;
+    let value = serde_json::to_value(&sale).unwrap_or_default();
+    hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
+        o,
+        event: "start",
+        sale: value,
+    });
+    Ok(())
+}
+
+/// Snapshots read coupons and the running sale from the store.
+pub struct StoreCommerce(pub Arc<Store>);
+
+impl CommerceState for StoreCommerce {
+    fn coupons(&self, room: &str) -> Vec<serde_json::Value> {
+        let now = crate::store::now_ms();
+        self.0
+            .coupons_of_room(room)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.unlocked && (c.valid_until_ms == 0 || c.valid_until_ms > now))
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .collect()
+    }
+
+    fn flash_sale(&self, room: &str, now_ms: u64) -> Option<serde_json::Value> {
+        self.0
+            .active_flash_sale(room, now_ms)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::to_value(s).ok())
+    }
+}
+
+/// A fresh id with a prefix, e.g. `push_5f3a…`.
+pub fn new_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("{prefix}_{t:x}{n:x}")
+}

@@ -1,0 +1,747 @@
+//! One client connection's life: hello, join, then messages both ways until it closes.
+//!
+//! The logic is generic over a sink of [`WsOut`] and a stream of [`WsIn`], so tests drive
+//! it without sockets and the WebSocket and long-polling transports share it. Every
+//! privileged message checks the connection's role here; every malformed, oversized or
+//! excessive message gets an error frame, and a connection that keeps flooding is closed
+//! with code 1008.
+
+use super::commerce::{self, StoreCommerce, new_id};
+use super::hub::CatchUp;
+use super::outbox::{Class, Frame, Outbox};
+use super::protocol::{
+    ClientMsg, CommentView, Moderation, ServerMsg, UserRef, VERSION, decode, encode,
+};
+use super::{OpenRoom, Rooms};
+use crate::auth::Role;
+use crate::plugin::model::EventBody;
+use crate::store::{Click, ab_variant, now_ms};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the transport delivers.
+#[derive(Debug)]
+pub enum WsIn {
+    Text(String),
+    /// Binary frames are not part of the protocol.
+    Binary,
+    Close,
+}
+
+/// What the connection sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsOut {
+    Text(Arc<str>),
+    /// Close with a code (RFC 6455) and a reason.
+    Close(u16, String),
+}
+
+/// Close codes used.
+pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_PROTOCOL: u16 = 1002;
+
+struct Session {
+    user: UserRef,
+    room: Arc<OpenRoom>,
+    room_conn_id: u64,
+    outbox: Arc<Outbox>,
+    last_offset: u64,
+    bucket: Bucket,
+    violations: u32,
+}
+
+/// Run a connection to completion.
+pub async fn serve<S, R>(rooms: Arc<Rooms>, mut sink: S, mut stream: R)
+where
+    S: Sink<WsOut> + Unpin,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let cfg = rooms.deps.config.clone();
+    let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+    let Some(user) = handshake_hello(&rooms, &mut sink, &mut stream, deadline).await else {
+        return;
+    };
+    let Some(mut session) = handshake_join(&rooms, &mut sink, &mut stream, deadline, user).await
+    else {
+        return;
+    };
+    let hub = session.room.hub.clone();
+    let conn_id = session.room_conn_id;
+    session.room.plugins.event(EventBody::ViewerJoined {
+        user_id: session.user.id.clone(),
+        user_name: session.user.name.clone(),
+        online: hub.online(),
+    });
+
+    let mut ping = tokio::time::interval(cfg.ping_every);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            batch = session.outbox.next_batch() => {
+                if batch.resync {
+                    let catch_up = hub.catch_up(session.last_offset, &StoreCommerce(rooms.deps.store.clone()));
+                    if send_catch_up(&mut sink, catch_up, &mut session.last_offset).await.is_err() {
+                        break;
+                    }
+                }
+                if send_frames(&mut sink, &batch.frames, &mut session.last_offset).await.is_err() || batch.closed {
+                    break;
+                }
+            }
+            msg = stream.next() => {
+                let text = match msg {
+                    None | Some(WsIn::Close) => break,
+                    Some(WsIn::Binary) => {
+                        if reject(&mut sink, &mut session, &cfg, "bad_message", "binary frames are not supported".into()).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(WsIn::Text(t)) => t,
+                };
+                if !handle(&rooms, &mut sink, &mut session, &text).await {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if send(&mut sink, &ServerMsg::Ping { server_ms: now_ms() }).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    hub.leave(conn_id);
+    session.outbox.close();
+    session.room.plugins.event(EventBody::ViewerLeft {
+        user_id: session.user.id.clone(),
+        user_name: session.user.name.clone(),
+        online: hub.online(),
+    });
+    let _ = sink.close().await;
+    drain(&mut stream).await;
+}
+
+/// After the server closes, read what the client still sends (briefly) so the socket is
+/// not dropped with unread data, which would reset it and lose the close frame.
+async fn drain<R: Stream<Item = WsIn> + Unpin>(stream: &mut R) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        if matches!(msg, WsIn::Close) {
+            break;
+        }
+    }
+}
+
+impl Session {
+    fn role_at_least(&self, role: Role) -> bool {
+        self.user.role >= role
+    }
+}
+
+async fn send<S: Sink<WsOut> + Unpin>(sink: &mut S, msg: &ServerMsg) -> Result<(), ()> {
+    sink.send(WsOut::Text(encode(msg).into()))
+        .await
+        .map_err(|_| ())
+}
+
+async fn error<S: Sink<WsOut> + Unpin>(
+    sink: &mut S,
+    code: &'static str,
+    message: String,
+) -> Result<(), ()> {
+    send(sink, &ServerMsg::Error { code, message }).await
+}
+
+async fn close<S: Sink<WsOut> + Unpin>(sink: &mut S, code: u16, reason: &str) {
+    let _ = sink.send(WsOut::Close(code, reason.to_owned())).await;
+    let _ = sink.close().await;
+}
+
+async fn send_frames<S: Sink<WsOut> + Unpin>(
+    sink: &mut S,
+    frames: &[Arc<Frame>],
+    last_offset: &mut u64,
+) -> Result<(), ()> {
+    for frame in frames {
+        if let Some(o) = frame.offset {
+            // Already delivered by a catch-up.
+            if o <= *last_offset {
+                continue;
+            }
+            *last_offset = o;
+        }
+        sink.send(WsOut::Text(frame.text.clone()))
+            .await
+            .map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+async fn send_catch_up<S: Sink<WsOut> + Unpin>(
+    sink: &mut S,
+    catch_up: CatchUp,
+    last_offset: &mut u64,
+) -> Result<(), ()> {
+    match catch_up {
+        CatchUp::Replay(frames) => send_frames(sink, &frames, last_offset).await,
+        CatchUp::Snapshot(frame) => {
+            // The snapshot covers everything up to its offset.
+            if let Some(offset) = snapshot_offset(&frame) {
+                *last_offset = offset;
+            }
+            sink.send(WsOut::Text(frame.text.clone()))
+                .await
+                .map_err(|_| ())
+        }
+    }
+}
+
+fn snapshot_offset(frame: &Frame) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(&frame.text).ok()?;
+    v.get("offset")?.as_u64()
+}
+
+async fn next_text<R: Stream<Item = WsIn> + Unpin>(
+    stream: &mut R,
+    deadline: tokio::time::Instant,
+) -> Option<String> {
+    match tokio::time::timeout_at(deadline, stream.next()).await {
+        Ok(Some(WsIn::Text(t))) => Some(t),
+        _ => None,
+    }
+}
+
+async fn handshake_hello<S, R>(
+    rooms: &Rooms,
+    sink: &mut S,
+    stream: &mut R,
+    deadline: tokio::time::Instant,
+) -> Option<(UserRef, Option<String>)>
+where
+    S: Sink<WsOut> + Unpin,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let cfg = &rooms.deps.config;
+    let Some(text) = next_text(stream, deadline).await else {
+        close(sink, CLOSE_POLICY, "expected hello").await;
+        return None;
+    };
+    match decode(&text, cfg.max_frame) {
+        Ok(ClientMsg::Hello { v, token, name }) => {
+            if v != VERSION {
+                let _ = error(
+                    sink,
+                    "version",
+                    format!("this server speaks protocol version {VERSION}"),
+                )
+                .await;
+                close(sink, CLOSE_PROTOCOL, "unsupported protocol version").await;
+                return None;
+            }
+            let (user, token_room) = match token {
+                Some(token) => match rooms.deps.tokens.verify(&token, crate::auth::now_s()) {
+                    Ok(c) => (
+                        UserRef {
+                            id: c.sub,
+                            name: c.name,
+                            role: c.role,
+                        },
+                        // The role holds in the token's room only; see join.
+                        Some(c.room),
+                    ),
+                    Err(e) => {
+                        let _ = error(sink, "invalid_token", e.to_string()).await;
+                        close(sink, CLOSE_POLICY, "invalid token").await;
+                        return None;
+                    }
+                },
+                None => (guest(name.as_deref()), None),
+            };
+            let welcome = ServerMsg::Welcome {
+                v: VERSION,
+                user: user.clone(),
+                server_ms: now_ms(),
+            };
+            send(sink, &welcome).await.ok()?;
+            Some((user, token_room))
+        }
+        Ok(_) => {
+            let _ = error(sink, "bad_state", "the first message must be hello".into()).await;
+            close(sink, CLOSE_POLICY, "expected hello").await;
+            None
+        }
+        Err(e) => {
+            let _ = error(sink, e.code(), e.to_string()).await;
+            close(sink, CLOSE_POLICY, "expected hello").await;
+            None
+        }
+    }
+}
+
+fn guest(name: Option<&str>) -> UserRef {
+    let id = new_id("g");
+    let name = name
+        .map(|n| n.trim().chars().take(32).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("Guest {}", &id[id.len().saturating_sub(4)..]));
+    UserRef {
+        id,
+        name,
+        role: Role::Viewer,
+    }
+}
+
+async fn handshake_join<S, R>(
+    rooms: &Rooms,
+    sink: &mut S,
+    stream: &mut R,
+    deadline: tokio::time::Instant,
+    (mut user, token_room): (UserRef, Option<String>),
+) -> Option<Session>
+where
+    S: Sink<WsOut> + Unpin,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let cfg = &rooms.deps.config;
+    let Some(text) = next_text(stream, deadline).await else {
+        close(sink, CLOSE_POLICY, "expected join").await;
+        return None;
+    };
+    let (room_id, resume) = match decode(&text, cfg.max_frame) {
+        Ok(ClientMsg::Join { room, resume }) => (room, resume),
+        Ok(_) => {
+            let _ = error(sink, "bad_state", "join a room first".into()).await;
+            close(sink, CLOSE_POLICY, "expected join").await;
+            return None;
+        }
+        Err(e) => {
+            let _ = error(sink, e.code(), e.to_string()).await;
+            close(sink, CLOSE_POLICY, "expected join").await;
+            return None;
+        }
+    };
+    if token_room.as_deref() != Some(room_id.as_str()) {
+        user.role = Role::Viewer;
+    }
+    let room = match rooms.open(&room_id) {
+        Ok(room) => room,
+        Err(e) => {
+            let _ = error(sink, "unknown_room", e.to_string()).await;
+            close(sink, CLOSE_POLICY, "unknown room").await;
+            return None;
+        }
+    };
+    let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
+    let commerce = StoreCommerce(rooms.deps.store.clone());
+    let (conn_id, catch_up) = room.hub.join(outbox.clone(), resume.as_ref(), &commerce);
+    let mut last_offset = 0;
+    if send_catch_up(sink, catch_up, &mut last_offset)
+        .await
+        .is_err()
+    {
+        room.hub.leave(conn_id);
+        return None;
+    }
+    Some(Session {
+        user,
+        room,
+        room_conn_id: conn_id,
+        outbox,
+        last_offset,
+        bucket: Bucket::new(cfg.msgs_per_sec, cfg.msgs_burst),
+        violations: 0,
+    })
+}
+
+/// Answer a refused message with an error frame; close the connection (returning true)
+/// once it has been refused too often.
+async fn reject<S: Sink<WsOut> + Unpin>(
+    sink: &mut S,
+    session: &mut Session,
+    cfg: &super::RoomConfig,
+    code: &'static str,
+    message: String,
+) -> bool {
+    session.violations += 1;
+    if session.violations > cfg.max_violations {
+        let _ = error(
+            sink,
+            "flooding",
+            "too many refused messages; closing".into(),
+        )
+        .await;
+        close(sink, CLOSE_POLICY, "flooding").await;
+        return true;
+    }
+    error(sink, code, message).await.is_err()
+}
+
+/// Handle one client frame. Returns false when the connection must end.
+async fn handle<S: Sink<WsOut> + Unpin>(
+    rooms: &Rooms,
+    sink: &mut S,
+    session: &mut Session,
+    text: &str,
+) -> bool {
+    let cfg = &rooms.deps.config;
+    if !session.bucket.take() {
+        return !reject(
+            sink,
+            session,
+            cfg,
+            "rate_limited",
+            format!("more than {} messages per second", cfg.msgs_per_sec),
+        )
+        .await;
+    }
+    let msg = match decode(text, cfg.max_frame) {
+        Ok(m) => m,
+        Err(e) => {
+            return !reject(sink, session, cfg, e.code(), e.to_string()).await;
+        }
+    };
+    match dispatch(rooms, sink, session, msg).await {
+        Ok(()) => true,
+        Err(Refusal(code, message)) => !reject(sink, session, cfg, code, message).await,
+    }
+}
+
+struct Refusal(&'static str, String);
+
+fn forbidden(what: &str, role: Role) -> Refusal {
+    Refusal(
+        "forbidden",
+        format!(
+            "{what} needs the {} role",
+            match role {
+                Role::Host => "host",
+                Role::Moderator => "moderator",
+                Role::Viewer => "viewer",
+            }
+        ),
+    )
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Refusal("internal", "internal error".into()))
+}
+
+async fn dispatch<S: Sink<WsOut> + Unpin>(
+    rooms: &Rooms,
+    sink: &mut S,
+    session: &mut Session,
+    msg: ClientMsg,
+) -> Result<(), Refusal> {
+    let cfg = &rooms.deps.config;
+    let hub = session.room.hub.clone();
+    let plugins = &session.room.plugins;
+    let store = rooms.deps.store.clone();
+    let user = session.user.clone();
+    match msg {
+        ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
+            return Err(Refusal("bad_state", "already joined".into()));
+        }
+        ClientMsg::Ping { client_ms } => {
+            let _ = send(
+                sink,
+                &ServerMsg::Pong {
+                    client_ms,
+                    server_ms: now_ms(),
+                },
+            )
+            .await;
+        }
+        ClientMsg::Comment { text } => {
+            let text = text.trim().to_owned();
+            let chars = text.chars().count();
+            if chars == 0 || chars > cfg.max_comment_chars {
+                return Err(Refusal(
+                    "bad_message",
+                    format!("a comment has 1 to {} characters", cfg.max_comment_chars),
+                ));
+            }
+            if hub.is_muted(&user.id) {
+                return Err(Refusal("muted", "you are muted in this room".into()));
+            }
+            let shadow = hub.is_blocked(&text);
+            let comment = CommentView {
+                id: new_id("c"),
+                user: user.clone(),
+                text: text.clone(),
+                ts: now_ms(),
+                reply_to: None,
+            };
+            let comment_id = comment.id.clone();
+            hub.comment(comment, &session.outbox, shadow);
+            if !shadow {
+                plugins.event(EventBody::Comment {
+                    comment_id,
+                    user_id: user.id,
+                    user_name: user.name,
+                    text,
+                });
+            }
+        }
+        ClientMsg::Like { count } => {
+            if count == 0 || count > cfg.max_like_batch {
+                return Err(Refusal(
+                    "bad_message",
+                    format!("a like message carries 1 to {} taps", cfg.max_like_batch),
+                ));
+            }
+            hub.add_likes(u64::from(count));
+        }
+        ClientMsg::Gift { gift_id, count } => {
+            if count == 0 || count > 1000 || gift_id.is_empty() || gift_id.len() > 64 {
+                return Err(Refusal(
+                    "bad_message",
+                    "a gift needs an id and a count of 1 to 1000".into(),
+                ));
+            }
+            let author = user.id.clone();
+            hub.publish(Class::Chat, Some(&author), |o| ServerMsg::Gift {
+                o,
+                user: user.clone(),
+                gift_id: gift_id.clone(),
+                count,
+            });
+            plugins.event(EventBody::Gift {
+                user_id: user.id,
+                user_name: user.name,
+                gift_id,
+                count,
+                value_cents: 0,
+            });
+        }
+        ClientMsg::Claim {
+            coupon_id,
+            key,
+            push_id,
+        } => {
+            let (room, uid, cid) = (hub.id.clone(), user.id.clone(), coupon_id.clone());
+            let result = blocking(move || {
+                let variant = push_id
+                    .as_ref()
+                    .map(|_| ab_variant(&uid, &room, &["a", "b"]));
+                store.claim_coupon_tagged(
+                    &cid,
+                    &uid,
+                    &key,
+                    now_ms(),
+                    push_id.as_deref(),
+                    variant.as_deref(),
+                )
+            })
+            .await?;
+            let reply = match result {
+                Ok(claim) => {
+                    if !claim.replayed {
+                        plugins.event(EventBody::CouponClaimed {
+                            coupon_id: coupon_id.clone(),
+                            user_id: user.id.clone(),
+                        });
+                    }
+                    ServerMsg::ClaimResult {
+                        coupon_id,
+                        ok: true,
+                        claim_id: Some(claim.claim_id),
+                        error: None,
+                    }
+                }
+                Err(e) => ServerMsg::ClaimResult {
+                    coupon_id,
+                    ok: false,
+                    claim_id: None,
+                    error: Some(e.to_string()),
+                },
+            };
+            let _ = send(sink, &reply).await;
+        }
+        ClientMsg::Buy {
+            sale_id,
+            quantity,
+            key,
+        } => {
+            let (uid, sid) = (user.id.clone(), sale_id.clone());
+            let result = blocking(move || {
+                let r = store.buy_flash_sale(&sid, &uid, quantity, &key, now_ms());
+                let sale = store.flash_sale(&sid).ok().flatten();
+                (r, sale)
+            })
+            .await?;
+            let reply = match result {
+                (Ok(order), sale) => {
+                    if !order.replayed {
+                        if let Some(sale) = sale.and_then(|s| serde_json::to_value(s).ok()) {
+                            hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
+                                o,
+                                event: "stock",
+                                sale,
+                            });
+                        }
+                        plugins.event(EventBody::Purchase {
+                            order_id: order.order_id.clone(),
+                            product_id: order.product_id.clone(),
+                            user_id: user.id.clone(),
+                            quantity: order.quantity,
+                            amount_cents: order.amount_cents,
+                        });
+                    }
+                    ServerMsg::BuyResult {
+                        sale_id,
+                        ok: true,
+                        order_id: Some(order.order_id),
+                        error: None,
+                    }
+                }
+                (Err(e), _) => ServerMsg::BuyResult {
+                    sale_id,
+                    ok: false,
+                    order_id: None,
+                    error: Some(e.to_string()),
+                },
+            };
+            let _ = send(sink, &reply).await;
+        }
+        ClientMsg::Push {
+            product_id,
+            style,
+            duration_ms,
+        } => {
+            if !session.role_at_least(Role::Host) {
+                return Err(forbidden("push", Role::Host));
+            }
+            let h = hub.clone();
+            let card = blocking(move || {
+                commerce::push_card(
+                    &store,
+                    &h,
+                    &product_id,
+                    style,
+                    duration_ms.unwrap_or(0),
+                    "host",
+                )
+            })
+            .await?
+            .map_err(|e| Refusal("refused", e.to_string()))?;
+            plugins.event(EventBody::ProductPushed {
+                product_id: card.product.id.clone(),
+                push_id: card.push_id,
+            });
+        }
+        ClientMsg::Mute { user_id } => {
+            moderate(session, |h| h.set_muted(&user_id, true))?;
+            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
+                o,
+                action: Moderation::Mute { user_id },
+            });
+        }
+        ClientMsg::Unmute { user_id } => {
+            moderate(session, |h| h.set_muted(&user_id, false))?;
+            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
+                o,
+                action: Moderation::Unmute { user_id },
+            });
+        }
+        ClientMsg::Hide { comment_id } => {
+            moderate(session, |h| h.forget_comment(&comment_id))?;
+            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
+                o,
+                action: Moderation::Hide { comment_id },
+            });
+        }
+        ClientMsg::Pin { comment_id } => {
+            moderate(session, |_| {})?;
+            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
+                o,
+                action: Moderation::Pin { comment_id },
+            });
+        }
+        ClientMsg::BlockWords { words } => {
+            if words.len() > 100 || words.iter().any(|w| w.len() > 64) {
+                return Err(Refusal(
+                    "bad_message",
+                    "at most 100 words of at most 64 bytes".into(),
+                ));
+            }
+            moderate(session, |h| h.block_words(&words))?;
+        }
+        ClientMsg::Ack { acks } => {
+            if acks.len() > 100 {
+                return Err(Refusal(
+                    "bad_message",
+                    "at most 100 acks per message".into(),
+                ));
+            }
+            let (room, uid) = (hub.id.clone(), user.id.clone());
+            blocking(move || store.record_acks(&room, &uid, &acks))
+                .await?
+                .map_err(|_| Refusal("internal", "internal error".into()))?;
+        }
+        ClientMsg::Click {
+            push_id,
+            product_id,
+        } => {
+            let (room, uid) = (hub.id.clone(), user.id.clone());
+            let click = Click {
+                push_id: push_id.clone(),
+                product_id: product_id.clone(),
+                user_id: uid.clone(),
+                variant: Some(ab_variant(&uid, &room, &["a", "b"])),
+                at_ms: now_ms(),
+            };
+            blocking(move || store.record_click(&click))
+                .await?
+                .map_err(|_| Refusal("internal", "internal error".into()))?;
+            plugins.event(EventBody::ProductClicked {
+                product_id,
+                push_id,
+                user_id: user.id,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn moderate(session: &Session, f: impl FnOnce(&super::hub::RoomHub)) -> Result<(), Refusal> {
+    if !session.role_at_least(Role::Moderator) {
+        return Err(forbidden("moderation", Role::Moderator));
+    }
+    f(&session.room.hub);
+    Ok(())
+}
+
+/// A token bucket: `rate` messages per second, bursts of `burst`.
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Bucket {
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

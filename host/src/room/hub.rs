@@ -1,0 +1,393 @@
+//! One live room: its state, its subscribers, and ordered, encode-once fan-out.
+//!
+//! Every broadcast is encoded once and pushed to each subscriber's outbox while the room's
+//! lock is held, so all connections see frames in offset order. Frames worth replaying
+//! (comments, cards, coupons, sales, system and moderation messages) get an offset and go
+//! into a history bounded by age and count; a client that reconnects with the history's
+//! epoch and an offset still inside it gets exactly what it missed, anyone else a snapshot.
+//! Like totals and online counts are state: coalesced, flushed at most twice a second.
+
+use super::outbox::{Class, Frame, Outbox, StateSlot};
+use super::protocol::{CardView, CommentView, Resume, ServerMsg, Snapshot, encode};
+use aho_corasick::AhoCorasick;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long and how much history a room keeps for resume.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryLimits {
+    pub max_age: Duration,
+    pub max_frames: usize,
+    /// Comments in a snapshot.
+    pub snapshot_comments: usize,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            max_age: Duration::from_secs(120),
+            max_frames: 10_000,
+            snapshot_comments: 50,
+        }
+    }
+}
+
+/// Commerce state that lives in the store, read when a snapshot is built.
+pub trait CommerceState: Send + Sync {
+    fn coupons(&self, room: &str) -> Vec<serde_json::Value>;
+    fn flash_sale(&self, room: &str, now_ms: u64) -> Option<serde_json::Value>;
+}
+
+struct Entry {
+    offset: u64,
+    at: Instant,
+    frame: Arc<Frame>,
+}
+
+struct State {
+    title: String,
+    live: bool,
+    next_offset: u64,
+    history: VecDeque<Entry>,
+    comments: VecDeque<CommentView>,
+    pinned: Option<CardView>,
+    subscribers: HashMap<u64, Arc<Outbox>>,
+    online_dirty: bool,
+    muted: HashSet<String>,
+    blocked_words: Vec<String>,
+    blocked: Option<AhoCorasick>,
+}
+
+/// A room's live state and subscribers.
+pub struct RoomHub {
+    pub id: String,
+    pub merchant_id: String,
+    epoch: String,
+    limits: HistoryLimits,
+    state: Mutex<State>,
+    next_conn: AtomicU64,
+    likes_pending: AtomicU64,
+    likes_total: AtomicU64,
+}
+
+/// What a joining or lagging connection needs first.
+pub enum CatchUp {
+    /// Frames after the client's offset, from history.
+    Replay(Vec<Arc<Frame>>),
+    /// The current state.
+    Snapshot(Arc<Frame>),
+}
+
+impl RoomHub {
+    pub fn new(
+        id: &str,
+        merchant_id: &str,
+        title: &str,
+        live: bool,
+        limits: HistoryLimits,
+    ) -> Self {
+        RoomHub {
+            id: id.to_owned(),
+            merchant_id: merchant_id.to_owned(),
+            epoch: new_epoch(),
+            limits,
+            state: Mutex::new(State {
+                title: title.to_owned(),
+                live,
+                next_offset: 1,
+                history: VecDeque::new(),
+                comments: VecDeque::new(),
+                pinned: None,
+                subscribers: HashMap::new(),
+                online_dirty: false,
+                muted: HashSet::new(),
+                blocked_words: Vec::new(),
+                blocked: None,
+            }),
+            next_conn: AtomicU64::new(1),
+            likes_pending: AtomicU64::new(0),
+            likes_total: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that
+        // matters more than losing the room, so keep serving with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Subscribe an outbox; returns its id and what it must receive first (a replay after
+    /// `resume` when the history still covers it, else a snapshot).
+    pub fn join(
+        &self,
+        outbox: Arc<Outbox>,
+        resume: Option<&Resume>,
+        commerce: &dyn CommerceState,
+    ) -> (u64, CatchUp) {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        // Subscribed first, so the snapshot counts the joiner; the lock keeps any frame
+        // from slipping in between.
+        st.subscribers.insert(id, outbox);
+        st.online_dirty = true;
+        let catch_up = self.catch_up_locked(
+            &mut st,
+            resume.map(|r| (r.epoch.as_str(), r.offset)),
+            commerce,
+        );
+        (id, catch_up)
+    }
+
+    /// Unsubscribe.
+    pub fn leave(&self, id: u64) {
+        let mut st = self.lock();
+        if st.subscribers.remove(&id).is_some() {
+            st.online_dirty = true;
+        }
+    }
+
+    /// What a connection that last saw `offset` needs to be current again.
+    pub fn catch_up(&self, offset: u64, commerce: &dyn CommerceState) -> CatchUp {
+        let mut st = self.lock();
+        let epoch = self.epoch.clone();
+        self.catch_up_locked(&mut st, Some((&epoch, offset)), commerce)
+    }
+
+    fn catch_up_locked(
+        &self,
+        st: &mut State,
+        resume: Option<(&str, u64)>,
+        commerce: &dyn CommerceState,
+    ) -> CatchUp {
+        self.trim(st);
+        if let Some((epoch, offset)) = resume {
+            let oldest = st.history.front().map_or(st.next_offset, |e| e.offset);
+            // The history must hold every frame after `offset`.
+            if epoch == self.epoch && offset + 1 >= oldest && offset < st.next_offset {
+                let frames = st
+                    .history
+                    .iter()
+                    .filter(|e| e.offset > offset)
+                    .map(|e| e.frame.clone())
+                    .collect();
+                return CatchUp::Replay(frames);
+            }
+        }
+        CatchUp::Snapshot(self.snapshot_locked(st, commerce))
+    }
+
+    fn snapshot_locked(&self, st: &State, commerce: &dyn CommerceState) -> Arc<Frame> {
+        let now = crate::store::now_ms();
+        let snap = Snapshot {
+            room: self.id.clone(),
+            title: st.title.clone(),
+            live: st.live,
+            epoch: self.epoch.clone(),
+            offset: st.next_offset - 1,
+            online: st.subscribers.len() as u32,
+            likes: self.likes_total.load(Ordering::Relaxed),
+            pinned: st.pinned.clone(),
+            coupons: commerce.coupons(&self.id),
+            flash_sale: commerce.flash_sale(&self.id, now),
+            comments: st.comments.iter().cloned().collect(),
+            server_ms: now,
+        };
+        Frame::new(
+            encode(&ServerMsg::Snapshot(Box::new(snap))),
+            Class::Critical,
+        )
+    }
+
+    fn trim(&self, st: &mut State) {
+        let now = Instant::now();
+        while let Some(front) = st.history.front() {
+            if st.history.len() > self.limits.max_frames
+                || now.duration_since(front.at) > self.limits.max_age
+            {
+                st.history.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Broadcast a message that is kept in history. `build` receives the offset.
+    pub fn publish(
+        &self,
+        class: Class,
+        author: Option<&str>,
+        build: impl FnOnce(u64) -> ServerMsg,
+    ) -> u64 {
+        let mut st = self.lock();
+        self.publish_locked(&mut st, class, author, build)
+    }
+
+    /// [`RoomHub::publish`] with the lock held, so state changes and the frame that
+    /// announces them are one step for joiners.
+    fn publish_locked(
+        &self,
+        st: &mut State,
+        class: Class,
+        author: Option<&str>,
+        build: impl FnOnce(u64) -> ServerMsg,
+    ) -> u64 {
+        let offset = st.next_offset;
+        st.next_offset += 1;
+        let frame = Arc::new(Frame {
+            text: encode(&build(offset)).into(),
+            class,
+            author: author.map(Into::into),
+            offset: Some(offset),
+        });
+        st.history.push_back(Entry {
+            offset,
+            at: Instant::now(),
+            frame: frame.clone(),
+        });
+        self.trim(st);
+        for out in st.subscribers.values() {
+            out.push(&frame);
+        }
+        offset
+    }
+
+    /// Broadcast a state frame (not kept in history).
+    fn publish_state(st: &State, msg: &ServerMsg, slot: StateSlot) {
+        let frame = Frame::new(encode(msg), Class::State(slot));
+        for out in st.subscribers.values() {
+            out.push(&frame);
+        }
+    }
+
+    /// Publish a comment: to everyone, or only to its author when shadow-hidden.
+    pub fn comment(&self, comment: CommentView, author_outbox: &Outbox, shadow: bool) {
+        if shadow {
+            // Only the sender sees it; it gets no offset and no place in history.
+            let frame = Frame::chat(
+                encode(&ServerMsg::Comment {
+                    o: 0,
+                    comment: comment.clone(),
+                }),
+                &comment.user.id,
+            );
+            author_outbox.push(&frame);
+            return;
+        }
+        let author = comment.user.id.clone();
+        let mut st = self.lock();
+        st.comments.push_back(comment.clone());
+        while st.comments.len() > self.limits.snapshot_comments {
+            st.comments.pop_front();
+        }
+        self.publish_locked(&mut st, Class::Chat, Some(&author), |o| {
+            ServerMsg::Comment { o, comment }
+        });
+    }
+
+    /// Show a product card; it stays pinned for snapshots.
+    pub fn pin_card(&self, card: CardView) -> u64 {
+        let mut st = self.lock();
+        st.pinned = Some(card.clone());
+        self.publish_locked(&mut st, Class::Critical, None, |o| ServerMsg::Product {
+            o,
+            card,
+        })
+    }
+
+    /// Remove a comment from the recent list (after a `hide`).
+    pub fn forget_comment(&self, comment_id: &str) {
+        self.lock().comments.retain(|c| c.id != comment_id);
+    }
+
+    /// Add taps; returns the pending count.
+    pub fn add_likes(&self, n: u64) -> u64 {
+        self.likes_pending.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Flush pending likes and a changed online count to everyone (called every 500 ms).
+    /// Returns `(delta, total)` when likes were flushed.
+    pub fn flush_state(&self) -> Option<(u64, u64)> {
+        let delta = self.likes_pending.swap(0, Ordering::Relaxed);
+        let total = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
+        let mut st = self.lock();
+        if delta > 0 {
+            Self::publish_state(&st, &ServerMsg::Likes { total }, StateSlot::Likes);
+        }
+        if std::mem::take(&mut st.online_dirty) {
+            let count = st.subscribers.len() as u32;
+            Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
+        }
+        (delta > 0).then_some((delta, total))
+    }
+
+    pub fn likes_total(&self) -> u64 {
+        self.likes_total.load(Ordering::Relaxed)
+    }
+
+    pub fn online(&self) -> u32 {
+        self.lock().subscribers.len() as u32
+    }
+
+    pub fn pinned_product(&self) -> Option<String> {
+        self.lock().pinned.as_ref().map(|c| c.product.id.clone())
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.lock().live
+    }
+
+    pub fn set_live(&self, live: bool) {
+        self.lock().live = live;
+    }
+
+    /// Moderation state.
+    pub fn set_muted(&self, user_id: &str, muted: bool) {
+        let mut st = self.lock();
+        if muted {
+            st.muted.insert(user_id.to_owned());
+        } else {
+            st.muted.remove(user_id);
+        }
+    }
+
+    pub fn is_muted(&self, user_id: &str) -> bool {
+        self.lock().muted.contains(user_id)
+    }
+
+    /// Add blocked words (case-insensitive); matching is one Aho-Corasick pass.
+    pub fn block_words(&self, words: &[String]) {
+        let mut st = self.lock();
+        for w in words {
+            let w = w.trim().to_lowercase();
+            if !w.is_empty() && !st.blocked_words.contains(&w) {
+                st.blocked_words.push(w);
+            }
+        }
+        st.blocked = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&st.blocked_words)
+            .ok();
+    }
+
+    /// Whether a comment contains a blocked word.
+    pub fn is_blocked(&self, text: &str) -> bool {
+        let st = self.lock();
+        match &st.blocked {
+            Some(ac) => ac.is_match(&text.to_lowercase()),
+            None => false,
+        }
+    }
+}
+
+fn new_epoch() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}")
+}

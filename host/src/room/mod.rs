@@ -1,0 +1,187 @@
+//! Live rooms: the WebSocket protocol, fan-out, commerce actions and plugins in rooms.
+//!
+//! - [`protocol`]: the versioned JSON messages (docs/protocol.md);
+//! - [`outbox`]: a connection's bounded queue with priorities and coalescing;
+//! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
+//! - [`conn`]: one connection's life, generic over any message sink and stream;
+//! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
+//! - [`plugins`]: the room's plugin worker and how plugin actions are applied.
+//!
+//! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
+//! flush, plugin worker) the first time someone joins.
+
+pub mod commerce;
+pub mod conn;
+pub mod hub;
+pub mod outbox;
+pub mod plugins;
+pub mod protocol;
+pub mod ws;
+
+use crate::ai::AiProvider;
+use crate::auth::TokenKey;
+use crate::plugin::PluginEngine;
+use crate::plugin::registry::Registry;
+use crate::store::Store;
+use hub::{HistoryLimits, RoomHub};
+use outbox::OutboxLimits;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Limits and timings for rooms and connections.
+#[derive(Clone, Debug)]
+pub struct RoomConfig {
+    pub history: HistoryLimits,
+    pub outbox: OutboxLimits,
+    /// Largest client frame accepted, bytes.
+    pub max_frame: usize,
+    /// Longest comment, characters.
+    pub max_comment_chars: usize,
+    /// Client messages per second (sustained) and burst.
+    pub msgs_per_sec: u32,
+    pub msgs_burst: u32,
+    /// Rate-limit violations after which a connection is closed.
+    pub max_violations: u32,
+    /// Most taps one `like` message may carry.
+    pub max_like_batch: u32,
+    /// How often likes and online counts are flushed.
+    pub flush_every: Duration,
+    /// Time allowed for `hello` and `join`.
+    pub handshake_timeout: Duration,
+    /// Server pings (with server time) to idle connections.
+    pub ping_every: Duration,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            history: HistoryLimits::default(),
+            outbox: OutboxLimits::default(),
+            max_frame: 4096,
+            max_comment_chars: 500,
+            msgs_per_sec: 20,
+            msgs_burst: 40,
+            max_violations: 50,
+            max_like_batch: 1000,
+            flush_every: Duration::from_millis(500),
+            handshake_timeout: Duration::from_secs(10),
+            ping_every: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Everything rooms need from the rest of the host.
+pub struct RoomDeps {
+    pub store: Arc<Store>,
+    pub engine: Arc<PluginEngine>,
+    pub registry: Arc<Registry>,
+    /// An external AI provider; `None` answers from each merchant's own catalog.
+    pub ai: Option<Arc<dyn AiProvider>>,
+    pub tokens: TokenKey,
+    pub config: RoomConfig,
+}
+
+/// Why a room could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("unknown room `{0}`")]
+    Unknown(String),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// An open room: its hub and the handles of its background tasks.
+pub struct OpenRoom {
+    pub hub: Arc<RoomHub>,
+    pub plugins: plugins::PluginHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for OpenRoom {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The open rooms.
+pub struct Rooms {
+    pub deps: Arc<RoomDeps>,
+    open: Mutex<HashMap<String, Arc<OpenRoom>>>,
+}
+
+impl Rooms {
+    pub fn new(deps: RoomDeps) -> Self {
+        Rooms {
+            deps: Arc::new(deps),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The room, opened (with its tasks started) on first use. Must be called inside a
+    /// tokio runtime.
+    pub fn open(&self, room_id: &str) -> Result<Arc<OpenRoom>, RoomError> {
+        if let Some(r) = self.lock().get(room_id) {
+            return Ok(r.clone());
+        }
+        let record = self
+            .deps
+            .store
+            .room(room_id)?
+            .ok_or_else(|| RoomError::Unknown(room_id.to_owned()))?;
+        let mut open = self.lock();
+        if let Some(r) = open.get(room_id) {
+            return Ok(r.clone());
+        }
+        let hub = Arc::new(RoomHub::new(
+            &record.id,
+            &record.merchant_id,
+            &record.title,
+            record.status == crate::store::RoomStatus::Live,
+            self.deps.config.history,
+        ));
+        let (plugins, worker) = plugins::start(self.deps.clone(), hub.clone());
+        let flusher = tokio::spawn(flush_loop(
+            Arc::downgrade(&hub),
+            plugins.clone(),
+            self.deps.config.flush_every,
+        ));
+        let room = Arc::new(OpenRoom {
+            hub,
+            plugins,
+            tasks: vec![worker, flusher],
+        });
+        open.insert(room_id.to_owned(), room.clone());
+        Ok(room)
+    }
+
+    /// The room if it is open.
+    pub fn get(&self, room_id: &str) -> Option<Arc<OpenRoom>> {
+        self.lock().get(room_id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OpenRoom>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Flush likes and online counts every `every`; hand like deltas to the plugins.
+async fn flush_loop(
+    hub: std::sync::Weak<RoomHub>,
+    plugins: plugins::PluginHandle,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        if let Some((delta, total)) = hub.flush_state() {
+            plugins.likes(delta, total);
+        }
+    }
+}

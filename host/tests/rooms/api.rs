@@ -1,0 +1,349 @@
+//! The REST API: authentication, merchant isolation, validation, analytics, OpenAPI.
+
+use crate::harness::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn every_merchant_route_needs_a_valid_token() {
+    let s = start(fast()).await;
+    for (method, path) in [
+        ("GET", "/api/rooms".to_owned()),
+        ("POST", "/api/rooms".to_owned()),
+        ("GET", "/api/products".to_owned()),
+        ("POST", "/api/plugins".to_owned()),
+        ("GET", format!("/api/rooms/{}/plugins", s.room)),
+        ("POST", format!("/api/rooms/{}/push", s.room)),
+        ("GET", format!("/api/rooms/{}/analytics", s.room)),
+    ] {
+        let (status, body) = http(&s, method, &path, None, Some(b"{}".to_vec())).await;
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        let (status, _) = http(&s, method, &path, Some("lc_wrong"), Some(b"{}".to_vec())).await;
+        assert_eq!(status, 401, "{method} {path} with a wrong token");
+    }
+}
+
+#[tokio::test]
+async fn merchant_b_cannot_touch_merchant_a() {
+    let s = start(fast()).await;
+    let (_, token_b) = s.store.create_merchant("Shop B").expect("merchant b");
+    let b = |method: &'static str, path: String, body: Value| {
+        let token_b = token_b.clone();
+        let s = &s;
+        async move {
+            let (status, text) = http(
+                s,
+                method,
+                &path,
+                Some(&token_b),
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+            (status, text)
+        }
+    };
+    let room = s.room.clone();
+    assert_eq!(
+        b("GET", format!("/api/rooms/{room}"), json!({})).await.0,
+        404
+    );
+    assert_eq!(
+        b("POST", format!("/api/rooms/{room}/start"), json!({}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        b(
+            "POST",
+            format!("/api/rooms/{room}/push"),
+            json!({"product_id": "sku-tee"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        b(
+            "POST",
+            format!("/api/rooms/{room}/tokens"),
+            json!({"user_id": "x", "name": "x", "role": "host"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        b("GET", "/api/products/sku-tee".into(), json!({})).await.0,
+        404
+    );
+    assert_eq!(
+        b("DELETE", "/api/products/sku-tee".into(), json!({}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        b("POST", "/api/coupons/c-1k/unlock".into(), json!({}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        b(
+            "POST",
+            "/api/coupons".into(),
+            json!({"room_id": room, "title": "x", "discount_cents": 1, "quota": 1})
+        )
+        .await
+        .0,
+        404
+    );
+    let (status, body) = b("GET", "/api/rooms".into(), json!({})).await;
+    assert_eq!((status, body.as_str()), (200, "[]"));
+
+    // Merchant A's plugin version cannot be enabled by B, even in B's own room.
+    let (_, version) = upload(&s, &plugin_bytes("hello")).await;
+    let (status, text) = b("POST", "/api/rooms".into(), json!({"title": "B's room"})).await;
+    assert_eq!(status, 201, "{text}");
+    let b_room: Value = serde_json::from_str(&text).expect("json");
+    let (status, text) = b(
+        "POST",
+        format!("/api/rooms/{}/plugins", b_room["id"].as_str().unwrap_or("")),
+        json!({"hash": version["hash"]}),
+    )
+    .await;
+    assert_eq!(status, 403, "{text}");
+    // And nothing of A's shows in B's plugin list.
+    assert_eq!(b("GET", "/api/plugins".into(), json!({})).await.1, "[]");
+}
+
+#[tokio::test]
+async fn bad_plugins_and_configs_are_refused_with_the_reason() {
+    let s = start(fast()).await;
+    let (status, body) = upload(&s, b"not wasm at all").await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"],
+        "invalid plugin: not a WebAssembly file: it does not start with the `\\0asm` magic bytes"
+    );
+    let (status, body) = upload(&s, &plugin_bytes("sneaky")).await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("capability `catalog-read` not granted"),
+        "{body}"
+    );
+    let (status, body) = upload(&s, &vec![0u8; (1 << 20) + 100]).await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        body["error"],
+        "upload is larger than the limit of 1048576 bytes"
+    );
+
+    let (status, version) = upload(&s, &plugin_bytes("like-coupon")).await;
+    assert_eq!(status, 201);
+    let (status, body) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/plugins", s.room),
+        json!({"hash": version["hash"], "config": "{\"thresholds\": ["}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invalid config: not valid JSON"),
+        "{body}"
+    );
+    let (_, list) = api(
+        &s,
+        "GET",
+        &format!("/api/rooms/{}/plugins", s.room),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        list["plugins"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was enabled"
+    );
+    let (status, _) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/plugins/like-coupon/rollback", s.room),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn rooms_products_coupons_and_sales_round_trip() {
+    let s = start(fast()).await;
+    let (status, room) = api(&s, "POST", "/api/rooms", json!({"title": "Evening live"})).await;
+    assert_eq!(status, 201);
+    let id = room["id"].as_str().unwrap_or("").to_owned();
+    let key = room["stream_key"].clone();
+    let (_, rotated) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{id}/stream-key"),
+        json!({}),
+    )
+    .await;
+    assert_ne!(rotated["stream_key"], key);
+    let (_, started) = api(&s, "POST", &format!("/api/rooms/{id}/start"), json!({})).await;
+    assert_eq!(started["status"], "live");
+
+    let (status, p) = api(&s, "POST", "/api/products", json!({"id": "sku-cup", "title": "Mug", "price_cents": 3900, "buy_url": "https://shop.example/cup"})).await;
+    assert_eq!(status, 201, "{p}");
+    let (status, body) = api(
+        &s,
+        "POST",
+        "/api/products",
+        json!({"title": "", "price_cents": 1}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = api(
+        &s,
+        "POST",
+        "/api/products",
+        json!({"title": "x", "buy_url": "javascript:alert(1)"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, list) = api(&s, "GET", "/api/products", json!({})).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+
+    let (status, sale) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{id}/flash-sales"),
+        json!({"product_id": "sku-cup", "price_cents": 1900, "stock": 5, "per_user_limit": 1, "starts_ms": 0, "ends_ms": livecart::store::now_ms() + 60_000, "room_id": ""}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sale}");
+    let host = token(&id, "viewer-9", livecart::auth::Role::Viewer);
+    let mut viewer = Client::join(&s, &id, Some(&host)).await;
+    let snap = viewer
+        .seen
+        .iter()
+        .find(|v| v["type"] == "snapshot")
+        .cloned()
+        .expect("snapshot");
+    assert_eq!(snap["flash_sale"]["id"], sale["id"]);
+    viewer
+        .send(json!({"type": "buy", "sale_id": sale["id"], "quantity": 1, "key": "o1"}))
+        .await;
+    let r = viewer.expect_type("buy_result").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let (status, ended) = api(
+        &s,
+        "POST",
+        &format!("/api/flash-sales/{}/end", sale["id"].as_str().unwrap_or("")),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(
+        viewer
+            .expect("sale end", |v| v["type"] == "flash_sale"
+                && v["event"] == "end")
+            .await["sale"]["id"],
+        sale["id"]
+    );
+}
+
+#[tokio::test]
+async fn pushes_acks_and_clicks_show_in_analytics_and_csv() {
+    let s = start(fast()).await;
+    let mut viewer = Client::join(&s, &s.room, None).await;
+    let (status, card) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/push", s.room),
+        json!({"product_id": "sku-tee"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{card}");
+    let push_id = card["push_id"].clone();
+    viewer.expect_type("product").await;
+    let now = livecart::store::now_ms();
+    viewer.send(json!({"type": "ack", "acks": [{"push_id": push_id, "received_ms": now, "displayed_ms": now + 5}]})).await;
+    viewer
+        .send(json!({"type": "click", "push_id": push_id, "product_id": "sku-tee"}))
+        .await;
+    viewer.send(json!({"type": "ping", "client_ms": 1})).await;
+    viewer.expect_type("pong").await;
+
+    let (status, body) = api(
+        &s,
+        "GET",
+        &format!("/api/rooms/{}/analytics", s.room),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = body["rows"].as_array().cloned().unwrap_or_default();
+    let pushes: u64 = rows.iter().map(|r| r["pushes"].as_u64().unwrap_or(0)).sum();
+    let displays: u64 = rows
+        .iter()
+        .map(|r| r["displays"].as_u64().unwrap_or(0))
+        .sum();
+    let clicks: u64 = rows.iter().map(|r| r["clicks"].as_u64().unwrap_or(0)).sum();
+    assert_eq!((pushes, displays, clicks), (1, 1, 1), "{body}");
+
+    let (status, csv) = http(
+        &s,
+        "GET",
+        &format!("/api/rooms/{}/analytics?format=csv", s.room),
+        Some(&s.merchant_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with(
+            "minute,product_id,variant,pushes,displays,clicks,claims,purchases,ctr,conversion"
+        ),
+        "{csv}"
+    );
+    assert!(csv.contains("sku-tee"));
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let s = start(fast()).await;
+    let (status, text) = http(&s, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&text).expect("openapi is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/rooms",
+        "/api/rooms/{room}",
+        "/api/rooms/{room}/start",
+        "/api/rooms/{room}/stop",
+        "/api/rooms/{room}/stream-key",
+        "/api/rooms/{room}/tokens",
+        "/api/rooms/{room}/push",
+        "/api/products",
+        "/api/products/{id}",
+        "/api/coupons",
+        "/api/coupons/{id}",
+        "/api/coupons/{id}/unlock",
+        "/api/rooms/{room}/flash-sales",
+        "/api/flash-sales/{id}/end",
+        "/api/plugins",
+        "/api/rooms/{room}/plugins",
+        "/api/rooms/{room}/plugins/{name}",
+        "/api/rooms/{room}/plugins/{name}/rollback",
+        "/api/rooms/{room}/analytics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+}
