@@ -6,9 +6,10 @@ use crate::api;
 use crate::plugin::PluginEngine;
 use crate::plugin::registry::Registry;
 use crate::room::Rooms;
+use crate::room::longpoll::{self, LongPoll};
 use crate::store::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 
 /// Shared state of the server.
@@ -20,14 +21,21 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
 }
 
-/// The router.
+/// The router. Must be called inside a tokio runtime (it starts the long-poll reaper).
 pub fn app(state: AppState) -> Router {
     let ws = Router::new()
         .route("/ws", get(crate::room::ws::upgrade))
         .with_state(state.rooms.clone());
+    let lp = LongPoll::new(state.rooms.clone());
+    lp.spawn_reaper();
+    let lp = Router::new()
+        .route("/lp", post(longpoll::open))
+        .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
+        .with_state(lp);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::router())
         .with_state(state)
         .merge(ws)
+        .merge(lp)
 }

@@ -5,7 +5,8 @@
 //! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
 //! - [`conn`]: one connection's life, generic over any message sink and stream;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
-//! - [`plugins`]: the room's plugin worker and how plugin actions are applied.
+//! - [`plugins`]: the room's plugin worker and how plugin actions are applied;
+//! - [`ws`] and [`longpoll`]: the two transports, both running `conn::serve`.
 //!
 //! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
 //! flush, plugin worker) the first time someone joins.
@@ -13,6 +14,7 @@
 pub mod commerce;
 pub mod conn;
 pub mod hub;
+pub mod longpoll;
 pub mod outbox;
 pub mod plugins;
 pub mod protocol;

@@ -4,4 +4,5 @@
 
 mod api;
 mod harness;
+mod longpoll;
 mod ws;

@@ -1,0 +1,236 @@
+//! Long-polling fallback for clients that cannot use WebSocket: the same protocol and the
+//! same connection logic (`conn::serve`), carried over plain HTTP.
+//!
+//! - `POST /lp` with a JSON array of client messages (usually `hello` and `join`) opens a
+//!   session and answers `{"session": id, "frames": [...]}` with the first frames;
+//! - `POST /lp/{session}` with a JSON array of client messages sends them;
+//! - `GET /lp/{session}?wait_ms=25000` waits (at most 30 s) for frames and returns
+//!   `{"frames": [...], "closed": null | {"code", "reason"}}`.
+//!
+//! Session ids are 128 random bits. A session nobody polls for 60 s is closed.
+
+use super::Rooms;
+use super::conn::{self, WsIn, WsOut};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A session is closed when nobody polled it for this long.
+const IDLE: Duration = Duration::from_secs(60);
+/// The longest a poll waits.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Client messages one request may carry.
+const MAX_BATCH: usize = 20;
+
+struct Session {
+    to_conn: mpsc::Sender<WsIn>,
+    from_conn: tokio::sync::Mutex<mpsc::Receiver<WsOut>>,
+    last_poll: Mutex<Instant>,
+}
+
+/// The long-polling sessions.
+pub struct LongPoll {
+    rooms: Arc<Rooms>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl LongPoll {
+    pub fn new(rooms: Arc<Rooms>) -> Arc<Self> {
+        Arc::new(LongPoll {
+            rooms,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Drop sessions nobody polled for a while (their connections then close).
+    fn reap(&self) {
+        let now = Instant::now();
+        self.lock().retain(|_, s| {
+            s.last_poll
+                .lock()
+                .map(|t| now.duration_since(*t) < IDLE)
+                .unwrap_or(false)
+        });
+    }
+
+    /// Reap idle sessions every 10 s until the server stops.
+    pub fn spawn_reaper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(lp) => lp.reap(),
+                    None => return,
+                }
+            }
+        })
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+fn parse_batch(body: &str) -> Result<Vec<String>, Response> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body must be a JSON array of protocol messages: {e}"),
+        )
+    })?;
+    if values.len() > MAX_BATCH {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("at most {MAX_BATCH} messages per request"),
+        ));
+    }
+    Ok(values.iter().map(ToString::to_string).collect())
+}
+
+/// `POST /lp`: open a session.
+pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
+    let messages = match parse_batch(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let (to_conn, from_client) = mpsc::channel::<WsIn>(64);
+    let (to_client, from_conn) = mpsc::channel::<WsOut>(256);
+    let sink = futures_util::sink::unfold(to_client, |tx, out: WsOut| async move {
+        tx.send(out).await.map_err(|_| ())?;
+        Ok::<_, ()>(tx)
+    });
+    let stream = futures_util::stream::unfold(from_client, |mut rx| async move {
+        rx.recv().await.map(|m| (m, rx))
+    });
+    let Some(id) = random_id() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+    };
+    tokio::spawn(conn::serve(
+        lp.rooms.clone(),
+        Box::pin(sink),
+        Box::pin(stream),
+    ));
+    for m in messages {
+        let _ = to_conn.send(WsIn::Text(m)).await;
+    }
+    let session = Arc::new(Session {
+        to_conn,
+        from_conn: tokio::sync::Mutex::new(from_conn),
+        last_poll: Mutex::new(Instant::now()),
+    });
+    lp.lock().insert(id.clone(), session.clone());
+    let (frames, closed) = collect(&session, Duration::from_secs(2)).await;
+    reply(Some(&id), frames, closed)
+}
+
+/// `POST /lp/{session}`: send client messages.
+pub async fn send(
+    State(lp): State<Arc<LongPoll>>,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let Some(session) = lp.get(&id) else {
+        return error(StatusCode::NOT_FOUND, "unknown or expired session");
+    };
+    let messages = match parse_batch(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    for m in messages {
+        if session.to_conn.try_send(WsIn::Text(m)).is_err() {
+            return error(StatusCode::TOO_MANY_REQUESTS, "too many messages in flight");
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct Wait {
+    wait_ms: Option<u64>,
+}
+
+/// `GET /lp/{session}`: wait for frames.
+pub async fn poll(
+    State(lp): State<Arc<LongPoll>>,
+    Path(id): Path<String>,
+    Query(wait): Query<Wait>,
+) -> Response {
+    let Some(session) = lp.get(&id) else {
+        return error(StatusCode::NOT_FOUND, "unknown or expired session");
+    };
+    if let Ok(mut t) = session.last_poll.lock() {
+        *t = Instant::now();
+    }
+    let wait = Duration::from_millis(wait.wait_ms.unwrap_or(25_000)).min(MAX_WAIT);
+    let (frames, closed) = collect(&session, wait).await;
+    if closed.is_some() {
+        lp.lock().remove(&id);
+    }
+    reply(None, frames, closed)
+}
+
+/// Wait up to `wait` for a first frame, then take everything ready.
+async fn collect(session: &Session, wait: Duration) -> (Vec<Arc<str>>, Option<(u16, String)>) {
+    let mut rx = session.from_conn.lock().await;
+    let mut frames = Vec::new();
+    let mut closed = None;
+    let mut take = |out: WsOut, frames: &mut Vec<Arc<str>>| match out {
+        WsOut::Text(t) => frames.push(t),
+        WsOut::Close(code, reason) => closed = Some((code, reason)),
+    };
+    match tokio::time::timeout(wait, rx.recv()).await {
+        Ok(Some(out)) => take(out, &mut frames),
+        Ok(None) => return (frames, Some((1000, "closed".into()))),
+        Err(_) => return (frames, None),
+    }
+    while let Ok(out) = rx.try_recv() {
+        take(out, &mut frames);
+    }
+    (frames, closed)
+}
+
+fn reply(id: Option<&str>, frames: Vec<Arc<str>>, closed: Option<(u16, String)>) -> Response {
+    // Frames are already JSON objects: splice them in without re-parsing.
+    let mut body = String::from("{");
+    if let Some(id) = id {
+        body.push_str(&format!("\"session\":{},", serde_json::Value::from(id)));
+    }
+    body.push_str("\"frames\":[");
+    body.push_str(&frames.iter().map(|f| &**f).collect::<Vec<_>>().join(","));
+    body.push_str("],\"closed\":");
+    body.push_str(&match closed {
+        Some((code, reason)) => serde_json::json!({ "code": code, "reason": reason }).to_string(),
+        None => "null".into(),
+    });
+    body.push('}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// An unguessable session id, or `None` when the OS has no randomness to give.
+fn random_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    match std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+    {
+        Ok(()) => Some(format!("lp_{}", hex::encode(bytes))),
+        Err(e) => {
+            tracing::error!("/dev/urandom: {e}");
+            None
+        }
+    }
+}
