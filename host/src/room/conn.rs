@@ -48,7 +48,9 @@ struct Session {
     outbox: Arc<Outbox>,
     last_offset: u64,
     bucket: Bucket,
+    /// Refused messages in the current window, and when the window started.
     violations: u32,
+    window: Instant,
 }
 
 /// Run a connection to completion.
@@ -60,10 +62,12 @@ where
     let cfg = rooms.deps.config.clone();
     let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
     let Some(user) = handshake_hello(&rooms, &mut sink, &mut stream, deadline).await else {
+        drain(&mut stream).await;
         return;
     };
     let Some(mut session) = handshake_join(&rooms, &mut sink, &mut stream, deadline, user).await
     else {
+        drain(&mut stream).await;
         return;
     };
     let hub = session.room.hub.clone();
@@ -351,11 +355,13 @@ where
         last_offset,
         bucket: Bucket::new(cfg.msgs_per_sec, cfg.msgs_burst),
         violations: 0,
+        window: Instant::now(),
     })
 }
 
 /// Answer a refused message with an error frame; close the connection (returning true)
-/// once it has been refused too often.
+/// once it has been refused too often within the window. The server's own failures
+/// (`internal`) do not count against the client.
 async fn reject<S: Sink<WsOut> + Unpin>(
     sink: &mut S,
     session: &mut Session,
@@ -363,7 +369,13 @@ async fn reject<S: Sink<WsOut> + Unpin>(
     code: &'static str,
     message: String,
 ) -> bool {
-    session.violations += 1;
+    if session.window.elapsed() > cfg.violation_window {
+        session.window = Instant::now();
+        session.violations = 0;
+    }
+    if code != "internal" {
+        session.violations += 1;
+    }
     if session.violations > cfg.max_violations {
         let _ = error(
             sink,
@@ -522,7 +534,15 @@ async fn dispatch<S: Sink<WsOut> + Unpin>(
             push_id,
         } => {
             let (room, uid, cid) = (hub.id.clone(), user.id.clone(), coupon_id.clone());
+            let merchant = hub.merchant_id.clone();
             let result = blocking(move || {
+                // Only coupons offered in this room: the merchant's, for this room or all.
+                let offered = store.coupon(&cid).ok().flatten().is_some_and(|c| {
+                    c.merchant_id == merchant && c.room_id.as_deref().is_none_or(|r| r == room)
+                });
+                if !offered {
+                    return Err(crate::store::ClaimError::UnknownCoupon(cid));
+                }
                 let variant = push_id
                     .as_ref()
                     .map(|_| ab_variant(&uid, &room, &["a", "b"]));
@@ -565,8 +585,17 @@ async fn dispatch<S: Sink<WsOut> + Unpin>(
             quantity,
             key,
         } => {
-            let (uid, sid) = (user.id.clone(), sale_id.clone());
+            let (uid, sid, room) = (user.id.clone(), sale_id.clone(), hub.id.clone());
             let result = blocking(move || {
+                // Only the sales of this room.
+                let in_room = store
+                    .flash_sale(&sid)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.room_id == room);
+                if !in_room {
+                    return (Err(crate::store::BuyError::UnknownSale(sid)), None);
+                }
                 let r = store.buy_flash_sale(&sid, &uid, quantity, &key, now_ms());
                 let sale = store.flash_sale(&sid).ok().flatten();
                 (r, sale)

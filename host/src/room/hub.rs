@@ -169,7 +169,8 @@ impl RoomHub {
         if let Some((epoch, offset)) = resume {
             let oldest = st.history.front().map_or(st.next_offset, |e| e.offset);
             // The history must hold every frame after `offset`.
-            if epoch == self.epoch && offset + 1 >= oldest && offset < st.next_offset {
+            if epoch == self.epoch && offset.saturating_add(1) >= oldest && offset < st.next_offset
+            {
                 let frames = st
                     .history
                     .iter()

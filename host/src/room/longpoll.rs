@@ -86,18 +86,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-fn parse_batch(body: &str) -> Result<Vec<String>, Response> {
-    let values: Vec<serde_json::Value> = serde_json::from_str(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            &format!("the body must be a JSON array of protocol messages: {e}"),
-        )
-    })?;
+/// The messages of a request body, or why it is refused (a 400).
+fn parse_batch(body: &str) -> Result<Vec<String>, String> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(body)
+        .map_err(|e| format!("the body must be a JSON array of protocol messages: {e}"))?;
     if values.len() > MAX_BATCH {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("at most {MAX_BATCH} messages per request"),
-        ));
+        return Err(format!("at most {MAX_BATCH} messages per request"));
     }
     Ok(values.iter().map(ToString::to_string).collect())
 }
@@ -106,7 +100,7 @@ fn parse_batch(body: &str) -> Result<Vec<String>, Response> {
 pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
     let messages = match parse_batch(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, &msg),
     };
     let (to_conn, from_client) = mpsc::channel::<WsIn>(64);
     let (to_client, from_conn) = mpsc::channel::<WsOut>(256);
@@ -149,7 +143,7 @@ pub async fn send(
     };
     let messages = match parse_batch(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, &msg),
     };
     for m in messages {
         if session.to_conn.try_send(WsIn::Text(m)).is_err() {

@@ -43,15 +43,16 @@ pub struct RoomConfig {
     /// Client messages per second (sustained) and burst.
     pub msgs_per_sec: u32,
     pub msgs_burst: u32,
-    /// Rate-limit violations after which a connection is closed.
+    /// Refused messages within `violation_window` after which a connection is closed.
     pub max_violations: u32,
+    pub violation_window: Duration,
     /// Most taps one `like` message may carry.
     pub max_like_batch: u32,
     /// How often likes and online counts are flushed.
     pub flush_every: Duration,
     /// Time allowed for `hello` and `join`.
     pub handshake_timeout: Duration,
-    /// Server pings (with server time) to idle connections.
+    /// How often every connection gets a server ping (with server time).
     pub ping_every: Duration,
 }
 
@@ -65,6 +66,7 @@ impl Default for RoomConfig {
             msgs_per_sec: 20,
             msgs_burst: 40,
             max_violations: 50,
+            violation_window: Duration::from_secs(60),
             max_like_batch: 1000,
             flush_every: Duration::from_millis(500),
             handshake_timeout: Duration::from_secs(10),

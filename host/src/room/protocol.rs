@@ -77,6 +77,7 @@ pub enum ClientMsg {
 
 /// Where a reconnecting client left off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Resume {
     pub epoch: String,
     pub offset: u64,
@@ -202,7 +203,8 @@ pub enum ServerMsg {
         client_ms: u64,
         server_ms: u64,
     },
-    /// Sent to quiet connections; carries server time for clock-offset estimation.
+    /// Sent to every connection every 25 s; carries server time for clock-offset
+    /// estimation (and keeps idle connections alive through proxies).
     Ping {
         server_ms: u64,
     },
@@ -262,6 +264,12 @@ pub fn decode(text: &str, limit: usize) -> Result<ClientMsg, DecodeError> {
             limit,
         });
     }
+    // serde would also accept a tagged enum written as an array (`["like", 3]`).
+    if text.trim_start().starts_with('[') {
+        return Err(DecodeError::BadField(
+            "a message is a JSON object with a `type`".into(),
+        ));
+    }
     serde_json::from_str(text).map_err(|e| classify(text, e))
 }
 
@@ -271,15 +279,17 @@ fn classify(text: &str, e: serde_json::Error) -> DecodeError {
         Category::Syntax | Category::Eof | Category::Io => DecodeError::BadJson(e.to_string()),
         Category::Data => {
             let msg = e.to_string();
-            if msg.starts_with("unknown variant") {
-                // Name the type the client sent, not serde's list of expected ones.
-                let sent = serde_json::from_str::<serde_json::Value>(text)
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-                    .unwrap_or_default();
-                if !sent.is_empty() && !msg.contains("field") {
-                    return DecodeError::UnknownType(sent.chars().take(64).collect());
+            // serde names the unknown tag first: "unknown variant `dance`, expected ...".
+            // ClientMsg has no other enum, so an unknown variant is an unknown type.
+            if let Some(rest) = msg.strip_prefix("unknown variant `")
+                && let Some((name, _)) = rest.split_once("`, expected")
+                && !name.is_empty()
+            {
+                // serde stops at the tag; broken JSON after it is still broken JSON.
+                if let Err(syntax) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    return DecodeError::BadJson(syntax.to_string());
                 }
+                return DecodeError::UnknownType(name.chars().take(64).collect());
             }
             DecodeError::BadField(msg)
         }

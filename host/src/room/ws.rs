@@ -12,8 +12,8 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 
-/// Largest WebSocket message accepted; larger ones close the connection (1009). Frames
-/// between the protocol limit and this get an error frame instead.
+/// Largest WebSocket message accepted; a larger one ends the connection (tungstenite
+/// refuses it mid-read). Frames between the protocol limit and this get an error frame.
 const MAX_MESSAGE: usize = 64 << 10;
 
 /// `GET /ws`: upgrade and serve the room protocol.

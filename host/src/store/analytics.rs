@@ -43,6 +43,7 @@ pub struct Push {
 
 /// A viewer's acknowledgement of a push: received and (maybe) displayed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ack {
     pub push_id: String,
     #[serde(default)]

@@ -354,3 +354,65 @@ async fn blocked_words_shadow_hide_comments_from_everyone_but_the_sender() {
         "the blocked comment never reached others"
     );
 }
+
+#[tokio::test]
+async fn coupons_and_sales_of_other_rooms_cannot_be_claimed_or_bought_here() {
+    let s = start(fast()).await;
+    let (_, other_room) = api(&s, "POST", "/api/rooms", json!({"title": "Other room"})).await;
+    let other = other_room["id"].as_str().unwrap_or("").to_owned();
+    let (status, coupon) = api(
+        &s,
+        "POST",
+        "/api/coupons",
+        json!({"id": "c-elsewhere", "room_id": other, "title": "x", "discount_cents": 1, "quota": 5, "unlocked": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{coupon}");
+    let (b, _) = s.store.create_merchant("Shop B").expect("merchant b");
+    let b_coupon = s
+        .store
+        .create_coupon(
+            &b.id,
+            &livecart::store::NewCoupon {
+                title: "b".into(),
+                quota: 5,
+                unlocked: true,
+                ..livecart::store::NewCoupon::default()
+            },
+        )
+        .expect("coupon");
+    let (status, sale) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{other}/flash-sales"),
+        json!({"product_id": "sku-tee", "price_cents": 1, "stock": 5, "starts_ms": 0, "ends_ms": livecart::store::now_ms() + 60_000, "room_id": ""}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sale}");
+
+    let mut viewer = Client::join(&s, &s.room, None).await;
+    for id in ["c-elsewhere", b_coupon.id.as_str()] {
+        viewer
+            .send(json!({"type": "claim", "coupon_id": id, "key": id}))
+            .await;
+        let r = viewer.expect_type("claim_result").await;
+        assert_eq!(r["ok"], false, "{r}");
+        assert!(
+            r["error"].as_str().unwrap_or("").contains("unknown coupon"),
+            "{r}"
+        );
+    }
+    viewer
+        .send(json!({"type": "buy", "sale_id": sale["id"], "quantity": 1, "key": "b1"}))
+        .await;
+    let r = viewer.expect_type("buy_result").await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(
+        s.store
+            .coupon("c-elsewhere")
+            .expect("store")
+            .expect("coupon")
+            .claimed,
+        0
+    );
+}
