@@ -339,11 +339,19 @@ where
     let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
     let commerce = StoreCommerce(rooms.deps.store.clone());
     let (conn_id, catch_up) = room.hub.join(outbox.clone(), resume.as_ref(), &commerce);
+    let replayed = matches!(catch_up, CatchUp::Replay(_));
     let mut last_offset = 0;
-    if send_catch_up(sink, catch_up, &mut last_offset)
-        .await
-        .is_err()
-    {
+    let mut sent = send_catch_up(sink, catch_up, &mut last_offset).await;
+    if replayed && sent.is_ok() {
+        // A replay carries events, not state: send the current totals too.
+        let total = room.hub.likes_total();
+        sent = send(sink, &ServerMsg::Likes { total }).await;
+        if sent.is_ok() {
+            let count = room.hub.online();
+            sent = send(sink, &ServerMsg::Online { count }).await;
+        }
+    }
+    if sent.is_err() {
         room.hub.leave(conn_id);
         return None;
     }

@@ -174,6 +174,13 @@ async fn reconnecting_clients_resume_from_history_or_get_a_snapshot() {
         !back.seen.iter().any(|v| v["type"] == "snapshot"),
         "a resume replays, no snapshot"
     );
+    // State is not in the history, so a resume sends the current totals after the replay.
+    assert_eq!(back.expect_type("likes").await["total"], 0);
+    // b and the resumed client (a's old connection may not have been reaped yet).
+    let online = back.expect_type("online").await["count"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!((2..=3).contains(&online), "{online}");
 
     let mut stale = Client::connect(&s).await;
     stale.send(json!({"type": "hello", "v": 1})).await;
