@@ -28,6 +28,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         cold_iterations: usize,
     },
+    /// Rooms over real WebSockets: fan-out latency, memory per connection, like storm,
+    /// concurrent claims (against a `serve` child process on 127.0.0.1).
+    Ws(super::bench_ws::WsArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             iterations,
             cold_iterations,
         } => plugins(&plugins_dir, iterations, cold_iterations),
+        BenchCommand::Ws(args) => super::bench_ws::run(args),
     }
 }
 
