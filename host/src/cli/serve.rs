@@ -90,9 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
+        let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
@@ -124,6 +122,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A listener with a deep accept queue: a reconnect storm of thousands of viewers must
+/// not overflow the default backlog of 128 (dropped SYNs retry only after a second).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// A secret generated once and kept (mode 0600) in the data directory.

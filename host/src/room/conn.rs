@@ -82,6 +82,9 @@ where
     ping.tick().await;
     loop {
         tokio::select! {
+            // Outgoing frames first: polling the socket and the timer on every wake-up
+            // costs more than the frames themselves in a busy room.
+            biased;
             batch = session.outbox.next_batch() => {
                 if batch.resync {
                     let catch_up = hub.catch_up(session.last_offset, &StoreCommerce(rooms.deps.store.clone()));

@@ -7,8 +7,9 @@
 use super::Rooms;
 use super::conn::{self, WsIn, WsOut};
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 
@@ -18,7 +19,8 @@ const MAX_MESSAGE: usize = 64 << 10;
 
 /// `GET /ws`: upgrade and serve the room protocol.
 pub async fn upgrade(State(rooms): State<Arc<Rooms>>, ws: WebSocketUpgrade) -> Response {
-    ws.read_buffer_size(4 << 10)
+    // tungstenite allocates the read buffer up front; it grows for larger messages.
+    ws.read_buffer_size(1 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(256 << 10)
         .max_message_size(MAX_MESSAGE)
@@ -30,7 +32,11 @@ async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: WsOut| async move {
         Ok::<_, axum::Error>(match out {
-            WsOut::Text(text) => Message::Text((&*text).into()),
+            // Share the encoded frame instead of copying it per recipient.
+            WsOut::Text(text) => match Utf8Bytes::try_from(Bytes::from_owner(Shared(text))) {
+                Ok(text) => Message::Text(text),
+                Err(_) => Message::Text(Utf8Bytes::from_static("")),
+            },
             WsOut::Close(code, reason) => Message::Close(Some(CloseFrame {
                 code,
                 reason: reason.into(),
@@ -47,4 +53,13 @@ async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
     let stream =
         stream.filter(|m| futures_util::future::ready(!matches!(m, WsIn::Text(t) if t.is_empty())));
     conn::serve(rooms, Box::pin(sink), Box::pin(stream)).await;
+}
+
+/// An encoded frame as the bytes of a WebSocket message, without a copy.
+struct Shared(Arc<str>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
