@@ -6,16 +6,15 @@
 //! excessive message gets an error frame, and a connection that keeps flooding is closed
 //! with code 1008.
 
-use super::commerce::{self, StoreCommerce, new_id};
+use super::commands::{self, Refusal};
+use super::commerce::{StoreCommerce, new_id};
 use super::hub::CatchUp;
-use super::outbox::{Class, Frame, Outbox};
-use super::protocol::{
-    ClientMsg, CommentView, Moderation, ServerMsg, UserRef, VERSION, decode, encode,
-};
+use super::outbox::{Frame, Outbox};
+use super::protocol::{ClientMsg, ServerMsg, UserRef, VERSION, decode, encode};
 use super::{OpenRoom, Rooms};
 use crate::auth::Role;
 use crate::plugin::model::EventBody;
-use crate::store::{Click, ab_variant, now_ms};
+use crate::store::now_ms;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,11 +40,11 @@ pub enum WsOut {
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_PROTOCOL: u16 = 1002;
 
-struct Session {
-    user: UserRef,
-    room: Arc<OpenRoom>,
+pub(super) struct Session {
+    pub(super) user: UserRef,
+    pub(super) room: Arc<OpenRoom>,
     room_conn_id: u64,
-    outbox: Arc<Outbox>,
+    pub(super) outbox: Arc<Outbox>,
     last_offset: u64,
     bucket: Bucket,
     /// Refused messages in the current window, and when the window started.
@@ -141,12 +140,12 @@ async fn drain<R: Stream<Item = WsIn> + Unpin>(stream: &mut R) {
 }
 
 impl Session {
-    fn role_at_least(&self, role: Role) -> bool {
+    pub(super) fn role_at_least(&self, role: Role) -> bool {
         self.user.role >= role
     }
 }
 
-async fn send<S: Sink<WsOut> + Unpin>(sink: &mut S, msg: &ServerMsg) -> Result<(), ()> {
+pub(super) async fn send<S: Sink<WsOut> + Unpin>(sink: &mut S, msg: &ServerMsg) -> Result<(), ()> {
     sink.send(WsOut::Text(encode(msg).into()))
         .await
         .map_err(|_| ())
@@ -424,334 +423,10 @@ async fn handle<S: Sink<WsOut> + Unpin>(
             return !reject(sink, session, cfg, e.code(), e.to_string()).await;
         }
     };
-    match dispatch(rooms, sink, session, msg).await {
+    match commands::dispatch(rooms, sink, session, msg).await {
         Ok(()) => true,
         Err(Refusal(code, message)) => !reject(sink, session, cfg, code, message).await,
     }
-}
-
-struct Refusal(&'static str, String);
-
-fn forbidden(what: &str, role: Role) -> Refusal {
-    Refusal(
-        "forbidden",
-        format!(
-            "{what} needs the {} role",
-            match role {
-                Role::Host => "host",
-                Role::Moderator => "moderator",
-                Role::Viewer => "viewer",
-            }
-        ),
-    )
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Refusal> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| Refusal("internal", "internal error".into()))
-}
-
-async fn dispatch<S: Sink<WsOut> + Unpin>(
-    rooms: &Rooms,
-    sink: &mut S,
-    session: &mut Session,
-    msg: ClientMsg,
-) -> Result<(), Refusal> {
-    let cfg = &rooms.deps.config;
-    let hub = session.room.hub.clone();
-    let plugins = &session.room.plugins;
-    let store = rooms.deps.store.clone();
-    let user = session.user.clone();
-    match msg {
-        ClientMsg::Hello { .. } | ClientMsg::Join { .. } => {
-            return Err(Refusal("bad_state", "already joined".into()));
-        }
-        ClientMsg::Ping { client_ms } => {
-            let _ = send(
-                sink,
-                &ServerMsg::Pong {
-                    client_ms,
-                    server_ms: now_ms(),
-                },
-            )
-            .await;
-        }
-        ClientMsg::Comment { text } => {
-            let text = text.trim().to_owned();
-            let chars = text.chars().count();
-            if chars == 0 || chars > cfg.max_comment_chars {
-                return Err(Refusal(
-                    "bad_message",
-                    format!("a comment has 1 to {} characters", cfg.max_comment_chars),
-                ));
-            }
-            if hub.is_muted(&user.id) {
-                return Err(Refusal("muted", "you are muted in this room".into()));
-            }
-            let shadow = hub.is_blocked(&text);
-            let comment = CommentView {
-                id: new_id("c"),
-                user: user.clone(),
-                text: text.clone(),
-                ts: now_ms(),
-                reply_to: None,
-            };
-            let comment_id = comment.id.clone();
-            hub.comment(comment, &session.outbox, shadow);
-            if !shadow {
-                plugins.event(EventBody::Comment {
-                    comment_id,
-                    user_id: user.id,
-                    user_name: user.name,
-                    text,
-                });
-            }
-        }
-        ClientMsg::Like { count } => {
-            if count == 0 || count > cfg.max_like_batch {
-                return Err(Refusal(
-                    "bad_message",
-                    format!("a like message carries 1 to {} taps", cfg.max_like_batch),
-                ));
-            }
-            hub.add_likes(u64::from(count));
-        }
-        ClientMsg::Gift { gift_id, count } => {
-            if count == 0 || count > 1000 || gift_id.is_empty() || gift_id.len() > 64 {
-                return Err(Refusal(
-                    "bad_message",
-                    "a gift needs an id and a count of 1 to 1000".into(),
-                ));
-            }
-            let author = user.id.clone();
-            hub.publish(Class::Chat, Some(&author), |o| ServerMsg::Gift {
-                o,
-                user: user.clone(),
-                gift_id: gift_id.clone(),
-                count,
-            });
-            plugins.event(EventBody::Gift {
-                user_id: user.id,
-                user_name: user.name,
-                gift_id,
-                count,
-                value_cents: 0,
-            });
-        }
-        ClientMsg::Claim {
-            coupon_id,
-            key,
-            push_id,
-        } => {
-            let (room, uid, cid) = (hub.id.clone(), user.id.clone(), coupon_id.clone());
-            let merchant = hub.merchant_id.clone();
-            let result = blocking(move || {
-                // Only coupons offered in this room: the merchant's, for this room or all.
-                let offered = store.coupon(&cid).ok().flatten().is_some_and(|c| {
-                    c.merchant_id == merchant && c.room_id.as_deref().is_none_or(|r| r == room)
-                });
-                if !offered {
-                    return Err(crate::store::ClaimError::UnknownCoupon(cid));
-                }
-                let variant = push_id
-                    .as_ref()
-                    .map(|_| ab_variant(&uid, &room, &["a", "b"]));
-                store.claim_coupon_tagged(
-                    &cid,
-                    &uid,
-                    &key,
-                    now_ms(),
-                    push_id.as_deref(),
-                    variant.as_deref(),
-                )
-            })
-            .await?;
-            let reply = match result {
-                Ok(claim) => {
-                    if !claim.replayed {
-                        plugins.event(EventBody::CouponClaimed {
-                            coupon_id: coupon_id.clone(),
-                            user_id: user.id.clone(),
-                        });
-                    }
-                    ServerMsg::ClaimResult {
-                        coupon_id,
-                        ok: true,
-                        claim_id: Some(claim.claim_id),
-                        error: None,
-                    }
-                }
-                Err(e) => ServerMsg::ClaimResult {
-                    coupon_id,
-                    ok: false,
-                    claim_id: None,
-                    error: Some(e.to_string()),
-                },
-            };
-            let _ = send(sink, &reply).await;
-        }
-        ClientMsg::Buy {
-            sale_id,
-            quantity,
-            key,
-        } => {
-            let (uid, sid, room) = (user.id.clone(), sale_id.clone(), hub.id.clone());
-            let result = blocking(move || {
-                // Only the sales of this room.
-                let in_room = store
-                    .flash_sale(&sid)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|s| s.room_id == room);
-                if !in_room {
-                    return (Err(crate::store::BuyError::UnknownSale(sid)), None);
-                }
-                let r = store.buy_flash_sale(&sid, &uid, quantity, &key, now_ms());
-                let sale = store.flash_sale(&sid).ok().flatten();
-                (r, sale)
-            })
-            .await?;
-            let reply = match result {
-                (Ok(order), sale) => {
-                    if !order.replayed {
-                        if let Some(sale) = sale.and_then(|s| serde_json::to_value(s).ok()) {
-                            hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
-                                o,
-                                event: "stock",
-                                sale,
-                            });
-                        }
-                        plugins.event(EventBody::Purchase {
-                            order_id: order.order_id.clone(),
-                            product_id: order.product_id.clone(),
-                            user_id: user.id.clone(),
-                            quantity: order.quantity,
-                            amount_cents: order.amount_cents,
-                        });
-                    }
-                    ServerMsg::BuyResult {
-                        sale_id,
-                        ok: true,
-                        order_id: Some(order.order_id),
-                        error: None,
-                    }
-                }
-                (Err(e), _) => ServerMsg::BuyResult {
-                    sale_id,
-                    ok: false,
-                    order_id: None,
-                    error: Some(e.to_string()),
-                },
-            };
-            let _ = send(sink, &reply).await;
-        }
-        ClientMsg::Push {
-            product_id,
-            style,
-            duration_ms,
-        } => {
-            if !session.role_at_least(Role::Host) {
-                return Err(forbidden("push", Role::Host));
-            }
-            let h = hub.clone();
-            let card = blocking(move || {
-                commerce::push_card(
-                    &store,
-                    &h,
-                    &product_id,
-                    style,
-                    duration_ms.unwrap_or(0),
-                    "host",
-                )
-            })
-            .await?
-            .map_err(|e| Refusal("refused", e.to_string()))?;
-            plugins.event(EventBody::ProductPushed {
-                product_id: card.product.id.clone(),
-                push_id: card.push_id,
-            });
-        }
-        ClientMsg::Mute { user_id } => {
-            moderate(session, |h| h.set_muted(&user_id, true))?;
-            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                o,
-                action: Moderation::Mute { user_id },
-            });
-        }
-        ClientMsg::Unmute { user_id } => {
-            moderate(session, |h| h.set_muted(&user_id, false))?;
-            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                o,
-                action: Moderation::Unmute { user_id },
-            });
-        }
-        ClientMsg::Hide { comment_id } => {
-            moderate(session, |h| h.forget_comment(&comment_id))?;
-            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                o,
-                action: Moderation::Hide { comment_id },
-            });
-        }
-        ClientMsg::Pin { comment_id } => {
-            moderate(session, |_| {})?;
-            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                o,
-                action: Moderation::Pin { comment_id },
-            });
-        }
-        ClientMsg::BlockWords { words } => {
-            if words.len() > 100 || words.iter().any(|w| w.len() > 64) {
-                return Err(Refusal(
-                    "bad_message",
-                    "at most 100 words of at most 64 bytes".into(),
-                ));
-            }
-            moderate(session, |h| h.block_words(&words))?;
-        }
-        ClientMsg::Ack { acks } => {
-            if acks.len() > 100 {
-                return Err(Refusal(
-                    "bad_message",
-                    "at most 100 acks per message".into(),
-                ));
-            }
-            let (room, uid) = (hub.id.clone(), user.id.clone());
-            blocking(move || store.record_acks(&room, &uid, &acks))
-                .await?
-                .map_err(|_| Refusal("internal", "internal error".into()))?;
-        }
-        ClientMsg::Click {
-            push_id,
-            product_id,
-        } => {
-            let (room, uid) = (hub.id.clone(), user.id.clone());
-            let click = Click {
-                push_id: push_id.clone(),
-                product_id: product_id.clone(),
-                user_id: uid.clone(),
-                variant: Some(ab_variant(&uid, &room, &["a", "b"])),
-                at_ms: now_ms(),
-            };
-            blocking(move || store.record_click(&click))
-                .await?
-                .map_err(|_| Refusal("internal", "internal error".into()))?;
-            plugins.event(EventBody::ProductClicked {
-                product_id,
-                push_id,
-                user_id: user.id,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn moderate(session: &Session, f: impl FnOnce(&super::hub::RoomHub)) -> Result<(), Refusal> {
-    if !session.role_at_least(Role::Moderator) {
-        return Err(forbidden("moderation", Role::Moderator));
-    }
-    f(&session.room.hub);
-    Ok(())
 }
 
 /// A token bucket: `rate` messages per second, bursts of `burst`.

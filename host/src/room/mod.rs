@@ -4,6 +4,7 @@
 //! - [`outbox`]: a connection's bounded queue with priorities and coalescing;
 //! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
 //! - [`conn`]: one connection's life, generic over any message sink and stream;
+//! - [`commands`]: what each client message does, with its role check;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
 //! - [`plugins`]: the room's plugin worker and how plugin actions are applied;
 //! - [`ws`] and [`longpoll`]: the two transports, both running `conn::serve`.
@@ -11,6 +12,7 @@
 //! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
 //! flush, plugin worker) the first time someone joins.
 
+pub mod commands;
 pub mod commerce;
 pub mod conn;
 pub mod hub;
