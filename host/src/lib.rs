@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod plugin;
+pub mod random;
 pub mod room;
 pub mod runner;
 pub mod server;

@@ -143,11 +143,9 @@ fn persistent_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     {
         return Ok(s);
     }
-    let mut secret = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
-        .context("reading /dev/urandom")?;
-    let secret = hex::encode(secret).into_bytes();
+    let secret = crate::random::random_hex(32)
+        .context("reading /dev/urandom")?
+        .into_bytes();
     write_private(path, &secret)?;
     Ok(secret)
 }

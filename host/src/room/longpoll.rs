@@ -217,13 +217,10 @@ fn reply(id: Option<&str>, frames: Vec<Arc<str>>, closed: Option<(u16, String)>)
 
 /// An unguessable session id, or `None` when the OS has no randomness to give.
 fn random_id() -> Option<String> {
-    let mut bytes = [0u8; 16];
-    match std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-    {
-        Ok(()) => Some(format!("lp_{}", hex::encode(bytes))),
+    match crate::random::random_hex(16) {
+        Ok(hex) => Some(format!("lp_{hex}")),
         Err(e) => {
-            tracing::error!("/dev/urandom: {e}");
+            tracing::error!("no randomness for a session id: {e}");
             None
         }
     }

@@ -23,23 +23,10 @@ pub use rooms::{Room, RoomStatus};
 pub use sales::{BuyError, FlashSale, NewFlashSale, Order};
 
 use super::StoreError;
-use std::fs::File;
-use std::io::Read;
-use std::sync::OnceLock;
 
-/// `bytes` random bytes from `/dev/urandom`, hex-encoded.
+/// `bytes` random bytes, hex-encoded (see `crate::random`).
 pub(super) fn random_hex(bytes: usize) -> Result<String, StoreError> {
-    static URANDOM: OnceLock<File> = OnceLock::new();
-    let file = match URANDOM.get() {
-        Some(file) => file,
-        None => {
-            let opened = File::open("/dev/urandom").map_err(StoreError::Random)?;
-            URANDOM.get_or_init(|| opened)
-        }
-    };
-    let mut buf = vec![0u8; bytes];
-    (&*file).read_exact(&mut buf).map_err(StoreError::Random)?;
-    Ok(hex::encode(buf))
+    crate::random::random_hex(bytes).map_err(StoreError::Random)
 }
 
 /// A `u64` as SQLite stores it; values beyond `i64::MAX` saturate.
