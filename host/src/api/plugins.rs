@@ -40,6 +40,7 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::NoPrevious { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
         RegistryError::Forbidden { .. } => ApiError(StatusCode::FORBIDDEN, e.to_string()),
         RegistryError::Store(inner) => ApiError::internal(inner),
+        RegistryError::State(inner) => ApiError::internal(inner),
     }
 }
 

@@ -28,6 +28,8 @@ pub enum RegistryError {
     NoPrevious { room: String, name: String },
     #[error("plugin version {hash} belongs to another owner")]
     Forbidden { hash: String },
+    #[error("loading the plugin's state failed: {0}")]
+    State(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -164,7 +166,7 @@ impl Registry {
             }
             let plugin = self.compiled(engine, &binding.hash)?;
             room.enable(engine, plugin, &binding.config)
-                .map_err(|e| RegistryError::InvalidConfig(format!("{e:#}")))?;
+                .map_err(|e| RegistryError::State(format!("{e:#}")))?;
         }
         Ok(room)
     }
