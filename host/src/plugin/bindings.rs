@@ -9,8 +9,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
 });
 
-pub use exports::livecart::plugin::guest::Guest;
-pub use livecart::plugin::types::{
+pub use self::exports::livecart::plugin::guest::Guest;
+pub use self::livecart::plugin::types::{
     Action, AiReply, AskAi, Capability, Comment, CouponClaimed, Event, EventBody, EventKind,
     FaqEntry, FlashSale, Gift, IssueCoupon, KvError, Likes, LogLevel, Manifest, Metric, Presence,
     Product, ProductClicked, ProductPushed, Purchase, PushProduct, Reply, RoomSnapshot, SetTimer,
