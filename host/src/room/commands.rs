@@ -270,11 +270,8 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             });
         }
         ClientMsg::Hide { comment_id } => {
-            moderate(session, |h| h.forget_comment(&comment_id))?;
-            hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                o,
-                action: Moderation::Hide { comment_id },
-            });
+            moderate(session, |_| {})?;
+            hub.hide_comment(comment_id);
         }
         ClientMsg::Pin { comment_id } => {
             moderate(session, |_| {})?;

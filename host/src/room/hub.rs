@@ -1,14 +1,16 @@
 //! One live room: its state, its subscribers, and ordered, encode-once fan-out.
 //!
-//! Every broadcast is encoded once and pushed to each subscriber's outbox while the room's
-//! lock is held, so all connections see frames in offset order. Frames worth replaying
+//! Published messages travel through the room bus (`bus.rs`) and come back to
+//! [`RoomHub::deliver`], which encodes each once and pushes it to every subscriber's outbox
+//! while the room's lock is held, so all connections see frames in offset order. Frames worth replaying
 //! (comments, cards, coupons, sales, system and moderation messages) get an offset and go
 //! into a history bounded by age and count; a client that reconnects with the history's
 //! epoch and an offset still inside it gets exactly what it missed, anyone else a snapshot.
 //! Like totals and online counts are state: coalesced, flushed at most twice a second.
 
+use super::bus::{Effect, Published, RoomBus};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
-use super::protocol::{CardView, CommentView, Resume, ServerMsg, Snapshot, encode};
+use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
 use aho_corasick::AhoCorasick;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +66,7 @@ struct State {
 pub struct RoomHub {
     pub id: String,
     pub merchant_id: String,
+    bus: Arc<dyn RoomBus>,
     epoch: String,
     limits: HistoryLimits,
     state: Mutex<State>,
@@ -87,10 +90,12 @@ impl RoomHub {
         title: &str,
         live: bool,
         limits: HistoryLimits,
+        bus: Arc<dyn RoomBus>,
     ) -> Self {
         RoomHub {
             id: id.to_owned(),
             merchant_id: merchant_id.to_owned(),
+            bus,
             epoch: new_epoch(),
             limits,
             state: Mutex::new(State {
@@ -218,32 +223,52 @@ impl RoomHub {
         }
     }
 
-    /// Broadcast a message that is kept in history. `build` receives the offset.
+    /// Publish a message that is kept in history, through the room bus. `build` receives
+    /// the offset (0 here; the delivering hub sets the real one).
     pub fn publish(
         &self,
         class: Class,
         author: Option<&str>,
         build: impl FnOnce(u64) -> ServerMsg,
-    ) -> u64 {
-        let mut st = self.lock();
-        self.publish_locked(&mut st, class, author, build)
+    ) {
+        self.publish_with(Effect::None, class, author, build(0));
     }
 
-    /// [`RoomHub::publish`] with the lock held, so state changes and the frame that
-    /// announces them are one step for joiners.
-    fn publish_locked(
-        &self,
-        st: &mut State,
-        class: Class,
-        author: Option<&str>,
-        build: impl FnOnce(u64) -> ServerMsg,
-    ) -> u64 {
+    fn publish_with(&self, effect: Effect, class: Class, author: Option<&str>, msg: ServerMsg) {
+        self.bus.publish(
+            &self.id,
+            Published {
+                msg,
+                class,
+                author: author.map(Into::into),
+                effect,
+            },
+        );
+    }
+
+    /// Deliver a published message (called by the bus): apply its state change, give it
+    /// the next offset, encode it once, keep it in history and push it to every outbox,
+    /// all under the room lock, so state and the frame announcing it are one step for
+    /// joiners and every client sees frames in offset order.
+    pub fn deliver(&self, published: Published) {
+        let mut st = self.lock();
+        match published.effect {
+            Effect::None => {}
+            Effect::Comment(comment) => {
+                st.comments.push_back(comment);
+                while st.comments.len() > self.limits.snapshot_comments {
+                    st.comments.pop_front();
+                }
+            }
+            Effect::Pin(card) => st.pinned = Some(card),
+            Effect::Forget(id) => st.comments.retain(|c| c.id != id),
+        }
         let offset = st.next_offset;
         st.next_offset += 1;
         let frame = Arc::new(Frame {
-            text: encode(&build(offset)).into(),
-            class,
-            author: author.map(Into::into),
+            text: encode(&published.msg.with_offset(offset)).into(),
+            class: published.class,
+            author: published.author,
             offset: Some(offset),
         });
         st.history.push_back(Entry {
@@ -251,11 +276,10 @@ impl RoomHub {
             at: Instant::now(),
             frame: frame.clone(),
         });
-        self.trim(st);
+        self.trim(&mut st);
         for out in st.subscribers.values() {
             out.push(&frame);
         }
-        offset
     }
 
     /// Broadcast a state frame (not kept in history).
@@ -281,29 +305,31 @@ impl RoomHub {
             return;
         }
         let author = comment.user.id.clone();
-        let mut st = self.lock();
-        st.comments.push_back(comment.clone());
-        while st.comments.len() > self.limits.snapshot_comments {
-            st.comments.pop_front();
-        }
-        self.publish_locked(&mut st, Class::Chat, Some(&author), |o| {
-            ServerMsg::Comment { o, comment }
-        });
+        let msg = ServerMsg::Comment {
+            o: 0,
+            comment: comment.clone(),
+        };
+        self.publish_with(Effect::Comment(comment), Class::Chat, Some(&author), msg);
     }
 
     /// Show a product card; it stays pinned for snapshots.
-    pub fn pin_card(&self, card: CardView) -> u64 {
-        let mut st = self.lock();
-        st.pinned = Some(card.clone());
-        self.publish_locked(&mut st, Class::Critical, None, |o| ServerMsg::Product {
-            o,
-            card,
-        })
+    pub fn pin_card(&self, card: CardView) {
+        let msg = ServerMsg::Product {
+            o: 0,
+            card: card.clone(),
+        };
+        self.publish_with(Effect::Pin(card), Class::Critical, None, msg);
     }
 
-    /// Remove a comment from the recent list (after a `hide`).
-    pub fn forget_comment(&self, comment_id: &str) {
-        self.lock().comments.retain(|c| c.id != comment_id);
+    /// Hide a comment for everyone (and from snapshots).
+    pub fn hide_comment(&self, comment_id: String) {
+        let msg = ServerMsg::Moderation {
+            o: 0,
+            action: Moderation::Hide {
+                comment_id: comment_id.clone(),
+            },
+        };
+        self.publish_with(Effect::Forget(comment_id), Class::Critical, None, msg);
     }
 
     /// Add taps; returns the pending count.

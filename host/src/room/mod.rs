@@ -3,6 +3,7 @@
 //! - [`protocol`]: the versioned JSON messages (docs/protocol.md);
 //! - [`outbox`]: a connection's bounded queue with priorities and coalescing;
 //! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
+//! - [`bus`]: how published messages reach every hub of a room (in-process today);
 //! - [`conn`]: one connection's life, generic over any message sink and stream;
 //! - [`commands`]: what each client message does, with its role check;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
@@ -12,6 +13,7 @@
 //! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
 //! flush, plugin worker) the first time someone joins.
 
+pub mod bus;
 pub mod commands;
 pub mod commerce;
 pub mod conn;
@@ -27,6 +29,7 @@ use crate::auth::TokenKey;
 use crate::plugin::PluginEngine;
 use crate::plugin::registry::Registry;
 use crate::store::Store;
+use bus::{InProcessBus, RoomBus};
 use hub::{HistoryLimits, RoomHub};
 use outbox::OutboxLimits;
 use std::collections::HashMap;
@@ -101,11 +104,13 @@ pub enum RoomError {
 pub struct OpenRoom {
     pub hub: Arc<RoomHub>,
     pub plugins: plugins::PluginHandle,
+    bus: Arc<dyn RoomBus>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for OpenRoom {
     fn drop(&mut self) {
+        self.bus.unsubscribe(&self.hub.id);
         for t in &self.tasks {
             t.abort();
         }
@@ -115,13 +120,21 @@ impl Drop for OpenRoom {
 /// The open rooms.
 pub struct Rooms {
     pub deps: Arc<RoomDeps>,
+    bus: Arc<dyn RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
 }
 
 impl Rooms {
+    /// Rooms on one node, with the in-process bus.
     pub fn new(deps: RoomDeps) -> Self {
+        Rooms::with_bus(deps, Arc::new(InProcessBus::default()))
+    }
+
+    /// Rooms whose messages travel through `bus`.
+    pub fn with_bus(deps: RoomDeps, bus: Arc<dyn RoomBus>) -> Self {
         Rooms {
             deps: Arc::new(deps),
+            bus,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -147,7 +160,17 @@ impl Rooms {
             &record.title,
             record.status == crate::store::RoomStatus::Live,
             self.deps.config.history,
+            self.bus.clone(),
         ));
+        let weak = Arc::downgrade(&hub);
+        self.bus.subscribe(
+            room_id,
+            Arc::new(move |published| {
+                if let Some(hub) = weak.upgrade() {
+                    hub.deliver(published);
+                }
+            }),
+        );
         let (plugins, worker) = plugins::start(self.deps.clone(), hub.clone());
         let flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub),
@@ -157,6 +180,7 @@ impl Rooms {
         let room = Arc::new(OpenRoom {
             hub,
             plugins,
+            bus: self.bus.clone(),
             tasks: vec![worker, flusher],
         });
         open.insert(room_id.to_owned(), room.clone());

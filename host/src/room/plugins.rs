@@ -321,13 +321,7 @@ impl Worker {
                     action: Moderation::Pin { comment_id },
                 });
             }
-            Action::HideComment(comment_id) => {
-                hub.forget_comment(&comment_id);
-                hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {
-                    o,
-                    action: Moderation::Hide { comment_id },
-                });
-            }
+            Action::HideComment(comment_id) => hub.hide_comment(comment_id),
             Action::StartFlashSale(f) => {
                 let now = crate::store::now_ms();
                 commerce::start_flash_sale(

@@ -214,6 +214,23 @@ pub enum ServerMsg {
     },
 }
 
+impl ServerMsg {
+    /// The message with its history offset set (messages without one are unchanged).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        match &mut self {
+            ServerMsg::Comment { o, .. }
+            | ServerMsg::Gift { o, .. }
+            | ServerMsg::Product { o, .. }
+            | ServerMsg::Coupon { o, .. }
+            | ServerMsg::FlashSale { o, .. }
+            | ServerMsg::System { o, .. }
+            | ServerMsg::Moderation { o, .. } => *o = offset,
+            _ => {}
+        }
+        self
+    }
+}
+
 /// The room's state, sent on join and whenever a client must catch up.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Snapshot {

@@ -81,7 +81,8 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
             None
         }
     }
-    let hub = RoomHub::new("r", "m", "title", true, HistoryLimits::default());
+    let bus = Arc::new(livecart::room::bus::InProcessBus::default());
+    let hub = RoomHub::new("r", "m", "title", true, HistoryLimits::default(), bus);
     let resume = Resume {
         epoch: hub.epoch().to_owned(),
         offset: u64::MAX,
