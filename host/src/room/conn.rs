@@ -193,7 +193,7 @@ async fn send_catch_up<S: Sink<WsOut> + Unpin>(
         CatchUp::Replay(frames) => send_frames(sink, &frames, last_offset).await,
         CatchUp::Snapshot(frame) => {
             // The snapshot covers everything up to its offset.
-            if let Some(offset) = snapshot_offset(&frame) {
+            if let Some(offset) = frame.offset {
                 *last_offset = offset;
             }
             sink.send(WsOut::Text(frame.text.clone()))
@@ -201,11 +201,6 @@ async fn send_catch_up<S: Sink<WsOut> + Unpin>(
                 .map_err(|_| ())
         }
     }
-}
-
-fn snapshot_offset(frame: &Frame) -> Option<u64> {
-    let v: serde_json::Value = serde_json::from_str(&frame.text).ok()?;
-    v.get("offset")?.as_u64()
 }
 
 async fn next_text<R: Stream<Item = WsIn> + Unpin>(

@@ -79,7 +79,7 @@ pub struct RoomHub {
 pub enum CatchUp {
     /// Frames after the client's offset, from history.
     Replay(Vec<Arc<Frame>>),
-    /// The current state.
+    /// The current state; the frame's `offset` is the last one it covers.
     Snapshot(Arc<Frame>),
 }
 
@@ -204,10 +204,14 @@ impl RoomHub {
             comments: st.comments.iter().cloned().collect(),
             server_ms: now,
         };
-        Frame::new(
-            encode(&ServerMsg::Snapshot(Box::new(snap))),
-            Class::Critical,
-        )
+        let offset = snap.offset;
+        Arc::new(Frame {
+            text: encode(&ServerMsg::Snapshot(Box::new(snap))).into(),
+            class: Class::Critical,
+            author: None,
+            // The last history offset the snapshot covers.
+            offset: Some(offset),
+        })
     }
 
     fn trim(&self, st: &mut State) {

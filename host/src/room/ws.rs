@@ -43,15 +43,15 @@ async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
             })),
         })
     });
-    let stream = stream.map(|m| match m {
-        Ok(Message::Text(t)) => WsIn::Text(t.as_str().to_owned()),
-        Ok(Message::Binary(_)) => WsIn::Binary,
-        Ok(Message::Close(_)) | Err(_) => WsIn::Close,
-        // Pings and pongs are answered by tungstenite; treat them as no input.
-        Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => WsIn::Text(String::new()),
+    let stream = stream.filter_map(|m| {
+        futures_util::future::ready(match m {
+            Ok(Message::Text(t)) => Some(WsIn::Text(t.as_str().to_owned())),
+            Ok(Message::Binary(_)) => Some(WsIn::Binary),
+            Ok(Message::Close(_)) | Err(_) => Some(WsIn::Close),
+            // Pings and pongs are answered by tungstenite; they are not protocol input.
+            Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => None,
+        })
     });
-    let stream =
-        stream.filter(|m| futures_util::future::ready(!matches!(m, WsIn::Text(t) if t.is_empty())));
     conn::serve(rooms, Box::pin(sink), Box::pin(stream)).await;
 }
 
