@@ -1,0 +1,7 @@
+//! Packaging: the GStreamer ladder's CMAF output, kept as a ring of segments and chunks
+//! ([`ring`]), read out of the muxer ([`bmff`] parses the few boxes we need), and the
+//! per-room media state that the origin serves ([`state`]).
+
+pub mod bmff;
+pub mod ring;
+pub mod state;

@@ -1,0 +1,319 @@
+//! The chunk ring: what the packager produces and the origin serves.
+//!
+//! A [`Period`] is one publish session of a room, packaged. It has one [`Track`] per
+//! representation (each video rung, the audio). A track holds its CMAF init segment and a
+//! ring of the most recent [`Segment`]s; a segment is a list of CMAF chunks (`moof`+`mdat`)
+//! that grows while the packager works on it and is *complete* once the next one starts.
+//!
+//! Segment numbers follow the MPD's `$Number$` rule: segment `n` starts at media time
+//! `origin + (n - 1) × segment_duration`, where `origin` is the period's first video fragment.
+//! Readers wait on [`Segment::watch`] to stream a growing segment with chunked transfer.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// What a representation is, for manifests.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rendition {
+    /// Representation id, also its URL path segment: "v0", "v1", …, "a0".
+    pub id: String,
+    pub kind: crate::hub::TrackKind,
+    /// Picture size; 0 for audio.
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second as a fraction (video), e.g. (30, 1).
+    pub frame_rate: (u32, u32),
+    /// Audio sampling rate and channel count; 0 for video.
+    pub sample_rate: u32,
+    pub channels: u32,
+    /// Target bits per second, for `@bandwidth` / `BANDWIDTH`.
+    pub bandwidth: u32,
+    /// Passed through from the source without re-encoding.
+    pub passthrough: bool,
+}
+
+/// Facts learned from the init segment once the muxer has written it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InitInfo {
+    /// RFC 6381 codecs string, e.g. "avc1.42c01e", "mp4a.40.2".
+    pub codecs: String,
+    /// The track's `mdhd` timescale.
+    pub timescale: u32,
+}
+
+/// The state of one segment, as readers see it.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentState {
+    /// CMAF chunks so far, in order; their concatenation is the segment.
+    pub chunks: Vec<Bytes>,
+    /// No more chunks will come.
+    pub complete: bool,
+    /// Media duration in the track timescale, known once complete.
+    pub duration: Option<u64>,
+}
+
+/// One segment of a track.
+#[derive(Debug)]
+pub struct Segment {
+    pub number: u64,
+    /// Earliest presentation time, in the track timescale (the `tfdt` of its first chunk).
+    pub start: u64,
+    /// Wall clock at which its first chunk was ready.
+    pub first_chunk_at: SystemTime,
+    state: watch::Sender<SegmentState>,
+}
+
+impl Segment {
+    pub fn new(number: u64, start: u64, first_chunk: Bytes) -> Self {
+        let (state, _) = watch::channel(SegmentState {
+            chunks: vec![first_chunk],
+            complete: false,
+            duration: None,
+        });
+        Segment {
+            number,
+            start,
+            first_chunk_at: SystemTime::now(),
+            state,
+        }
+    }
+
+    /// A finished segment, e.g. loaded from a recording.
+    pub fn complete(number: u64, start: u64, duration: u64, data: Bytes) -> Self {
+        let s = Segment::new(number, start, data);
+        s.finish(duration);
+        s
+    }
+
+    pub fn push_chunk(&self, chunk: Bytes) {
+        self.state.send_modify(|s| s.chunks.push(chunk));
+    }
+
+    pub fn finish(&self, duration: u64) {
+        self.state.send_modify(|s| {
+            s.complete = true;
+            s.duration = Some(duration);
+        });
+    }
+
+    /// Watch the segment grow: borrow for the current chunks, `changed()` for more.
+    pub fn watch(&self) -> watch::Receiver<SegmentState> {
+        self.state.subscribe()
+    }
+
+    pub fn snapshot(&self) -> SegmentState {
+        self.state.borrow().clone()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.state.borrow().complete
+    }
+
+    /// The whole segment if complete.
+    pub fn bytes(&self) -> Option<Bytes> {
+        let s = self.state.borrow();
+        s.complete.then(|| concat(&s.chunks))
+    }
+}
+
+/// Concatenate chunks into one buffer.
+pub fn concat(chunks: &[Bytes]) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks[0].clone();
+    }
+    let mut v = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for c in chunks {
+        v.extend_from_slice(c);
+    }
+    v.into()
+}
+
+/// One representation of a period.
+#[derive(Debug)]
+pub struct Track {
+    pub rendition: Rendition,
+    init: OnceLock<(Bytes, InitInfo)>,
+    segments: Mutex<VecDeque<Arc<Segment>>>,
+    /// Bumped whenever a segment is added, so readers can wait for one.
+    added: watch::Sender<u64>,
+    capacity: usize,
+}
+
+impl Track {
+    pub fn new(rendition: Rendition, capacity: usize) -> Self {
+        let (added, _) = watch::channel(0);
+        Track {
+            rendition,
+            init: OnceLock::new(),
+            segments: Mutex::new(VecDeque::new()),
+            added,
+            capacity: capacity.max(2),
+        }
+    }
+
+    pub fn set_init(&self, data: Bytes, info: InitInfo) {
+        let _ = self.init.set((data, info));
+        self.added.send_modify(|n| *n += 1);
+    }
+
+    pub fn init(&self) -> Option<&(Bytes, InitInfo)> {
+        self.init.get()
+    }
+
+    /// Add a new segment; the previous one is complete now. Old segments beyond the ring's
+    /// capacity are dropped (the recorder has written them already).
+    pub fn push_segment(&self, segment: Arc<Segment>) {
+        {
+            let mut segs = lock(&self.segments);
+            segs.push_back(segment);
+            while segs.len() > self.capacity {
+                segs.pop_front();
+            }
+        }
+        self.added.send_modify(|n| *n += 1);
+    }
+
+    /// The last segment (complete or growing).
+    pub fn last(&self) -> Option<Arc<Segment>> {
+        lock(&self.segments).back().cloned()
+    }
+
+    pub fn segment(&self, number: u64) -> Option<Arc<Segment>> {
+        let segs = lock(&self.segments);
+        let first = segs.front()?.number;
+        // Numbers may skip after a lost segment, so search from the expected index back.
+        let guess = usize::try_from(number.checked_sub(first)?).ok()?;
+        let guess = guess.min(segs.len().saturating_sub(1));
+        segs.range(..=guess)
+            .rev()
+            .find(|s| s.number == number)
+            .cloned()
+    }
+
+    /// The segments in the ring, oldest first.
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        lock(&self.segments).iter().cloned().collect()
+    }
+
+    /// Wait for a change: a new segment or the init segment.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.added.subscribe()
+    }
+}
+
+/// Why a period ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum PeriodEnd {
+    /// The publisher stopped.
+    Finished,
+    /// The pipeline failed.
+    Failed(String),
+}
+
+/// One publish session, packaged.
+#[derive(Debug)]
+pub struct Period {
+    /// Unique per room and stable: used in recording paths and the MPD's Period@id.
+    pub id: String,
+    pub room: String,
+    /// Hub session id.
+    pub session: u64,
+    pub segment_duration: Duration,
+    /// Target duration of a CMAF chunk.
+    pub chunk_duration: Duration,
+    /// Wall clock of the hub session's media time zero (ingest).
+    pub media_zero: SystemTime,
+    /// Media time (ns from media zero) at which segment 1 starts.
+    origin_ns: OnceLock<u64>,
+    /// availabilityStartTime: wall clock at which segment 1 started being available.
+    ast: OnceLock<SystemTime>,
+    pub tracks: Vec<Arc<Track>>,
+    ended: watch::Sender<Option<PeriodEnd>>,
+}
+
+impl Period {
+    pub fn new(
+        id: String,
+        room: String,
+        session: u64,
+        media_zero: SystemTime,
+        segment_duration: Duration,
+        chunk_duration: Duration,
+        tracks: Vec<Arc<Track>>,
+    ) -> Self {
+        let (ended, _) = watch::channel(None);
+        Period {
+            id,
+            room,
+            session,
+            segment_duration,
+            chunk_duration,
+            media_zero,
+            origin_ns: OnceLock::new(),
+            ast: OnceLock::new(),
+            tracks,
+            ended,
+        }
+    }
+
+    /// Fix the media origin: the media time (ns) at which segment 1 starts. First call wins.
+    pub fn set_origin(&self, origin_ns: u64) -> u64 {
+        *self.origin_ns.get_or_init(|| origin_ns)
+    }
+
+    /// Fix availabilityStartTime: when segment 1 started being available. First call wins.
+    pub fn set_availability_start(&self, ast: SystemTime) {
+        let _ = self.ast.set(ast);
+    }
+
+    pub fn origin_ns(&self) -> Option<u64> {
+        self.origin_ns.get().copied()
+    }
+
+    pub fn availability_start(&self) -> Option<SystemTime> {
+        self.ast.get().copied()
+    }
+
+    /// The segment number for a fragment starting at `pts_ns`.
+    pub fn number_for(&self, pts_ns: u64) -> u64 {
+        let origin = self.origin_ns().unwrap_or(pts_ns);
+        let d = self.segment_duration.as_nanos().max(1) as f64;
+        let k = ((pts_ns as f64 - origin as f64) / d).round();
+        if k < 0.0 { 1 } else { k as u64 + 1 }
+    }
+
+    pub fn track(&self, id: &str) -> Option<&Arc<Track>> {
+        self.tracks.iter().find(|t| t.rendition.id == id)
+    }
+
+    /// Ready to announce: every track has its init segment and a first segment.
+    pub fn is_ready(&self) -> bool {
+        self.ast.get().is_some() && self.tracks.iter().all(|t| t.init().is_some())
+    }
+
+    pub fn end(&self, how: PeriodEnd) {
+        self.ended.send_if_modified(|e| {
+            if e.is_none() {
+                *e = Some(how);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn ended(&self) -> Option<PeriodEnd> {
+        self.ended.borrow().clone()
+    }
+
+    pub fn watch_end(&self) -> watch::Receiver<Option<PeriodEnd>> {
+        self.ended.subscribe()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,228 @@
+//! The adaptive ladder: which renditions to make of a source, and how to encode them.
+//!
+//! Rungs are given by height (and optionally width); widths follow the source's aspect, so
+//! a square source with rungs 720 and 400 gets 720x720 and 400x400. Rungs taller than the
+//! source are skipped (no upscaling). With `passthrough`, the source itself is the top rung
+//! and only the lower rungs are encoded.
+
+use crate::package::ring::Rendition;
+use std::time::Duration;
+
+/// One rung of the ladder.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rung {
+    pub height: u32,
+    /// Force this width (otherwise the source aspect decides).
+    #[serde(default)]
+    pub width: Option<u32>,
+    pub bitrate_kbps: u32,
+}
+
+/// How a room's stream is transcoded and packaged.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LadderConfig {
+    pub rungs: Vec<Rung>,
+    /// Pass the source through as the top rung instead of re-encoding it. The publisher's
+    /// keyframe interval must then equal `segment_ms`.
+    pub passthrough: bool,
+    /// Bits per second announced for a passed-through source.
+    pub source_kbps: u32,
+    /// Segment duration; also the GOP of encoded rungs.
+    pub segment_ms: u32,
+    /// CMAF chunk duration (LL-DASH).
+    pub chunk_ms: u32,
+    /// x264 speed preset.
+    pub preset: String,
+    /// Frame rate of encoded rungs.
+    pub fps: u32,
+    /// Segments kept in the live ring (the live window).
+    pub window_segments: usize,
+}
+
+impl Default for LadderConfig {
+    fn default() -> Self {
+        LadderConfig {
+            rungs: vec![
+                Rung {
+                    height: 720,
+                    width: None,
+                    bitrate_kbps: 2500,
+                },
+                Rung {
+                    height: 360,
+                    width: None,
+                    bitrate_kbps: 800,
+                },
+            ],
+            passthrough: false,
+            source_kbps: 3000,
+            segment_ms: 1000,
+            chunk_ms: 200,
+            preset: "veryfast".into(),
+            fps: 30,
+            window_segments: 30,
+        }
+    }
+}
+
+/// One video output of the ladder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VideoPlan {
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+    pub passthrough: bool,
+}
+
+impl LadderConfig {
+    pub fn segment_duration(&self) -> Duration {
+        Duration::from_millis(self.segment_ms.max(100) as u64)
+    }
+
+    pub fn chunk_duration(&self) -> Duration {
+        Duration::from_millis(self.chunk_ms.clamp(20, self.segment_ms.max(100)) as u64)
+    }
+
+    /// Frames per GOP of encoded rungs: one GOP per segment.
+    pub fn gop_frames(&self) -> u32 {
+        ((self.fps.max(1) as u64 * self.segment_duration().as_millis() as u64) / 1000).max(1) as u32
+    }
+
+    /// The video renditions for a `src_w`×`src_h` source, top first.
+    pub fn plan(&self, src_w: u32, src_h: u32) -> Vec<VideoPlan> {
+        let mut out = Vec::new();
+        if self.passthrough {
+            out.push(VideoPlan {
+                id: String::new(),
+                width: src_w,
+                height: src_h,
+                bitrate_kbps: self.source_kbps,
+                passthrough: true,
+            });
+        }
+        let mut rungs = self.rungs.clone();
+        rungs.sort_by(|a, b| b.height.cmp(&a.height));
+        for r in rungs {
+            let too_tall = if self.passthrough {
+                r.height >= src_h
+            } else {
+                r.height > src_h
+            };
+            if too_tall || r.height == 0 {
+                continue;
+            }
+            let width = r.width.unwrap_or_else(|| {
+                even((r.height as u64 * src_w as u64) as f64 / src_h.max(1) as f64)
+            });
+            let (width, height) = (even(width as f64), even(r.height as f64));
+            if out.iter().any(|p| p.width == width && p.height == height) {
+                continue;
+            }
+            out.push(VideoPlan {
+                id: String::new(),
+                width,
+                height,
+                bitrate_kbps: r.bitrate_kbps,
+                passthrough: false,
+            });
+        }
+        if out.is_empty() {
+            // Every rung was taller than a small source: encode one rung at source size.
+            let kbps = self.rungs.iter().map(|r| r.bitrate_kbps).min().unwrap_or(800);
+            out.push(VideoPlan {
+                id: String::new(),
+                width: even(src_w as f64),
+                height: even(src_h as f64),
+                bitrate_kbps: kbps,
+                passthrough: false,
+            });
+        }
+        for (i, p) in out.iter_mut().enumerate() {
+            p.id = format!("v{i}");
+        }
+        out
+    }
+}
+
+impl VideoPlan {
+    pub fn rendition(&self) -> Rendition {
+        Rendition {
+            id: self.id.clone(),
+            kind: crate::hub::TrackKind::Video,
+            width: self.width,
+            height: self.height,
+            frame_rate: (0, 0),
+            sample_rate: 0,
+            channels: 0,
+            bandwidth: self.bitrate_kbps.saturating_mul(1000),
+            passthrough: self.passthrough,
+        }
+    }
+}
+
+/// Round to the nearest even number, at least 2 (x264 needs even sizes for 4:2:0).
+fn even(x: f64) -> u32 {
+    let n = (x / 2.0).round() as u32 * 2;
+    n.max(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(plan: &[VideoPlan]) -> Vec<(u32, u32, bool)> {
+        plan.iter().map(|p| (p.width, p.height, p.passthrough)).collect()
+    }
+
+    #[test]
+    fn source_aspect_rungs() {
+        let c = LadderConfig::default();
+        assert_eq!(
+            sizes(&c.plan(1920, 1080)),
+            vec![(1280, 720, false), (640, 360, false)]
+        );
+        let square = LadderConfig {
+            rungs: vec![
+                Rung {
+                    height: 720,
+                    width: None,
+                    bitrate_kbps: 2000,
+                },
+                Rung {
+                    height: 400,
+                    width: None,
+                    bitrate_kbps: 700,
+                },
+            ],
+            ..c.clone()
+        };
+        assert_eq!(
+            sizes(&square.plan(720, 720)),
+            vec![(720, 720, false), (400, 400, false)]
+        );
+        // Portrait phone video keeps its aspect.
+        assert_eq!(
+            sizes(&c.plan(720, 1280)),
+            vec![(406, 720, false), (202, 360, false)]
+        );
+    }
+
+    #[test]
+    fn no_upscaling_and_passthrough() {
+        let c = LadderConfig::default();
+        assert_eq!(sizes(&c.plan(320, 180)), vec![(320, 180, false)]);
+        let p = LadderConfig {
+            passthrough: true,
+            ..c
+        };
+        assert_eq!(
+            sizes(&p.plan(1280, 720)),
+            vec![(1280, 720, true), (640, 360, false)]
+        );
+        let ids: Vec<_> = p.plan(1280, 720).into_iter().map(|p| p.id).collect();
+        assert_eq!(ids, ["v0", "v1"]);
+        assert_eq!(sizes(&p.plan(320, 180)), vec![(320, 180, true)]);
+    }
+}
