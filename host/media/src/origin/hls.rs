@@ -1,0 +1,286 @@
+//! HLS over the same CMAF segments as DASH: a multivariant playlist (video variants with an
+//! audio rendition group) and media playlists with `EXT-X-MAP` and exact `EXTINF`s.
+//!
+//! Live media playlists list the complete segments of the ring (the growing one is left
+//! out: no LL-HLS parts, which would need per-chunk URLs and blocking reloads), each with
+//! its `EXT-X-PROGRAM-DATE-TIME`; a hole in the numbering becomes an `EXT-X-GAP` entry so
+//! media sequence numbers stay equal to segment numbers. Replays get VOD playlists built
+//! from the recording.
+//!
+//! URLs: the live multivariant playlist is `/media/{room}/master.m3u8` (variants at
+//! `{period}/{rep}/index.m3u8`), the replay one `/media/{room}/replay/{period}.m3u8`
+//! (variants at `../{period}/{rep}/index.m3u8`); a media playlist's segments and init sit
+//! next to it.
+
+use super::recording::Recording;
+use super::time::{from_timescale, iso8601, to_timescale};
+use crate::hub::TrackKind;
+use crate::package::ring::{InitInfo, Period, Rendition};
+use std::fmt::Write;
+use std::time::{Duration, SystemTime};
+
+/// The live multivariant playlist, once the period is ready.
+pub fn live_master(period: &Period) -> Option<String> {
+    if !period.is_ready() {
+        return None;
+    }
+    let reps = period
+        .tracks
+        .iter()
+        .map(|t| t.init().map(|(_, i)| (t.rendition.clone(), i.clone())))
+        .collect::<Option<Vec<_>>>()?;
+    Some(master(&reps, &format!("{}/", period.id)))
+}
+
+/// The replay multivariant playlist of a recording.
+pub fn vod_master(rec: &Recording) -> String {
+    let reps: Vec<_> = rec
+        .tracks
+        .iter()
+        .map(|t| (t.rendition(), t.info()))
+        .collect();
+    master(&reps, &format!("../{}/", rec.period))
+}
+
+fn master(reps: &[(Rendition, InitInfo)], prefix: &str) -> String {
+    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let audio: Vec<_> = reps
+        .iter()
+        .filter(|(r, _)| r.kind == TrackKind::Audio)
+        .collect();
+    let video: Vec<_> = reps
+        .iter()
+        .filter(|(r, _)| r.kind == TrackKind::Video)
+        .collect();
+    for (i, (r, _)) in audio.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"{id}\",DEFAULT={def},\
+             AUTOSELECT=YES,CHANNELS=\"{ch}\",URI=\"{prefix}{id}/index.m3u8\"",
+            id = quoted(&r.id),
+            def = if i == 0 { "YES" } else { "NO" },
+            ch = r.channels,
+        );
+    }
+    let first_audio = audio.first();
+    for (r, info) in &video {
+        let mut codecs = info.codecs.clone();
+        let mut bandwidth = u64::from(r.bandwidth);
+        if let Some((a, ai)) = first_audio {
+            codecs = format!("{codecs},{}", ai.codecs);
+            bandwidth += u64::from(a.bandwidth);
+        }
+        let fps = f64::from(r.frame_rate.0) / f64::from(r.frame_rate.1.max(1));
+        let _ = write!(
+            s,
+            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={}x{},FRAME-RATE={fps:.3},\
+             CODECS=\"{}\"",
+            r.width,
+            r.height,
+            quoted(&codecs)
+        );
+        if first_audio.is_some() {
+            s.push_str(",AUDIO=\"aud\"");
+        }
+        let _ = writeln!(s, "\n{prefix}{}/index.m3u8", quoted(&r.id));
+    }
+    if video.is_empty() {
+        // Audio only: the audio playlists are the variants.
+        for (r, info) in &audio {
+            let _ = writeln!(
+                s,
+                "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n{prefix}{}/index.m3u8",
+                r.bandwidth,
+                quoted(&info.codecs),
+                quoted(&r.id)
+            );
+        }
+    }
+    s
+}
+
+/// Attribute values are quoted-strings: no `"` or line breaks.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '"' | '\n' | '\r'))
+        .collect()
+}
+
+/// A media playlist's inputs, live or recorded.
+struct Media {
+    timescale: u32,
+    /// Presentation time zero (the period origin) in the timescale.
+    origin: u64,
+    ast: SystemTime,
+    nominal: Duration,
+    /// (number, start, duration) of the complete segments, in order.
+    segments: Vec<(u64, u64, u64)>,
+    ended: bool,
+    vod: bool,
+}
+
+/// The live media playlist of representation `rep`, once it has its init segment.
+pub fn live_media(period: &Period, rep: &str) -> Option<String> {
+    let track = period.track(rep)?;
+    let (_, info) = track.init()?;
+    let segments = track
+        .segments()
+        .iter()
+        .filter_map(|s| Some((s.number, s.start, s.snapshot().duration?)))
+        .filter(|s| s.2 > 0)
+        .collect();
+    Some(media(&Media {
+        timescale: info.timescale,
+        origin: to_timescale(period.origin_ns()?, info.timescale),
+        ast: period.availability_start()?,
+        nominal: period.segment_duration,
+        segments,
+        ended: period.ended().is_some(),
+        vod: false,
+    }))
+}
+
+/// The media playlist of a recorded representation.
+pub fn vod_media(rec: &Recording, rep: &str) -> Option<String> {
+    let t = rec.track(rep)?;
+    Some(media(&Media {
+        timescale: t.timescale,
+        origin: to_timescale(rec.origin_ns, t.timescale),
+        ast: rec.availability_start(),
+        nominal: rec.segment_duration(),
+        segments: t
+            .segments
+            .iter()
+            .map(|s| (s.number, s.start, s.duration))
+            .collect(),
+        ended: rec.ended,
+        vod: true,
+    }))
+}
+
+fn media(m: &Media) -> String {
+    let longest = m
+        .segments
+        .iter()
+        .map(|s| from_timescale(s.2, m.timescale))
+        .max()
+        .unwrap_or_default()
+        .max(m.nominal);
+    let target = longest.as_secs_f64().round().max(1.0) as u64;
+    let first = m.segments.first().map_or(1, |s| s.0);
+    let mut s = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n\
+         #EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    );
+    if m.vod && m.ended {
+        s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    }
+    s.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
+    let mut next = first;
+    for &(number, start, duration) in &m.segments {
+        if !m.vod {
+            // Keep media sequence = segment number across holes.
+            for missing in next..number {
+                let _ = writeln!(
+                    s,
+                    "#EXT-X-GAP\n#EXTINF:{:.6},\n{missing}.m4s",
+                    m.nominal.as_secs_f64()
+                );
+            }
+        }
+        next = number + 1;
+        let at = m.ast + from_timescale(start.saturating_sub(m.origin), m.timescale);
+        let _ = writeln!(
+            s,
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.6},\n{number}.m4s",
+            iso8601(at),
+            from_timescale(duration, m.timescale).as_secs_f64()
+        );
+    }
+    if m.ended {
+        s.push_str("#EXT-X-ENDLIST\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::origin::fixture;
+    use crate::package::ring::PeriodEnd;
+
+    #[test]
+    fn master_lists_variants_and_audio() {
+        let p = fixture::period(2, true);
+        let m = live_master(&p).unwrap();
+        assert!(m.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"));
+        assert!(m.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"a0\",DEFAULT=YES,AUTOSELECT=YES,\
+             CHANNELS=\"2\",URI=\"p1/a0/index.m3u8\"\n"
+        ));
+        assert!(m.contains(
+            "#EXT-X-STREAM-INF:BANDWIDTH=1536000,RESOLUTION=1280x720,FRAME-RATE=30.000,\
+             CODECS=\"avc1.64001f,mp4a.40.2\",AUDIO=\"aud\"\np1/v0/index.m3u8\n"
+        ));
+        assert!(m.contains("RESOLUTION=640x360"));
+        assert_eq!(m.matches("#EXT-X-STREAM-INF").count(), 2);
+    }
+
+    #[test]
+    fn live_media_playlist() {
+        let p = fixture::period(3, true);
+        let m = live_media(&p, "v0").unwrap();
+        let lines: Vec<&str> = m.lines().collect();
+        assert_eq!(lines[0], "#EXTM3U");
+        assert!(lines.contains(&"#EXT-X-TARGETDURATION:2"));
+        assert!(lines.contains(&"#EXT-X-MEDIA-SEQUENCE:1"));
+        assert!(lines.contains(&"#EXT-X-MAP:URI=\"init.mp4\""));
+        assert_eq!(m.matches("#EXTINF:2.000000,").count(), 3);
+        assert!(m.contains(
+            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:56.789Z\n#EXTINF:2.000000,\n1.m4s\n"
+        ));
+        assert!(m.contains(
+            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:00.789Z\n#EXTINF:2.000000,\n3.m4s\n"
+        ));
+        assert!(!m.contains("4.m4s"), "the growing segment is not listed");
+        assert!(!m.contains("ENDLIST"));
+        p.tracks[0].last().unwrap().finish(180_000);
+        p.end(PeriodEnd::Finished);
+        let m = live_media(&p, "v0").unwrap();
+        assert!(m.contains("4.m4s\n#EXT-X-ENDLIST\n"));
+        assert!(live_media(&p, "nope").is_none());
+    }
+
+    #[test]
+    fn vod_media_and_master() {
+        let p = fixture::period(3, false);
+        p.end(PeriodEnd::Finished);
+        let mut rec = crate::origin::Recording::start(&p).unwrap();
+        rec.ended = true;
+        let ts = 48_000;
+        rec.tracks[2].segments = vec![
+            crate::origin::recording::RecordedSegment {
+                number: 1,
+                start: 10 * ts,
+                duration: 2 * ts,
+            },
+            crate::origin::recording::RecordedSegment {
+                number: 3,
+                start: 14 * ts,
+                duration: 3 * ts,
+            },
+        ];
+        let m = vod_media(&rec, "a0").unwrap();
+        assert!(m.contains("#EXT-X-TARGETDURATION:3\n"));
+        assert!(m.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"));
+        assert!(m.contains(
+            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:00.789Z\n#EXTINF:3.000000,\n3.m4s\n"
+        ));
+        assert!(!m.contains("GAP"));
+        assert!(m.ends_with("#EXT-X-ENDLIST\n"));
+        let master = vod_master(&rec);
+        assert!(master.contains("\n../p1/v1/index.m3u8\n"));
+        assert!(master.contains("URI=\"../p1/a0/index.m3u8\""));
+    }
+}

@@ -1,0 +1,328 @@
+//! The MPDs, written by us rather than by a muxer: a live low-latency DASH MPD
+//! ([`live_mpd`]: number-based `SegmentTemplate`, chunked availability through
+//! `availabilityTimeOffset`, `ServiceDescription` latency targets, `UTCTiming` against our
+//! own clock) and a static replay MPD ([`vod_mpd`]: `SegmentTimeline` with the exact
+//! recorded durations).
+//!
+//! Live URLs are relative to `/media/{room}/live.mpd`; replay URLs to
+//! `/media/{room}/replay/{period}.mpd`, hence their `../{period}/…`.
+
+use super::MpdOptions;
+use super::recording::{RecordedTrack, Recording};
+use super::time::{self, iso8601, secs, to_timescale, xs_duration};
+use super::xml::{Xml, attrs};
+use crate::hub::TrackKind;
+use crate::package::ring::{InitInfo, Period, Rendition};
+use std::time::{Duration, SystemTime};
+
+const PROFILES: &str = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019";
+const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
+
+/// The live MPD of `period`, or `None` until it is ready (origin, AST and every init known).
+/// Once the period has ended it stays dynamic but gains `mediaPresentationDuration` and
+/// loses `minimumUpdatePeriod`, which tells players the stream is over.
+pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<String> {
+    if !period.is_ready() {
+        return None;
+    }
+    let ast = period.availability_start()?;
+    let origin_ns = period.origin_ns()?;
+    let reps = period
+        .tracks
+        .iter()
+        .map(|t| t.init().map(|(_, info)| (t, &t.rendition, info)))
+        .collect::<Option<Vec<_>>>()?;
+    let d = period.segment_duration;
+    // The live window is what the rings hold (the growing segment included).
+    let window = period
+        .tracks
+        .iter()
+        .map(|t| t.segments().len())
+        .min()
+        .unwrap_or(0)
+        .max(1);
+    let mut max_seg = d;
+    let mut end = Duration::ZERO;
+    for (t, _, info) in &reps {
+        for s in t.segments() {
+            if let Some(dur) = s.snapshot().duration {
+                max_seg = max_seg.max(time::from_timescale(dur, info.timescale));
+                let origin = to_timescale(origin_ns, info.timescale);
+                let e = (s.start + dur).saturating_sub(origin);
+                end = end.max(time::from_timescale(e, info.timescale));
+            }
+        }
+    }
+    let ato = d.saturating_sub(period.chunk_duration);
+    let target = Duration::from_millis(opts.target_latency_ms.into());
+
+    let mut x = Xml::new();
+    let mut mpd = Vec::from(attrs![
+        ("xmlns", NS),
+        ("type", "dynamic"),
+        ("profiles", PROFILES),
+        ("availabilityStartTime", iso8601(ast)),
+        ("publishTime", iso8601(now)),
+    ]);
+    if period.ended().is_some() {
+        mpd.push(("mediaPresentationDuration", xs_duration(end)));
+    } else {
+        mpd.push(("minimumUpdatePeriod", xs_duration(opts.min_update_period)));
+    }
+    mpd.extend(attrs![
+        (
+            "timeShiftBufferDepth",
+            xs_duration(d.saturating_mul(window as u32))
+        ),
+        ("maxSegmentDuration", xs_duration(max_seg)),
+        (
+            "minBufferTime",
+            xs_duration(min_buffer(period.chunk_duration))
+        ),
+        ("suggestedPresentationDelay", xs_duration(target)),
+    ]);
+    x.open("MPD", &mpd);
+    x.open("ServiceDescription", &attrs![("id", 0)]);
+    x.empty(
+        "Latency",
+        &attrs![
+            ("target", opts.target_latency_ms),
+            ("max", opts.max_latency_ms.max(opts.target_latency_ms)),
+            ("min", opts.min_latency_ms.min(opts.target_latency_ms)),
+        ],
+    );
+    x.empty("PlaybackRate", &attrs![("min", "0.96"), ("max", "1.04")]);
+    x.close();
+    x.open("Period", &attrs![("id", period.id), ("start", "PT0S")]);
+    let reps: Vec<(&Rendition, &InitInfo)> = reps.iter().map(|(_, r, i)| (*r, *i)).collect();
+    adaptation_sets(&mut x, &reps, |x, _, info| {
+        x.empty(
+            "SegmentTemplate",
+            &attrs![
+                ("timescale", info.timescale),
+                (
+                    "duration",
+                    to_timescale(d.as_nanos() as u64, info.timescale)
+                ),
+                ("startNumber", 1),
+                (
+                    "presentationTimeOffset",
+                    to_timescale(origin_ns, info.timescale)
+                ),
+                (
+                    "initialization",
+                    format!("{}/$RepresentationID$/init.mp4", period.id)
+                ),
+                (
+                    "media",
+                    format!("{}/$RepresentationID$/$Number$.m4s", period.id)
+                ),
+                ("availabilityTimeOffset", secs(ato)),
+                ("availabilityTimeComplete", "false"),
+            ],
+        );
+    });
+    x.close();
+    x.empty(
+        "UTCTiming",
+        &attrs![
+            ("schemeIdUri", "urn:mpeg:dash:utc:http-iso:2014"),
+            (
+                "value",
+                format!("{}/media/time", opts.base_url.trim_end_matches('/'))
+            ),
+        ],
+    );
+    Some(x.finish())
+}
+
+/// The static MPD of a recording. Each representation gets a `SegmentTimeline` of its
+/// exact segment times; `$Number$` addressing when its numbers have no holes, `t$Time$`
+/// otherwise (served by the segment route from the recording).
+pub fn vod_mpd(rec: &Recording, _opts: &MpdOptions) -> String {
+    let mut x = Xml::new();
+    x.open(
+        "MPD",
+        &attrs![
+            ("xmlns", NS),
+            ("type", "static"),
+            ("profiles", PROFILES),
+            ("mediaPresentationDuration", xs_duration(rec.duration())),
+            (
+                "maxSegmentDuration",
+                xs_duration(rec.max_segment_duration())
+            ),
+            ("minBufferTime", xs_duration(rec.segment_duration())),
+        ],
+    );
+    x.open("Period", &attrs![("id", rec.period), ("start", "PT0S")]);
+    let renditions: Vec<(Rendition, InitInfo)> = rec
+        .tracks
+        .iter()
+        .map(|t| (t.rendition(), t.info()))
+        .collect();
+    let reps: Vec<(&Rendition, &InitInfo)> = renditions.iter().map(|(r, i)| (r, i)).collect();
+    adaptation_sets(&mut x, &reps, |x, r, info| {
+        let Some(track) = rec.track(&r.id) else {
+            return;
+        };
+        let base = format!("../{}/$RepresentationID$", rec.period);
+        let (media, start) = if track.contiguous() {
+            (
+                format!("{base}/$Number$.m4s"),
+                track.segments.first().map_or(1, |s| s.number),
+            )
+        } else {
+            (format!("{base}/t$Time$.m4s"), 1)
+        };
+        x.open(
+            "SegmentTemplate",
+            &attrs![
+                ("timescale", info.timescale),
+                ("startNumber", start),
+                (
+                    "presentationTimeOffset",
+                    to_timescale(rec.origin_ns, info.timescale)
+                ),
+                ("initialization", format!("{base}/init.mp4")),
+                ("media", media),
+            ],
+        );
+        timeline(x, track);
+        x.close();
+    });
+    x.finish()
+}
+
+/// `<SegmentTimeline>` with run-length `r` for equal, back-to-back segments; `t` only where
+/// a segment does not start where the previous one ended.
+fn timeline(x: &mut Xml, track: &RecordedTrack) {
+    x.open("SegmentTimeline", &[]);
+    let mut runs: Vec<(u64, u64, u64, bool)> = Vec::new(); // (t, d, r, explicit t)
+    let mut next = None;
+    for s in &track.segments {
+        match runs.last_mut() {
+            Some(run) if next == Some(s.start) && run.1 == s.duration => run.2 += 1,
+            _ => runs.push((s.start, s.duration, 0, next != Some(s.start))),
+        }
+        next = Some(s.start + s.duration);
+    }
+    for (t, d, r, explicit) in runs {
+        let mut a = Vec::new();
+        if explicit {
+            a.push(("t", t.to_string()));
+        }
+        a.push(("d", d.to_string()));
+        if r > 0 {
+            a.push(("r", r.to_string()));
+        }
+        x.empty("S", &a);
+    }
+    x.close();
+}
+
+/// One AdaptationSet for the video representations, one for the audio ones; `template`
+/// writes each Representation's SegmentTemplate.
+fn adaptation_sets(
+    x: &mut Xml,
+    reps: &[(&Rendition, &InitInfo)],
+    mut template: impl FnMut(&mut Xml, &Rendition, &InitInfo),
+) {
+    let video: Vec<_> = reps
+        .iter()
+        .filter(|(r, _)| r.kind == TrackKind::Video)
+        .collect();
+    let audio: Vec<_> = reps
+        .iter()
+        .filter(|(r, _)| r.kind == TrackKind::Audio)
+        .collect();
+    if !video.is_empty() {
+        let max_w = video.iter().map(|(r, _)| r.width).max().unwrap_or(0);
+        let max_h = video.iter().map(|(r, _)| r.height).max().unwrap_or(0);
+        x.open(
+            "AdaptationSet",
+            &attrs![
+                ("id", 0),
+                ("contentType", "video"),
+                ("mimeType", "video/mp4"),
+                ("segmentAlignment", "true"),
+                ("startWithSAP", 1),
+                ("maxWidth", max_w),
+                ("maxHeight", max_h),
+            ],
+        );
+        for (r, info) in video {
+            x.open(
+                "Representation",
+                &attrs![
+                    ("id", r.id),
+                    ("mimeType", "video/mp4"),
+                    ("codecs", info.codecs),
+                    ("bandwidth", r.bandwidth),
+                    ("width", r.width),
+                    ("height", r.height),
+                    ("frameRate", frame_rate(r.frame_rate)),
+                    ("sar", "1:1"),
+                ],
+            );
+            template(x, r, info);
+            x.close();
+        }
+        x.close();
+    }
+    if !audio.is_empty() {
+        x.open(
+            "AdaptationSet",
+            &attrs![
+                ("id", 1),
+                ("contentType", "audio"),
+                ("mimeType", "audio/mp4"),
+                ("lang", "und"),
+                ("segmentAlignment", "true"),
+                ("startWithSAP", 1),
+            ],
+        );
+        for (r, info) in audio {
+            x.open(
+                "Representation",
+                &attrs![
+                    ("id", r.id),
+                    ("mimeType", "audio/mp4"),
+                    ("codecs", info.codecs),
+                    ("bandwidth", r.bandwidth),
+                    ("audioSamplingRate", r.sample_rate),
+                ],
+            );
+            x.empty(
+                "AudioChannelConfiguration",
+                &attrs![
+                    (
+                        "schemeIdUri",
+                        "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+                    ),
+                    ("value", r.channels),
+                ],
+            );
+            template(x, r, info);
+            x.close();
+        }
+        x.close();
+    }
+}
+
+/// `30`, or `30000/1001`.
+fn frame_rate((n, d): (u32, u32)) -> String {
+    match d {
+        0 | 1 => n.to_string(),
+        d => format!("{n}/{d}"),
+    }
+}
+
+/// Enough buffer to start on a couple of chunks.
+fn min_buffer(chunk: Duration) -> Duration {
+    (chunk * 2).max(Duration::from_millis(500))
+}
+
+#[cfg(test)]
+#[path = "mpd_tests.rs"]
+mod tests;
