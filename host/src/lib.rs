@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod media;
 pub mod plugin;
 pub mod random;
 pub mod room;

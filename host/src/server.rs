@@ -1,8 +1,9 @@
 //! The HTTP server: one axum router for health, the room WebSocket, the REST API and (in
-//! later layers) the DASH origin and web pages. `app(state)` builds it so tests can drive
+//! later layers) web pages, plus the media origin (`/media`). `app(state)` builds it so tests can drive
 //! it without a socket.
 
 use crate::api;
+use crate::media::Media;
 use crate::plugin::PluginEngine;
 use crate::plugin::registry::Registry;
 use crate::room::Rooms;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub engine: Arc<PluginEngine>,
     pub registry: Arc<Registry>,
     pub rooms: Arc<Rooms>,
+    pub media: Arc<Media>,
 }
 
 /// The router. Must be called inside a tokio runtime (it starts the long-poll reaper).
@@ -32,10 +34,12 @@ pub fn app(state: AppState) -> Router {
         .route("/lp", post(longpoll::open))
         .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
         .with_state(lp);
+    let media = state.media.router();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::router())
         .with_state(state)
         .merge(ws)
         .merge(lp)
+        .merge(media)
 }

@@ -187,7 +187,7 @@ impl Session {
         fanout.subscribers.retain_mut(|sub| {
             if sub.lagging {
                 // Resynchronise on a video keyframe (or on anything, for audio-only).
-                if !(video_key || !has_video) {
+                if !video_key && has_video {
                     return !sub.tx.is_closed();
                 }
                 let mut f = frame.clone();
@@ -282,11 +282,11 @@ impl PublishLease {
 impl Drop for PublishLease {
     fn drop(&mut self) {
         let mut rooms = self.hub.lock();
-        if rooms.get(&self.room).is_some_and(|s| s.token == self.token) {
-            if let Some(session) = rooms.remove(&self.room).and_then(|s| s.session) {
-                session.end();
-                tracing::info!(room = %self.room, session = session.id, "publish ended");
-            }
+        if rooms.get(&self.room).is_some_and(|s| s.token == self.token)
+            && let Some(session) = rooms.remove(&self.room).and_then(|s| s.session)
+        {
+            session.end();
+            tracing::info!(room = %self.room, session = session.id, "publish ended");
         }
     }
 }
@@ -457,7 +457,10 @@ mod tests {
         assert!(pubr.is_revoked());
         assert!(sub.recv().await.is_none(), "replaced session ends");
         drop(pubr);
-        assert!(hub.claim("r", "c", TakeoverPolicy::Refuse).is_err(), "b still holds it");
+        assert!(
+            hub.claim("r", "c", TakeoverPolicy::Refuse).is_err(),
+            "b still holds it"
+        );
     }
 
     #[tokio::test]
@@ -490,7 +493,11 @@ mod tests {
         pubr.send(frame(50_000, false));
         pubr.send(frame(99_999, true));
         let f = sub.recv().await.unwrap();
-        assert_eq!((f.pts, f.discont), (99_999, true), "dropped to the next keyframe");
+        assert_eq!(
+            (f.pts, f.discont),
+            (99_999, true),
+            "dropped to the next keyframe"
+        );
         drop(pubr);
         assert!(sub.recv().await.is_none());
         assert!(hub.live("r").is_none());

@@ -64,10 +64,10 @@ async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState
         .unwrap();
     let period = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            if let Some(p) = periods.lock().unwrap().first().cloned() {
-                if p.ended().is_some() {
-                    return p;
-                }
+            if let Some(p) = periods.lock().unwrap().first().cloned()
+                && p.ended().is_some()
+            {
+                return p;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -81,7 +81,11 @@ async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState
 async fn ladder_cuts_aligned_segments_for_every_rung() {
     let (period, state) = package(false, 90).await;
     assert_eq!(period.ended(), Some(PeriodEnd::Finished));
-    let ids: Vec<_> = period.tracks.iter().map(|t| t.rendition.id.clone()).collect();
+    let ids: Vec<_> = period
+        .tracks
+        .iter()
+        .map(|t| t.rendition.id.clone())
+        .collect();
     assert_eq!(ids, ["v0", "v1", "a0"]);
     let sizes: Vec<_> = period
         .tracks
@@ -96,14 +100,23 @@ async fn ladder_cuts_aligned_segments_for_every_rung() {
         assert_eq!(&init[4..8], b"ftyp");
         assert!(info.timescale > 0);
         let segs = t.segments();
-        assert!(segs.len() >= 3, "{}: {} segments", t.rendition.id, segs.len());
+        assert!(
+            segs.len() >= 3,
+            "{}: {} segments",
+            t.rendition.id,
+            segs.len()
+        );
         let last = segs.last().unwrap().number;
         for s in &segs {
             let data = s.bytes().expect("complete at the end");
             assert_eq!(bmff::decode_time(&data), Some(s.start));
             let dur = s.snapshot().duration.unwrap();
             let secs = dur as f64 / info.timescale as f64;
-            let ok = if s.number == last { secs > 0.0 && secs < 1.5 } else { secs > 0.5 && secs < 1.5 };
+            let ok = if s.number == last {
+                secs > 0.0 && secs < 1.5
+            } else {
+                secs > 0.5 && secs < 1.5
+            };
             assert!(ok, "{} #{}: {secs}s", t.rendition.id, s.number);
         }
         let numbers: Vec<_> = segs.iter().map(|s| s.number).collect();

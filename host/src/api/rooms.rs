@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/rooms/{room}/stream-key", post(rotate_key))
         .route("/api/rooms/{room}/tokens", post(token))
         .route("/api/rooms/{room}/push", post(push))
+        .route("/api/rooms/{room}/media", get(media))
 }
 
 #[derive(Deserialize)]
@@ -66,6 +67,16 @@ async fn show(
     v["online"] = online.into();
     v["likes"] = likes.into();
     Ok(Json(v))
+}
+
+/// The room's media: live or not, source, renditions, last pipeline error, manifests.
+async fn media(
+    State(s): State<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    Path(room): Path<String>,
+) -> Result<Json<crate::media::RoomMedia>, ApiError> {
+    let room = owned_room(&s, &m, &room).await?;
+    Ok(Json(s.media.room(&room.id)))
 }
 
 async fn set_status(

@@ -42,6 +42,8 @@ pub struct ServeArgs {
     /// Example plugin sources (for their sample configs and the demo catalog).
     #[arg(long, default_value = "plugins")]
     pub plugin_sources: PathBuf,
+    #[command(flatten)]
+    pub media: crate::media::MediaArgs,
 }
 
 /// The room every fresh install has.
@@ -88,10 +90,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config: RoomConfig::default(),
     }));
 
+    let stream_key = store
+        .room(DEMO_ROOM)?
+        .map(|r| r.stream_key)
+        .unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
     runtime.block_on(async move {
         let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let (media, ingest, _demo_stream) =
+            crate::media::start(&args.media, &args.data_dir, store.clone(), Some(DEMO_ROOM))
+                .await
+                .context("starting media")?;
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
             "livecart is running\n\
@@ -99,12 +109,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              \x20 room websocket:  ws://{addr}/ws   (demo room: {DEMO_ROOM})\n\
              \x20 REST API:        http://{addr}/api/openapi.json\n\
              \x20 demo plugins:    http://{addr}/api/rooms/{DEMO_ROOM}/plugins\n\
+             \x20 live DASH:       http://{addr}/media/{DEMO_ROOM}/live.mpd\n\
+             \x20 live HLS:        http://{addr}/media/{DEMO_ROOM}/master.m3u8\n\
+             \x20 OBS ingest:      rtmp://{rtmp}/live  (RTMPS: rtmps://{rtmps}/live)\n\
+             \x20 demo stream key: {stream_key}  (the demo stream holds the room; --no-demo-stream frees it)\n\
              \x20 merchant token:  {}\n\
              \x20 demo host token: {host_token}\n\
              \x20 data:            {}\n\
              Press Ctrl-C to stop.\n",
             demo.merchant_token,
-            args.data_dir.display()
+            args.data_dir.display(),
+            rtmp = ingest.rtmp,
+            rtmps = ingest.rtmps,
         );
         let mut out = std::io::stdout();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
@@ -113,6 +129,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             engine,
             registry,
             rooms,
+            media,
         };
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async {

@@ -104,6 +104,7 @@ pub async fn start(config: RoomConfig) -> Server {
         engine,
         registry,
         rooms,
+        media: livecart::media::Media::disabled(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -60,7 +60,10 @@ pub fn decode_time(fragment: &[u8]) -> Option<u64> {
 /// The RFC 6381 codecs string of an init segment's (first) track: `avc1.PPCCLL` or
 /// `mp4a.40.N`.
 pub fn codecs(init: &[u8]) -> Option<String> {
-    let stsd = find(init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"])?;
+    let stsd = find(
+        init,
+        &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
+    )?;
     // stsd: version/flags (4), entry count (4), then sample entries.
     let entry = boxes(stsd.get(8..)?).next()?;
     match &entry.kind {

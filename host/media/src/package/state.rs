@@ -67,11 +67,11 @@ impl MediaState {
     /// The period ended; it stays reachable through the recordings.
     pub fn end_period(&self, room: &str, period_id: &str) {
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = rooms.get_mut(room) {
-            if r.live.as_ref().is_some_and(|p| p.id == period_id) {
-                r.live = None;
-                r.status.live = false;
-            }
+        if let Some(r) = rooms.get_mut(room)
+            && r.live.as_ref().is_some_and(|p| p.id == period_id)
+        {
+            r.live = None;
+            r.status.live = false;
         }
     }
 
@@ -93,6 +93,9 @@ impl MediaState {
 
     pub fn status(&self, room: &str) -> MediaStatus {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
-        rooms.get(room).map(|r| r.status.clone()).unwrap_or_default()
+        rooms
+            .get(room)
+            .map(|r| r.status.clone())
+            .unwrap_or_default()
     }
 }

@@ -29,7 +29,9 @@ pub struct Graph {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
-    #[error("GStreamer element {0} is missing: {1} (install gstreamer1.0-plugins-{{base,good,bad,ugly}} and gstreamer1.0-libav)")]
+    #[error(
+        "GStreamer element {0} is missing: {1} (install gstreamer1.0-plugins-{{base,good,bad,ugly}} and gstreamer1.0-libav)"
+    )]
     Missing(&'static str, String),
     #[error("cannot link {0}: {1}")]
     Link(String, String),
@@ -61,7 +63,10 @@ fn cmaf_sink(
     config: &LadderConfig,
 ) -> Result<(gst::Element, gst_app::AppSink), GraphError> {
     let mux = make("cmafmux")?;
-    mux.set_property("fragment-duration", config.segment_duration().as_nanos() as u64);
+    mux.set_property(
+        "fragment-duration",
+        config.segment_duration().as_nanos() as u64,
+    );
     mux.set_property("chunk-duration", config.chunk_duration().as_nanos() as u64);
     // Our keyframe policy decides fragment boundaries, not the muxer's upstream requests.
     mux.set_property("send-force-keyunit", false);

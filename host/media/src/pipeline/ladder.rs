@@ -103,7 +103,7 @@ impl LadderConfig {
             });
         }
         let mut rungs = self.rungs.clone();
-        rungs.sort_by(|a, b| b.height.cmp(&a.height));
+        rungs.sort_by_key(|r| std::cmp::Reverse(r.height));
         for r in rungs {
             let too_tall = if self.passthrough {
                 r.height >= src_h
@@ -130,7 +130,12 @@ impl LadderConfig {
         }
         if out.is_empty() {
             // Every rung was taller than a small source: encode one rung at source size.
-            let kbps = self.rungs.iter().map(|r| r.bitrate_kbps).min().unwrap_or(800);
+            let kbps = self
+                .rungs
+                .iter()
+                .map(|r| r.bitrate_kbps)
+                .min()
+                .unwrap_or(800);
             out.push(VideoPlan {
                 id: String::new(),
                 width: even(src_w as f64),
@@ -173,7 +178,9 @@ mod tests {
     use super::*;
 
     fn sizes(plan: &[VideoPlan]) -> Vec<(u32, u32, bool)> {
-        plan.iter().map(|p| (p.width, p.height, p.passthrough)).collect()
+        plan.iter()
+            .map(|p| (p.width, p.height, p.passthrough))
+            .collect()
     }
 
     #[test]

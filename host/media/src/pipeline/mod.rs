@@ -99,11 +99,11 @@ impl Packager {
             self.state.error(&session.room, e.clone());
         }
         for track in &period.tracks {
-            if let Some(last) = track.last() {
-                if !last.is_complete() {
-                    // EOS never reached this sink (error path): close what we have.
-                    last.finish(0);
-                }
+            if let Some(last) = track.last()
+                && !last.is_complete()
+            {
+                // EOS never reached this sink (error path): close what we have.
+                last.finish(0);
             }
         }
         period.end(match outcome {
@@ -201,11 +201,11 @@ fn run_pipeline(
             TrackKind::Video => graph.video_src.as_ref(),
             TrackKind::Audio => graph.audio_src.as_ref(),
         };
-        if let Some(src) = src {
-            if src.push_buffer(to_buffer(&frame)).is_err() {
-                flowing = false;
-                break;
-            }
+        if let Some(src) = src
+            && src.push_buffer(to_buffer(&frame)).is_err()
+        {
+            flowing = false;
+            break;
         }
     }
     if flowing {
@@ -237,7 +237,10 @@ fn watch_bus(bus: &gst::Bus, pipeline: &gst::Pipeline, room: &str) -> Result<(),
         match msg.as_ref().map(|m| m.view()) {
             Some(MessageView::Eos(_)) => return Ok(()),
             Some(MessageView::Error(e)) => {
-                let src = e.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                let src = e
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
                 let err = format!("{src}: {} ({:?})", e.error(), e.debug());
                 let _ = pipeline.set_state(gst::State::Null);
                 return Err(err);
@@ -250,7 +253,8 @@ fn watch_bus(bus: &gst::Bus, pipeline: &gst::Pipeline, room: &str) -> Result<(),
         // After the pipeline is torn down from outside (Null), stop waiting.
         let (_, current, _) = pipeline.state(gst::ClockTime::ZERO);
         if current == gst::State::Null {
-            let d = *deadline.get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(2));
+            let d =
+                *deadline.get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(2));
             if std::time::Instant::now() > d {
                 return Err("pipeline stopped".into());
             }

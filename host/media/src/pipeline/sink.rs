@@ -140,7 +140,9 @@ impl TrackWriter {
             tracing::debug!(track = %self.track.rendition.id, number, "fragment continues the current segment");
             match &self.current {
                 Some(seg) => seg.push_chunk(data),
-                None => tracing::warn!(track = %self.track.rendition.id, number, "late fragment dropped"),
+                None => {
+                    tracing::warn!(track = %self.track.rendition.id, number, "late fragment dropped")
+                }
             }
             return;
         }

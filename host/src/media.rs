@@ -1,0 +1,289 @@
+//! Media in the host: wires `livecart-media` (ingest servers, stream hub, packager,
+//! recorder, origin) to the store's stream keys and to the HTTP router, and exposes each
+//! room's media status to the REST API.
+
+use crate::store::Store;
+use anyhow::Context;
+use clap::Args;
+use livecart_media::hub::{StreamHub, TakeoverPolicy};
+use livecart_media::ingest::rtsp::{RtspSource, RtspStatus};
+use livecart_media::ingest::{KeyRejection, StreamKeys, demo, rtmp, tls};
+use livecart_media::origin::{MpdOptions, Origin, Recorder};
+use livecart_media::package::state::{MediaState, MediaStatus};
+use livecart_media::pipeline::ladder::LadderConfig;
+use livecart_media::pipeline::{self, Packager};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Media options of `livecart serve`.
+#[derive(Debug, Clone, Args)]
+pub struct MediaArgs {
+    /// RTMP ingest address (OBS: rtmp://HOST:1935/live, stream key = the room's key).
+    #[arg(long, default_value = "127.0.0.1:1935", env = "LIVECART_RTMP_LISTEN")]
+    pub rtmp_listen: SocketAddr,
+    /// RTMPS ingest address.
+    #[arg(long, default_value = "127.0.0.1:1936", env = "LIVECART_RTMPS_LISTEN")]
+    pub rtmps_listen: SocketAddr,
+    /// TLS certificate (PEM) for RTMPS. Default: a self-signed development certificate
+    /// generated once in the data directory.
+    #[arg(long, env = "LIVECART_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for RTMPS.
+    #[arg(long, env = "LIVECART_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// What a second publisher to a live room gets: refused, or it replaces the first.
+    #[arg(long, default_value = "refuse", value_parser = parse_takeover)]
+    pub takeover: TakeoverPolicy,
+    /// Pull a room's video from an RTSP camera: ROOM=rtsp://user:pass@host/path. Repeatable.
+    #[arg(long = "rtsp-pull", value_parser = parse_rtsp)]
+    pub rtsp_pull: Vec<RtspSource>,
+    /// The transcoding ladder, as a JSON file (see docs/media.md). Default: 720p + 360p.
+    #[arg(long, env = "LIVECART_LADDER")]
+    pub ladder: Option<PathBuf>,
+    /// Keep recordings of ended lives this many hours.
+    #[arg(long, default_value_t = 72)]
+    pub retention_hours: u64,
+    /// Do not run the built-in demo stream in the demo room.
+    #[arg(long)]
+    pub no_demo_stream: bool,
+    /// Size of the demo stream, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    pub demo_size: (u32, u32),
+}
+
+fn parse_takeover(s: &str) -> Result<TakeoverPolicy, String> {
+    match s {
+        "refuse" => Ok(TakeoverPolicy::Refuse),
+        "replace" => Ok(TakeoverPolicy::Replace),
+        _ => Err("expected refuse or replace".into()),
+    }
+}
+
+fn parse_rtsp(s: &str) -> Result<RtspSource, String> {
+    let (room, url) = s.split_once('=').ok_or("expected ROOM=rtsp://…")?;
+    Ok(RtspSource {
+        room: room.to_string(),
+        url: url.to_string(),
+        username: None,
+        password: None,
+        transport: Default::default(),
+    })
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT")?;
+    let w: u32 = w.parse().map_err(|_| "bad width")?;
+    let h: u32 = h.parse().map_err(|_| "bad height")?;
+    if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) {
+        return Err("size out of range".into());
+    }
+    Ok((w, h))
+}
+
+/// Stream keys are room credentials kept by the store.
+struct StoreKeys(Arc<Store>);
+
+impl StreamKeys for StoreKeys {
+    fn room_for_key(&self, key: &str) -> Result<String, KeyRejection> {
+        match self.0.room_by_stream_key(key) {
+            Ok(Some(room)) => Ok(room.id),
+            Ok(None) => Err(KeyRejection::UnknownKey),
+            Err(e) => Err(KeyRejection::Lookup(e.to_string())),
+        }
+    }
+}
+
+/// What the REST API and the router need of media.
+pub struct Media {
+    pub state: Arc<MediaState>,
+    pub hub: StreamHub,
+    rtsp: Mutex<HashMap<String, watch::Receiver<RtspStatus>>>,
+    origin: Option<Origin>,
+}
+
+/// A room's media status as the API shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct RoomMedia {
+    #[serde(flatten)]
+    pub status: MediaStatus,
+    /// The live MPD and HLS playlist, relative to the host.
+    pub dash: String,
+    pub hls: String,
+    pub rtsp: Option<RtspStatus>,
+}
+
+impl Media {
+    /// Media without servers: rooms work, nothing is ingested (tests of other layers).
+    pub fn disabled() -> Arc<Media> {
+        Arc::new(Media {
+            state: MediaState::new(),
+            hub: StreamHub::new(),
+            rtsp: Mutex::new(HashMap::new()),
+            origin: None,
+        })
+    }
+
+    pub fn room(&self, room: &str) -> RoomMedia {
+        let rtsp = self
+            .rtsp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(room)
+            .map(|rx| rx.borrow().clone());
+        RoomMedia {
+            status: self.state.status(room),
+            dash: format!("/media/{room}/live.mpd"),
+            hls: format!("/media/{room}/master.m3u8"),
+            rtsp,
+        }
+    }
+
+    /// The `/media` routes (empty when media is disabled).
+    pub fn router(&self) -> axum::Router {
+        match &self.origin {
+            Some(o) => livecart_media::origin::router(o.clone()),
+            None => axum::Router::new(),
+        }
+    }
+}
+
+/// Addresses the media servers ended up on.
+#[derive(Debug, Clone)]
+pub struct MediaAddrs {
+    pub rtmp: SocketAddr,
+    pub rtmps: SocketAddr,
+}
+
+/// Start ingest, packaging and recording. Must run inside the tokio runtime.
+pub async fn start(
+    args: &MediaArgs,
+    data_dir: &Path,
+    store: Arc<Store>,
+    demo_room: Option<&str>,
+) -> anyhow::Result<(Arc<Media>, MediaAddrs, Option<demo::Demo>)> {
+    pipeline::init().context("initialising GStreamer (is libgstreamer1.0 installed?)")?;
+    let ladder: LadderConfig = match &args.ladder {
+        Some(path) => serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("parsing the ladder {}", path.display()))?,
+        None => LadderConfig::default(),
+    };
+    let hub = StreamHub::new();
+    let state = MediaState::new();
+    let recorder = Recorder::new(
+        data_dir.join("recordings"),
+        Duration::from_secs(args.retention_hours * 3600),
+    )
+    .context("opening the recordings directory")?;
+    recorder.spawn_purger();
+    let on_period = {
+        let recorder = recorder.clone();
+        let handle = tokio::runtime::Handle::current();
+        Arc::new(move |period| {
+            let _guard = handle.enter();
+            recorder.record(period);
+        })
+    };
+    let demo_ladder = demo_ladder(&ladder);
+    let demo_room_id = demo_room.map(str::to_string);
+    Packager {
+        hub: hub.clone(),
+        state: state.clone(),
+        ladder: Arc::new(move |room| {
+            if Some(room) == demo_room_id.as_deref() {
+                demo_ladder.clone()
+            } else {
+                ladder.clone()
+            }
+        }),
+        on_period: Some(on_period),
+        latency: None,
+    }
+    .spawn();
+
+    let keys: Arc<dyn StreamKeys> = Arc::new(StoreKeys(store));
+    let rtmp_listener = tokio::net::TcpListener::bind(args.rtmp_listen)
+        .await
+        .with_context(|| format!("binding RTMP on {}", args.rtmp_listen))?;
+    let rtmps_listener = tokio::net::TcpListener::bind(args.rtmps_listen)
+        .await
+        .with_context(|| format!("binding RTMPS on {}", args.rtmps_listen))?;
+    let addrs = MediaAddrs {
+        rtmp: rtmp_listener.local_addr()?,
+        rtmps: rtmps_listener.local_addr()?,
+    };
+    let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => tls::dev_cert(
+            &data_dir.join("tls"),
+            &["localhost".into(), "127.0.0.1".into()],
+        )
+        .context("generating the development TLS certificate")?,
+    };
+    let acceptor = tls::acceptor_from_pem(&cert, &key).context("loading the RTMPS certificate")?;
+    tokio::spawn(rtmp::serve(
+        rtmp_listener,
+        hub.clone(),
+        keys.clone(),
+        args.takeover,
+    ));
+    tokio::spawn(rtmp::serve_tls(
+        rtmps_listener,
+        acceptor,
+        hub.clone(),
+        keys,
+        args.takeover,
+    ));
+
+    let mut rtsp = HashMap::new();
+    for source in &args.rtsp_pull {
+        let (tx, rx) = watch::channel(RtspStatus::default());
+        // Pulls run for the life of the process; the stop sender is kept alive with it.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (hub, policy, source) = (hub.clone(), args.takeover, source.clone());
+        rtsp.insert(source.room.clone(), rx);
+        tokio::spawn(async move {
+            livecart_media::ingest::rtsp::run(source, hub, policy, stop_rx, tx).await;
+            drop(stop_tx);
+        });
+    }
+
+    let demo = match demo_room {
+        Some(room) if !args.no_demo_stream => {
+            let config = demo::DemoConfig {
+                width: args.demo_size.0,
+                height: args.demo_size.1,
+                ..demo::DemoConfig::default()
+            };
+            Some(demo::start(&hub, room, &config).context("starting the demo stream")?)
+        }
+        _ => None,
+    };
+    let origin = Origin {
+        state: state.clone(),
+        recordings: recorder,
+        opts: MpdOptions::default(),
+    };
+    let media = Arc::new(Media {
+        state,
+        hub,
+        rtsp: Mutex::new(rtsp),
+        origin: Some(origin),
+    });
+    Ok((media, addrs, demo))
+}
+
+/// The demo source encodes at a 1 s GOP, so its top rung can pass through: only the lower
+/// rungs cost an encode.
+fn demo_ladder(base: &LadderConfig) -> LadderConfig {
+    LadderConfig {
+        passthrough: true,
+        source_kbps: 2500,
+        ..base.clone()
+    }
+}
