@@ -15,7 +15,7 @@ ensure_apt() {
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "==> installing Debian packages: ${missing[*]}"
         as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
 }
 
@@ -32,9 +32,18 @@ ensure_rust() {
     done
 }
 
-# Debian packages every command needs: a C toolchain for -sys crates and binaryen's
-# wasm-opt, which shrinks plugins.
-BASE_PACKAGES=(build-essential pkg-config binaryen)
+# Debian packages every command needs: a C toolchain for -sys crates, binaryen's wasm-opt
+# (shrinks plugins), and GStreamer 1.22 for media: headers to build the bindings, the
+# plugins the ladder and the demo source use (x264 is in "ugly", the H.264 decoder and AAC
+# encoder in libav, clockoverlay in gstreamer1.0-x).
+BASE_PACKAGES=(build-essential pkg-config binaryen
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x)
+
+# Real peers for the media tests: ffmpeg publishes and probes; GStreamer's RTSP server
+# (driven from Python) is the camera.
+TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0)
 
 # Build the example plugins and test fixtures into <target>/plugins.
 build_plugins() {

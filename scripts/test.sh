@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_apt "${BASE_PACKAGES[@]}"
+ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
 
 build_plugins

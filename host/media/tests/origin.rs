@@ -69,7 +69,8 @@ fn period(room: &str, segment: Duration, capacity: usize) -> Arc<Period> {
         tracks,
     );
     p.set_origin(ORIGIN_NS);
-    p.set_availability_start(SystemTime::now());
+    // Live for a while already: the MPD is withheld for the first target latency.
+    p.set_availability_start(SystemTime::now() - Duration::from_secs(10));
     Arc::new(p)
 }
 

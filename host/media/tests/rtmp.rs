@@ -7,9 +7,10 @@ use livecart_media::hub::{Frame, Session, StreamHub, TakeoverPolicy, TrackKind};
 use livecart_media::ingest::rtmp::{serve, serve_tls};
 use livecart_media::ingest::tls::{acceptor_from_pem, dev_cert};
 use livecart_media::ingest::{StaticKeys, StreamKeys};
+mod common;
+
+use common::{ChildGuard, publish};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,77 +19,6 @@ use tokio::time::timeout;
 
 const KEY: &str = "sk-test-123";
 const ROOM: &str = "room-1";
-
-/// A child process that is killed when the test lets go of it (also on panic).
-struct ChildGuard {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ChildGuard {
-    /// Wait for the process to exit, polling so the runtime is not blocked.
-    async fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "ffmpeg still running after {limit:?}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `ffmpeg` publishing `secs` seconds of 320x180@30 H.264 (1 s GOP) + 48 kHz mono AAC to `url`.
-fn publish(url: &str, secs: u32, logs: &Path) -> ChildGuard {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let log = logs.join(format!("ffmpeg-{n}.log"));
-    let stderr = std::fs::File::create(&log).unwrap();
-    let child = Command::new("/usr/bin/ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
-        .args(["-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
-        .args([
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
-        ])
-        .args(["-t", &secs.to_string(), "-f", "flv", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    ChildGuard { child, log }
-}
 
 fn keys() -> Arc<dyn StreamKeys> {
     let mut map = std::collections::HashMap::new();

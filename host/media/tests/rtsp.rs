@@ -5,71 +5,16 @@
 //! the task.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{Server, free_port};
 use livecart_media::hub::{Session, StreamHub, TakeoverPolicy, TrackKind};
 use livecart_media::ingest::rtsp::{self, RtspSource, RtspStatus, RtspTransport};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-/// The RTSP server process; killed when dropped (also while a failing test unwinds).
-struct Server {
-    child: Child,
-    /// The script exits when its stdin closes, so it never outlives the test process.
-    _stdin: ChildStdin,
-}
-
-impl Server {
-    fn start(port: u16, mount: &str, creds: Option<(&str, &str)>) -> Server {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_server.py");
-        let mut cmd = Command::new(PYTHON);
-        cmd.arg(script).arg(port.to_string()).arg(mount);
-        if let Some((user, password)) = creds {
-            cmd.arg(user).arg(password);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn /usr/bin/python3 tests/support/rtsp_server.py");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let server = Server {
-            child,
-            _stdin: stdin,
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "READY" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("rtsp_server.py did not print READY");
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 struct Puller {
     stop: watch::Sender<bool>,

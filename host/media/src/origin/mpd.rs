@@ -18,7 +18,9 @@ use std::time::{Duration, SystemTime};
 const PROFILES: &str = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019";
 const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
 
-/// The live MPD of `period`, or `None` until it is ready (origin, AST and every init known).
+/// The live MPD of `period`, or `None` until it is ready (origin, AST and every init known)
+/// and has been live for the target latency: a player cannot sit that far behind a live edge
+/// that is younger than that (ffmpeg even computes a negative segment number).
 /// Once the period has ended it stays dynamic but gains `mediaPresentationDuration` and
 /// loses `minimumUpdatePeriod`, which tells players the stream is over.
 pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<String> {
@@ -26,6 +28,10 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
         return None;
     }
     let ast = period.availability_start()?;
+    let delay = Duration::from_millis(u64::from(opts.target_latency_ms));
+    if period.ended().is_none() && now.duration_since(ast).unwrap_or_default() < delay {
+        return None;
+    }
     let origin_ns = period.origin_ns()?;
     let reps = period
         .tracks

@@ -6,6 +6,7 @@ use super::*;
 use crate::origin::fixture::{self, attr, el, elements};
 use crate::origin::recording::{RecordedSegment, Recording};
 use crate::package::ring::PeriodEnd;
+use std::time::UNIX_EPOCH;
 
 #[test]
 fn not_ready_is_none() {
@@ -19,6 +20,17 @@ fn not_ready_is_none() {
         vec![],
     );
     assert!(live_mpd(&p, &MpdOptions::default(), fixture::now()).is_none());
+}
+
+#[test]
+fn withheld_until_live_for_the_target_latency() {
+    let p = fixture::period(3, true);
+    let opts = MpdOptions::default();
+    let ast = UNIX_EPOCH + Duration::from_millis(fixture::AST_MS);
+    let early = ast + Duration::from_millis(u64::from(opts.target_latency_ms) - 100);
+    assert!(live_mpd(&p, &opts, early).is_none());
+    let later = ast + Duration::from_millis(u64::from(opts.target_latency_ms));
+    assert!(live_mpd(&p, &opts, later).is_some());
 }
 
 #[test]

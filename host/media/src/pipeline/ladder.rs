@@ -152,13 +152,15 @@ impl LadderConfig {
 }
 
 impl VideoPlan {
-    pub fn rendition(&self) -> Rendition {
+    /// The rendition for manifests. A passed-through source is announced at the ladder's
+    /// nominal `fps` too (the hub does not carry the source's frame rate).
+    pub fn rendition(&self, fps: u32) -> Rendition {
         Rendition {
             id: self.id.clone(),
             kind: crate::hub::TrackKind::Video,
             width: self.width,
             height: self.height,
-            frame_rate: (0, 0),
+            frame_rate: (fps.max(1), 1),
             sample_rate: 0,
             channels: 0,
             bandwidth: self.bitrate_kbps.saturating_mul(1000),

@@ -135,7 +135,7 @@ impl Packager {
         let mut tracks = Vec::new();
         for (id, _) in &graph.sinks {
             let rendition = match plans.iter().find(|p| &p.id == id) {
-                Some(plan) => plan.rendition(),
+                Some(plan) => plan.rendition(config.fps),
                 None => {
                     let a = info.audio.as_ref().ok_or("audio sink without audio")?;
                     Rendition {

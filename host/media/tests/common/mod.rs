@@ -1,0 +1,140 @@
+//! Real peers for the media tests: an ffmpeg publisher and GStreamer's RTSP server (via
+//! `tests/support/rtsp_server.py`), each killed when the test lets go of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// A child process that is killed when the test lets go of it (also on panic).
+pub struct ChildGuard {
+    pub child: Child,
+    pub log: PathBuf,
+    pub started: Instant,
+}
+
+impl ChildGuard {
+    /// Wait for the process to exit, polling so the runtime is not blocked.
+    pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "ffmpeg still running after {limit:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ffmpeg` publishing `secs` seconds of 320x180@30 H.264 (1 s GOP) + 48 kHz mono AAC to `url`.
+pub fn publish(url: &str, secs: u32, logs: &Path) -> ChildGuard {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log = logs.join(format!("ffmpeg-{n}.log"));
+    let stderr = std::fs::File::create(&log).unwrap();
+    let child = Command::new("/usr/bin/ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
+        .args(["-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
+        .args([
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+        ])
+        .args(["-t", &secs.to_string(), "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    ChildGuard {
+        child,
+        log,
+        started: Instant::now(),
+    }
+}
+
+/// The RTSP server process; killed when dropped (also while a failing test unwinds).
+pub struct Server {
+    child: Child,
+    /// The script exits when its stdin closes, so it never outlives the test process.
+    _stdin: ChildStdin,
+}
+
+impl Server {
+    pub fn start(port: u16, mount: &str, creds: Option<(&str, &str)>) -> Server {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rtsp_server.py");
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(script).arg(port.to_string()).arg(mount);
+        if let Some((user, password)) = creds {
+            cmd.arg(user).arg(password);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn /usr/bin/python3 tests/support/rtsp_server.py");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let server = Server {
+            child,
+            _stdin: stdin,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "READY" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("rtsp_server.py did not print READY");
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

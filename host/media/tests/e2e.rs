@@ -1,0 +1,335 @@
+//! The whole media path against real peers: ffmpeg publishes over RTMP or RTMPS (or
+//! GStreamer's RTSP server is pulled), the packager runs the ladder, the origin serves the
+//! live MPD over HTTP, and ffprobe/ffmpeg read every rung from it. A dropped and reconnected
+//! publisher starts a new period with a valid MPD, and an ended live replays from the start
+//! through its static MPD.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Server, free_port, publish};
+use livecart_media::hub::{StreamHub, TakeoverPolicy};
+use livecart_media::ingest::rtsp::{self, RtspSource, RtspStatus};
+use livecart_media::ingest::{StaticKeys, StreamKeys, rtmp, tls};
+use livecart_media::origin::{MpdOptions, Origin, Recorder};
+use livecart_media::package::state::MediaState;
+use livecart_media::pipeline::Packager;
+use livecart_media::pipeline::ladder::{LadderConfig, Rung};
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+const KEY: &str = "sk-e2e";
+const ROOM: &str = "shop";
+
+/// Hub, packager, recorder, origin and RTMP/RTMPS servers on port 0.
+struct Stack {
+    http: SocketAddr,
+    rtmp: SocketAddr,
+    rtmps: SocketAddr,
+    hub: StreamHub,
+    state: Arc<MediaState>,
+    dir: tempfile::TempDir,
+}
+
+fn ladder() -> LadderConfig {
+    LadderConfig {
+        rungs: vec![
+            Rung {
+                height: 180,
+                width: None,
+                bitrate_kbps: 300,
+            },
+            Rung {
+                height: 90,
+                width: None,
+                bitrate_kbps: 100,
+            },
+        ],
+        preset: "ultrafast".into(),
+        ..LadderConfig::default()
+    }
+}
+
+async fn stack() -> Stack {
+    livecart_media::pipeline::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = StreamHub::new();
+    let state = MediaState::new();
+    let recorder = Recorder::new(dir.path().join("rec"), Duration::from_secs(3600)).unwrap();
+    let rec = recorder.clone();
+    let handle = tokio::runtime::Handle::current();
+    Packager {
+        hub: hub.clone(),
+        state: state.clone(),
+        ladder: Arc::new(|_| ladder()),
+        on_period: Some(Arc::new(move |p| {
+            let _g = handle.enter();
+            rec.record(p);
+        })),
+        latency: None,
+    }
+    .spawn();
+    let mut keys = std::collections::HashMap::new();
+    keys.insert(KEY.to_string(), ROOM.to_string());
+    let keys: Arc<dyn StreamKeys> = Arc::new(StaticKeys(keys));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rtmp = l.local_addr().unwrap();
+    tokio::spawn(rtmp::serve(
+        l,
+        hub.clone(),
+        keys.clone(),
+        TakeoverPolicy::Refuse,
+    ));
+    let (cert, key) = tls::dev_cert(&dir.path().join("tls"), &[]).unwrap();
+    let acceptor = tls::acceptor_from_pem(cert, key).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rtmps = l.local_addr().unwrap();
+    tokio::spawn(rtmp::serve_tls(
+        l,
+        acceptor,
+        hub.clone(),
+        keys,
+        TakeoverPolicy::Refuse,
+    ));
+    let router = livecart_media::origin::router(Origin {
+        state: state.clone(),
+        recordings: recorder,
+        opts: MpdOptions::default(),
+    });
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, router).await });
+    Stack {
+        http,
+        rtmp,
+        rtmps,
+        hub,
+        state,
+        dir,
+    }
+}
+
+impl Stack {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// Wait until the live MPD is served for period number `nth` (1-based); returns it.
+    async fn live_mpd(&self, nth: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.state.status(ROOM);
+            if status.periods_started >= nth && status.live {
+                let resp = reqwest::get(self.url(&format!("/media/{ROOM}/live.mpd")))
+                    .await
+                    .unwrap();
+                if resp.status() == 200 {
+                    return resp.text().await.unwrap();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no live MPD within 20 s: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_ended(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.state.status(ROOM).live {
+            assert!(Instant::now() < deadline, "live never ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// ffprobe's view of a manifest: (codec, width, height) per stream.
+async fn probe(url: &str) -> Vec<(String, u32, u32)> {
+    let url = url.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        // A hung reader must fail the test, not stall the suite.
+        Command::new("timeout")
+            .args([
+                "30",
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+            ])
+            .args(["-of", "csv=p=0", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut streams: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<_> = l.trim_end_matches(',').split(',').collect();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+            (f[0].to_string(), n(1), n(2))
+        })
+        .collect();
+    streams.sort();
+    streams.dedup();
+    streams
+}
+
+/// Decode `secs` seconds of stream `map` (e.g. "0:v:0") with ffmpeg; returns frames decoded.
+async fn decode(url: &str, map: &str, secs: u32) -> u64 {
+    let (url, m) = (url.to_string(), map.to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .args([
+                "60",
+                "ffmpeg",
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-i",
+                &url,
+            ])
+            .args(["-map", &m, "-t", &secs.to_string(), "-f", "framemd5", "-"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {map} from {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count() as u64
+}
+
+fn expected_streams() -> Vec<(String, u32, u32)> {
+    vec![
+        ("aac".into(), 0, 0),
+        ("h264".into(), 160, 90),
+        ("h264".into(), 320, 180),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_live_is_served_then_replays_from_the_start() {
+    let s = stack().await;
+    let publisher = publish(&format!("rtmp://{}/live/{KEY}", s.rtmp), 30, s.dir.path());
+    let mpd = s.live_mpd(1).await;
+    assert!(mpd.contains(r#"type="dynamic""#), "{mpd}");
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(probe(&live).await, expected_streams());
+    // Each rung plays from the live MPD.
+    for map in ["0:v:0", "0:v:1", "0:a:0"] {
+        assert!(decode(&live, map, 2).await > 10, "{map} decodes");
+    }
+    // The publisher vanishes mid-stream (killed, no unpublish): the period still ends
+    // cleanly and becomes a replay.
+    let published = publisher.started.elapsed();
+    drop(publisher);
+    s.wait_ended().await;
+
+    let list: serde_json::Value = reqwest::get(s.url(&format!("/media/{ROOM}/replays")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let period = list["replays"][0]["period"].as_str().unwrap().to_string();
+    let replay = s.url(&format!("/media/{ROOM}/replay/{period}.mpd"));
+    let text = reqwest::get(&replay).await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"type="static""#), "{text}");
+    assert_eq!(probe(&replay).await, expected_streams());
+    // The replay starts at the beginning and holds the whole live: every frame published
+    // from the first keyframe on (30 fps), give or take the second before packaging began.
+    let frames = decode(&replay, "0:v:0", 60).await;
+    let expected = published.as_secs_f64() * 30.0;
+    assert!(
+        frames as f64 > expected - 45.0 && frames as f64 <= expected + 15.0,
+        "replay has {frames} frames, {expected:.0} published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmps_publish_is_served() {
+    let s = stack().await;
+    let _publisher = publish(&format!("rtmps://{}/live/{KEY}", s.rtmps), 20, s.dir.path());
+    s.live_mpd(1).await;
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(probe(&live).await, expected_streams());
+    assert!(decode(&live, "0:v:1", 2).await > 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_publisher_starts_a_new_valid_period() {
+    let s = stack().await;
+    let url = format!("rtmp://{}/live/{KEY}", s.rtmp);
+    let mut first = publish(&url, 3, s.dir.path());
+    let mpd1 = s.live_mpd(1).await;
+    first.wait(Duration::from_secs(20)).await;
+    s.wait_ended().await;
+    // The publisher comes back (OBS reconnecting).
+    let _second = publish(&url, 20, s.dir.path());
+    let mpd2 = s.live_mpd(2).await;
+    let period_of = |mpd: &str| {
+        let at = mpd.find("<Period id=\"").unwrap() + 12;
+        mpd[at..at + mpd[at..].find('"').unwrap()].to_string()
+    };
+    assert_ne!(period_of(&mpd1), period_of(&mpd2), "a new period");
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(probe(&live).await, expected_streams());
+    assert!(decode(&live, "0:v:0", 2).await > 10);
+    let status = s.state.status(ROOM);
+    assert_eq!(status.periods_started, 2);
+    assert!(status.last_error.is_none(), "{:?}", status.last_error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtsp_pull_is_served() {
+    let s = stack().await;
+    let port = free_port();
+    let _server = Server::start(port, "/cam", None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (status_tx, _status_rx) = watch::channel(RtspStatus::default());
+    let source = RtspSource {
+        room: ROOM.into(),
+        url: format!("rtsp://127.0.0.1:{port}/cam"),
+        username: None,
+        password: None,
+        transport: Default::default(),
+    };
+    let task = tokio::spawn(rtsp::run(
+        source,
+        s.hub.clone(),
+        TakeoverPolicy::Refuse,
+        stop_rx,
+        status_tx,
+    ));
+    s.live_mpd(1).await;
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(probe(&live).await, expected_streams());
+    assert!(decode(&live, "0:v:0", 2).await > 10);
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
