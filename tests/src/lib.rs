@@ -67,3 +67,71 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A running `livecart serve` on port 0 with a temp data dir, and what its banner said.
+pub struct Serve {
+    pub child: KillOnDrop,
+    /// `host:port` of the HTTP listener.
+    pub addr: String,
+    pub merchant_token: String,
+    /// `host:port` of the RTMP ingest.
+    pub rtmp: String,
+    pub demo_stream_key: String,
+    pub data: tempfile::TempDir,
+}
+
+impl Serve {
+    /// Start `livecart serve` with every listener on port 0, a small demo stream, and
+    /// `extra` arguments; returns once the banner is printed.
+    pub fn start(extra: &[&str]) -> Serve {
+        use std::io::{BufRead, BufReader};
+        let data = tempfile::tempdir().expect("tempdir");
+        let child = Command::new(livecart())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .args(["--rtmp-listen", "127.0.0.1:0", "--rtmps-listen", "127.0.0.1:0"])
+            .args(["--demo-size", "320x180"])
+            .arg("--demo-plugins")
+            .arg(target_dir().join("plugins"))
+            .arg("--plugin-sources")
+            .arg(root().join("plugins"))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn livecart serve");
+        let mut child = KillOnDrop(child);
+        let stdout = child.0.stdout.take().expect("stdout");
+        let (mut addr, mut token, mut rtmp, mut key) = (None, None, None, None);
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("line");
+            let line = line.trim();
+            let field = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_owned());
+            if let Some(url) = field("health:") {
+                let url = url.trim_start_matches("http://").to_owned();
+                addr = url.split('/').next().map(str::to_owned);
+            }
+            if let Some(t) = field("merchant token:") {
+                token = Some(t);
+            }
+            if let Some(v) = field("OBS ingest:") {
+                let v = v.trim_start_matches("rtmp://");
+                rtmp = v.split('/').next().map(str::to_owned);
+            }
+            if let Some(v) = field("demo stream key:") {
+                key = v.split_whitespace().next().map(str::to_owned);
+            }
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+        Serve {
+            child,
+            addr: addr.expect("serve printed its health URL"),
+            merchant_token: token.expect("serve printed the merchant token"),
+            rtmp: rtmp.expect("serve printed the RTMP ingest URL"),
+            demo_stream_key: key.expect("serve printed the demo stream key"),
+            data,
+        }
+    }
+}

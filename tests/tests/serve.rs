@@ -1,66 +1,91 @@
-//! `livecart serve` starts on its embedded defaults, answers health checks and shows the
-//! demo room's plugins.
+//! `livecart serve` starts on its embedded defaults, answers health checks, shows the demo
+//! room's plugins and plays its demo stream; OBS-style publishers (ffmpeg) get into a
+//! merchant's own room with its stream key and nowhere else.
 
-use livecart_e2e::{KillOnDrop, livecart, root, target_dir};
-use std::io::{BufRead, BufReader, Read, Write};
+use livecart_e2e::Serve;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-fn get(addr: &str, path: &str, token: Option<&str>) -> String {
+fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .expect("send");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("read");
-    body
+    let mut response = String::new();
+    s.read_to_string(&mut response).expect("read");
+    response
+}
+
+fn get(addr: &str, path: &str, token: Option<&str>) -> String {
+    request(addr, "GET", path, token, "")
+}
+
+fn json(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+/// Poll `path` until `ok` says yes (20 s at most).
+fn wait_for(addr: &str, path: &str, token: Option<&str>, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = get(addr, path, token);
+        if ok(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting on {path}: {r}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// ffmpeg publishing a 320x180 test pattern with a tone, as OBS would (1 s GOP).
+fn publish(url: &str, secs: u32) -> livecart_e2e::KillOnDrop {
+    let child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
+        .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .args(["-t", &secs.to_string(), "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ffmpeg");
+    livecart_e2e::KillOnDrop(child)
+}
+
+/// ffmpeg's exit status publishing to `url`, killed after `limit`.
+fn publish_status(url: &str, limit: Duration) -> Option<i32> {
+    let mut p = publish(url, 3);
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = p.0.try_wait().expect("wait") {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
 }
 
 #[test]
 fn serve_prints_its_urls_and_answers() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let child = Command::new(livecart())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .arg("--demo-plugins")
-        .arg(target_dir().join("plugins"))
-        .arg("--plugin-sources")
-        .arg(root().join("plugins"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn livecart serve");
-    let mut child = KillOnDrop(child);
-    let stdout = child.0.stdout.take().expect("stdout");
-    let mut addr = None;
-    let mut token = None;
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(url) = line.trim().strip_prefix("health:") {
-            let url = url.trim().trim_start_matches("http://");
-            addr = url.split('/').next().map(str::to_owned);
-        }
-        if let Some(t) = line.trim().strip_prefix("merchant token:") {
-            token = Some(t.trim().to_owned());
-        }
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    let addr = addr.expect("serve printed its health URL");
-    let token = token.expect("serve printed the demo merchant token");
-    let health = get(&addr, "/healthz", None);
+    let s = Serve::start(&[]);
+    let health = get(&s.addr, "/healthz", None);
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("ok"), "{health}");
-    let denied = get(&addr, "/api/rooms/demo/plugins", None);
+    let denied = get(&s.addr, "/api/rooms/demo/plugins", None);
     assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
-    let plugins = get(&addr, "/api/rooms/demo/plugins", Some(&token));
+    let plugins = get(&s.addr, "/api/rooms/demo/plugins", Some(&s.merchant_token));
     assert!(plugins.starts_with("HTTP/1.1 200"), "{plugins}");
     for name in ["like-coupon", "keyword-push", "ai-host"] {
         assert!(
@@ -68,4 +93,59 @@ fn serve_prints_its_urls_and_answers() {
             "{plugins}"
         );
     }
+    // The built-in demo stream is live and served as LL-DASH and HLS.
+    let mpd = wait_for(&s.addr, "/media/demo/live.mpd", None, |r| {
+        r.starts_with("HTTP/1.1 200")
+    });
+    assert!(mpd.contains("type=\"dynamic\""), "{mpd}");
+    let hls = get(&s.addr, "/media/demo/master.m3u8", None);
+    assert!(hls.contains("#EXT-X-STREAM-INF"), "{hls}");
+    let media = json(&get(
+        &s.addr,
+        "/api/rooms/demo/media",
+        Some(&s.merchant_token),
+    ));
+    assert_eq!(media["live"], true, "{media}");
+    assert_eq!(media["source"], "demo", "{media}");
+}
+
+#[test]
+fn obs_style_publishers_need_their_room_key() {
+    let s = Serve::start(&[]);
+    let (addr, token) = (s.addr.as_str(), Some(s.merchant_token.as_str()));
+    // A merchant creates a room and reads its stream key.
+    let created = request(addr, "POST", "/api/rooms", token, r#"{"title":"Spring sale"}"#);
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let room = json(&created);
+    let (id, key) = (
+        room["id"].as_str().expect("id").to_owned(),
+        room["stream_key"].as_str().expect("stream_key").to_owned(),
+    );
+    // Only the merchant sees the room's media status.
+    let denied = get(addr, &format!("/api/rooms/{id}/media"), None);
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+
+    // A wrong key is refused, and so is a second publisher into the live demo room.
+    let wrong = publish_status(
+        &format!("rtmp://{}/live/not-a-key", s.rtmp),
+        Duration::from_secs(15),
+    );
+    assert!(matches!(wrong, Some(c) if c != 0), "wrong key: {wrong:?}");
+    let busy = publish_status(
+        &format!("rtmp://{}/live/{}", s.rtmp, s.demo_stream_key),
+        Duration::from_secs(15),
+    );
+    assert!(matches!(busy, Some(c) if c != 0), "demo room taken: {busy:?}");
+
+    // The right key goes live in the merchant's room.
+    let _obs = publish(&format!("rtmp://{}/live/{key}", s.rtmp), 20);
+    let status = wait_for(addr, &format!("/api/rooms/{id}/media"), token, |r| {
+        r.contains("\"live\":true")
+    });
+    let media = json(&status);
+    assert_eq!(media["renditions"][0], "v0 320x180", "{media}");
+    let mpd = wait_for(addr, &format!("/media/{id}/live.mpd"), None, |r| {
+        r.starts_with("HTTP/1.1 200")
+    });
+    assert!(mpd.contains("width=\"320\""), "{mpd}");
 }
