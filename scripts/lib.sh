@@ -55,3 +55,14 @@ build_plugins() {
     # The hostile fixtures are wasm32-wasip2 on purpose: they exercise the deny-all WASI.
     cargo run -q "${profile_flag[@]}" -p livecart -- plugin build --wasip2 plugins/hostile
 }
+
+# What the browser tests need (tests/tests/dash_js.rs): Debian's Chromium and web/'s npm
+# packages, reinstalled only when package-lock.json is newer than web/node_modules.
+ensure_web() {
+    ensure_apt chromium
+    if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+        echo "==> npm ci (web/)"
+        (cd web && npm ci --no-audit --no-fund)
+        touch web/node_modules
+    fi
+}

@@ -7,6 +7,7 @@ source scripts/lib.sh
 
 ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
+ensure_web
 
 build_plugins
 echo "==> cargo fmt --check"
