@@ -31,6 +31,9 @@ pub enum BenchCommand {
     /// Rooms over real WebSockets: fan-out latency, memory per connection, like storm,
     /// concurrent claims (against a `serve` child process on 127.0.0.1).
     Ws(super::bench_ws::WsArgs),
+    /// Media: transcode CPU per ladder, ingest → origin latency, segment serving load
+    /// (in-process hub, packager, RTMP ingest and origin; ffmpeg publishes).
+    Media(super::bench_media::MediaArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -41,6 +44,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             cold_iterations,
         } => plugins(&plugins_dir, iterations, cold_iterations),
         BenchCommand::Ws(args) => super::bench_ws::run(args),
+        BenchCommand::Media(args) => super::bench_media::run(args),
     }
 }
 

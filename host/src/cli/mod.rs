@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to each command.
 
 mod bench;
+mod bench_media;
 mod bench_ws;
 mod plugin;
 mod serve;
