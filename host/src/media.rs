@@ -44,6 +44,9 @@ pub struct MediaArgs {
     /// The transcoding ladder, as a JSON file (see docs/media.md). Default: 720p + 360p.
     #[arg(long, env = "LIVECART_LADDER")]
     pub ladder: Option<PathBuf>,
+    /// Live latency players aim for (the MPD's ServiceDescription), in ms.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(500..=10_000))]
+    pub target_latency_ms: u32,
     /// Keep recordings of ended lives this many hours.
     #[arg(long, default_value_t = 72)]
     pub retention_hours: u64,
@@ -267,7 +270,12 @@ pub async fn start(
     let origin = Origin {
         state: state.clone(),
         recordings: recorder,
-        opts: MpdOptions::default(),
+        opts: MpdOptions {
+            target_latency_ms: args.target_latency_ms,
+            min_latency_ms: args.target_latency_ms * 2 / 3,
+            max_latency_ms: (args.target_latency_ms * 3).max(5_000),
+            ..MpdOptions::default()
+        },
     };
     let media = Arc::new(Media {
         state,

@@ -81,8 +81,8 @@ const PAGE = `<!doctype html>
     const player = dashjs.MediaPlayer().create();
     player.updateSettings({
         debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+        // The target latency comes from the MPD's ServiceDescription, as for a viewer.
         streaming: {
-            delay: { liveDelay: 1.5 },
             liveCatchup: { enabled: true },
         },
     });

@@ -228,7 +228,7 @@ pub struct Period {
     pub media_zero: SystemTime,
     /// Media time (ns from media zero) at which segment 1 starts.
     origin_ns: OnceLock<u64>,
-    /// availabilityStartTime: wall clock at which segment 1 started being available.
+    /// availabilityStartTime: wall clock at which segment 1's first frame was ingested.
     ast: OnceLock<SystemTime>,
     pub tracks: Vec<Arc<Track>>,
     ended: watch::Sender<Option<PeriodEnd>>,
@@ -264,7 +264,7 @@ impl Period {
         *self.origin_ns.get_or_init(|| origin_ns)
     }
 
-    /// Fix availabilityStartTime: when segment 1 started being available. First call wins.
+    /// Fix availabilityStartTime (ingest wall clock of segment 1's start). First call wins.
     pub fn set_availability_start(&self, ast: SystemTime) {
         let _ = self.ast.set(ast);
     }

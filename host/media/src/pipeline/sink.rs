@@ -148,9 +148,13 @@ impl TrackWriter {
         }
         self.finish_current(Some(start));
         if self.track.rendition.kind == crate::hub::TrackKind::Video {
-            let since_origin = self.period.segment_duration * (number.saturating_sub(1) as u32);
-            self.period
-                .set_availability_start(SystemTime::now() - since_origin);
+            // availabilityStartTime is when segment 1's first frame was *ingested*, so a
+            // player's live latency is the real ingest-to-screen delay; segments that are
+            // announced a little before the packager has them are waited for by the origin.
+            let origin = self.period.origin_ns().unwrap_or(pts_ns);
+            self.period.set_availability_start(
+                self.period.media_zero + std::time::Duration::from_nanos(origin),
+            );
         }
         let seg = Arc::new(Segment::new(number, start, data));
         self.track.push_segment(seg.clone());
