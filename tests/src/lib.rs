@@ -89,7 +89,12 @@ impl Serve {
         let child = Command::new(livecart())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
-            .args(["--rtmp-listen", "127.0.0.1:0", "--rtmps-listen", "127.0.0.1:0"])
+            .args([
+                "--rtmp-listen",
+                "127.0.0.1:0",
+                "--rtmps-listen",
+                "127.0.0.1:0",
+            ])
             .args(["--demo-size", "320x180"])
             .arg("--demo-plugins")
             .arg(target_dir().join("plugins"))

@@ -53,7 +53,14 @@ fn publish(url: &str, secs: u32) -> livecart_e2e::KillOnDrop {
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
         .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac"])
         .args(["-t", &secs.to_string(), "-f", "flv", url])
         .stdin(Stdio::null())
@@ -114,7 +121,13 @@ fn obs_style_publishers_need_their_room_key() {
     let s = Serve::start(&[]);
     let (addr, token) = (s.addr.as_str(), Some(s.merchant_token.as_str()));
     // A merchant creates a room and reads its stream key.
-    let created = request(addr, "POST", "/api/rooms", token, r#"{"title":"Spring sale"}"#);
+    let created = request(
+        addr,
+        "POST",
+        "/api/rooms",
+        token,
+        r#"{"title":"Spring sale"}"#,
+    );
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let room = json(&created);
     let (id, key) = (
@@ -135,7 +148,10 @@ fn obs_style_publishers_need_their_room_key() {
         &format!("rtmp://{}/live/{}", s.rtmp, s.demo_stream_key),
         Duration::from_secs(15),
     );
-    assert!(matches!(busy, Some(c) if c != 0), "demo room taken: {busy:?}");
+    assert!(
+        matches!(busy, Some(c) if c != 0),
+        "demo room taken: {busy:?}"
+    );
 
     // The right key goes live in the merchant's room.
     let _obs = publish(&format!("rtmp://{}/live/{key}", s.rtmp), 20);
