@@ -44,7 +44,8 @@ fn ladder(passthrough: bool) -> LadderConfig {
     }
 }
 
-/// Run the demo into a packager and return the finished period.
+/// Run the demo into a packager and return the finished period. The demo starts publishing
+/// at the first keyframe after both codecs are known, so up to a second may be skipped.
 async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState>) {
     let hub = StreamHub::new();
     let state = MediaState::new();
@@ -79,7 +80,7 @@ async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ladder_cuts_aligned_segments_for_every_rung() {
-    let (period, state) = package(false, 90).await;
+    let (period, state) = package(false, 120).await;
     assert_eq!(period.ended(), Some(PeriodEnd::Finished));
     let ids: Vec<_> = period
         .tracks
