@@ -75,6 +75,8 @@ struct Pending {
     audio: Option<AudioParams>,
     publisher: Option<Publisher>,
     zero: Option<u64>,
+    /// Video since the last keyframe, held until the session can start.
+    gop: Vec<Timed>,
 }
 
 /// Start the demo source publishing into `room`.
@@ -189,30 +191,6 @@ fn on_sample(st: &mut Pending, track: TrackKind, sample: &gst::Sample, size: (u3
     let Some(buffer) = sample.buffer() else {
         return;
     };
-    let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-    if st.publisher.is_none() {
-        // Start on the first video keyframe once both codecs are known.
-        if !(track == TrackKind::Video && keyframe && st.video.is_some() && st.audio.is_some()) {
-            return;
-        }
-        let Some(lease) = st.lease.take() else {
-            return;
-        };
-        let info = StreamInfo {
-            video: st.video.clone(),
-            audio: st.audio.clone(),
-        };
-        match lease.start(info) {
-            Ok(p) => st.publisher = Some(p),
-            Err(e) => {
-                tracing::warn!(error = %e, "demo source lost its slot");
-                return;
-            }
-        }
-    }
-    let Some(publisher) = &st.publisher else {
-        return;
-    };
     let Ok(map) = buffer.map_readable() else {
         return;
     };
@@ -228,17 +206,92 @@ fn on_sample(st: &mut Pending, track: TrackKind, sample: &gst::Sample, size: (u3
         }
     };
     let pts = running(buffer.pts()).unwrap_or(0);
-    let dts = running(buffer.dts()).unwrap_or(pts);
-    let zero = *st.zero.get_or_insert(dts.min(pts));
-    if pts < zero {
+    let frame = Timed {
+        track,
+        pts,
+        dts: running(buffer.dts()).unwrap_or(pts),
+        keyframe: track == TrackKind::Audio
+            || !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        data: Bytes::copy_from_slice(&map),
+    };
+    if st.publisher.is_none() {
+        // Keep the video GOP in progress until both codecs are known (the audio caps may
+        // come after the first keyframe), then start the session with it.
+        if track == TrackKind::Video {
+            if frame.keyframe {
+                st.gop.clear();
+            }
+            if (frame.keyframe || !st.gop.is_empty()) && st.gop.len() < MAX_HELD_FRAMES {
+                st.gop.push(frame);
+            }
+            if !start_session(st) {
+                return;
+            }
+            for held in std::mem::take(&mut st.gop) {
+                send(st, held);
+            }
+            return;
+        }
+        if !start_session(st) {
+            return;
+        }
+        for held in std::mem::take(&mut st.gop) {
+            send(st, held);
+        }
+    }
+    send(st, frame);
+}
+
+/// Start the session once a keyframe is held and both codecs are known.
+fn start_session(st: &mut Pending) -> bool {
+    if st.gop.is_empty() || st.video.is_none() || st.audio.is_none() {
+        return false;
+    }
+    let Some(lease) = st.lease.take() else {
+        return false;
+    };
+    let info = StreamInfo {
+        video: st.video.clone(),
+        audio: st.audio.clone(),
+    };
+    match lease.start(info) {
+        Ok(p) => {
+            st.publisher = Some(p);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "demo source lost its slot");
+            false
+        }
+    }
+}
+
+/// Frames held before the session starts: at most a GOP of a few seconds.
+const MAX_HELD_FRAMES: usize = 300;
+
+/// A frame in running time, before it is made relative to the session's media zero.
+struct Timed {
+    track: TrackKind,
+    pts: u64,
+    dts: u64,
+    keyframe: bool,
+    data: Bytes,
+}
+
+fn send(st: &mut Pending, f: Timed) {
+    let Some(publisher) = &st.publisher else {
+        return;
+    };
+    let zero = *st.zero.get_or_insert(f.dts.min(f.pts));
+    if f.pts < zero {
         return;
     }
     publisher.send(Frame {
-        track,
-        pts: (pts - zero) as i64,
-        dts: dts.saturating_sub(zero) as i64,
-        keyframe: keyframe || track == TrackKind::Audio,
+        track: f.track,
+        pts: (f.pts - zero) as i64,
+        dts: f.dts.saturating_sub(zero) as i64,
+        keyframe: f.keyframe,
         discont: false,
-        data: Bytes::copy_from_slice(&map),
+        data: f.data,
     });
 }

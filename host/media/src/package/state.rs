@@ -75,6 +75,20 @@ impl MediaState {
         }
     }
 
+    /// The room's packaging died: it is no longer live, and the status says why.
+    pub fn abandon(&self, room: &str, why: &str) {
+        {
+            let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = rooms.get_mut(room) {
+                if let Some(p) = r.live.take() {
+                    p.end(super::ring::PeriodEnd::Failed(why.to_string()));
+                }
+                r.status.live = false;
+            }
+        }
+        self.error(room, why.to_string());
+    }
+
     pub fn error(&self, room: &str, message: String) {
         tracing::error!(room, error = %message, "media pipeline error");
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
@@ -97,5 +111,34 @@ impl MediaState {
             .get(room)
             .map(|r| r.status.clone())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::ring::PeriodEnd;
+    use std::time::Duration;
+
+    #[test]
+    fn abandoned_room_is_not_live_and_says_why() {
+        let state = MediaState::new();
+        let period = Arc::new(Period::new(
+            "p1".into(),
+            "r".into(),
+            1,
+            SystemTime::now(),
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            vec![],
+        ));
+        state.start_period(period.clone(), "demo");
+        assert!(state.status("r").live);
+        state.abandon("r", "boom");
+        assert!(state.live("r").is_none());
+        let status = state.status("r");
+        assert!(!status.live);
+        assert_eq!(status.last_error.as_deref(), Some("boom"));
+        assert_eq!(period.ended(), Some(PeriodEnd::Failed("boom".into())));
     }
 }

@@ -67,9 +67,15 @@ impl Packager {
                 let sub = session.subscribe();
                 let this = self.clone();
                 let name = format!("pkg-{}", session.room);
-                let spawned = std::thread::Builder::new()
-                    .name(name)
-                    .spawn(move || this.run_session(sub));
+                let spawned = std::thread::Builder::new().name(name).spawn(move || {
+                    let room = sub.session.room.clone();
+                    let state = this.state.clone();
+                    let run = std::panic::AssertUnwindSafe(|| this.run_session(sub));
+                    if std::panic::catch_unwind(run).is_err() {
+                        // The room must not stay "live" on a dead pipeline.
+                        state.abandon(&room, "packaging thread panicked; the live was cut");
+                    }
+                });
                 if let Err(e) = spawned {
                     self.state
                         .error(&session.room, format!("cannot start packaging thread: {e}"));
