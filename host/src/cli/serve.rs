@@ -112,7 +112,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              \x20 live DASH:       http://{addr}/media/{DEMO_ROOM}/live.mpd\n\
              \x20 live HLS:        http://{addr}/media/{DEMO_ROOM}/master.m3u8\n\
              \x20 OBS ingest:      rtmp://{rtmp}/live  (RTMPS: rtmps://{rtmps}/live)\n\
-             \x20 demo stream key: {stream_key}  (the demo stream holds the room; --no-demo-stream frees it)\n\
+             \x20 demo stream key: {stream_key}  {key_note}\n\
              \x20 merchant token:  {}\n\
              \x20 demo host token: {host_token}\n\
              \x20 data:            {}\n\
@@ -121,6 +121,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.data_dir.display(),
             rtmp = ingest.rtmp,
             rtmps = ingest.rtmps,
+            key_note = if args.media.no_demo_stream {
+                "(publish the demo room from OBS with it)"
+            } else {
+                "(the built-in demo stream holds the room; --no-demo-stream frees it)"
+            },
         );
         let mut out = std::io::stdout();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
