@@ -7,14 +7,13 @@
 
 mod common;
 
-use common::{Server, free_port, publish};
+use common::{Server, free_port, publish, small_ladder};
 use livecart_media::hub::{StreamHub, TakeoverPolicy};
 use livecart_media::ingest::rtsp::{self, RtspSource, RtspStatus};
 use livecart_media::ingest::{StaticKeys, StreamKeys, rtmp, tls};
 use livecart_media::origin::{MpdOptions, Origin, Recorder};
 use livecart_media::package::state::MediaState;
 use livecart_media::pipeline::Packager;
-use livecart_media::pipeline::ladder::{LadderConfig, Rung};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
@@ -35,25 +34,6 @@ struct Stack {
     dir: tempfile::TempDir,
 }
 
-fn ladder() -> LadderConfig {
-    LadderConfig {
-        rungs: vec![
-            Rung {
-                height: 180,
-                width: None,
-                bitrate_kbps: 300,
-            },
-            Rung {
-                height: 90,
-                width: None,
-                bitrate_kbps: 100,
-            },
-        ],
-        preset: "ultrafast".into(),
-        ..LadderConfig::default()
-    }
-}
-
 async fn stack() -> Stack {
     livecart_media::pipeline::init().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +45,7 @@ async fn stack() -> Stack {
     Packager {
         hub: hub.clone(),
         state: state.clone(),
-        ladder: Arc::new(|_| ladder()),
+        ladder: Arc::new(|_| small_ladder(false)),
         on_period: Some(Arc::new(move |p| {
             let _g = handle.enter();
             rec.record(p);

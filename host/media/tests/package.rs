@@ -2,13 +2,15 @@
 //! the packager cuts CMAF segments for every rung, and the period ends cleanly at EOS.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::small_ladder;
 use livecart_media::hub::{StreamHub, TrackKind};
 use livecart_media::ingest::demo::{self, DemoConfig};
 use livecart_media::package::bmff;
 use livecart_media::package::ring::{Period, PeriodEnd};
 use livecart_media::package::state::MediaState;
 use livecart_media::pipeline::Packager;
-use livecart_media::pipeline::ladder::{LadderConfig, Rung};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,26 +26,6 @@ fn small_demo(frames: u32) -> DemoConfig {
     }
 }
 
-fn ladder(passthrough: bool) -> LadderConfig {
-    LadderConfig {
-        rungs: vec![
-            Rung {
-                height: 180,
-                width: None,
-                bitrate_kbps: 300,
-            },
-            Rung {
-                height: 90,
-                width: None,
-                bitrate_kbps: 100,
-            },
-        ],
-        passthrough,
-        preset: "ultrafast".into(),
-        ..LadderConfig::default()
-    }
-}
-
 /// Run the demo into a packager and return the finished period. The demo starts publishing
 /// at the first keyframe after both codecs are known, so up to a second may be skipped.
 async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState>) {
@@ -54,7 +36,7 @@ async fn package(passthrough: bool, frames: u32) -> (Arc<Period>, Arc<MediaState
     Packager {
         hub: hub.clone(),
         state: state.clone(),
-        ladder: Arc::new(move |_| ladder(passthrough)),
+        ladder: Arc::new(move |_| small_ladder(passthrough)),
         on_period: Some(Arc::new(move |p| seen.lock().unwrap().push(p))),
         latency: None,
     }

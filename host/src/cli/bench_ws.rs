@@ -21,7 +21,7 @@ mod client;
 mod fanout;
 mod likes;
 mod memory;
-mod server;
+pub(super) mod server;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;

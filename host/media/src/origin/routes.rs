@@ -121,15 +121,22 @@ async fn now() -> Response {
     )
 }
 
+/// The live period of the room named in the path.
+fn live_period(
+    o: &Origin,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<std::sync::Arc<crate::package::ring::Period>, HttpError> {
+    let room = ids(p, |r| vec![r.as_str()])?;
+    o.state
+        .live(&room)
+        .ok_or_else(|| not_found("room is not live"))
+}
+
 async fn live_mpd(
     State(o): State<Origin>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, HttpError> {
-    let room = ids(p, |r| vec![r.as_str()])?;
-    let period = o
-        .state
-        .live(&room)
-        .ok_or_else(|| not_found("room is not live"))?;
+    let period = live_period(&o, p)?;
     let body = mpd::live_mpd(&period, &o.opts, SystemTime::now())
         .ok_or_else(|| not_found("live stream is not ready yet"))?;
     Ok(reply(body, DASH, SHORT))
@@ -139,11 +146,7 @@ async fn master(
     State(o): State<Origin>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, HttpError> {
-    let room = ids(p, |r| vec![r.as_str()])?;
-    let period = o
-        .state
-        .live(&room)
-        .ok_or_else(|| not_found("room is not live"))?;
+    let period = live_period(&o, p)?;
     let body =
         hls::live_master(&period).ok_or_else(|| not_found("live stream is not ready yet"))?;
     Ok(reply(body, HLS, SHORT))

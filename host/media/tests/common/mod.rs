@@ -7,6 +7,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// A two-rung ladder (180p and 90p, x264 ultrafast) small enough for the tests.
+pub fn small_ladder(passthrough: bool) -> livecart_media::pipeline::ladder::LadderConfig {
+    use livecart_media::pipeline::ladder::{LadderConfig, Rung};
+    let rung = |height, bitrate_kbps| Rung {
+        height,
+        width: None,
+        bitrate_kbps,
+    };
+    LadderConfig {
+        rungs: vec![rung(180, 300), rung(90, 100)],
+        passthrough,
+        preset: "ultrafast".into(),
+        ..LadderConfig::default()
+    }
+}
+
 pub const PYTHON: &str = "/usr/bin/python3";
 
 /// A child process that is killed when the test lets go of it (also on panic).

@@ -2,6 +2,8 @@
 //! (from `/proc`), machine-wide busy and softirq time, waiting for a quiet machine,
 //! percentiles, and raising the open-files limit.
 
+// The /proc readers and the quiet-machine wait are the ws bench's; one copy serves both.
+pub use crate::cli::bench_ws::server::{cpu_seconds as process_cpu, system_ticks, wait_quiet};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -18,14 +20,6 @@ fn stat_cpu(stat: &str) -> Option<(String, f64)> {
     // After the name: state is field 3; utime and stime are fields 14 and 15.
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
     Some((comm, (ticks(11)? + ticks(12)?) as f64 / HZ))
-}
-
-/// CPU seconds used so far by process `pid` (all its threads, live and exited).
-pub fn process_cpu(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| stat_cpu(&s))
-        .map_or(0.0, |(_, s)| s)
 }
 
 /// CPU seconds used so far by this process.
@@ -55,24 +49,6 @@ pub fn threads_cpu() -> HashMap<&'static str, f64> {
         *out.entry(group).or_insert(0.0) += secs;
     }
     out
-}
-
-/// Busy and softirq ticks of the whole machine, from the first line of `/proc/stat`.
-pub fn system_ticks() -> (u64, u64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
-        return (0, 0);
-    };
-    let v: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    let at = |i: usize| v.get(i).copied().unwrap_or(0);
-    // user nice system idle iowait irq softirq steal
-    (at(0) + at(1) + at(2) + at(5) + at(6) + at(7), at(6))
 }
 
 /// CPU over a span of wall time, in cores: this process, by thread group, another process,
@@ -131,30 +107,6 @@ impl CpuSpan {
 impl Cores {
     pub fn group(&self, g: &str) -> f64 {
         self.threads.get(g).copied().unwrap_or(0.0)
-    }
-}
-
-/// Wait, at most `max`, until the machine is nearly idle (under 0.2 busy cores over a
-/// second), so other work (a build) does not share the cores with the measurement.
-pub async fn wait_quiet(max: Duration) {
-    let start = Instant::now();
-    let mut warned = false;
-    loop {
-        let (b0, _) = system_ticks();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let (b1, _) = system_ticks();
-        let cores = b1.saturating_sub(b0) as f64 / HZ;
-        if cores < 0.2 {
-            return;
-        }
-        if start.elapsed() >= max {
-            eprintln!("warning: the machine is still busy ({cores:.2} cores); measuring anyway");
-            return;
-        }
-        if !warned {
-            eprintln!("waiting for the machine to go quiet ({cores:.2} cores busy)...");
-            warned = true;
-        }
     }
 }
 

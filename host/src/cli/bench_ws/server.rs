@@ -253,7 +253,7 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 }
 
 /// Busy and softirq ticks of the whole machine, from the first line of `/proc/stat`.
-fn system_ticks() -> (u64, u64) {
+pub fn system_ticks() -> (u64, u64) {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
         return (0, 0);
     };
