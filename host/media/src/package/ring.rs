@@ -64,6 +64,8 @@ pub struct Segment {
     /// Wall clock at which its first chunk was ready.
     pub first_chunk_at: SystemTime,
     state: watch::Sender<SegmentState>,
+    /// The whole segment, concatenated once on first request after completion.
+    whole: OnceLock<Bytes>,
 }
 
 impl Segment {
@@ -78,6 +80,7 @@ impl Segment {
             start,
             first_chunk_at: SystemTime::now(),
             state,
+            whole: OnceLock::new(),
         }
     }
 
@@ -114,8 +117,13 @@ impl Segment {
 
     /// The whole segment if complete.
     pub fn bytes(&self) -> Option<Bytes> {
+        if let Some(b) = self.whole.get() {
+            return Some(b.clone());
+        }
         let s = self.state.borrow();
-        s.complete.then(|| concat(&s.chunks))
+        // Every viewer asks for the same segments: concatenate once, not per request.
+        s.complete
+            .then(|| self.whole.get_or_init(|| concat(&s.chunks)).clone())
     }
 }
 
