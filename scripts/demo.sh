@@ -7,6 +7,7 @@ source scripts/lib.sh
 
 ensure_apt "${BASE_PACKAGES[@]}"
 ensure_rust
+ensure_npm
 
 build_plugins --release
 echo "==> starting livecart"

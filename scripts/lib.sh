@@ -56,13 +56,20 @@ build_plugins() {
     cargo run -q "${profile_flag[@]}" -p livecart -- plugin build --wasip2 plugins/hostile
 }
 
-# What the browser tests need (tests/tests/dash_js.rs): Debian's Chromium and web/'s npm
-# packages, reinstalled only when package-lock.json is newer than web/node_modules.
-ensure_web() {
-    ensure_apt chromium
+# web/'s npm packages (dash.js, which the build embeds in the viewer page, and playwright-core
+# for the browser tests), reinstalled only when package-lock.json is newer than
+# web/node_modules. Node and npm come from Debian when the machine has none.
+ensure_npm() {
+    command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
     if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
         echo "==> npm ci (web/)"
         (cd web && npm ci --no-audit --no-fund)
         touch web/node_modules
     fi
+}
+
+# What the browser tests need: Debian's Chromium and web/'s npm packages.
+ensure_web() {
+    ensure_apt chromium
+    ensure_npm
 }

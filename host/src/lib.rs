@@ -14,3 +14,4 @@ pub mod room;
 pub mod runner;
 pub mod server;
 pub mod store;
+pub mod web;

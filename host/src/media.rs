@@ -106,6 +106,15 @@ pub struct Media {
     pub hub: StreamHub,
     rtsp: Mutex<HashMap<String, watch::Receiver<RtspStatus>>>,
     origin: Option<Origin>,
+    ingest: Option<Ingest>,
+}
+
+/// The publish URLs for OBS, without the stream key. A host bound to every interface
+/// (`0.0.0.0`) is shown as such: clients put in the host name they reached us by.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ingest {
+    pub rtmp: String,
+    pub rtmps: String,
 }
 
 /// A room's media status as the API shows it.
@@ -117,6 +126,8 @@ pub struct RoomMedia {
     pub dash: String,
     pub hls: String,
     pub rtsp: Option<RtspStatus>,
+    /// Where OBS publishes (null when media is disabled).
+    pub ingest: Option<Ingest>,
 }
 
 impl Media {
@@ -127,6 +138,7 @@ impl Media {
             hub: StreamHub::new(),
             rtsp: Mutex::new(HashMap::new()),
             origin: None,
+            ingest: None,
         })
     }
 
@@ -142,6 +154,7 @@ impl Media {
             dash: format!("/media/{room}/live.mpd"),
             hls: format!("/media/{room}/master.m3u8"),
             rtsp,
+            ingest: self.ingest.clone(),
         }
     }
 
@@ -282,6 +295,10 @@ pub async fn start(
         hub,
         rtsp: Mutex::new(rtsp),
         origin: Some(origin),
+        ingest: Some(Ingest {
+            rtmp: format!("rtmp://{}/live", addrs.rtmp),
+            rtmps: format!("rtmps://{}/live", addrs.rtmps),
+        }),
     });
     Ok((media, addrs, demo))
 }

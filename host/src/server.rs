@@ -1,5 +1,5 @@
-//! The HTTP server: one axum router for health, the room WebSocket, the REST API and (in
-//! later layers) web pages, plus the media origin (`/media`). `app(state)` builds it so tests can drive
+//! The HTTP server: one axum router for health, the room WebSocket, the REST API, the web
+//! pages, and the media origin (`/media`). `app(state)` builds it so tests can drive
 //! it without a socket.
 
 use crate::api;
@@ -21,6 +21,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub rooms: Arc<Rooms>,
     pub media: Arc<Media>,
+    pub pages: Arc<crate::web::Pages>,
 }
 
 /// The router. Must be called inside a tokio runtime (it starts the long-poll reaper).
@@ -38,6 +39,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::router())
+        .merge(crate::web::routes())
         .with_state(state)
         .merge(ws)
         .merge(lp)

@@ -140,3 +140,124 @@ impl Serve {
         }
     }
 }
+
+/// Running the browser scripts of `web/tests/` (Node + playwright-core + Debian's
+/// Chromium) from Rust tests.
+pub mod browser {
+    use super::{KillOnDrop, root, target_dir};
+    use std::io::Read;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const SETUP: &str = "run ./scripts/test.sh, which installs chromium and web/node_modules";
+
+    /// What a script did.
+    #[derive(Debug)]
+    pub struct Outcome {
+        /// It exited with status 0 within its time limit.
+        pub ok: bool,
+        pub stdout: String,
+        pub stderr: String,
+    }
+
+    impl Outcome {
+        /// The JSON report a script prints on stdout (its last JSON object).
+        pub fn report(&self) -> Option<serde_json::Value> {
+            let start = self.stdout.find('{')?;
+            serde_json::from_str(&self.stdout[start..]).ok()
+        }
+    }
+
+    /// Where browser tests leave screenshots for review: `target/test-artifacts/`.
+    pub fn artifacts() -> PathBuf {
+        let dir = target_dir().join("test-artifacts");
+        std::fs::create_dir_all(&dir).expect("creating target/test-artifacts");
+        dir
+    }
+
+    /// `web/tests/<name>`, after checking that Chromium, Node and the npm packages the
+    /// scripts need are installed; fails (never skips) without them.
+    pub fn script(name: &str) -> PathBuf {
+        let chromium = std::env::var_os("CHROMIUM")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+        assert!(
+            chromium.exists(),
+            "{} is missing: {SETUP}",
+            chromium.display()
+        );
+        let web = root().join("web");
+        for dep in [
+            "dashjs/dist/dash.all.min.js",
+            "playwright-core/package.json",
+        ] {
+            let path = web.join("node_modules").join(dep);
+            assert!(path.exists(), "{} is missing: {SETUP}", path.display());
+        }
+        let node = Command::new("node").arg("--version").output();
+        assert!(
+            node.is_ok_and(|o| o.status.success()),
+            "node is missing: {SETUP}"
+        );
+        let path = web.join("tests").join(name);
+        assert!(path.exists(), "{} is missing", path.display());
+        path
+    }
+
+    /// Run `node web/tests/<name> <args>`, killing it after `limit`.
+    pub fn run_script(name: &str, args: &[String], limit: Duration) -> Outcome {
+        let mut cmd = Command::new("node");
+        cmd.arg(script(name)).args(args).current_dir(root());
+        run_with_limit(cmd, limit)
+    }
+
+    /// Run `cmd` to completion, killing it after `limit`.
+    pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Outcome {
+        let mut child = KillOnDrop(
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn node"),
+        );
+        let mut out = child.0.stdout.take().expect("stdout");
+        let mut err = child.0.stderr.take().expect("stderr");
+        let out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.0.try_wait().expect("wait for node") {
+                break Some(status);
+            }
+            if start.elapsed() > limit {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        drop(child);
+        let (stdout, stderr) = (
+            out.join().unwrap_or_default(),
+            err.join().unwrap_or_default(),
+        );
+        match status {
+            Some(status) => Outcome {
+                ok: status.success(),
+                stdout,
+                stderr,
+            },
+            None => Outcome {
+                ok: false,
+                stdout,
+                stderr: format!("{stderr}\n(killed after {limit:?})"),
+            },
+        }
+    }
+}

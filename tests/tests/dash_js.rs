@@ -7,15 +7,13 @@
 //! Needs `/usr/bin/chromium` and `web/node_modules`, which `scripts/test.sh` installs; the
 //! test fails, rather than skips, without them.
 
-use livecart_e2e::{KillOnDrop, livecart, root, target_dir};
+use livecart_e2e::{KillOnDrop, browser, livecart};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const SETUP: &str = "run ./scripts/test.sh, which installs chromium and web/node_modules";
 
 /// `GET http://{addr}{path}`: (status, body).
 fn get(addr: &str, path: &str) -> (u16, String) {
@@ -47,73 +45,6 @@ fn split_url(url: &str) -> (String, String) {
     let rest = url.trim().trim_start_matches("http://");
     let (addr, path) = rest.split_once('/').expect("URL with a path");
     (addr.to_owned(), format!("/{path}"))
-}
-
-/// Chromium and the npm packages the player script needs.
-fn check_tools() -> PathBuf {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        chromium.exists(),
-        "{} is missing: {SETUP}",
-        chromium.display()
-    );
-    let web = root().join("web");
-    for dep in [
-        "dashjs/dist/dash.all.min.js",
-        "playwright-core/package.json",
-    ] {
-        let path = web.join("node_modules").join(dep);
-        assert!(path.exists(), "{} is missing: {SETUP}", path.display());
-    }
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "node is missing: {SETUP}"
-    );
-    web.join("tests").join("dash-play.mjs")
-}
-
-/// Run `cmd` to completion, killing it after `limit`: (success, stdout, stderr).
-fn run_with_limit(mut cmd: Command, limit: Duration) -> (bool, String, String) {
-    let mut child = KillOnDrop(
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn node"),
-    );
-    let mut out = child.0.stdout.take().expect("stdout");
-    let mut err = child.0.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if start.elapsed() > limit {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    drop(child);
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    match status {
-        Some(status) => (status.success(), out, err),
-        None => (false, out, format!("{err}\n(killed after {limit:?})")),
-    }
 }
 
 /// `livecart serve` on free ports with a 320x180 demo and a two-rung ladder (180p, the
@@ -176,7 +107,7 @@ fn serve(data: &Path) -> (KillOnDrop, String, String) {
 
 #[test]
 fn dash_js_plays_the_live_mpd_in_chromium() {
-    let script = check_tools();
+    browser::script("dash-play.mjs");
     let tmp = tempfile::tempdir().expect("tempdir");
     let (_server, dash, hls) = serve(tmp.path());
 
@@ -213,16 +144,20 @@ fn dash_js_plays_the_live_mpd_in_chromium() {
     assert_eq!(status, 200, "{variant}: {playlist}");
     assert!(playlist.starts_with("#EXTM3U"), "{playlist}");
 
-    let screenshot = target_dir().join("test-artifacts").join("dash-play.png");
-    let mut node = Command::new("node");
-    node.arg(&script)
-        .args(["--mpd", &dash, "--seconds", "8", "--screenshot"])
-        .arg(&screenshot)
-        .current_dir(root());
-    let (ok, out, err) = run_with_limit(node, Duration::from_secs(120));
-    assert!(ok, "dash-play failed:\n{err}\n{out}");
+    let screenshot = browser::artifacts().join("dash-play.png");
+    let args = [
+        "--mpd".to_owned(),
+        dash.clone(),
+        "--seconds".into(),
+        "8".into(),
+        "--screenshot".into(),
+        screenshot.display().to_string(),
+    ];
+    let run = browser::run_script("dash-play.mjs", &args, Duration::from_secs(120));
+    let (out, err) = (&run.stdout, &run.stderr);
+    assert!(run.ok, "dash-play failed:\n{err}\n{out}");
     let report: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("dash-play's report ({e}):\n{out}"));
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("dash-play's report ({e}):\n{out}"));
     let ctx = || serde_json::to_string_pretty(&report).unwrap_or_default();
 
     assert_eq!(report["playbackStarted"], true, "{}", ctx());

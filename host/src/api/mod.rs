@@ -10,6 +10,7 @@ mod analytics;
 mod catalog;
 mod plugins;
 mod rooms;
+mod viewers;
 
 use crate::server::AppState;
 use crate::store::{Merchant, Room, StoreError};
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalog::routes())
         .merge(plugins::routes())
         .merge(analytics::routes())
+        .merge(viewers::routes())
 }
 
 async fn openapi() -> Response {

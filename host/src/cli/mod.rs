@@ -21,6 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // Parsed once per process; size does not matter.
 pub enum Command {
     /// Run the host: HTTP, rooms and plugins, on the embedded SQLite store.
     Serve(serve::ServeArgs),

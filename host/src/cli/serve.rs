@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Example plugin sources (for their sample configs and the demo catalog).
     #[arg(long, default_value = "plugins")]
     pub plugin_sources: PathBuf,
+    /// Serve the web pages from this directory (its `src/` and `node_modules/dashjs`) on
+    /// every request instead of the copies built in: for working on the pages.
+    #[arg(long)]
+    pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
 }
@@ -105,6 +109,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
             "livecart is running\n\
+             \x20 viewer page:     http://{addr}/live/{DEMO_ROOM}\n\
+             \x20 console:         http://{addr}/console   (sign in with the merchant token)\n\
              \x20 health:          http://{addr}/healthz\n\
              \x20 room websocket:  ws://{addr}/ws   (demo room: {DEMO_ROOM})\n\
              \x20 REST API:        http://{addr}/api/openapi.json\n\
@@ -135,6 +141,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             registry,
             rooms,
             media,
+            pages: Arc::new(match args.web_dir {
+                Some(dir) => crate::web::Pages::from_dir(dir),
+                None => crate::web::Pages::embedded(),
+            }),
         };
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async {

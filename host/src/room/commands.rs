@@ -9,7 +9,7 @@ use super::outbox::Class;
 use super::protocol::{ClientMsg, CommentView, Moderation, ServerMsg};
 use crate::auth::Role;
 use crate::plugin::model::EventBody;
-use crate::store::{Click, ab_variant, now_ms};
+use crate::store::{CARD_VARIANTS, Click, ab_variant, now_ms};
 use futures_util::Sink;
 
 /// A refused message: the error code and a sentence for people.
@@ -139,7 +139,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 }
                 let variant = push_id
                     .as_ref()
-                    .map(|_| ab_variant(&uid, &room, &["a", "b"]));
+                    .map(|_| ab_variant(&uid, &room, CARD_VARIANTS));
                 store.claim_coupon_tagged(
                     &cid,
                     &uid,
@@ -310,7 +310,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 push_id: push_id.clone(),
                 product_id: product_id.clone(),
                 user_id: uid.clone(),
-                variant: Some(ab_variant(&uid, &room, &["a", "b"])),
+                variant: Some(ab_variant(&uid, &room, CARD_VARIANTS)),
                 at_ms: now_ms(),
             };
             blocking(move || store.record_click(&click))

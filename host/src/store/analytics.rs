@@ -84,6 +84,9 @@ pub struct MinuteRow {
     pub conversion: f64,
 }
 
+/// The variants of the product-card experiment, whose name is the room id.
+pub const CARD_VARIANTS: &[&str] = &["a", "b"];
+
 /// The A/B variant of `user_id` in `experiment`: SHA-256 of `experiment:user_id`, its
 /// first 8 bytes as a big-endian u64, modulo the number of variants. Empty when there are
 /// no variants.

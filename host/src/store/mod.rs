@@ -8,7 +8,9 @@ mod analytics;
 mod commerce;
 mod plugins;
 
-pub use analytics::{Ack, Click, MinuteRow, Push, ab_variant, analytics_csv, rfc3339_utc};
+pub use analytics::{
+    Ack, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv, rfc3339_utc,
+};
 pub use commerce::{
     BuyError, Claim, ClaimError, Coupon, FlashSale, Merchant, NewCoupon, NewFlashSale, Order,
     ProductRecord, Room, RoomStatus, StoreCatalog,

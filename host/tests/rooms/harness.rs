@@ -105,6 +105,7 @@ pub async fn start(config: RoomConfig) -> Server {
         registry,
         rooms,
         media: livecart::media::Media::disabled(),
+        pages: Arc::new(livecart::web::Pages::embedded()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

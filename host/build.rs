@@ -1,0 +1,71 @@
+//! Embeds the web pages into the binary: every file of `web/src/` and dash.js from
+//! `web/node_modules` (installed by `npm ci` in the README's two commands). Writes
+//! `$OUT_DIR/web_assets.rs`, a table of `(name, bytes)` that `src/web.rs` includes.
+//!
+//! Without `web/node_modules` the build still succeeds: the player script is then missing
+//! from the table, the viewer page says so, and a cargo warning names the fix.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const DASHJS: &str = "dash.all.min.js";
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let web = manifest.join("..").join("web");
+    let src = web.join("src");
+    let dashjs = web
+        .join("node_modules")
+        .join("dashjs")
+        .join("dist")
+        .join(DASHJS);
+    println!("cargo:rerun-if-changed={}", src.display());
+    // npm ci rewrites this file, so a fresh install is noticed.
+    println!(
+        "cargo:rerun-if-changed={}",
+        web.join("node_modules")
+            .join(".package-lock.json")
+            .display()
+    );
+
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&src) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if path.is_file() && !name.starts_with('.') {
+                files.push((name.to_owned(), path.clone()));
+            }
+        }
+    }
+    if dashjs.is_file() {
+        files.push((DASHJS.to_owned(), dashjs));
+    } else {
+        println!(
+            "cargo:warning=web/node_modules is missing: the viewer page will have no player \
+             (run `npm ci` in web/, or use scripts/demo.sh which does)"
+        );
+    }
+    files.sort();
+
+    let mut out = String::from(
+        "/// Embedded web files: (name, bytes).\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+    );
+    for (name, path) in &files {
+        let _ = writeln!(
+            out,
+            "    ({name:?}, include_bytes!({:?})),",
+            absolute(path).display()
+        );
+    }
+    out.push_str("];\n");
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("web_assets.rs");
+    std::fs::write(&dest, out).expect("writing web_assets.rs");
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}

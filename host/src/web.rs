@@ -1,0 +1,232 @@
+//! The web pages: the viewer page (`/live/{room}`) and the merchant console (`/console`),
+//! with their scripts, styles and the dash.js player under `/assets/`. The files come from
+//! `web/src/` (and `web/node_modules`), embedded at build time by `build.rs`; `--web-dir`
+//! serves them from disk instead, for working on the pages without rebuilding.
+//!
+//! Pages carry a strict Content-Security-Policy: scripts and styles only from this origin,
+//! no inline code. A comment or product text that slips past the pages' own escaping still
+//! cannot run script.
+
+use crate::server::AppState;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+
+/// What HTML pages may load. Product images come from merchants' own hosts (any origin);
+/// video is fetched by MSE (blob:); the room socket is same-origin `ws:`/`wss:`.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src * data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Where the page files come from.
+#[derive(Debug, Default)]
+pub struct Pages {
+    /// `Some(web/)`: read `src/*` and `node_modules/dashjs` from disk on every request.
+    dir: Option<PathBuf>,
+}
+
+impl Pages {
+    /// The copies embedded in the binary.
+    pub fn embedded() -> Pages {
+        Pages { dir: None }
+    }
+
+    /// Files read from `dir` (the `web/` directory) on each request.
+    pub fn from_dir(dir: PathBuf) -> Pages {
+        Pages { dir: Some(dir) }
+    }
+
+    /// A file's bytes and, for embedded files, its ETag.
+    fn file(&self, name: &str) -> Option<(Vec<u8>, Option<&'static str>)> {
+        if !valid_name(name) {
+            return None;
+        }
+        match &self.dir {
+            Some(dir) => {
+                let path = if name == "dash.all.min.js" {
+                    dir.join("node_modules/dashjs/dist").join(name)
+                } else {
+                    dir.join("src").join(name)
+                };
+                std::fs::read(path).ok().map(|b| (b, None))
+            }
+            None => embedded(name).map(|(bytes, etag)| (bytes.to_vec(), Some(etag))),
+        }
+    }
+}
+
+/// An embedded file and its ETag (hash of its bytes, computed once).
+fn embedded(name: &str) -> Option<(&'static [u8], &'static str)> {
+    static TABLE: OnceLock<HashMap<&'static str, (&'static [u8], String)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(name, bytes)| {
+                let digest = Sha256::digest(bytes);
+                (
+                    *name,
+                    (*bytes, format!("\"{}\"", hex::encode(&digest[..12]))),
+                )
+            })
+            .collect()
+    });
+    table.get(name).map(|(b, etag)| (*b, etag.as_str()))
+}
+
+/// A flat file name: letters, digits, `.`, `-`, `_`; no path, no leading dot.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(console))
+        .route("/live/{room}", get(viewer))
+        .route("/assets/{name}", get(asset))
+}
+
+async fn console(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    serve(&s.pages, "console.html", &headers)
+}
+
+async fn viewer(
+    State(s): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let store = s.store.clone();
+    let exists = tokio::task::spawn_blocking(move || store.room(&room).ok().flatten().is_some())
+        .await
+        .unwrap_or(false);
+    if !exists {
+        return not_found_page();
+    }
+    serve(&s.pages, "viewer.html", &headers)
+}
+
+async fn asset(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&s.pages, &name, &headers)
+}
+
+/// A file with its type, caching (revalidate by ETag) and, for pages, security headers.
+fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
+    let Some((bytes, etag)) = pages.file(name) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let mut response = if let Some(etag) = etag {
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        let mut r = if fresh {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            bytes.into_response()
+        };
+        r.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static(etag));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        r
+    } else {
+        let mut r = bytes.into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(name)),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if name.ends_with(".html") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+    }
+    response
+}
+
+fn not_found_page() -> Response {
+    let mut r = (
+        StatusCode::NOT_FOUND,
+        "<!doctype html><meta charset=utf-8><title>No such live room</title>\
+         <h1>No such live room</h1><p>Check the link you were given.</p>",
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_leave_the_directory_are_refused() {
+        for bad in ["", "..", ".env", "a/b", "a\\b", "%2e%2e", "x y"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        assert!(valid_name("viewer-room.js"));
+    }
+
+    #[test]
+    fn disk_mode_does_not_serve_outside_src() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("secret"), "x").unwrap();
+        std::fs::write(dir.path().join("src/a.js"), "ok").unwrap();
+        let pages = Pages::from_dir(dir.path().to_path_buf());
+        assert!(pages.file("secret").is_none());
+        assert_eq!(pages.file("a.js").map(|(b, _)| b), Some(b"ok".to_vec()));
+    }
+}
