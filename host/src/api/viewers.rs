@@ -12,6 +12,7 @@ use crate::auth::{Claims, Role};
 use crate::room::commerce::new_id;
 use crate::server::AppState;
 use crate::store::{CARD_VARIANTS, ab_variant};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
@@ -39,12 +40,19 @@ struct GuestRequest {
 async fn guest(
     State(s): State<AppState>,
     Path(room): Path<String>,
-    body: Option<Json<GuestRequest>>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let room = existing_room(&s, &room).await?;
+    // The body is optional: no body (or an empty one) is a guest without a name.
+    let body: GuestRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        GuestRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::unprocessable(format!("invalid guest request: {e}")))?
+    };
     let id = new_id("g");
     let name = body
-        .and_then(|Json(b)| b.name)
+        .name
         .map(|n| n.trim().chars().take(32).collect::<String>())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("Guest {}", &id[id.len().saturating_sub(4)..]));

@@ -343,6 +343,9 @@ async fn openapi_documents_every_route() {
         "/api/rooms/{room}/plugins/{name}",
         "/api/rooms/{room}/plugins/{name}/rollback",
         "/api/rooms/{room}/analytics",
+        "/api/rooms/{room}/media",
+        "/api/rooms/{room}/guest",
+        "/api/rooms/{room}/me",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

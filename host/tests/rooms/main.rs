@@ -5,4 +5,5 @@
 mod api;
 mod harness;
 mod longpoll;
+mod pages;
 mod ws;
