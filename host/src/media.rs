@@ -167,6 +167,23 @@ impl Media {
     }
 }
 
+/// Rooms stamp events with the media time being ingested now: the wall-clock time since
+/// the live's availabilityStartTime, which is the ingest time of its first segment's first
+/// frame, so media time 0 is presentation time 0 of the live's MPD Period.
+impl crate::room::clock::MediaClock for Media {
+    fn now(&self, room: &str) -> Option<crate::room::clock::MediaTime> {
+        let period = self.state.live(room)?;
+        let ast = period.availability_start()?;
+        let ms = std::time::SystemTime::now()
+            .duration_since(ast)
+            .map_or(0, |d| d.as_millis() as u64);
+        Some(crate::room::clock::MediaTime {
+            period: period.id.clone(),
+            ms,
+        })
+    }
+}
+
 /// Addresses the media servers ended up on.
 #[derive(Debug, Clone)]
 pub struct MediaAddrs {

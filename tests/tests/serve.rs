@@ -114,6 +114,47 @@ fn serve_prints_its_urls_and_answers() {
     ));
     assert_eq!(media["live"], true, "{media}");
     assert_eq!(media["source"], "demo", "{media}");
+    let rtmp = media["ingest"]["rtmp"].as_str().unwrap_or_default();
+    assert_eq!(rtmp, format!("rtmp://{}/live", s.rtmp), "{media}");
+}
+
+/// A product card pushed during a live carries the media time the live was at, on the
+/// timeline of the live's MPD Period; two pushes a second apart are a second apart there.
+#[test]
+fn cards_pushed_during_a_live_carry_its_media_time() {
+    let s = Serve::start(&[]);
+    wait_for(&s.addr, "/media/demo/live.mpd", None, |r| {
+        r.starts_with("HTTP/1.1 200")
+    });
+    let media = json(&get(
+        &s.addr,
+        "/api/rooms/demo/media",
+        Some(&s.merchant_token),
+    ));
+    let push = || {
+        json(&request(
+            &s.addr,
+            "POST",
+            "/api/rooms/demo/push",
+            Some(&s.merchant_token),
+            r#"{"product_id":"sku-tee"}"#,
+        ))
+    };
+    let first = push();
+    std::thread::sleep(Duration::from_millis(1000));
+    let second = push();
+    assert_eq!(first["period"], media["period"], "{first} {media}");
+    let (a, b) = (first["media_ms"].as_u64(), second["media_ms"].as_u64());
+    let (Some(a), Some(b)) = (a, b) else {
+        panic!("cards without media time: {first} {second}");
+    };
+    // The first segment is out (the MPD is served), so the live is at least a segment in.
+    assert!(a >= 1000, "{first}");
+    assert!((900..=3000).contains(&(b - a)), "{a} then {b}");
+    // Both wall clocks moved alike: the media clock is not stuck or jumping.
+    let server = |c: &serde_json::Value| c["server_ms"].as_u64().unwrap_or(0);
+    let drift = (b - a).abs_diff(server(&second) - server(&first));
+    assert!(drift <= 5, "media and wall clocks drift by {drift} ms");
 }
 
 #[test]

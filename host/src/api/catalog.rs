@@ -280,6 +280,9 @@ async fn end_sale(
                     o,
                     event: "end",
                     sale: value,
+                    // An ended sale is urgent: shown at once, not at a media time.
+                    media_ms: None,
+                    period: None,
                 }
             });
     }

@@ -85,14 +85,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         role: Role::Host,
         exp: crate::auth::now_s() + 7 * 24 * 3600,
     });
-    let rooms = Arc::new(Rooms::new(RoomDeps {
-        store: store.clone(),
-        engine: engine.clone(),
-        registry: registry.clone(),
-        ai,
-        tokens,
-        config: RoomConfig::default(),
-    }));
 
     let stream_key = store
         .room(DEMO_ROOM)?
@@ -106,6 +98,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             crate::media::start(&args.media, &args.data_dir, store.clone(), Some(DEMO_ROOM))
                 .await
                 .context("starting media")?;
+        let rooms = Arc::new(Rooms::new(RoomDeps {
+            store: store.clone(),
+            engine: engine.clone(),
+            registry: registry.clone(),
+            ai,
+            tokens,
+            config: RoomConfig::default(),
+            media_clock: media.clone(),
+        }));
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
             "livecart is running\n\

@@ -127,6 +127,7 @@ mod tests {
             true,
             HistoryLimits::default(),
             bus.clone(),
+            Arc::new(crate::room::clock::NoMedia),
         ));
         let weak = Arc::downgrade(&hub);
         bus.subscribe(

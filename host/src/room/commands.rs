@@ -203,6 +203,9 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                                 o,
                                 event: "stock",
                                 sale,
+                                // Stock changes are shown at once, not at a media time.
+                                media_ms: None,
+                                period: None,
                             });
                         }
                         plugins.event(EventBody::Purchase {

@@ -34,13 +34,15 @@ pub fn push_card(
         .product(&hub.merchant_id, product_id)?
         .ok_or_else(|| CommerceError::UnknownProduct(product_id.to_owned()))?;
     let now = crate::store::now_ms();
+    let media = hub.media_now();
     let card = CardView {
         push_id: new_id("push"),
         product,
         style,
         duration_ms: if duration_ms == 0 { 8_000 } else { duration_ms },
         server_ms: now,
-        media_ms: None,
+        media_ms: media.as_ref().map(|m| m.ms),
+        period: media.map(|m| m.period),
         source: source.to_owned(),
     };
     store.record_push(&Push {
@@ -49,7 +51,7 @@ pub fn push_card(
         product_id: product_id.to_owned(),
         variant: card.style.clone(),
         server_send_ms: now,
-        media_ms: None,
+        media_ms: card.media_ms,
         source: source.to_owned(),
     })?;
     hub.pin_card(card.clone());
@@ -70,10 +72,13 @@ pub fn unlock_coupon(store: &Store, hub: &RoomHub, coupon_id: &str) -> Result<()
         .unlock_coupon(&coupon.id)?
         .ok_or_else(|| CommerceError::UnknownCoupon(coupon_id.to_owned()))?;
     let value = serde_json::to_value(&coupon).unwrap_or_default();
+    let media = hub.media_now();
     hub.publish(Class::Critical, None, |o| ServerMsg::Coupon {
         o,
         event: "unlocked",
         coupon: value,
+        media_ms: media.as_ref().map(|m| m.ms),
+        period: media.map(|m| m.period),
     });
     Ok(())
 }
@@ -88,10 +93,13 @@ pub fn start_flash_sale(
         .create_flash_sale(&hub.merchant_id, sale)
         .map_err(|e| CommerceError::Refused(e.to_string()))?;
     let value = serde_json::to_value(&sale).unwrap_or_default();
+    let media = hub.media_now();
     hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
         o,
         event: "start",
         sale: value,
+        media_ms: media.as_ref().map(|m| m.ms),
+        period: media.map(|m| m.period),
     });
     Ok(())
 }

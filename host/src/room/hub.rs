@@ -9,6 +9,7 @@
 //! Like totals and online counts are state: coalesced, flushed at most twice a second.
 
 use super::bus::{Effect, Published, RoomBus};
+use super::clock::{MediaClock, MediaTime};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
 use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
 use aho_corasick::AhoCorasick;
@@ -73,6 +74,7 @@ pub struct RoomHub {
     next_conn: AtomicU64,
     likes_pending: AtomicU64,
     likes_total: AtomicU64,
+    clock: Arc<dyn MediaClock>,
 }
 
 /// What a joining or lagging connection needs first.
@@ -91,8 +93,10 @@ impl RoomHub {
         live: bool,
         limits: HistoryLimits,
         bus: Arc<dyn RoomBus>,
+        clock: Arc<dyn MediaClock>,
     ) -> Self {
         RoomHub {
+            clock,
             id: id.to_owned(),
             merchant_id: merchant_id.to_owned(),
             bus,
@@ -121,6 +125,11 @@ impl RoomHub {
         // A panic while holding the lock cannot leave the state half-updated in a way that
         // matters more than losing the room, so keep serving with it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the room's live video is now (see `clock`).
+    pub fn media_now(&self) -> Option<MediaTime> {
+        self.clock.now(&self.id)
     }
 
     pub fn epoch(&self) -> &str {

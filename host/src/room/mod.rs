@@ -14,6 +14,7 @@
 //! flush, plugin worker) the first time someone joins.
 
 pub mod bus;
+pub mod clock;
 pub mod commands;
 pub mod commerce;
 pub mod conn;
@@ -89,6 +90,8 @@ pub struct RoomDeps {
     pub ai: Option<Arc<dyn AiProvider>>,
     pub tokens: TokenKey,
     pub config: RoomConfig,
+    /// Where each room's live video is: stamps commerce and plugin events with media time.
+    pub media_clock: Arc<dyn clock::MediaClock>,
 }
 
 /// Why a room could not be opened.
@@ -161,6 +164,7 @@ impl Rooms {
             record.status == crate::store::RoomStatus::Live,
             self.deps.config.history,
             self.bus.clone(),
+            self.deps.media_clock.clone(),
         ));
         let weak = Arc::downgrade(&hub);
         self.bus.subscribe(

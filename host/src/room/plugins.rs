@@ -45,6 +45,7 @@ pub struct PluginHandle {
     tx: mpsc::Sender<Input>,
     next_id: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
+    clock: Arc<dyn super::clock::MediaClock>,
 }
 
 impl PluginHandle {
@@ -53,7 +54,7 @@ impl PluginHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             room: self.room_id.to_string(),
             time_ms: crate::store::now_ms(),
-            media_ms: None,
+            media_ms: self.clock.now(&self.room_id).map(|m| m.ms),
             body,
         }
     }
@@ -127,6 +128,7 @@ pub fn start(deps: Arc<RoomDeps>, hub: Arc<RoomHub>) -> (PluginHandle, JoinHandl
         tx,
         next_id: Arc::new(AtomicU64::new(1)),
         dropped: Arc::new(AtomicU64::new(0)),
+        clock: deps.media_clock.clone(),
     };
     let catalog = Arc::new(StoreCatalog::new(
         deps.store.clone(),

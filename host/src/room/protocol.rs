@@ -125,8 +125,12 @@ pub struct CardView {
     pub duration_ms: u32,
     /// Server wall clock when pushed, Unix ms.
     pub server_ms: u64,
-    /// Broadcaster media time when pushed, if live.
+    /// Broadcaster media time when pushed (ms on the live's presentation timeline), if
+    /// live.
     pub media_ms: Option<u64>,
+    /// The live (MPD Period id) `media_ms` belongs to; omitted when not live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
     /// Who pushed it: "host" or "plugin:<name>".
     pub source: String,
 }
@@ -168,6 +172,11 @@ pub enum ServerMsg {
         o: u64,
         event: &'static str,
         coupon: serde_json::Value,
+        /// Broadcaster media time and live of the event; both omitted when not live.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        media_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        period: Option<String>,
     },
     ClaimResult {
         coupon_id: String,
@@ -181,6 +190,11 @@ pub enum ServerMsg {
         o: u64,
         event: &'static str,
         sale: serde_json::Value,
+        /// As for `Coupon`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        media_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        period: Option<String>,
     },
     BuyResult {
         sale_id: String,

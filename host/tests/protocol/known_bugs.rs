@@ -82,7 +82,15 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
         }
     }
     let bus = Arc::new(livecart::room::bus::InProcessBus::default());
-    let hub = RoomHub::new("r", "m", "title", true, HistoryLimits::default(), bus);
+    let hub = RoomHub::new(
+        "r",
+        "m",
+        "title",
+        true,
+        HistoryLimits::default(),
+        bus,
+        Arc::new(livecart::room::clock::NoMedia),
+    );
     let resume = Resume {
         epoch: hub.epoch().to_owned(),
         offset: u64::MAX,
