@@ -313,3 +313,103 @@ async fn rtsp_pull_is_served() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_event_is_in_band_in_every_video_rung() {
+    use livecart_media::package::{bmff, emsg, events::TimedEvent};
+    let s = stack().await;
+    let _publisher = publish(&format!("rtmp://{}/live/{KEY}", s.rtmp), 20, s.dir.path());
+    s.live_mpd(1).await;
+    let period = s.state.live(ROOM).unwrap();
+    // What the host does: media time = now − availabilityStartTime.
+    let media_ms = period
+        .availability_start()
+        .unwrap()
+        .elapsed()
+        .unwrap()
+        .as_millis() as u64;
+    let payload = br#"{"push":"e2e","product":"sku-1"}"#.to_vec();
+    s.state
+        .add_event(
+            ROOM,
+            &period.id,
+            TimedEvent {
+                id: "push-e2e".into(),
+                media_ms,
+                duration_ms: 5000,
+                payload: payload.clone(),
+            },
+        )
+        .unwrap();
+    for rep in ["v0", "v1"] {
+        let track = period.track(rep).unwrap().clone();
+        let ts = track.init().unwrap().1.timescale;
+        let at = emsg::ticks(period.origin_ns().unwrap(), ts) + media_ms * u64::from(ts) / 1000;
+        // Wait until the segment holding the event's time is complete.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !track
+            .segments()
+            .iter()
+            .any(|seg| seg.start > at && seg.is_complete())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{rep}: no segment past the event"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let init = reqwest::get(s.url(&format!("/media/{ROOM}/{}/{rep}/init.mp4", period.id)))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(bmff::timescale(&init), Some(ts));
+        let mut found = None;
+        for seg in track.segments() {
+            let url = s.url(&format!(
+                "/media/{ROOM}/{}/{rep}/{}.m4s",
+                period.id, seg.number
+            ));
+            let data = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+            let events = emsg::find_all(&data);
+            if !events.is_empty() {
+                assert!(found.is_none(), "{rep}: the event is in one segment only");
+                found = Some((seg.number, data, events));
+            }
+        }
+        let (number, data, events) = found.unwrap_or_else(|| panic!("{rep}: no emsg"));
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!(e.scheme_id_uri, "urn:livecart:event:2026");
+        assert_eq!(e.value, "1");
+        assert_eq!((e.timescale, e.presentation_time), (ts, at));
+        assert_eq!(e.event_duration, 5 * ts);
+        assert_eq!(e.id, 1);
+        assert_eq!(e.message_data, payload);
+        // Right before the moof of the chunk whose time span reaches the event.
+        let kinds: Vec<_> = bmff::boxes(&data).map(|b| b.kind).collect();
+        let i = kinds.iter().position(|k| k == b"emsg").unwrap();
+        assert_eq!(&kinds[i + 1], b"moof", "{rep}: {kinds:?}");
+        let offset: usize = bmff::boxes(&data)
+            .take(i + 1)
+            .map(|b| b.body.len() + 8)
+            .sum();
+        let tfdt = bmff::decode_time(&data[offset..]).unwrap();
+        let chunk = u64::from(ts) / 5;
+        assert!(
+            tfdt <= at && at < tfdt + chunk + chunk / 2,
+            "{rep}: event at {at} in the chunk from {tfdt}"
+        );
+        // Players still decode the segment.
+        let file = s.dir.path().join(format!("{rep}-{number}.mp4"));
+        std::fs::write(&file, [&init[..], &data[..]].concat()).unwrap();
+        let path = file.to_str().unwrap();
+        assert_eq!(probe(path).await[0].0, "h264");
+        assert!(decode(path, "0:v:0", 2).await >= 25, "{rep} decodes");
+    }
+    assert_eq!(period.events.in_stream_delays().len(), 2);
+    // The live MPD still plays.
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert!(decode(&live, "0:v:0", 1).await > 10);
+}

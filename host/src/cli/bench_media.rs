@@ -10,13 +10,16 @@
 //!   ladder in real time, the real-time factor, and whether any segment was lost;
 //! - [`latency`]: ingest → ring delay of every CMAF chunk (the packager's latency probe) and
 //!   ring → client delay of the same chunks over HTTP chunked transfer;
+//! - [`events`]: delay from `MediaState::add_event` to the event's `emsg` being in a chunk
+//!   in the ring, per video rendition;
 //! - [`serve`]: N simulated LL-DASH viewers against the origin: requests/s, bytes/s,
 //!   latency, errors and CPU, in one process or with the origin in its own process.
 //!
 //! Run in release: `cargo build --release -p livecart && ./target/release/livecart bench
-//! media transcode|latency|serve`. Needs `ffmpeg` on the PATH and the GStreamer plugins the
+//! media transcode|latency|events|serve`. Needs `ffmpeg` on the PATH and the GStreamer plugins the
 //! packager needs.
 
+mod events;
 mod http;
 mod latency;
 mod measure;
@@ -46,6 +49,8 @@ enum MediaMode {
     Transcode(transcode::TranscodeArgs),
     /// Ingest → origin latency of CMAF chunks, and their HTTP delivery delay.
     Latency(latency::LatencyArgs),
+    /// Delay from a timed event to its `emsg` in the stream.
+    Events(events::EventsArgs),
     /// Segment serving load: N simulated LL-DASH viewers against the origin.
     Serve(serve::ServeArgs),
 }
@@ -58,6 +63,7 @@ pub fn run(args: MediaArgs) -> anyhow::Result<ExitCode> {
     let ok = match args.mode {
         MediaMode::Transcode(a) => runtime()?.block_on(transcode::run(&a, quiet))?,
         MediaMode::Latency(a) => runtime()?.block_on(latency::run(&a, quiet))?,
+        MediaMode::Events(a) => runtime()?.block_on(events::run(&a, quiet))?,
         // Serve builds its own runtimes: the origin and the viewers each get theirs, so
         // their CPU can be told apart by thread name.
         MediaMode::Serve(a) => serve::run(&a, quiet)?,

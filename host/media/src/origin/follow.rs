@@ -1,10 +1,11 @@
 //! The recording task: follows one period's tracks (their `watch`es and the growing
 //! segment's), writes each init segment and each segment once complete, keeps
-//! `period.json` current, and finalizes it when the period ends. The packager finishes the
+//! `period.json` current, appends timed events to `events.jsonl` as they are added, and
+//! finalizes it when the period ends. The packager finishes the
 //! last segment before ending the period, so one last pass after the end writes everything.
 
 use super::record::{RecordError, Recorder};
-use super::recording::{RecordedSegment, Recording};
+use super::recording::{RecordedEvent, RecordedSegment, Recording};
 use super::time;
 use crate::package::ring::{Period, PeriodEnd, Segment, SegmentState, concat};
 use std::future::Future;
@@ -32,6 +33,9 @@ struct Follow {
 pub(super) async fn run(rec: &Arc<Recorder>, period: &Period) -> Result<(), RecordError> {
     let dir = rec.period_dir(&period.room, &period.id)?;
     let mut end_rx = period.watch_end();
+    let mut events_rx = period.events.watch();
+    // Last event id written.
+    let mut events_written = 0u32;
     let mut follows: Vec<Follow> = period
         .tracks
         .iter()
@@ -68,6 +72,17 @@ pub(super) async fn run(rec: &Arc<Recorder>, period: &Period) -> Result<(), Reco
     loop {
         // Read the end flag before the pass, so the pass after the end sees everything.
         let ended = period.ended();
+        events_rx.borrow_and_update();
+        let new: Vec<RecordedEvent> = period
+            .events
+            .since(events_written)
+            .iter()
+            .map(|e| RecordedEvent::from_event(e))
+            .collect();
+        if let Some(last) = new.last() {
+            rec.append_events(&period.room, &period.id, &new).await?;
+            events_written = last.emsg_id;
+        }
         let mut dirty = false;
         for ((track, f), out) in period.tracks.iter().zip(&mut follows).zip(&mut meta.tracks) {
             f.added.borrow_and_update();
@@ -129,6 +144,7 @@ pub(super) async fn run(rec: &Arc<Recorder>, period: &Period) -> Result<(), Reco
             }
         }
         waits.push(changed(&mut end_rx));
+        waits.push(changed(&mut events_rx));
         waits.push(Box::pin(tokio::time::sleep(POLL)));
         futures_util::future::select_all(waits).await;
     }

@@ -7,15 +7,22 @@
 //! media sequence numbers stay equal to segment numbers. Replays get VOD playlists built
 //! from the recording.
 //!
+//! Timed events are `EXT-X-DATERANGE` tags in every media playlist (`CLASS` = the event
+//! scheme, `START-DATE` = availability start + media time, the payload base64 in
+//! `X-LIVECART-PAYLOAD`, since a quoted-string cannot hold `"`), each placed before the
+//! segment it starts in. Live playlists carry the events from their first segment on.
+//!
 //! URLs: the live multivariant playlist is `/media/{room}/master.m3u8` (variants at
 //! `{period}/{rep}/index.m3u8`), the replay one `/media/{room}/replay/{period}.m3u8`
 //! (variants at `../{period}/{rep}/index.m3u8`); a media playlist's segments and init sit
 //! next to it.
 
-use super::recording::Recording;
+use super::recording::{RecordedEvent, Recording};
 use super::time::{from_timescale, iso8601, to_timescale};
 use crate::hub::TrackKind;
+use crate::package::events::SCHEME;
 use crate::package::ring::{InitInfo, Period, Rendition};
+use bytes::Bytes;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
@@ -117,6 +124,16 @@ struct Media {
     segments: Vec<(u64, u64, u64)>,
     ended: bool,
     vod: bool,
+    /// Timed events, in media time order.
+    events: Vec<Mark>,
+}
+
+/// A timed event, for a playlist.
+struct Mark {
+    id: String,
+    media_ms: u64,
+    duration_ms: u32,
+    payload: Bytes,
 }
 
 /// The live media playlist of representation `rep`, once it has its init segment.
@@ -129,6 +146,17 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
         .filter_map(|s| Some((s.number, s.start, s.snapshot().duration?)))
         .filter(|s| s.2 > 0)
         .collect();
+    let events = period
+        .events
+        .list()
+        .iter()
+        .map(|e| Mark {
+            id: e.id.clone(),
+            media_ms: e.media_ms,
+            duration_ms: e.duration_ms,
+            payload: e.payload.clone(),
+        })
+        .collect();
     Some(media(&Media {
         timescale: info.timescale,
         origin: to_timescale(period.origin_ns()?, info.timescale),
@@ -137,11 +165,12 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
         segments,
         ended: period.ended().is_some(),
         vod: false,
+        events,
     }))
 }
 
-/// The media playlist of a recorded representation.
-pub fn vod_media(rec: &Recording, rep: &str) -> Option<String> {
+/// The media playlist of a recorded representation, with the recorded events.
+pub fn vod_media(rec: &Recording, events: &[RecordedEvent], rep: &str) -> Option<String> {
     let t = rec.track(rep)?;
     Some(media(&Media {
         timescale: t.timescale,
@@ -155,6 +184,15 @@ pub fn vod_media(rec: &Recording, rep: &str) -> Option<String> {
             .collect(),
         ended: rec.ended,
         vod: true,
+        events: events
+            .iter()
+            .map(|e| Mark {
+                id: e.id.clone(),
+                media_ms: e.media_ms,
+                duration_ms: e.duration_ms,
+                payload: e.payload_text().into(),
+            })
+            .collect(),
     }))
 }
 
@@ -176,8 +214,23 @@ fn media(m: &Media) -> String {
         s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     }
     s.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
+    let mut marks: Vec<&Mark> = m.events.iter().collect();
+    marks.sort_by_key(|e| e.media_ms);
+    let tick = |ms: u64| m.origin + (u128::from(ms) * u128::from(m.timescale) / 1000) as u64;
+    // Live: only events from the first listed segment on (older ones left with it).
+    let from = match m.segments.first() {
+        Some(&(_, start, _)) if !m.vod => start,
+        _ => 0,
+    };
+    let mut marks = marks
+        .into_iter()
+        .filter(|e| tick(e.media_ms) >= from)
+        .peekable();
     let mut next = first;
     for &(number, start, duration) in &m.segments {
+        while let Some(e) = marks.next_if(|e| tick(e.media_ms) < start + duration) {
+            daterange(&mut s, e, m.ast);
+        }
         if !m.vod {
             // Keep media sequence = segment number across holes.
             for missing in next..number {
@@ -197,10 +250,50 @@ fn media(m: &Media) -> String {
             from_timescale(duration, m.timescale).as_secs_f64()
         );
     }
+    // Events past the last complete segment (the growing one), only once there is a
+    // PROGRAM-DATE-TIME to place them against.
+    if !m.segments.is_empty() {
+        for e in marks {
+            daterange(&mut s, e, m.ast);
+        }
+    }
     if m.ended {
         s.push_str("#EXT-X-ENDLIST\n");
     }
     s
+}
+
+/// `#EXT-X-DATERANGE` of one event. Ids are `[A-Za-z0-9_.:-]` (checked on entry).
+fn daterange(s: &mut String, e: &Mark, ast: SystemTime) {
+    let _ = write!(
+        s,
+        "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"{SCHEME}\",START-DATE=\"{}\"",
+        quoted(&e.id),
+        iso8601(ast + Duration::from_millis(e.media_ms)),
+    );
+    if e.duration_ms > 0 {
+        let _ = write!(s, ",DURATION={:.3}", f64::from(e.duration_ms) / 1000.0);
+    }
+    let _ = writeln!(s, ",X-LIVECART-PAYLOAD=\"{}\"", base64(&e.payload));
+}
+
+/// Standard base64 (RFC 4648 §4) with padding.
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -271,7 +364,7 @@ mod tests {
                 duration: 3 * ts,
             },
         ];
-        let m = vod_media(&rec, "a0").unwrap();
+        let m = vod_media(&rec, &[], "a0").unwrap();
         assert!(m.contains("#EXT-X-TARGETDURATION:3\n"));
         assert!(m.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"));
         assert!(m.contains(
@@ -282,5 +375,83 @@ mod tests {
         let master = vod_master(&rec);
         assert!(master.contains("\n../p1/v1/index.m3u8\n"));
         assert!(master.contains("URI=\"../p1/a0/index.m3u8\""));
+    }
+
+    #[test]
+    fn base64_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn live_media_playlist_has_dateranges() {
+        use crate::package::events::TimedEvent;
+        let p = fixture::period(3, true);
+        let add = |id: &str, media_ms, duration_ms| {
+            p.events
+                .add(TimedEvent {
+                    id: id.into(),
+                    media_ms,
+                    duration_ms,
+                    payload: br#"{"sku":"x\"y"}"#.to_vec(),
+                })
+                .unwrap();
+        };
+        // Segments are 2 s: 1 = [0, 2), 2 = [2, 4), 3 = [4, 6), 4 growing.
+        add("late", 6_500, 0);
+        add("push-1", 2_500, 5_000);
+        for rep in ["v0", "a0"] {
+            let m = live_media(&p, rep).unwrap();
+            let want = "#EXT-X-DATERANGE:ID=\"push-1\",CLASS=\"urn:livecart:event:2026\",\
+                        START-DATE=\"2024-05-01T12:34:59.289Z\",DURATION=5.000,\
+                        X-LIVECART-PAYLOAD=\"eyJza3UiOiJ4XCJ5In0=\"\n\
+                        #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:58.789Z\n#EXTINF:2.000000,\n2.m4s\n";
+            assert!(m.contains(want), "{m}");
+            // Past the last complete segment: after it, without DURATION.
+            assert!(m.ends_with(
+                "3.m4s\n#EXT-X-DATERANGE:ID=\"late\",CLASS=\"urn:livecart:event:2026\",\
+                 START-DATE=\"2024-05-01T12:35:03.289Z\",\
+                 X-LIVECART-PAYLOAD=\"eyJza3UiOiJ4XCJ5In0=\"\n"
+            ));
+        }
+    }
+
+    #[test]
+    fn vod_media_has_dateranges_before_their_segment() {
+        let p = fixture::period(0, false);
+        let mut rec = crate::origin::Recording::start(&p).unwrap();
+        rec.ended = true;
+        rec.tracks[0].segments = (1..=3)
+            .map(|n| crate::origin::recording::RecordedSegment {
+                number: n,
+                start: 900_000 + (n - 1) * 180_000,
+                duration: 180_000,
+            })
+            .collect();
+        let events = [crate::origin::RecordedEvent {
+            id: "e1".into(),
+            emsg_id: 1,
+            media_ms: 5_999,
+            duration_ms: 1500,
+            payload: serde_json::json!({"a": 1}),
+        }];
+        let m = vod_media(&rec, &events, "v0").unwrap();
+        assert!(m.contains(
+            "#EXT-X-DATERANGE:ID=\"e1\",CLASS=\"urn:livecart:event:2026\",\
+             START-DATE=\"2024-05-01T12:35:02.788Z\",DURATION=1.500,\
+             X-LIVECART-PAYLOAD=\"eyJhIjoxfQ==\"\n#EXT-X-PROGRAM-DATE-TIME:\
+             2024-05-01T12:35:00.789Z\n#EXTINF:2.000000,\n3.m4s\n"
+        ));
+        assert_eq!(m.matches("DATERANGE").count(), 1);
     }
 }

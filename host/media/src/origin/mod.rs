@@ -14,7 +14,9 @@
 //! | `/media/{room}/{period}/{rep}/init.mp4` | CMAF init segment |
 //! | `/media/{room}/{period}/{rep}/{n}.m4s` | segment `n` (ring, growing, next, or disk) |
 //! | `/media/{room}/{period}/{rep}/t{time}.m4s` | recorded segment by start time (replay MPDs with gaps) |
+//! | `/media/{room}/events.json` | the live period's timed events (JSON) |
 //! | `/media/{room}/replays` | JSON list of recorded periods |
+//! | `/media/{room}/replay/{period}/events.json` | a recorded period's timed events (JSON) |
 //! | `/media/{room}/replay/{period}.mpd` | static (VOD) MPD of a recording |
 //! | `/media/{room}/replay/{period}.m3u8` | VOD HLS multivariant playlist of a recording |
 //!
@@ -34,7 +36,7 @@ pub mod time;
 mod xml;
 
 pub use record::{RecordError, Recorder};
-pub use recording::{Recording, RecordingSummary};
+pub use recording::{RecordedEvent, Recording, RecordingSummary};
 pub use routes::{Origin, router};
 
 use std::time::Duration;

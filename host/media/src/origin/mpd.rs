@@ -8,10 +8,11 @@
 //! `/media/{room}/replay/{period}.mpd`, hence their `../{period}/…`.
 
 use super::MpdOptions;
-use super::recording::{RecordedTrack, Recording};
+use super::recording::{RecordedEvent, RecordedTrack, Recording};
 use super::time::{self, iso8601, secs, to_timescale, xs_duration};
 use super::xml::{Xml, attrs};
 use crate::hub::TrackKind;
+use crate::package::events::{SCHEME, VALUE};
 use crate::package::ring::{InitInfo, Period, Rendition};
 use std::time::{Duration, SystemTime};
 
@@ -101,7 +102,7 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
     x.close();
     x.open("Period", &attrs![("id", period.id), ("start", "PT0S")]);
     let reps: Vec<(&Rendition, &InitInfo)> = reps.iter().map(|(_, r, i)| (*r, *i)).collect();
-    adaptation_sets(&mut x, &reps, |x, _, info| {
+    adaptation_sets(&mut x, &reps, true, |x, _, info| {
         x.empty(
             "SegmentTemplate",
             &attrs![
@@ -144,8 +145,10 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
 
 /// The static MPD of a recording. Each representation gets a `SegmentTimeline` of its
 /// exact segment times; `$Number$` addressing when its numbers have no holes, `t$Time$`
-/// otherwise (served by the segment route from the recording).
-pub fn vod_mpd(rec: &Recording, _opts: &MpdOptions) -> String {
+/// otherwise (served by the segment route from the recording). The live's timed events are
+/// a Period-level `EventStream` (ms timescale, payload JSON as the Event's text); the
+/// segments' `emsg`s are not declared, so players see each event once.
+pub fn vod_mpd(rec: &Recording, events: &[RecordedEvent], _opts: &MpdOptions) -> String {
     let mut x = Xml::new();
     x.open(
         "MPD",
@@ -162,13 +165,37 @@ pub fn vod_mpd(rec: &Recording, _opts: &MpdOptions) -> String {
         ],
     );
     x.open("Period", &attrs![("id", rec.period), ("start", "PT0S")]);
+    if !events.is_empty() {
+        x.open(
+            "EventStream",
+            &attrs![
+                ("schemeIdUri", SCHEME),
+                ("value", VALUE),
+                ("timescale", 1000)
+            ],
+        );
+        let mut sorted: Vec<&RecordedEvent> = events.iter().collect();
+        sorted.sort_by_key(|e| (e.media_ms, e.emsg_id));
+        for e in sorted {
+            x.text(
+                "Event",
+                &attrs![
+                    ("presentationTime", e.media_ms),
+                    ("duration", e.duration_ms),
+                    ("id", e.emsg_id),
+                ],
+                &e.payload_text(),
+            );
+        }
+        x.close();
+    }
     let renditions: Vec<(Rendition, InitInfo)> = rec
         .tracks
         .iter()
         .map(|t| (t.rendition(), t.info()))
         .collect();
     let reps: Vec<(&Rendition, &InitInfo)> = renditions.iter().map(|(r, i)| (r, i)).collect();
-    adaptation_sets(&mut x, &reps, |x, r, info| {
+    adaptation_sets(&mut x, &reps, false, |x, r, info| {
         let Some(track) = rec.track(&r.id) else {
             return;
         };
@@ -228,10 +255,12 @@ fn timeline(x: &mut Xml, track: &RecordedTrack) {
 }
 
 /// One AdaptationSet for the video representations, one for the audio ones; `template`
-/// writes each Representation's SegmentTemplate.
+/// writes each Representation's SegmentTemplate. With `inband`, the video set declares the
+/// `emsg` event stream its segments carry.
 fn adaptation_sets(
     x: &mut Xml,
     reps: &[(&Rendition, &InitInfo)],
+    inband: bool,
     mut template: impl FnMut(&mut Xml, &Rendition, &InitInfo),
 ) {
     let video: Vec<_> = reps
@@ -257,6 +286,14 @@ fn adaptation_sets(
                 ("maxHeight", max_h),
             ],
         );
+        if inband {
+            // RepresentationBaseType order: InbandEventStream comes after the properties
+            // (none here) and before the AdaptationSet's own Role/…/Representation.
+            x.empty(
+                "InbandEventStream",
+                &attrs![("schemeIdUri", SCHEME), ("value", VALUE)],
+            );
+        }
         for (r, info) in video {
             x.open(
                 "Representation",

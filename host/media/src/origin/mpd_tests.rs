@@ -130,7 +130,7 @@ fn recording() -> Recording {
 #[test]
 fn vod_mpd_timeline() {
     let rec = recording();
-    let s = vod_mpd(&rec, &MpdOptions::default());
+    let s = vod_mpd(&rec, &[], &MpdOptions::default());
     let els = elements(&s);
     let mpd = el(&els, "MPD");
     assert_eq!(attr(mpd, "type"), "static");
@@ -159,7 +159,7 @@ fn vod_mpd_with_a_hole_uses_time() {
     for t in &mut rec.tracks {
         t.segments.remove(1);
     }
-    let s = vod_mpd(&rec, &MpdOptions::default());
+    let s = vod_mpd(&rec, &[], &MpdOptions::default());
     let els = elements(&s);
     let tpl = el(&els, "SegmentTemplate");
     assert_eq!(attr(tpl, "media"), "../p1/$RepresentationID$/t$Time$.m4s");
@@ -173,7 +173,106 @@ fn vod_mpd_with_a_hole_uses_time() {
 fn escapes_outside_text() {
     let mut rec = recording();
     rec.period = "a\"<b>&".into();
-    let s = vod_mpd(&rec, &MpdOptions::default());
+    let s = vod_mpd(&rec, &[], &MpdOptions::default());
     let els = elements(&s);
     assert_eq!(attr(el(&els, "Period"), "id"), "a\"<b>&");
+}
+
+fn event(id: &str, emsg_id: u32, media_ms: u64) -> RecordedEvent {
+    RecordedEvent {
+        id: id.into(),
+        emsg_id,
+        media_ms,
+        duration_ms: 4000,
+        payload: serde_json::json!({"product": id, "note": "a<b & \"c\""}),
+    }
+}
+
+#[test]
+fn live_mpd_declares_inband_events_on_video() {
+    let p = fixture::period(3, true);
+    let s = live_mpd(&p, &MpdOptions::default(), fixture::now()).unwrap();
+    let els = elements(&s);
+    let names: Vec<&str> = els.iter().map(|e| e.name.as_str()).collect();
+    let at = names
+        .iter()
+        .position(|n| *n == "InbandEventStream")
+        .unwrap();
+    assert_eq!(names[at - 1], "AdaptationSet");
+    assert_eq!(attr(&els[at - 1], "contentType"), "video");
+    assert_eq!(names[at + 1], "Representation");
+    assert_eq!(
+        names.iter().filter(|n| **n == "InbandEventStream").count(),
+        1
+    );
+    assert_eq!(attr(&els[at], "schemeIdUri"), "urn:livecart:event:2026");
+    assert_eq!(attr(&els[at], "value"), "1");
+}
+
+#[test]
+fn vod_mpd_carries_events_as_an_event_stream() {
+    let rec = recording();
+    let s = vod_mpd(&rec, &[], &MpdOptions::default());
+    assert!(!s.contains("EventStream"));
+    let events = [event("push-2", 2, 3_500), event("push-1", 1, 1_250)];
+    let s = vod_mpd(&rec, &events, &MpdOptions::default());
+    let els = elements(&s);
+    let names: Vec<&str> = els.iter().map(|e| e.name.as_str()).collect();
+    let at = names.iter().position(|n| *n == "EventStream").unwrap();
+    assert_eq!(names[at - 1], "Period");
+    assert_eq!(names[at + 3], "AdaptationSet", "{names:?}");
+    assert!(
+        !names.contains(&"InbandEventStream"),
+        "emsgs are not declared"
+    );
+    let es = &els[at];
+    assert_eq!(attr(es, "schemeIdUri"), "urn:livecart:event:2026");
+    assert_eq!(attr(es, "value"), "1");
+    assert_eq!(attr(es, "timescale"), "1000");
+    let (e1, e2) = (&els[at + 1], &els[at + 2]);
+    assert_eq!(
+        (
+            attr(e1, "presentationTime"),
+            attr(e1, "duration"),
+            attr(e1, "id")
+        ),
+        ("1250", "4000", "1")
+    );
+    assert_eq!(attr(e2, "presentationTime"), "3500");
+    // The payload is the Event's text, escaped, and parses back to the same JSON.
+    let mut r = quick_xml::Reader::from_str(&s);
+    let mut texts = Vec::new();
+    let mut in_event = false;
+    loop {
+        match r.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) => {
+                in_event = e.name().as_ref() == b"Event";
+                if in_event {
+                    texts.push(String::new());
+                }
+            }
+            quick_xml::events::Event::Text(t) if in_event => {
+                texts.last_mut().unwrap().push_str(&t.decode().unwrap());
+            }
+            quick_xml::events::Event::GeneralRef(g) if in_event => {
+                let c = g.resolve_char_ref().ok().flatten();
+                let s = match (c, g.decode().unwrap().as_ref()) {
+                    (Some(c), _) => c.to_string(),
+                    (_, "lt") => "<".into(),
+                    (_, "gt") => ">".into(),
+                    (_, "amp") => "&".into(),
+                    (_, "quot") => "\"".into(),
+                    (_, "apos") => "'".into(),
+                    (_, other) => panic!("{other}"),
+                };
+                texts.last_mut().unwrap().push_str(&s);
+            }
+            quick_xml::events::Event::End(_) => in_event = false,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    let v: serde_json::Value = serde_json::from_str(&texts[0]).unwrap();
+    assert_eq!(v, events[1].payload);
 }

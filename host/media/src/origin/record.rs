@@ -3,9 +3,10 @@
 //! (the [`Recording`] model) by a task that follows the ring ([`Recorder::record`]); the origin
 //! reads segments back once they leave the ring and builds replay manifests from
 //! `period.json`. Files are written under a temporary name and renamed into place, so readers
-//! never see half a segment. Old recordings are purged after the retention period.
+//! never see half a segment. Timed events are appended to `root/{room}/{period}/events.jsonl`
+//! as they come (one JSON object a line; a torn last line is skipped when read back). Old recordings are purged after the retention period.
 
-use super::recording::{Recording, RecordingSummary};
+use super::recording::{RecordedEvent, Recording, RecordingSummary};
 use super::time;
 use super::valid_id;
 use crate::package::ring::Period;
@@ -32,6 +33,8 @@ pub enum RecordError {
 
 /// Recordings of ended periods are immutable; this many stay parsed in memory.
 const CACHE: usize = 64;
+/// The events file of a recorded period.
+const EVENTS: &str = "events.jsonl";
 /// How often the purger looks at the disk.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
@@ -252,6 +255,60 @@ impl Recorder {
             Ok(())
         })
         .await
+    }
+
+    /// Append events to `events.jsonl`, one JSON object a line.
+    pub(super) async fn append_events(
+        &self,
+        room: &str,
+        period: &str,
+        events: &[RecordedEvent],
+    ) -> Result<(), RecordError> {
+        let path = self.period_dir(room, period)?.join(EVENTS);
+        let mut lines = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut lines, e)?;
+            lines.push(b'\n');
+        }
+        blocking(move || {
+            use std::io::Write;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            f.write_all(&lines)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The recorded events of a period, in the order they were added (none if it has no
+    /// `events.jsonl`). Lines that do not parse (a torn last line) are skipped.
+    pub fn events(&self, room: &str, period: &str) -> Result<Vec<RecordedEvent>, RecordError> {
+        let path = self.period_dir(room, period)?.join(EVENTS);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(data
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect())
+    }
+
+    /// [`Recorder::events`] off the async threads.
+    pub async fn events_async(
+        self: &Arc<Self>,
+        room: &str,
+        period: &str,
+    ) -> Result<Vec<RecordedEvent>, RecordError> {
+        let (me, room, period) = (self.clone(), room.to_string(), period.to_string());
+        blocking(move || me.events(&room, &period)).await
     }
 
     /// Write `period.json`.

@@ -1,6 +1,6 @@
 //! What a recording is on disk: the `period.json` model ([`Recording`]) that the recorder
 //! keeps up to date and the replay manifests are built from, and the summary the replay list
-//! shows.
+//! shows, and a recorded timed event ([`RecordedEvent`], a line of `events.jsonl`).
 
 use super::time;
 use crate::hub::TrackKind;
@@ -185,6 +185,38 @@ impl Recording {
             ended_ms: self.ended_ms,
             renditions: self.tracks.iter().map(|t| t.id.clone()).collect(),
         }
+    }
+}
+
+/// A timed event as recorded (one line of `events.jsonl`) and as `events.json` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    /// The caller's id (e.g. a push id).
+    pub id: String,
+    /// The `emsg` / MPD `Event` id, unique within the period.
+    pub emsg_id: u32,
+    /// Media time: ms from the period's presentation time zero (its first segment).
+    pub media_ms: u64,
+    pub duration_ms: u32,
+    /// The payload, as JSON.
+    pub payload: serde_json::Value,
+}
+
+impl RecordedEvent {
+    pub fn from_event(e: &crate::package::events::Event) -> Self {
+        RecordedEvent {
+            id: e.id.clone(),
+            emsg_id: e.emsg_id,
+            media_ms: e.media_ms,
+            duration_ms: e.duration_ms,
+            // Checked to be JSON when added.
+            payload: serde_json::from_slice(&e.payload).unwrap_or_default(),
+        }
+    }
+
+    /// The payload as compact JSON text.
+    pub fn payload_text(&self) -> String {
+        self.payload.to_string()
     }
 }
 

@@ -5,6 +5,7 @@
 //! `segments.rs`.
 
 use super::record::{RecordError, Recorder};
+use super::recording::RecordedEvent;
 use super::{MpdOptions, hls, mpd, segments, time, valid_id};
 use crate::package::state::MediaState;
 use axum::Router;
@@ -32,6 +33,14 @@ pub fn router(origin: Origin) -> Router {
         .route("/media/{room}/live.mpd", get(live_mpd).options(preflight))
         .route("/media/{room}/master.m3u8", get(master).options(preflight))
         .route("/media/{room}/replays", get(replays).options(preflight))
+        .route(
+            "/media/{room}/events.json",
+            get(live_events).options(preflight),
+        )
+        .route(
+            "/media/{room}/replay/{period}/events.json",
+            get(replay_events).options(preflight),
+        )
         .route(
             "/media/{room}/replay/{file}",
             get(replay).options(preflight),
@@ -165,6 +174,50 @@ async fn replays(
     Ok(reply(body, "application/json", SHORT))
 }
 
+/// `{"period": id, "events": [{id, emsg_id, media_ms, duration_ms, payload}, …]}`.
+fn events_body(period: &str, events: &[RecordedEvent]) -> String {
+    serde_json::json!({ "period": period, "events": events }).to_string()
+}
+
+/// The live period's timed events.
+async fn live_events(
+    State(o): State<Origin>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Response, HttpError> {
+    let period = live_period(&o, p)?;
+    let events: Vec<RecordedEvent> = period
+        .events
+        .list()
+        .iter()
+        .map(|e| RecordedEvent::from_event(e))
+        .collect();
+    Ok(reply(
+        events_body(&period.id, &events),
+        "application/json",
+        SHORT,
+    ))
+}
+
+/// A recorded period's timed events (a replay page's timeline markers).
+async fn replay_events(
+    State(o): State<Origin>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, HttpError> {
+    let (room, period) = ids(p, |(r, p)| vec![r.as_str(), p.as_str()])?;
+    let rec = o.recordings.load_async(&room, &period).await?;
+    let events = o.recordings.events_async(&room, &period).await?;
+    let cache = if rec.ended {
+        "public, max-age=60"
+    } else {
+        SHORT
+    };
+    Ok(reply(
+        events_body(&period, &events),
+        "application/json",
+        cache,
+    ))
+}
+
 /// `/media/{room}/replay/{period}.mpd` and `…/{period}.m3u8`.
 async fn replay(
     State(o): State<Origin>,
@@ -186,7 +239,8 @@ async fn replay(
         SHORT
     };
     Ok(if dash {
-        reply(mpd::vod_mpd(&rec, &o.opts), DASH, cache)
+        let events = o.recordings.events_async(&room, period).await?;
+        reply(mpd::vod_mpd(&rec, &events, &o.opts), DASH, cache)
     } else {
         reply(hls::vod_master(&rec), HLS, cache)
     })
@@ -238,8 +292,9 @@ async fn rep_file(
                 return Ok(reply(body, HLS, SHORT));
             }
             let rec = o.recordings.load_async(&room, &period).await?;
-            let body =
-                hls::vod_media(&rec, &rep).ok_or_else(|| not_found("no such representation"))?;
+            let events = o.recordings.events_async(&room, &period).await?;
+            let body = hls::vod_media(&rec, &events, &rep)
+                .ok_or_else(|| not_found("no such representation"))?;
             let cache = if rec.ended {
                 "public, max-age=60"
             } else {

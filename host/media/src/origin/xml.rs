@@ -59,6 +59,12 @@ impl Xml {
         self.out.push_str("/>\n");
     }
 
+    /// An element with only (escaped) character data.
+    pub fn text(&mut self, name: &str, attrs: &[(&str, String)], text: &str) {
+        self.tag(name, attrs);
+        let _ = writeln!(self.out, ">{}</{name}>", escape(text));
+    }
+
     /// Close the innermost open element.
     pub fn close(&mut self) {
         if let Some(name) = self.stack.pop() {
@@ -94,8 +100,10 @@ mod tests {
         let mut x = Xml::new();
         x.open("A", &attrs![("k", "a<b&\"c\"")]);
         x.empty("B", &attrs![("n", 3)]);
+        x.text("C", &[], "{\"a\":\"<\"}");
         let s = x.finish();
-        assert!(s.contains("<A k=\"a&lt;b&amp;&quot;c&quot;\">\n  <B n=\"3\"/>\n</A>\n"));
+        assert!(s.contains("<A k=\"a&lt;b&amp;&quot;c&quot;\">\n  <B n=\"3\"/>\n"));
+        assert!(s.contains("  <C>{&quot;a&quot;:&quot;&lt;&quot;}</C>\n</A>\n"));
         assert_eq!(escape("x\u{1}y"), "x\u{fffd}y");
     }
 }

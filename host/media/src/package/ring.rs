@@ -9,6 +9,7 @@
 //! `origin + (n - 1) × segment_duration`, where `origin` is the period's first video fragment.
 //! Readers wait on [`Segment::watch`] to stream a growing segment with chunked transfer.
 
+use super::events::PeriodEvents;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -239,6 +240,8 @@ pub struct Period {
     /// availabilityStartTime: wall clock at which segment 1's first frame was ingested.
     ast: OnceLock<SystemTime>,
     pub tracks: Vec<Arc<Track>>,
+    /// Timed events, carried in-band by the video tracks.
+    pub events: PeriodEvents,
     ended: watch::Sender<Option<PeriodEnd>>,
 }
 
@@ -253,6 +256,12 @@ impl Period {
         tracks: Vec<Arc<Track>>,
     ) -> Self {
         let (ended, _) = watch::channel(None);
+        let events = PeriodEvents::new(
+            tracks
+                .iter()
+                .filter(|t| t.rendition.kind == crate::hub::TrackKind::Video)
+                .map(|t| t.rendition.id.clone()),
+        );
         Period {
             id,
             room,
@@ -263,6 +272,7 @@ impl Period {
             origin_ns: OnceLock::new(),
             ast: OnceLock::new(),
             tracks,
+            events,
             ended,
         }
     }

@@ -1,6 +1,7 @@
 //! Per-room media state: the live period the origin serves and the status that the room
 //! status API shows (live or not, where from, the last pipeline error).
 
+use super::events::{EventError, TimedEvent};
 use super::ring::Period;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -100,6 +101,30 @@ impl MediaState {
             .map(|d| d.as_millis() as u64);
     }
 
+    /// Add a timed event to the room's live period `period_id`; the packager puts it in-band
+    /// in every video rung's next chunk that reaches its media time, and the period keeps it
+    /// for the manifests and the recording.
+    pub fn add_event(
+        &self,
+        room: &str,
+        period_id: &str,
+        event: TimedEvent,
+    ) -> Result<(), EventError> {
+        let period = self
+            .live(room)
+            .ok_or_else(|| EventError::NotLive(room.to_string()))?;
+        if period.id != period_id || period.ended().is_some() {
+            return Err(EventError::PeriodMismatch {
+                live: period.id.clone(),
+                got: period_id.to_string(),
+            });
+        }
+        if period.availability_start().is_none() || period.origin_ns().is_none() {
+            return Err(EventError::NotReady);
+        }
+        period.events.add(event).map(|_| ())
+    }
+
     pub fn live(&self, room: &str) -> Option<Arc<Period>> {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         rooms.get(room).and_then(|r| r.live.clone())
@@ -140,5 +165,48 @@ mod tests {
         assert!(!status.live);
         assert_eq!(status.last_error.as_deref(), Some("boom"));
         assert_eq!(period.ended(), Some(PeriodEnd::Failed("boom".into())));
+    }
+
+    #[test]
+    fn events_go_to_the_live_period_only() {
+        use crate::package::events::{EventError, TimedEvent};
+        let state = MediaState::new();
+        let ev = |id: &str| TimedEvent {
+            id: id.into(),
+            media_ms: 1000,
+            duration_ms: 0,
+            payload: b"{}".to_vec(),
+        };
+        assert_eq!(
+            state.add_event("r", "p1", ev("a")),
+            Err(EventError::NotLive("r".into()))
+        );
+        let period = Arc::new(Period::new(
+            "p1".into(),
+            "r".into(),
+            1,
+            SystemTime::now(),
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            vec![],
+        ));
+        state.start_period(period.clone(), "demo");
+        assert_eq!(
+            state.add_event("r", "p1", ev("a")),
+            Err(EventError::NotReady)
+        );
+        period.set_origin(5);
+        period.set_availability_start(SystemTime::now());
+        state.add_event("r", "p1", ev("a")).unwrap();
+        assert!(matches!(
+            state.add_event("r", "p0", ev("b")),
+            Err(EventError::PeriodMismatch { .. })
+        ));
+        period.end(PeriodEnd::Finished);
+        assert!(matches!(
+            state.add_event("r", "p1", ev("c")),
+            Err(EventError::PeriodMismatch { .. })
+        ));
+        assert_eq!(period.events.list().len(), 1);
     }
 }

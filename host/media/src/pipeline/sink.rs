@@ -5,9 +5,10 @@
 //! plus `DELTA_UNIT` when the chunk continues a fragment rather than starting one; the header's
 //! PTS is the chunk's earliest presentation time and its duration the chunk's duration. A chunk
 //! without `DELTA_UNIT` on its header starts a new segment and completes the previous one.
+//! Video chunks get the period's due timed events as `emsg` boxes before their `moof`.
 
-use crate::package::bmff;
 use crate::package::ring::{InitInfo, Period, Segment, Track};
+use crate::package::{bmff, emsg};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -98,8 +99,8 @@ impl TrackWriter {
         if data.is_empty() {
             return Ok(());
         }
-        let data = Bytes::from(data);
         let pts = chunk_pts.unwrap_or(0);
+        let data = Bytes::from(self.with_events(data, pts.saturating_add(chunk_dur)));
         if starts_fragment || self.current.is_none() {
             self.start_segment(pts, data);
         } else if let Some(seg) = &self.current {
@@ -115,6 +116,32 @@ impl TrackWriter {
             }
         }
         Ok(())
+    }
+
+    /// Put the timed events due by the chunk's end (`end_ns`, media time) in front of its
+    /// `moof`, video tracks only. Done before the chunk enters the ring: bytes handed out are
+    /// never touched again.
+    fn with_events(&self, data: Vec<u8>, end_ns: u64) -> Vec<u8> {
+        if self.track.rendition.kind != crate::hub::TrackKind::Video || self.timescale == 0 {
+            return data;
+        }
+        let Some(origin) = self.period.origin_ns() else {
+            return data;
+        };
+        let due = self
+            .period
+            .events
+            .take_due(&self.track.rendition.id, end_ns.saturating_sub(origin));
+        if due.is_empty() {
+            return data;
+        }
+        let origin = emsg::ticks(origin, self.timescale);
+        let boxes: Vec<u8> = due
+            .iter()
+            .flat_map(|e| emsg::emsg(e, self.timescale, origin))
+            .collect();
+        tracing::debug!(track = %self.track.rendition.id, events = due.len(), "events in-band");
+        emsg::insert_before_moof(&data, &boxes)
     }
 
     fn init(&mut self, data: Bytes) {
@@ -180,4 +207,136 @@ impl TrackWriter {
 
 fn to_scale(ns: u64, timescale: u32) -> u64 {
     (ns as u128 * timescale as u128 / 1_000_000_000) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::hub::TrackKind;
+    use crate::package::events::TimedEvent;
+    use crate::package::ring::Rendition;
+    use std::time::Duration;
+
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn writer(period: &Arc<Period>, i: usize) -> TrackWriter {
+        TrackWriter {
+            period: period.clone(),
+            track: period.tracks[i].clone(),
+            timescale: 0,
+            current: None,
+            current_ns: 0,
+            probe: None,
+        }
+    }
+
+    /// A chunk as cmafmux pushes it: a `HEADER` buffer (moof + mdat header) and the data.
+    fn push(w: &mut TrackWriter, pts_ms: u64, starts_fragment: bool) {
+        let ts = u64::from(w.timescale);
+        let mut tfdt = vec![1, 0, 0, 0];
+        tfdt.extend_from_slice(&(pts_ms * ts / 1000).to_be_bytes());
+        let mut head = bx(b"moof", &bx(b"traf", &bx(b"tfdt", &tfdt)));
+        head.extend_from_slice(&12u32.to_be_bytes());
+        head.extend_from_slice(b"mdat");
+        let mut h = gst::Buffer::from_mut_slice(head);
+        {
+            let h = h.get_mut().unwrap();
+            h.set_pts(gst::ClockTime::from_mseconds(pts_ms));
+            h.set_duration(gst::ClockTime::from_mseconds(200));
+            let mut flags = gst::BufferFlags::HEADER;
+            if !starts_fragment {
+                flags |= gst::BufferFlags::DELTA_UNIT;
+            }
+            h.set_flags(flags);
+        }
+        let d = gst::Buffer::from_slice(*b"data");
+        w.chunk([h.as_ref(), d.as_ref()].into_iter(), |t| {
+            t.map(|t| t.nseconds())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn events_go_before_the_moof_of_the_chunk_reaching_them() {
+        gst::init().unwrap();
+        let rendition = |id: &str, kind| Rendition {
+            id: id.into(),
+            kind,
+            width: 320,
+            height: 180,
+            frame_rate: (30, 1),
+            sample_rate: 0,
+            channels: 0,
+            bandwidth: 1,
+            passthrough: false,
+        };
+        let tracks = vec![
+            Arc::new(Track::new(rendition("v0", TrackKind::Video), 8)),
+            Arc::new(Track::new(rendition("a0", TrackKind::Audio), 8)),
+        ];
+        let period = Arc::new(Period::new(
+            "p".into(),
+            "r".into(),
+            1,
+            SystemTime::now(),
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            tracks,
+        ));
+        // Media time 0 is at 10 s on the track timeline.
+        period.set_origin(10_000_000_000);
+        let (mut v, mut a) = (writer(&period, 0), writer(&period, 1));
+        v.init(Bytes::from_static(b"init"));
+        a.init(Bytes::from_static(b"init"));
+        assert_eq!(v.timescale, 90_000);
+        // Chunks 10.0, 10.2, … ; the event at media 0.5 s belongs in [10.4, 10.6).
+        push(&mut v, 10_000, true);
+        push(&mut a, 10_000, true);
+        let seen = v.track.last().unwrap().snapshot().chunks[0].clone();
+        period
+            .events
+            .add(TimedEvent {
+                id: "push-1".into(),
+                media_ms: 500,
+                duration_ms: 3000,
+                payload: br#"{"p":1}"#.to_vec(),
+            })
+            .unwrap();
+        for t in [10_200, 10_400, 10_600] {
+            push(&mut v, t, false);
+            push(&mut a, t, false);
+        }
+        let seg = v.track.last().unwrap();
+        let chunks = seg.snapshot().chunks;
+        assert_eq!(chunks[0], seen, "a chunk in the ring is never modified");
+        let with: Vec<usize> = (0..4)
+            .filter(|&i| !emsg::find_all(&chunks[i]).is_empty())
+            .collect();
+        assert_eq!(with, [2], "only the chunk [10.4, 10.6) carries it");
+        let kinds: Vec<_> = bmff::boxes(&chunks[2]).map(|b| b.kind).collect();
+        assert_eq!(kinds, [*b"emsg", *b"moof", *b"mdat"]);
+        let e = &emsg::find_all(&chunks[2])[0];
+        assert_eq!(e.presentation_time, 900_000 + 45_000);
+        assert_eq!((e.id, e.event_duration), (1, 270_000));
+        assert_eq!(e.message_data, br#"{"p":1}"#);
+        assert_eq!(bmff::decode_time(&chunks[2]), Some(10_400 * 90));
+        // The next segment completes this one: its whole bytes hold the emsg too.
+        push(&mut v, 11_000, true);
+        let whole = seg.bytes().unwrap();
+        assert_eq!(emsg::find_all(&whole), std::slice::from_ref(e));
+        let at = chunks[..2].iter().map(Bytes::len).sum::<usize>();
+        assert_eq!(&whole[at + 4..at + 8], b"emsg");
+        // Audio never carries events.
+        for s in a.track.segments() {
+            for c in s.snapshot().chunks {
+                assert!(emsg::find_all(&c).is_empty());
+            }
+        }
+    }
 }

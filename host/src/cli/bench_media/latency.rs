@@ -15,7 +15,7 @@
 
 use super::http::Conn;
 use super::measure::{CpuSpan, Samples, process_cpu, wait_quiet};
-use super::stack::{ChunkLog, ROOM, Stack, TempDir, ffmpeg};
+use super::stack::{ChunkLog, ROOM, Stack, TempDir, publish_720p};
 use super::transcode::Ladder;
 use clap::Args;
 use std::collections::HashMap;
@@ -64,51 +64,7 @@ async fn one(args: &LatencyArgs, ladder: Ladder) -> anyhow::Result<()> {
     let http = stack.serve_origin(&dir.0).await?;
     let url = stack.rtmp_url();
     let total = (args.skip + args.secs + 15).to_string();
-    let publisher = ffmpeg(&[
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1280x720:rate=30",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        &total,
-        "-c:v",
-        "libx264",
-        "-preset",
-        &args.preset,
-        "-tune",
-        "zerolatency",
-        "-g",
-        "30",
-        "-keyint_min",
-        "30",
-        "-sc_threshold",
-        "0",
-        "-bf",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-b:v",
-        "2500k",
-        "-maxrate",
-        "2500k",
-        "-bufsize",
-        "2500k",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-ac",
-        "2",
-        "-f",
-        "flv",
-        &url,
-    ])?;
+    let publisher = publish_720p(&url, &total, &args.preset)?;
     let period = stack.wait_period(Duration::from_secs(20)).await?;
     tokio::time::sleep(Duration::from_secs(args.skip)).await;
 

@@ -150,6 +150,57 @@ pub async fn encode_clip(
     Ok(())
 }
 
+/// A live 720p30 publisher to `url` for `secs` seconds: ffmpeg encoding testsrc2 and a
+/// tone with `-tune zerolatency`, a 1 s GOP and no B-frames, as OBS is set up for low
+/// latency.
+pub fn publish_720p(url: &str, secs: &str, preset: &str) -> anyhow::Result<ChildGuard> {
+    ffmpeg(&[
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1280x720:rate=30",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        secs,
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-tune",
+        "zerolatency",
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        "-sc_threshold",
+        "0",
+        "-bf",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        "2500k",
+        "-maxrate",
+        "2500k",
+        "-bufsize",
+        "2500k",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-ac",
+        "2",
+        "-f",
+        "flv",
+        url,
+    ])
+}
+
 /// Hub, packager and RTMP ingest with one stream key for [`ROOM`]. Stops its tasks on drop.
 pub struct Stack {
     pub hub: StreamHub,
