@@ -170,14 +170,26 @@ impl Media {
 /// Rooms stamp events with the media time being ingested now: the wall-clock time since
 /// the live's availabilityStartTime, which is the ingest time of its first segment's first
 /// frame, so media time 0 is presentation time 0 of the live's MPD Period.
-impl crate::room::clock::MediaClock for Media {
-    fn now(&self, room: &str) -> Option<crate::room::clock::MediaTime> {
+impl crate::room::timeline::MediaTimeline for Media {
+    fn add_event(&self, room: &str, event: crate::room::timeline::InBandEvent) {
+        let timed = livecart_media::package::events::TimedEvent {
+            id: event.id,
+            media_ms: event.at.ms,
+            duration_ms: event.duration_ms,
+            payload: event.payload,
+        };
+        if let Err(e) = self.state.add_event(room, &event.at.period, timed) {
+            tracing::warn!(room, "event not put in-band: {e}");
+        }
+    }
+
+    fn now(&self, room: &str) -> Option<crate::room::timeline::MediaTime> {
         let period = self.state.live(room)?;
         let ast = period.availability_start()?;
         let ms = std::time::SystemTime::now()
             .duration_since(ast)
             .map_or(0, |d| d.as_millis() as u64);
-        Some(crate::room::clock::MediaTime {
+        Some(crate::room::timeline::MediaTime {
             period: period.id.clone(),
             ms,
         })

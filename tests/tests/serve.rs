@@ -119,7 +119,8 @@ fn serve_prints_its_urls_and_answers() {
 }
 
 /// A product card pushed during a live carries the media time the live was at, on the
-/// timeline of the live's MPD Period; two pushes a second apart are a second apart there.
+/// timeline of the live's MPD Period; two pushes a second apart are a second apart there;
+/// and both are in the live's timed events, which the packager puts in-band.
 #[test]
 fn cards_pushed_during_a_live_carry_its_media_time() {
     let s = Serve::start(&[]);
@@ -155,6 +156,20 @@ fn cards_pushed_during_a_live_carry_its_media_time() {
     let server = |c: &serde_json::Value| c["server_ms"].as_u64().unwrap_or(0);
     let drift = (b - a).abs_diff(server(&second) - server(&first));
     assert!(drift <= 5, "media and wall clocks drift by {drift} ms");
+
+    let mpd = get(&s.addr, "/media/demo/live.mpd", None);
+    assert!(mpd.contains("<InbandEventStream"), "{mpd}");
+    let events = json(&get(&s.addr, "/media/demo/events.json", None));
+    assert_eq!(events["period"], media["period"], "{events}");
+    for card in [&first, &second] {
+        let event = events["events"]
+            .as_array()
+            .and_then(|list| list.iter().find(|e| e["id"] == card["push_id"]))
+            .unwrap_or_else(|| panic!("{} is not a timed event: {events}", card["push_id"]));
+        assert_eq!(event["media_ms"], card["media_ms"], "{event}");
+        assert_eq!(event["payload"]["type"], "product", "{event}");
+        assert_eq!(event["payload"]["product_id"], "sku-tee", "{event}");
+    }
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ai,
             tokens,
             config: RoomConfig::default(),
-            media_clock: media.clone(),
+            media: media.clone(),
         }));
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(

@@ -127,7 +127,7 @@ mod tests {
             true,
             HistoryLimits::default(),
             bus.clone(),
-            Arc::new(crate::room::clock::NoMedia),
+            Arc::new(crate::room::timeline::NoMedia),
         ));
         let weak = Arc::downgrade(&hub);
         bus.subscribe(

@@ -1,10 +1,12 @@
 //! Commerce effects in a room, shared by host commands and plugin actions: product cards,
 //! coupon unlocks, flash sales. Each checks ownership against the room's merchant, writes
-//! the store, then announces the change on the hub.
+//! the store, then announces the change on the hub and, during a live, in the video
+//! stream at the media time it happened (see `timeline`).
 
 use super::hub::{CommerceState, RoomHub};
 use super::outbox::Class;
 use super::protocol::{CardView, ServerMsg};
+use super::timeline::{InBandEvent, MediaTime};
 use crate::store::{NewFlashSale, Push, Store};
 use std::sync::Arc;
 
@@ -42,7 +44,7 @@ pub fn push_card(
         duration_ms: if duration_ms == 0 { 8_000 } else { duration_ms },
         server_ms: now,
         media_ms: media.as_ref().map(|m| m.ms),
-        period: media.map(|m| m.period),
+        period: media.as_ref().map(|m| m.period.clone()),
         source: source.to_owned(),
     };
     store.record_push(&Push {
@@ -55,7 +57,47 @@ pub fn push_card(
         source: source.to_owned(),
     })?;
     hub.pin_card(card.clone());
+    if let Some(at) = media {
+        let p = &card.product;
+        let full = serde_json::json!({
+            "type": "product", "push_id": card.push_id, "product_id": p.id,
+            "title": p.title, "price_cents": p.price_cents, "currency": p.currency,
+            "image_url": p.image_url, "buy_url": p.buy_url, "style": card.style,
+            "duration_ms": card.duration_ms, "server_ms": card.server_ms, "media_ms": at.ms,
+        });
+        // Long titles or URLs must not keep the card out of the stream: the WebSocket
+        // copy has the whole product.
+        let small = serde_json::json!({
+            "type": "product", "push_id": card.push_id, "product_id": p.id,
+            "style": card.style, "duration_ms": card.duration_ms,
+            "server_ms": card.server_ms, "media_ms": at.ms,
+        });
+        in_band(hub, card.push_id.clone(), at, card.duration_ms, full, small);
+    }
     Ok(card)
+}
+
+/// Hand an event to the live stream: `payload`, or `fallback` when it is too large.
+fn in_band(
+    hub: &RoomHub,
+    id: String,
+    at: MediaTime,
+    duration_ms: u32,
+    payload: serde_json::Value,
+    fallback: serde_json::Value,
+) {
+    /// The media layer's payload limit.
+    const MAX: usize = 4096;
+    let mut bytes = payload.to_string().into_bytes();
+    if bytes.len() > MAX {
+        bytes = fallback.to_string().into_bytes();
+    }
+    hub.add_media_event(InBandEvent {
+        id,
+        at,
+        duration_ms,
+        payload: bytes,
+    });
 }
 
 /// Unlock a coupon of the room's merchant and announce it.
@@ -78,8 +120,18 @@ pub fn unlock_coupon(store: &Store, hub: &RoomHub, coupon_id: &str) -> Result<()
         event: "unlocked",
         coupon: value,
         media_ms: media.as_ref().map(|m| m.ms),
-        period: media.map(|m| m.period),
+        period: media.as_ref().map(|m| m.period.clone()),
     });
+    if let Some(at) = media {
+        let event = |title: &str| {
+            serde_json::json!({
+                "type": "coupon", "event": "unlocked", "coupon_id": coupon.id,
+                "title": title, "discount_cents": coupon.discount_cents, "media_ms": at.ms,
+            })
+        };
+        let (full, small) = (event(&coupon.title), event(""));
+        in_band(hub, new_id("ev"), at, 0, full, small);
+    }
     Ok(())
 }
 
@@ -99,8 +151,16 @@ pub fn start_flash_sale(
         event: "start",
         sale: value,
         media_ms: media.as_ref().map(|m| m.ms),
-        period: media.map(|m| m.period),
+        period: media.as_ref().map(|m| m.period.clone()),
     });
+    if let Some(at) = media {
+        let event = serde_json::json!({
+            "type": "flash_sale", "event": "start", "sale_id": sale.id,
+            "product_id": sale.product_id, "price_cents": sale.price_cents,
+            "stock": sale.stock, "ends_ms": sale.ends_ms, "media_ms": at.ms,
+        });
+        in_band(hub, new_id("ev"), at, 0, event.clone(), event);
+    }
     Ok(())
 }
 

@@ -9,9 +9,9 @@
 //! Like totals and online counts are state: coalesced, flushed at most twice a second.
 
 use super::bus::{Effect, Published, RoomBus};
-use super::clock::{MediaClock, MediaTime};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
 use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
+use super::timeline::{InBandEvent, MediaTime, MediaTimeline};
 use aho_corasick::AhoCorasick;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,7 +74,7 @@ pub struct RoomHub {
     next_conn: AtomicU64,
     likes_pending: AtomicU64,
     likes_total: AtomicU64,
-    clock: Arc<dyn MediaClock>,
+    timeline: Arc<dyn MediaTimeline>,
 }
 
 /// What a joining or lagging connection needs first.
@@ -93,10 +93,10 @@ impl RoomHub {
         live: bool,
         limits: HistoryLimits,
         bus: Arc<dyn RoomBus>,
-        clock: Arc<dyn MediaClock>,
+        timeline: Arc<dyn MediaTimeline>,
     ) -> Self {
         RoomHub {
-            clock,
+            timeline,
             id: id.to_owned(),
             merchant_id: merchant_id.to_owned(),
             bus,
@@ -127,9 +127,14 @@ impl RoomHub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where the room's live video is now (see `clock`).
+    /// Where the room's live video is now (see `timeline`).
     pub fn media_now(&self) -> Option<MediaTime> {
-        self.clock.now(&self.id)
+        self.timeline.now(&self.id)
+    }
+
+    /// Put an event into the room's live video stream (see `timeline`).
+    pub fn add_media_event(&self, event: InBandEvent) {
+        self.timeline.add_event(&self.id, event);
     }
 
     pub fn epoch(&self) -> &str {

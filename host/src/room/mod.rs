@@ -14,7 +14,6 @@
 //! flush, plugin worker) the first time someone joins.
 
 pub mod bus;
-pub mod clock;
 pub mod commands;
 pub mod commerce;
 pub mod conn;
@@ -23,6 +22,7 @@ pub mod longpoll;
 pub mod outbox;
 pub mod plugins;
 pub mod protocol;
+pub mod timeline;
 pub mod ws;
 
 use crate::ai::AiProvider;
@@ -91,7 +91,7 @@ pub struct RoomDeps {
     pub tokens: TokenKey,
     pub config: RoomConfig,
     /// Where each room's live video is: stamps commerce and plugin events with media time.
-    pub media_clock: Arc<dyn clock::MediaClock>,
+    pub media: Arc<dyn timeline::MediaTimeline>,
 }
 
 /// Why a room could not be opened.
@@ -164,7 +164,7 @@ impl Rooms {
             record.status == crate::store::RoomStatus::Live,
             self.deps.config.history,
             self.bus.clone(),
-            self.deps.media_clock.clone(),
+            self.deps.media.clone(),
         ));
         let weak = Arc::downgrade(&hub);
         self.bus.subscribe(

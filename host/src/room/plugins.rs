@@ -45,7 +45,7 @@ pub struct PluginHandle {
     tx: mpsc::Sender<Input>,
     next_id: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
-    clock: Arc<dyn super::clock::MediaClock>,
+    clock: Arc<dyn super::timeline::MediaTimeline>,
 }
 
 impl PluginHandle {
@@ -128,7 +128,7 @@ pub fn start(deps: Arc<RoomDeps>, hub: Arc<RoomHub>) -> (PluginHandle, JoinHandl
         tx,
         next_id: Arc::new(AtomicU64::new(1)),
         dropped: Arc::new(AtomicU64::new(0)),
-        clock: deps.media_clock.clone(),
+        clock: deps.media.clone(),
     };
     let catalog = Arc::new(StoreCatalog::new(
         deps.store.clone(),

@@ -89,7 +89,7 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
         true,
         HistoryLimits::default(),
         bus,
-        Arc::new(livecart::room::clock::NoMedia),
+        Arc::new(livecart::room::timeline::NoMedia),
     );
     let resume = Resume {
         epoch: hub.epoch().to_owned(),

@@ -98,7 +98,7 @@ pub async fn start(config: RoomConfig) -> Server {
         ai: None,
         tokens: TokenKey::new(SECRET),
         config,
-        media_clock: Arc::new(livecart::room::clock::NoMedia),
+        media: Arc::new(livecart::room::timeline::NoMedia),
     }));
     let state = AppState {
         store: store.clone(),
