@@ -2,7 +2,7 @@
 
 use super::{ApiError, AuthMerchant, blocking, owned_room};
 use crate::server::AppState;
-use crate::store::{analytics_csv, now_ms};
+use crate::store::{SyncSummary, analytics_csv, now_ms};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,38 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/rooms/{room}/analytics", get(room_analytics))
+    Router::new()
+        .route("/api/rooms/{room}/analytics", get(room_analytics))
+        .route("/api/rooms/{room}/analytics/sync", get(room_sync))
+}
+
+/// How far from their moment viewers saw the room's cards: a summary and every display.
+async fn room_sync(
+    State(s): State<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    Path(room): Path<String>,
+    Query(range): Query<Range>,
+) -> Result<Response, ApiError> {
+    let room = owned_room(&s, &m, &room).await?;
+    let (from, to) = range.bounds()?;
+    let store = s.store.clone();
+    let samples = blocking(move || Ok(store.sync_samples(&room.id, from, to)?)).await?;
+    let summary = SyncSummary::of(&samples);
+    Ok(Json(serde_json::json!({ "summary": summary, "samples": samples })).into_response())
+}
+
+impl Range {
+    /// `[from, to)` in Unix ms: the last 24 hours by default.
+    fn bounds(&self) -> Result<(u64, u64), ApiError> {
+        let to = self.to.unwrap_or_else(|| now_ms() + 60_000);
+        let from = self
+            .from
+            .unwrap_or_else(|| to.saturating_sub(24 * 3600 * 1000));
+        if from > to {
+            return Err(ApiError::bad_request("`from` is after `to`"));
+        }
+        Ok((from, to))
+    }
 }
 
 #[derive(Deserialize)]
@@ -31,13 +62,7 @@ async fn room_analytics(
     Query(range): Query<Range>,
 ) -> Result<Response, ApiError> {
     let room = owned_room(&s, &m, &room).await?;
-    let to = range.to.unwrap_or_else(|| now_ms() + 60_000);
-    let from = range
-        .from
-        .unwrap_or_else(|| to.saturating_sub(24 * 3600 * 1000));
-    if from > to {
-        return Err(ApiError::bad_request("`from` is after `to`"));
-    }
+    let (from, to) = range.bounds()?;
     let store = s.store.clone();
     let rows =
         blocking(move || Ok(store.analytics_by_minute(&m.id, Some(&room.id), from, to)?)).await?;

@@ -52,6 +52,10 @@ pub struct Ack {
     pub received_ms: Option<u64>,
     #[serde(default)]
     pub displayed_ms: Option<u64>,
+    /// The video's media time (ms on the live's presentation timeline) when the card was
+    /// displayed: with the push's `media_ms`, the card's sync error.
+    #[serde(default)]
+    pub displayed_media_ms: Option<u64>,
 }
 
 /// A viewer's click on a pushed card.
@@ -174,12 +178,15 @@ impl Store {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO acks (push_id, user_id, room_id, variant, received_ms, displayed_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO acks (push_id, user_id, room_id, variant, received_ms, displayed_ms,
+                                   displayed_media_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (push_id, user_id) DO UPDATE SET
                      variant = COALESCE(acks.variant, excluded.variant),
                      received_ms = COALESCE(acks.received_ms, excluded.received_ms),
-                     displayed_ms = COALESCE(acks.displayed_ms, excluded.displayed_ms)",
+                     displayed_ms = COALESCE(acks.displayed_ms, excluded.displayed_ms),
+                     displayed_media_ms =
+                         COALESCE(acks.displayed_media_ms, excluded.displayed_media_ms)",
             )?;
             for a in acks {
                 stmt.execute(params![
@@ -188,7 +195,8 @@ impl Store {
                     room_id,
                     a.variant,
                     a.received_ms.map(to_i64),
-                    a.displayed_ms.map(to_i64)
+                    a.displayed_ms.map(to_i64),
+                    a.displayed_media_ms.map(to_i64)
                 ])?;
             }
         }

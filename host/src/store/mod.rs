@@ -7,6 +7,7 @@
 mod analytics;
 mod commerce;
 mod plugins;
+mod sync;
 
 pub use analytics::{
     Ack, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv, rfc3339_utc,
@@ -16,6 +17,7 @@ pub use commerce::{
     ProductRecord, Room, RoomStatus, StoreCatalog,
 };
 pub use plugins::{Binding, FaultRecord, VersionRecord};
+pub use sync::{SyncSample, SyncSummary};
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -218,6 +220,10 @@ const MIGRATIONS: &[&str] = &[
         at_ms      INTEGER NOT NULL,
         PRIMARY KEY (push_id, user_id)
     ) WITHOUT ROWID;
+    "#,
+    // 3: the media time (playhead) at which a viewer displayed a card, for sync error.
+    r#"
+    ALTER TABLE acks ADD COLUMN displayed_media_ms INTEGER;
     "#,
 ];
 

@@ -14,6 +14,7 @@ async fn every_merchant_route_needs_a_valid_token() {
         ("GET", format!("/api/rooms/{}/plugins", s.room)),
         ("POST", format!("/api/rooms/{}/push", s.room)),
         ("GET", format!("/api/rooms/{}/analytics", s.room)),
+        ("GET", format!("/api/rooms/{}/analytics/sync", s.room)),
     ] {
         let (status, body) = http(&s, method, &path, None, Some(b"{}".to_vec())).await;
         assert_eq!(status, 401, "{method} {path}: {body}");
@@ -274,7 +275,7 @@ async fn pushes_acks_and_clicks_show_in_analytics_and_csv() {
     let push_id = card["push_id"].clone();
     viewer.expect_type("product").await;
     let now = livecart::store::now_ms();
-    viewer.send(json!({"type": "ack", "acks": [{"push_id": push_id, "received_ms": now, "displayed_ms": now + 5}]})).await;
+    viewer.send(json!({"type": "ack", "acks": [{"push_id": push_id, "received_ms": now, "displayed_ms": now + 5, "displayed_media_ms": 1234}]})).await;
     viewer
         .send(json!({"type": "click", "push_id": push_id, "product_id": "sku-tee"}))
         .await;
@@ -297,6 +298,17 @@ async fn pushes_acks_and_clicks_show_in_analytics_and_csv() {
         .sum();
     let clicks: u64 = rows.iter().map(|r| r["clicks"].as_u64().unwrap_or(0)).sum();
     assert_eq!((pushes, displays, clicks), (1, 1, 1), "{body}");
+
+    // Without video the push has no media time, so there is no sync error to report.
+    let (status, sync) = api(
+        &s,
+        "GET",
+        &format!("/api/rooms/{}/analytics/sync", s.room),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sync}");
+    assert_eq!(sync["summary"]["displays"], 0, "{sync}");
 
     let (status, csv) = http(
         &s,
@@ -346,6 +358,7 @@ async fn openapi_documents_every_route() {
         "/api/rooms/{room}/media",
         "/api/rooms/{room}/guest",
         "/api/rooms/{room}/me",
+        "/api/rooms/{room}/analytics/sync",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
