@@ -66,6 +66,7 @@ fn analytics_count_each_event_in_its_own_minute_and_variant() {
         variant: Some(variant.into()),
         received_ms: Some(T0 + 1_500),
         displayed_ms: displayed,
+        displayed_media_ms: None,
     };
     store
         .record_acks(&room, "u1", &[ack("P1", "A", Some(T0 + 2_000))])

@@ -115,22 +115,29 @@ pub fn put_opt<T: serde::Serialize>(fields: &mut Fields, name: &str, o: &Opt<T>)
 }
 
 pub fn ack() -> impl Strategy<Value = (Ack, Value)> {
-    (text(12), opt(text(6)), opt(any::<u64>()), opt(any::<u64>())).prop_map(
-        |(push_id, variant, received_ms, displayed_ms)| {
+    (
+        text(12),
+        opt(text(6)),
+        opt(any::<u64>()),
+        opt(any::<u64>()),
+        opt(any::<u64>()),
+    )
+        .prop_map(|(push_id, variant, received_ms, displayed_ms, media_ms)| {
             let mut fields = Fields::new();
             put(&mut fields, "push_id", &push_id);
             put_opt(&mut fields, "variant", &variant);
             put_opt(&mut fields, "received_ms", &received_ms);
             put_opt(&mut fields, "displayed_ms", &displayed_ms);
+            put_opt(&mut fields, "displayed_media_ms", &media_ms);
             let ack = Ack {
                 push_id,
                 variant: variant.value,
                 received_ms: received_ms.value,
                 displayed_ms: displayed_ms.value,
+                displayed_media_ms: media_ms.value,
             };
             (ack, Value::Object(fields.into_iter().collect()))
-        },
-    )
+        })
 }
 
 /// One valid client message: its `type`, the expected decoded value and its fields.
