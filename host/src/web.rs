@@ -1,4 +1,6 @@
-//! The web pages: the viewer page (`/live/{room}`) and the merchant console (`/console`),
+//! The web pages: the viewer page (`/live/{room}`), the replay page (`/replay/{room}` lists
+//! a room's ended lives, `/replay/{room}/{period}` plays one) and the merchant console
+//! (`/console`),
 //! with their scripts, styles and the dash.js player under `/assets/`. The files come from
 //! `web/src/` (and `web/node_modules`), embedded at build time by `build.rs`; `--web-dir`
 //! serves them from disk instead, for working on the pages without rebuilding.
@@ -111,6 +113,8 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(console))
         .route("/live/{room}", get(viewer))
+        .route("/replay/{room}", get(replay))
+        .route("/replay/{room}/{period}", get(replay_period))
         .route("/assets/{name}", get(asset))
 }
 
@@ -123,6 +127,28 @@ async fn viewer(
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    room_page(&s, room, "viewer.html", &headers).await
+}
+
+async fn replay(
+    State(s): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    room_page(&s, room, "replay.html", &headers).await
+}
+
+/// The page finds out itself whether the period exists (from `/media/{room}/replays`).
+async fn replay_period(
+    State(s): State<AppState>,
+    Path((room, _period)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    room_page(&s, room, "replay.html", &headers).await
+}
+
+/// A page of an existing room, else the 404 page.
+async fn room_page(s: &AppState, room: String, page: &str, headers: &HeaderMap) -> Response {
     let store = s.store.clone();
     let exists = tokio::task::spawn_blocking(move || store.room(&room).ok().flatten().is_some())
         .await
@@ -130,7 +156,7 @@ async fn viewer(
     if !exists {
         return not_found_page();
     }
-    serve(&s.pages, "viewer.html", &headers)
+    serve(&s.pages, page, headers)
 }
 
 async fn asset(

@@ -35,6 +35,8 @@ pub struct FlashSale {
 /// What a merchant supplies to create a flash sale.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewFlashSale {
+    /// The REST API takes the room from the path; this field may then be left out.
+    #[serde(default)]
     pub room_id: String,
     pub product_id: String,
     pub price_cents: u64,
@@ -243,19 +245,13 @@ impl Store {
             ));
         }
         if self.product(merchant_id, &s.product_id)?.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "product {} of merchant {merchant_id}",
-                s.product_id
-            )));
+            return Err(StoreError::NotFound(format!("product {}", s.product_id)));
         }
         if self
             .room(&s.room_id)?
             .is_none_or(|room| room.merchant_id != merchant_id)
         {
-            return Err(StoreError::NotFound(format!(
-                "room {} of merchant {merchant_id}",
-                s.room_id
-            )));
+            return Err(StoreError::NotFound(format!("room {}", s.room_id)));
         }
         let now = to_i64(now_ms());
         let id = with_fresh_ids(|| {
