@@ -34,6 +34,11 @@ pub enum Fault {
     /// The host itself failed (e.g. storage); not counted against the plugin.
     #[error("host error: {0}")]
     Host(String),
+    /// A granted action the room could not carry out (e.g. a push of a product the
+    /// merchant does not have): recorded so the merchant sees it, never counted against
+    /// the plugin.
+    #[error("action not applied: {0}")]
+    Action(String),
 }
 
 impl Fault {
@@ -75,6 +80,7 @@ impl Fault {
             Fault::Plugin(_) => "plugin",
             Fault::Instantiate(_) => "instantiate",
             Fault::Host(_) => "host",
+            Fault::Action(_) => "action",
         }
     }
 }

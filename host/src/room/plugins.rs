@@ -17,7 +17,7 @@ use crate::ai::{AiProvider, AiRequest, RetrievalAnswerer};
 use crate::auth::Role;
 use crate::plugin::bindings::{Action, RoomSnapshot};
 use crate::plugin::model::{EventBody, EventRecord};
-use crate::plugin::{CallReport, RoomEnv, RoomPlugins, RoomView};
+use crate::plugin::{CallReport, Fault, RoomEnv, RoomPlugins, RoomView};
 use crate::store::{NewFlashSale, StoreCatalog};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -277,10 +277,25 @@ impl Worker {
         let Some(hub) = self.hub.upgrade() else {
             return;
         };
+        let mut refused = Vec::new();
         for action in report.actions {
             if let Err(e) = self.apply(&hub, &report.plugin, action) {
                 tracing::warn!(plugin = %report.plugin, room = %hub.id, "plugin action not applied: {e}");
+                refused.push(Fault::Action(e.to_string()));
             }
+        }
+        if !refused.is_empty() {
+            // In the plugin's fault log, where its merchant looks; never disables it.
+            let (registry, room) = (self.deps.registry.clone(), self.env.room_id.clone());
+            let (name, hash) = (report.plugin.to_string(), report.version.to_string());
+            let _ = tokio::task::spawn_blocking(move || {
+                for fault in &refused {
+                    if let Err(e) = registry.record_fault(&room, &name, &hash, fault, false) {
+                        tracing::error!("recording a plugin fault failed: {e}");
+                    }
+                }
+            })
+            .await;
         }
     }
 

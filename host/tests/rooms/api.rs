@@ -363,3 +363,47 @@ async fn openapi_documents_every_route() {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
 }
+
+/// A plugin's push of a product the merchant does not have used to vanish into the log;
+/// its merchant now sees it in the plugin's fault log, and the plugin stays enabled.
+#[tokio::test]
+async fn a_plugin_action_the_room_refuses_is_in_the_fault_log() {
+    let s = start(fast()).await;
+    let (status, version) = upload(&s, &plugin_bytes("keyword-push")).await;
+    assert_eq!(status, 201, "{version}");
+    let config = json!({"rules": [{"product": "sku-missing", "keywords": ["size"]}],
+                        "cooldown_ms": 0, "duration_ms": 8000});
+    let (status, body) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/plugins", s.room),
+        json!({"hash": version["hash"], "config": config.to_string()}),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status}: {body}");
+    let mut viewer = Client::join(&s, &s.room, None).await;
+    viewer
+        .send(json!({"type": "comment", "text": "what size is it?"}))
+        .await;
+    viewer.expect_type("comment").await;
+    let path = format!("/api/rooms/{}/plugins", s.room);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let plugin = loop {
+        let (_, list) = api(&s, "GET", &path, json!({})).await;
+        let plugin = list["plugins"][0].clone();
+        let faults = plugin["faults"].as_array().map_or(0, Vec::len);
+        if faults > 0 || std::time::Instant::now() > deadline {
+            break plugin;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let fault = &plugin["faults"][0];
+    assert_eq!(fault["kind"], "action", "{plugin}");
+    assert!(
+        fault["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sku-missing")),
+        "{plugin}"
+    );
+    assert_eq!(plugin["binding"]["enabled"], true, "{plugin}");
+}
