@@ -1,0 +1,189 @@
+//! The viewer page (`/live/{room}`) in a real headless Chromium against a real
+//! `livecart serve`: each test starts its own server and runs one scenario script of
+//! `web/tests/viewer-*.mjs`, which drives the page as viewers do (phone viewport) and
+//! checks what the page shows and what the server recorded. Screenshots land in
+//! `target/test-artifacts/` (`viewer.png` is the phone view with a product card).
+//!
+//! - `viewer-play-card.mjs`: the demo live plays (≥ 3 s, no stall, latency shown); a card
+//!   pushed with the REST API appears with title, price, image and buy link; the click and
+//!   the display ack reach the analytics.
+//! - `viewer-chat.mjs`: chat round-trips between two guests; hostile markup stays text; a
+//!   too-long comment is refused on the page; without MSE the page falls back to HLS.
+//! - `viewer-likes.mjs`: 300 taps merged into few `like` messages; both viewers and the
+//!   room total reach +300; the tapper's count never goes backwards.
+//! - `viewer-coupon.mjs`: an unlocked coupon is claimed once; after a reload (same guest)
+//!   the second claim shows the server's "reached the limit".
+//! - `viewer-reconnect.mjs`: a dropped socket and a 3.5 s outage are resumed without a
+//!   reload or a snapshot; the missed comments appear; the indicator shows only for the
+//!   outage.
+//! - `viewer-moderation.mjs`: pin, hide, blocked words, mute; plugin replies and a
+//!   plugin-pushed card in the host's style; gifts.
+//! - `viewer-lifecycle.mjs`: a room not live yet waits for the host, plays when ffmpeg
+//!   publishes over RTMP, and says the live ended when it stops.
+//! - `viewer-abr.mjs`: with a two-rung ladder and Chrome's network shaping, the player
+//!   climbs to the top rung, drops to the lower one at 700 kb/s, and climbs back.
+//!
+//! Needs Chromium, Node, ffmpeg and `web/node_modules` (`scripts/test.sh` installs them);
+//! the tests fail, rather than skip, without them.
+
+use livecart_e2e::Serve;
+use livecart_e2e::browser::{Outcome, artifacts, run_script};
+use serde_json::Value;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One scenario at a time: each runs a server and one to three browser pages, and this
+/// machine has two cores; in parallel they would time each other out.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A server without the demo video, for scenarios that do not watch it.
+fn serve_without_video() -> Serve {
+    Serve::start(&["--no-demo-stream"])
+}
+
+/// Run `script` against `server` (room `demo`) plus `extra` arguments; panics with the
+/// script's report and log when it failed. Returns its report and how long it took.
+fn scenario(script: &str, server: &Serve, extra: &[&str]) -> (Value, Duration) {
+    let mut args = vec![
+        "--base".to_owned(),
+        format!("http://{}", server.addr),
+        "--merchant-token".to_owned(),
+        server.merchant_token.clone(),
+        "--room".to_owned(),
+        "demo".to_owned(),
+        "--artifacts".to_owned(),
+        artifacts().display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let start = Instant::now();
+    let outcome: Outcome = run_script(script, &args, Duration::from_secs(150));
+    let took = start.elapsed();
+    assert!(
+        outcome.ok,
+        "{script} failed after {took:?}:\n--- stderr\n{}\n--- stdout\n{}",
+        outcome.stderr, outcome.stdout
+    );
+    let report = outcome
+        .report()
+        .unwrap_or_else(|| panic!("{script} printed no JSON report:\n{}", outcome.stdout));
+    assert_eq!(report["ok"], true, "{script}: {report:#}");
+    eprintln!("{script} passed in {took:?}: {report:#}");
+    (report, took)
+}
+
+fn number(report: &Value, pointer: &str) -> f64 {
+    report
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("report has no number at {pointer}: {report:#}"))
+}
+
+#[test]
+fn viewer_plays_the_live_and_sees_a_pushed_card() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-play-card.mjs", &server, &[]);
+    assert!(number(&report, "/playback/advanced") >= 3.0, "{report:#}");
+    assert_eq!(number(&report, "/playback/stalls"), 0.0, "{report:#}");
+    let latency = number(&report, "/playback/latency");
+    assert!(latency > 0.0 && latency < 10.0, "latency {latency} s");
+    assert_eq!(report["card"]["title"], "Cotton Tee", "{report:#}");
+    assert!(number(&report, "/analytics/clicks") >= 1.0, "{report:#}");
+    assert!(number(&report, "/analytics/displays") >= 1.0, "{report:#}");
+    assert!(
+        artifacts().join("viewer.png").exists(),
+        "viewer.png was not saved"
+    );
+}
+
+#[test]
+fn chat_round_trips_between_two_viewers_as_text() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario("viewer-chat.mjs", &server, &[]);
+    assert_eq!(report["hostile"]["imgs"], 0, "{report:#}");
+    assert_ne!(report["users"]["a"], report["users"]["b"], "{report:#}");
+    assert_eq!(report["hlsFallback"]["engine"], "hls", "{report:#}");
+}
+
+#[test]
+fn like_storm_reaches_every_count() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario("viewer-likes.mjs", &server, &["--taps", "300"]);
+    let before = number(&report, "/before");
+    for who in ["a", "b", "server"] {
+        assert_eq!(
+            number(&report, &format!("/shown/{who}")),
+            before + 300.0,
+            "{report:#}"
+        );
+    }
+    // Merged: far fewer messages than taps.
+    assert!(number(&report, "/likeMessages") < 60.0, "{report:#}");
+}
+
+#[test]
+fn coupon_claim_succeeds_once_then_hits_the_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario("viewer-coupon.mjs", &server, &["--coupon", "c-1k"]);
+    assert_eq!(report["first"]["ok"], "true", "{report:#}");
+    assert_eq!(report["second"]["ok"], "false", "{report:#}");
+    assert!(
+        report["second"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("reached the limit")),
+        "{report:#}"
+    );
+    assert_eq!(report["claimed"], 1, "{report:#}");
+}
+
+#[test]
+fn viewer_reconnects_and_resumes_unnoticed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario("viewer-reconnect.mjs", &server, &[]);
+    assert!(number(&report, "/after/reconnects") >= 1.0, "{report:#}");
+    assert_eq!(report["shortDrop"]["indicatorShown"], false, "{report:#}");
+    assert_eq!(report["snapshots"], 1, "{report:#}");
+}
+
+#[test]
+fn moderation_and_plugins_show_in_the_viewer_page() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario("viewer-moderation.mjs", &server, &[]);
+    assert_eq!(report["shadowSeenByOthers"], false, "{report:#}");
+    assert_eq!(report["pluginCard"]["variant"], "b", "{report:#}");
+}
+
+#[test]
+fn viewer_waits_for_the_host_plays_then_sees_the_end() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve_without_video();
+    let (report, _) = scenario(
+        "viewer-lifecycle.mjs",
+        &server,
+        &["--rtmp", &server.rtmp, "--seconds", "8"],
+    );
+    assert_eq!(report["waiting"]["state"], "waiting", "{report:#}");
+    assert_eq!(report["ended"]["state"], "ended", "{report:#}");
+}
+
+#[test]
+fn player_switches_rungs_on_a_weak_network() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ladder = dir.path().join("ladder.json");
+    std::fs::write(
+        &ladder,
+        r#"{"rungs":[{"height":180,"bitrate_kbps":600},{"height":90,"bitrate_kbps":150}]}"#,
+    )
+    .expect("write the ladder");
+    let ladder = ladder.display().to_string();
+    let server = Serve::start(&["--ladder", &ladder]);
+    let (report, _) = scenario("viewer-abr.mjs", &server, &[]);
+    assert_eq!(number(&report, "/weak/quality"), 0.0, "{report:#}");
+    assert_eq!(number(&report, "/recovered/quality"), 1.0, "{report:#}");
+}

@@ -1,0 +1,268 @@
+// viewer-player.js — the live video: dash.js (loaded on demand from /assets/dash.all.min.js)
+// on /media/{room}/live.mpd in low-latency mode with throughput-based ABR, or native HLS
+// (/media/{room}/master.m3u8) where MSE is missing. Waits for the host while the MPD is
+// 404, notices the end of the live, counts stalls, reports the live latency, and handles
+// muted autoplay (the page shows an unmute button).
+
+import { Emitter } from './viewer-util.js';
+
+const RETRY_MS = 3000;
+const ENDED_RETRY_MS = 5000;
+
+let dashLoading = null;
+/** Load dash.js once (a classic script that defines the global `dashjs`). */
+function loadDash() {
+    if (window.dashjs) return Promise.resolve(window.dashjs);
+    if (!dashLoading) {
+        dashLoading = new Promise((resolve, reject) => {
+            const s = document.createElement('script');
+            s.src = '/assets/dash.all.min.js';
+            s.onload = () => resolve(window.dashjs);
+            s.onerror = () => { dashLoading = null; reject(new Error('dash.js failed to load')); };
+            document.head.append(s);
+        });
+    }
+    return dashLoading;
+}
+
+/** Which engine this browser can use: 'dash', 'hls' or null. */
+export function pickEngine(video) {
+    if (window.MediaSource || window.ManagedMediaSource) return 'dash';
+    if (video.canPlayType('application/vnd.apple.mpegurl')) return 'hls';
+    return null;
+}
+
+export class Player extends Emitter {
+    /** `video`: the <video>; `room`: room id; `serverNow`: () => server Unix ms. */
+    constructor(video, room, serverNow) {
+        super();
+        this.video = video;
+        this.room = room;
+        this.serverNow = serverNow;
+        this.mpdUrl = `/media/${encodeURIComponent(room)}/live.mpd`;
+        this.hlsUrl = `/media/${encodeURIComponent(room)}/master.m3u8`;
+        this.engine = pickEngine(video);
+        this.dash = null;
+        this.state = 'loading'; // loading | waiting | playing | ended | unsupported
+        this.started = false; // playback has started (for counting stalls)
+        this.everPlayed = false;
+        this.stalls = 0;
+        this.latency = null;
+        this.period = null;
+        this.probeTimer = null;
+        this.errors = [];
+        this.switches = []; // [{at, from, to, height}] video rung changes
+        video.muted = true;
+        video.playsInline = true;
+        video.autoplay = true;
+        if (!window.MediaSource && window.ManagedMediaSource) video.disableRemotePlayback = true;
+        video.addEventListener('playing', () => {
+            this.started = true;
+            this.everPlayed = true;
+            this.setState('playing');
+            this.emit('playing');
+        });
+        video.addEventListener('waiting', () => {
+            if (this.started) {
+                this.stalls++;
+                this.emit('stall', this.stalls);
+            }
+        });
+        video.addEventListener('ended', () => this.onEnded());
+        video.addEventListener('volumechange', () => this.emit('muted', video.muted));
+        setInterval(() => this.sampleLatency(), 500);
+    }
+
+    setState(state, detail) {
+        if (this.state === state) return;
+        this.state = state;
+        this.emit('state', state, detail);
+    }
+
+    start() {
+        if (!this.engine) {
+            this.setState('unsupported');
+            return;
+        }
+        this.probe();
+    }
+
+    /** Is the live there? 404: not yet (or not any more); an MPD with a duration and no
+     *  update period: the live has ended. Otherwise start playing it. */
+    async probe() {
+        clearTimeout(this.probeTimer);
+        let status = 0;
+        let text = '';
+        try {
+            const r = await fetch(this.engine === 'hls' ? this.hlsUrl : this.mpdUrl, { cache: 'no-store' });
+            status = r.status;
+            if (r.ok) text = await r.text();
+        } catch (_) {
+            status = 0;
+        }
+        if (status === 200 && this.engine === 'hls') {
+            this.startHls();
+            return;
+        }
+        if (status === 200) {
+            const info = parseMpd(text);
+            if (info.ended) {
+                // A finished live whose MPD is still served: wait for a new live.
+                this.setState('ended');
+                this.probeTimer = setTimeout(() => this.probe(), ENDED_RETRY_MS);
+                return;
+            }
+            this.period = info.period;
+            this.startDash(info.targetS).catch((e) => {
+                this.errors.push(String(e.message || e));
+                this.retry(RETRY_MS);
+            });
+            return;
+        }
+        // 404: not live yet, or (once we played) not any more. Keep looking: the host may
+        // come back (a new live). A network failure changes nothing shown.
+        if (status === 404) this.setState(this.everPlayed ? 'ended' : 'waiting');
+        else if (this.state === 'loading' && !this.everPlayed) this.setState('waiting');
+        this.probeTimer = setTimeout(() => this.probe(), this.state === 'ended' ? ENDED_RETRY_MS : RETRY_MS);
+    }
+
+    async startDash(targetS) {
+        const dashjs = await loadDash();
+        this.teardown();
+        this.setState('loading');
+        const player = dashjs.MediaPlayer().create();
+        player.updateSettings({
+            debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+            streaming: {
+                // dash.js 4.7 enters its low-latency mode by itself from the MPD
+                // (availabilityTimeComplete="false"); hold the MPD's target latency.
+                delay: { liveDelay: targetS },
+                // Catch up (playback rate within the MPD's ServiceDescription bounds) when
+                // the latency drifts from the target.
+                liveCatchup: { enabled: true },
+                abr: {
+                    autoSwitchBitrate: { video: true, audio: true },
+                    // Throughput from the chunks as they arrive (moof parsing), so a weak
+                    // network drops to a lower rung instead of stalling.
+                    ABRStrategy: 'abrThroughput',
+                    fetchThroughputCalculationMode: 'abrFetchThroughputCalculationMoofParsing',
+                    // At the live edge the origin holds a request until its segment starts:
+                    // that wait is not network latency, so it must not count against a rung.
+                    useDeadTimeLatency: false,
+                    // The dropped-frames rule bans a rung for good after a burst of dropped
+                    // frames (a busy phone, a background tab); abandoning a live-edge request
+                    // only loses the chunks already there.
+                    additionalAbrRules: {
+                        insufficientBufferRule: true,
+                        switchHistoryRule: true,
+                        droppedFramesRule: false,
+                        abandonRequestsRule: false,
+                    },
+                },
+            },
+        });
+        const E = dashjs.MediaPlayer.events;
+        player.on(E.ERROR, (e) => {
+            const err = (e && e.error) || {};
+            this.errors.push(`${err.code ?? ''} ${err.message ?? ''}`.trim());
+            // Usually the MPD went away (the live ended or the server restarted): find out.
+            this.teardown();
+            this.setState('loading');
+            this.retry(1000);
+        });
+        player.on(E.PLAYBACK_ENDED, () => this.onEnded());
+        player.on(E.QUALITY_CHANGE_RENDERED, (e) => {
+            if (e.mediaType !== 'video') return;
+            let height = null;
+            try { height = player.getBitrateInfoListFor('video')[e.newQuality].height; } catch (_) { /* unknown */ }
+            this.switches.push({ at: Date.now(), from: e.oldQuality, to: e.newQuality, height });
+            this.emit('quality', e.newQuality);
+        });
+        this.dash = player;
+        this.started = false;
+        player.initialize(this.video, this.mpdUrl, true);
+        this.tryPlay();
+    }
+
+    startHls() {
+        this.teardown();
+        this.setState('loading');
+        this.started = false;
+        this.video.src = this.hlsUrl;
+        this.tryPlay();
+    }
+
+    tryPlay() {
+        const p = this.video.play();
+        if (p && p.catch) {
+            p.catch((e) => {
+                // Autoplay refused even muted: the page offers a play button.
+                if (e && e.name === 'NotAllowedError') this.emit('blocked');
+            });
+        }
+    }
+
+    /** Unmute (from a user gesture). */
+    unmute() {
+        this.video.muted = false;
+        this.tryPlay();
+    }
+
+    onEnded() {
+        this.teardown();
+        this.setState('ended');
+        clearTimeout(this.probeTimer);
+        this.probeTimer = setTimeout(() => this.probe(), ENDED_RETRY_MS);
+    }
+
+    retry(ms) {
+        clearTimeout(this.probeTimer);
+        this.probeTimer = setTimeout(() => this.probe(), ms);
+    }
+
+    teardown() {
+        this.started = false;
+        if (this.dash) {
+            const d = this.dash;
+            this.dash = null;
+            try { d.reset(); } catch (_) { /* ignore */ }
+        }
+        if (this.engine === 'hls' && this.video.getAttribute('src')) {
+            this.video.removeAttribute('src');
+            this.video.load();
+        }
+    }
+
+    sampleLatency() {
+        let lat = null;
+        if (this.dash && this.started) {
+            try { lat = this.dash.getCurrentLiveLatency(); } catch (_) { lat = null; }
+        } else if (this.engine === 'hls' && this.started && typeof this.video.getStartDate === 'function') {
+            const start = this.video.getStartDate().getTime();
+            if (start > 0) lat = (this.serverNow() - (start + this.video.currentTime * 1000)) / 1000;
+        }
+        this.latency = typeof lat === 'number' && Number.isFinite(lat) && lat > 0 ? lat : null;
+        this.emit('latency', this.latency);
+    }
+
+    /** The video's current media time in ms (for holding cards until their frame). */
+    mediaTimeMs() {
+        return Math.round(this.video.currentTime * 1000);
+    }
+}
+
+/** What the viewer page needs from an MPD: period id, target latency (s), ended? */
+function parseMpd(text) {
+    const out = { period: null, targetS: 1.5, ended: false };
+    try {
+        const doc = new DOMParser().parseFromString(text, 'application/xml');
+        const mpd = doc.documentElement;
+        out.ended = mpd.hasAttribute('mediaPresentationDuration') && !mpd.hasAttribute('minimumUpdatePeriod');
+        const period = doc.getElementsByTagName('Period')[0];
+        out.period = period ? period.getAttribute('id') : null;
+        const latency = doc.getElementsByTagName('Latency')[0];
+        const target = latency ? Number(latency.getAttribute('target')) : NaN;
+        if (target > 0) out.targetS = target / 1000;
+    } catch (_) { /* defaults */ }
+    return out;
+}

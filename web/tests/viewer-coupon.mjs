@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Scenario 4: coupon claim (and the flash sale). The merchant unlocks a coupon (REST, as the console does); the
+// viewer's banner shows it; the claim succeeds once. After a reload (same guest identity,
+// kept in localStorage) claiming again fails with the server's "reached the limit" reason
+// shown on the coupon, and the coupon's claim count stays at one. Then a flash sale: its
+// countdown matches the server's end time, the viewer buys one, the stock shown goes down,
+// and the sale disappears when the merchant ends it.
+//
+//   node web/tests/viewer-coupon.mjs --base http://HOST:PORT --merchant-token T [--room demo]
+//        [--artifacts DIR] [--coupon c-1k]
+
+import { api, assert, openViewer, scenario, screenshot, waitInPage } from './lib.mjs';
+
+async function result(page, coupon, what) {
+    const sel = `#coupons .coupon[data-id="${coupon}"] .claim-result[data-ok]`;
+    await page.waitForSelector(sel, { timeout: 8000 }).catch(() => { throw new Error(`no claim result: ${what}`); });
+    return page.$eval(`#coupons .coupon[data-id="${coupon}"]`, (c) => ({
+        ok: c.querySelector('.claim-result').dataset.ok,
+        text: c.querySelector('.claim-result').textContent,
+        button: c.querySelector('button.claim').textContent,
+        disabled: c.querySelector('button.claim').disabled,
+        claimed: c.classList.contains('claimed'),
+    }));
+}
+
+scenario('viewer-coupon', async ({ args, browser, report, log }) => {
+    const coupon = args.coupon;
+    const rest = api(args.base, args.merchantToken);
+    const claimFrames = [];
+    const v = await openViewer(browser, args.base, args.room, {
+        beforeGoto: (page) => page.on('websocket', (ws) => ws.on('framesent', (f) => {
+            try {
+                const m = JSON.parse(f.payload);
+                if (m.type === 'claim') claimFrames.push(m);
+            } catch (_) { /* not JSON */ }
+        })),
+    });
+    const { page } = v;
+    const user = await page.evaluate(() => window.__livecart.user.id);
+
+    const couponNow = async () => (await rest.get('/api/coupons')).find((c) => c.id === coupon);
+    const claimedBefore = (await couponNow()).claimed;
+    const unlocked = await rest.post(`/api/coupons/${coupon}/unlock`);
+    const t0 = Date.now();
+    const card = `#coupons .coupon[data-id="${coupon}"]`;
+    await page.waitForSelector(`${card} button.claim`, { state: 'visible', timeout: 8000 });
+    report.bannerAfterMs = Date.now() - t0;
+    const title = await page.textContent(`${card} .title`);
+    assert(title === unlocked.title, `banner shows "${title}", coupon is "${unlocked.title}"`);
+
+    await page.click(`${card} button.claim`);
+    const first = await result(page, coupon, 'first claim');
+    report.first = first;
+    assert(first.ok === 'true' && /^Claimed!/.test(first.text), `first claim: ${JSON.stringify(first)}`);
+    assert(first.claimed && first.disabled, `a claimed coupon stays marked as claimed: ${JSON.stringify(first)}`);
+    report.screenshot = await screenshot(page, args.artifacts, 'viewer-coupon.png');
+
+    // Reload: the same guest, the coupon still offered, the second claim refused.
+    await page.reload();
+    await waitInPage(page, () => document.querySelector('#conn')?.dataset.state === 'live', null,
+        { timeout: 15000, what: 'the reloaded page to join' });
+    const again = await page.evaluate(() => window.__livecart.user.id);
+    assert(again === user, `the reload changed the identity: ${user} → ${again}`);
+    await page.waitForSelector(`${card} button.claim:not([disabled])`, { timeout: 8000 });
+    await page.click(`${card} button.claim`);
+    const second = await result(page, coupon, 'second claim');
+    report.second = second;
+    assert(second.ok === 'false' && /reached the limit/.test(second.text), `second claim: ${JSON.stringify(second)}`);
+    assert(second.claimed, 'after "reached the limit" the coupon shows as claimed');
+
+    const keys = claimFrames.map((m) => m.key);
+    report.claimKeys = keys;
+    assert(keys.length === 2 && keys[0] !== keys[1], `each attempt has its own idempotency key: ${keys}`);
+    const after = await couponNow();
+    report.claimed = after.claimed;
+    assert(after.claimed === claimedBefore + 1, `coupon ${coupon} claimed ${after.claimed} times, expected ${claimedBefore + 1}`);
+
+    // A flash sale: countdown in server time, stock, one purchase, then the merchant ends it.
+    const now = Date.now();
+    const sale = await rest.post(`/api/rooms/${args.room}/flash-sales`, {
+        room_id: args.room, product_id: 'sku-cap', price_cents: 3900, stock: 5, per_user_limit: 1,
+        starts_ms: now - 1000, ends_ms: now + 125_000,
+    });
+    await page.waitForSelector('#sale:not([hidden]) .countdown', { timeout: 8000 });
+    const shown = await page.evaluate(() => ({
+        countdown: document.querySelector('#sale .countdown').textContent,
+        stock: document.querySelector('#sale .stock').textContent,
+    }));
+    const [mm, ss] = shown.countdown.split(':').map(Number);
+    const left = (sale.ends_ms - Date.now()) / 1000;
+    report.sale = { id: sale.id, ...shown, secondsLeft: +left.toFixed(1) };
+    assert(/^\d\d:\d\d$/.test(shown.countdown) && Math.abs(mm * 60 + ss - left) <= 2,
+        `countdown ${shown.countdown} for ${left.toFixed(1)} s left`);
+    assert(shown.stock === '5', `stock shows ${shown.stock}`);
+    await page.click('#sale button.buy');
+    await page.waitForSelector('#sale .buy-result[data-ok]', { timeout: 8000 });
+    report.sale.buy = await page.$eval('#sale .buy-result', (r) => ({ ok: r.dataset.ok, text: r.textContent }));
+    assert(report.sale.buy.ok === 'true', `buy: ${JSON.stringify(report.sale.buy)}`);
+    await waitInPage(page, () => document.querySelector('#sale .stock').textContent === '4', null,
+        { timeout: 5000, what: 'the stock to go down to 4' });
+    await rest.post(`/api/flash-sales/${sale.id}/end`);
+    await page.waitForSelector('#sale', { state: 'hidden', timeout: 8000 });
+    log(`first: "${first.text}"; second: "${second.text}"; sale: ${JSON.stringify(report.sale)}`);
+}, { coupon: 'c-1k' });
