@@ -1,0 +1,215 @@
+// console-catalog.js — the Products tab: the merchant's product table, the create/edit
+// form (title, price, currency, image and buy URLs, stock, description, FAQ pairs, spec
+// pairs), delete with confirmation, and "Push now" of a product card into the room.
+//
+// Test hooks: #product-new, #products tbody tr[data-product] (its button.push, button.edit,
+// button.delete, .push-state), #product-form (#p-title, #p-id, #p-price, #p-currency,
+// #p-stock, #p-image, #p-buy, #p-description, #p-faq-add, #p-specs-add, .pair inputs,
+// .form-error), #products-error, #push-style, #push-duration.
+
+import { post, put, del, seg } from './console-api.js';
+import {
+    $, $$, FieldError, acting, clearError, confirmDialog, count, fill, h, money, moneyValue,
+    parseCount, parseMoney, showError, submitting, toast,
+} from './console-dom.js';
+import { loadProducts, on, state } from './console-state.js';
+
+/** The product being edited, or null when the form creates one. */
+let editing = null;
+const lastPush = new Map(); // product id → time of this session's last push
+
+// ---- table ------------------------------------------------------------------------------
+
+function thumb(url) {
+    if (!/^https?:\/\//i.test(url || '')) return h('span', { class: 'thumb empty' });
+    const img = h('img', { class: 'thumb', alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+    img.addEventListener('error', () => img.classList.add('broken'));
+    img.src = url;
+    return img;
+}
+
+function renderTable() {
+    const body = $('#products tbody');
+    fill(body, state.products.map((p) => {
+        const pushed = lastPush.get(p.id);
+        return h('tr', { dataset: { product: p.id } },
+            h('td', {}, h('div', { class: 'product-cell' },
+                thumb(p.image_url),
+                h('div', {},
+                    h('div', { class: 'title' }, p.title),
+                    p.description ? h('div', { class: 'muted small clamp' }, p.description) : null))),
+            h('td', { class: 'num' }, money(p.price_cents, p.currency)),
+            h('td', { class: 'num' }, count(p.stock)),
+            h('td', {}, h('code', { class: 'nowrap' }, p.id)),
+            h('td', { class: 'actions' },
+                h('span', { class: 'push-state muted small' }, pushed ? `pushed ${pushed}` : ''),
+                h('button', { type: 'button', class: 'push primary small', onclick: (e) => push(e.currentTarget, p) }, 'Push now'),
+                h('button', { type: 'button', class: 'edit ghost small', onclick: () => openForm(p) }, 'Edit'),
+                h('button', { type: 'button', class: 'delete danger-ghost small', onclick: (e) => remove(e.currentTarget, p) }, 'Delete')));
+    }));
+    $('#products-empty').hidden = state.products.length > 0;
+}
+
+async function reload() {
+    try {
+        await loadProducts();
+        clearError($('#products-error'));
+    } catch (e) {
+        showError($('#products-error'), e);
+    }
+}
+
+async function push(button, p) {
+    const body = { product_id: p.id };
+    const style = $('#push-style').value;
+    if (style) body.style = style;
+    const secs = $('#push-duration').value.trim();
+    if (secs) {
+        const n = Number(secs);
+        if (!Number.isInteger(n) || n < 1 || n > 600) {
+            toast('The push duration must be a whole number of seconds from 1 to 600', 'error');
+            $('#push-duration').focus();
+            return;
+        }
+        body.duration_ms = n * 1000;
+    }
+    let card = null;
+    const ok = await acting(button, async () => {
+        card = await post(`/api/rooms/${seg(state.room)}/push`, body);
+    });
+    if (!ok) return;
+    const at = new Date().toLocaleTimeString();
+    lastPush.set(p.id, at);
+    const row = button.closest('tr');
+    const label = row && row.querySelector('.push-state');
+    if (label) {
+        label.textContent = `pushed ${at}`;
+        label.classList.remove('muted');
+        label.classList.add('ok');
+    }
+    toast(`“${p.title}” is on viewers' screens${card && card.push_id ? ` (push ${card.push_id})` : ''}`);
+}
+
+async function remove(button, p) {
+    const ok = await confirmDialog({
+        title: 'Delete this product?',
+        text: `“${p.title}” (${p.id}) disappears from the catalog; plugins and the AI host stop offering it.`,
+        ok: 'Delete product',
+    });
+    if (!ok) return;
+    const done = await acting(button, () => del(`/api/products/${seg(p.id)}`), `“${p.title}” deleted`);
+    if (done) {
+        if (editing && editing.id === p.id) closeForm();
+        await reload();
+    }
+}
+
+// ---- form -------------------------------------------------------------------------------
+
+function pairRow(container, [a, b], [labelA, labelB]) {
+    const row = h('div', { class: 'pair' },
+        h('input', { class: 'pair-a', 'aria-label': labelA, placeholder: labelA, value: a || '' }),
+        h('input', { class: 'pair-b', 'aria-label': labelB, placeholder: labelB, value: b || '' }),
+        h('button', { type: 'button', class: 'ghost small', title: 'Remove', 'aria-label': 'Remove', onclick: () => row.remove() }, '×'));
+    container.append(row);
+    return row;
+}
+
+const FAQ_LABELS = ['Question', 'Answer'];
+const SPEC_LABELS = ['Name (e.g. size)', 'Value (e.g. S, M, L)'];
+
+function openForm(p) {
+    editing = p || null;
+    const form = $('#product-form');
+    clearError(form.querySelector('.form-error'));
+    $('#product-form-title').textContent = p ? `Edit “${p.title}”` : 'New product';
+    $('#p-title').value = p ? p.title : '';
+    $('#p-id').value = p ? p.id : '';
+    $('#p-id').readOnly = !!p;
+    $('#p-price').value = p ? moneyValue(p.price_cents) : '';
+    $('#p-currency').value = p ? p.currency : 'CNY';
+    $('#p-stock').value = p ? String(p.stock) : '';
+    $('#p-image').value = p ? p.image_url : '';
+    $('#p-buy').value = p ? p.buy_url : '';
+    $('#p-description').value = p ? p.description : '';
+    fill($('#p-faq'));
+    for (const f of (p && p.faq) || []) pairRow($('#p-faq'), [f.question, f.answer], FAQ_LABELS);
+    fill($('#p-specs'));
+    for (const s of (p && p.specs) || []) pairRow($('#p-specs'), s, SPEC_LABELS);
+    form.hidden = false;
+    form.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    $('#p-title').focus({ preventScroll: true });
+}
+
+function closeForm() {
+    editing = null;
+    $('#product-form').hidden = true;
+}
+
+/** The pairs of a FAQ or specs list; half-filled pairs are refused. */
+function pairs(container, what) {
+    const out = [];
+    for (const row of $$('.pair', container)) {
+        const a = row.querySelector('.pair-a');
+        const b = row.querySelector('.pair-b');
+        const [va, vb] = [a.value.trim(), b.value.trim()];
+        if (!va && !vb) continue;
+        if (!va) throw new FieldError(a, `every ${what} needs both parts`);
+        if (!vb) throw new FieldError(b, `every ${what} needs both parts`);
+        out.push([va, vb]);
+    }
+    return out;
+}
+
+/** The form as a Product. Only what cannot be said in JSON is checked here (a price that
+ * is not a number); the server judges the rest and the form shows its verdict. */
+function readForm() {
+    return {
+        id: editing ? editing.id : $('#p-id').value.trim(),
+        title: $('#p-title').value.trim(),
+        price_cents: parseMoney($('#p-price'), 'the price'),
+        currency: $('#p-currency').value.trim().toUpperCase(),
+        image_url: $('#p-image').value.trim(),
+        buy_url: $('#p-buy').value.trim(),
+        stock: parseCount($('#p-stock'), 'the stock'),
+        description: $('#p-description').value.trim(),
+        faq: pairs($('#p-faq'), 'FAQ entry').map(([question, answer]) => ({ question, answer })),
+        specs: pairs($('#p-specs'), 'spec'),
+    };
+}
+
+async function save(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    let saved = null;
+    const wasEditing = editing;
+    const ok = await submitting(form, async () => {
+        const p = readForm();
+        if (!wasEditing && p.id && state.products.some((x) => x.id === p.id)) {
+            throw new FieldError($('#p-id'), `a product with id ${p.id} already exists: edit it instead`);
+        }
+        saved = wasEditing
+            ? await put(`/api/products/${seg(p.id)}`, p)
+            : await post('/api/products', p);
+    });
+    if (!ok) return;
+    closeForm();
+    toast(wasEditing ? `“${saved.title}” saved` : `“${saved.title}” created (${saved.id})`);
+    await reload();
+}
+
+export function init() {
+    on('products', renderTable);
+    $('#product-new').addEventListener('click', () => openForm(null));
+    $('#product-cancel').addEventListener('click', closeForm);
+    $('#p-faq-add').addEventListener('click', () => pairRow($('#p-faq'), ['', ''], FAQ_LABELS).querySelector('input').focus());
+    $('#p-specs-add').addEventListener('click', () => pairRow($('#p-specs'), ['', ''], SPEC_LABELS).querySelector('input').focus());
+    $('#product-form').addEventListener('submit', save);
+}
+
+export function show() {
+    renderTable();
+    reload();
+}
+
+export function hide() {}

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// console-basics.mjs — the merchant console end to end in headless Chromium against a
+// real `livecart serve`: a wrong token is refused with a clear message and the right one
+// accepted; a room is created and shows its OBS ingest URL and stream key; a product is
+// created (with FAQ and specs), edited, pushed and another deleted; a coupon is created,
+// edited and unlocked; a flash sale starts with a running countdown and is ended; the
+// analytics tab counts the push and its CSV export downloads with a header row; a 401
+// later in the session brings the sign-in back; sign-out works. Screenshots go to
+// --artifacts (console.png at 1280x900, plus one per tab and a tablet view).
+//
+//   node web/tests/console-basics.mjs --base http://127.0.0.1:PORT --merchant-token T
+//                                     [--artifacts DIR]
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { api as restApi, assert as check, scenario } from './lib.mjs';
+import { confirm, openConsole, stepper, text, unexpected, until } from './console-lib.mjs';
+
+scenario('console-basics', async ({ args, browser, report, log }) => {
+    const { base, artifacts: art } = args;
+    const token = args.merchantToken;
+    const step = stepper(report, log);
+    // Ids unique to this run, so reruns against one server do not collide.
+    const run = Date.now().toString(36).slice(-5);
+    const tee = `e2e-tee-${run}`;
+    const trashId = `e2e-trash-${run}`;
+    const couponId = `e2e-5-${run}`;
+    const rest = restApi(base, token);
+    /** GET through the REST API: {status, body} (404s included). */
+    const api = async (path) => {
+        try {
+            return { status: 200, body: await rest.get(path) };
+        } catch (e) {
+            const m = /HTTP (\d+)/.exec(e.message);
+            return { status: m ? Number(m[1]) : 0, body: null };
+        }
+    };
+
+    const { page, errors } = await openConsole(browser, base);
+
+    // ---- sign-in: refused, then accepted -----------------------------------------------
+    await page.goto(`${base}/console`);
+    await page.waitForSelector('#signin-form', { state: 'visible' });
+    check(await page.isHidden('#app'), 'the app shows before sign-in');
+    await page.fill('#token', 'lc_this-is-not-a-token');
+    await page.click('#signin-submit');
+    await page.waitForSelector('#signin-error', { state: 'visible' });
+    const refusal = await text(page, '#signin-error');
+    check(/refused/i.test(refusal) && refusal.includes('invalid api token'),
+        `the wrong token's message is not clear: ${JSON.stringify(refusal)}`);
+    check(await page.isHidden('#app'), 'the app opened with a wrong token');
+    check(await page.evaluate(() => !sessionStorage.getItem('livecart.console.token')), 'a refused token was kept');
+    step('wrong token refused', refusal);
+
+    await page.fill('#token', token);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#app', { state: 'visible' });
+    check(await page.isHidden('#signin'), 'the sign-in stayed after signing in');
+    step('right token accepted');
+
+    // ---- create a room -------------------------------------------------------------------
+    const title = `Console e2e ${Date.now() % 100000}`;
+    await page.fill('#room-title', title);
+    await page.click('#room-create button[type=submit]');
+    await until(async () => (await text(page, '#room-name')) === title, `the new room ${title} is not selected`);
+    const room = await text(page, '#room-id');
+    check(/^[A-Za-z0-9_-]+$/.test(room), `room id ${room}`);
+    check(await page.isVisible(`#rooms button[data-room="${room}"]`), 'the new room is not in the sidebar');
+    const stored = await api(`/api/rooms/${room}`);
+    check(stored.status === 200 && stored.body.title === title, `the room was not stored: ${JSON.stringify(stored)}`);
+    step('room created', room);
+
+    // OBS settings: ingest URL from /media, stream key, viewer link.
+    await until(async () => /^rtmp:\/\/[^/]+:\d+\/live$/.test(await page.inputValue('#ingest-url')), 'no RTMP ingest URL');
+    const ingest = await page.inputValue('#ingest-url');
+    check(!/0\.0\.0\.0|\[::\]/.test(ingest), `the ingest URL keeps a bound-any host: ${ingest}`);
+    const key = await page.inputValue('#stream-key');
+    check(key && key === stored.body.stream_key, `stream key ${key} vs ${stored.body.stream_key}`);
+    check((await page.getAttribute('#stream-key', 'type')) === 'password', 'the stream key is shown in clear by default');
+    check((await page.getAttribute('#viewer-link', 'href')) === `/live/${room}`, 'viewer link');
+    check((await page.getAttribute('#dash-link', 'href')).endsWith(`/media/${room}/live.mpd`), 'DASH link');
+    check((await page.getAttribute('#hls-link', 'href')).endsWith(`/media/${room}/master.m3u8`), 'HLS link');
+    check((await page.getAttribute('#room-status', 'data-status')) === 'idle', 'a new room is not idle');
+    // A server bound to every address announces 0.0.0.0 or [::]: the page puts its own host.
+    const rewritten = await page.evaluate(async () => {
+        const { publicUrl } = await import('/assets/console-rooms.js');
+        return [publicUrl('rtmp://0.0.0.0:1935/live'), publicUrl('rtmps://[::]:1936/live'), publicUrl('rtmp://cdn.example:1935/live')];
+    });
+    const host = new URL(base).hostname;
+    check(JSON.stringify(rewritten) === JSON.stringify([`rtmp://${host}:1935/live`, `rtmps://${host}:1936/live`, 'rtmp://cdn.example:1935/live']),
+        `bound-any ingest hosts: ${rewritten}`);
+    await page.click('button.copy[data-copy="stream-key"]');
+    const copied = await until(() => page.evaluate(() => navigator.clipboard.readText()), 'the copied stream key');
+    check(copied === key, `the copy button copied ${JSON.stringify(copied)}`);
+    step('OBS settings shown', { ingest, key: `${key.slice(0, 6)}…` });
+
+    // Rotate the key (confirmed) and go live.
+    await page.click('#rotate-key');
+    await confirm(page);
+    await until(async () => {
+        const v = await page.inputValue('#stream-key');
+        return v && v !== key;
+    }, 'the rotated stream key is not shown');
+    const rotated = await api(`/api/rooms/${room}`);
+    check(rotated.body.stream_key === await page.inputValue('#stream-key'), 'rotated key differs from the server');
+    await page.click('#room-start');
+    await until(async () => (await page.getAttribute('#room-status', 'data-status')) === 'live', 'the room did not go live');
+    step('key rotated, room live');
+    await page.screenshot({ path: join(art, 'console.png') });
+
+    // ---- products ------------------------------------------------------------------------
+    await page.click('#tabs button[data-tab=products]');
+    await page.waitForSelector('#tab-products', { state: 'visible' });
+    const productCount = async () => page.locator('#products tbody tr').count();
+    await until(async () => (await productCount()) > 0, 'the product table did not load');
+    await page.click('#product-new');
+    await page.waitForSelector('#product-form', { state: 'visible' });
+    await page.fill('#p-title', 'E2E Tee <b>bold</b>');
+    await page.fill('#p-id', tee);
+    await page.fill('#p-price', '12.50');
+    await page.fill('#p-currency', 'eur');
+    await page.fill('#p-stock', '7');
+    await page.fill('#p-image', 'https://example.com/e2e-tee.jpg');
+    await page.fill('#p-buy', 'https://example.com/buy/e2e-tee');
+    await page.fill('#p-description', 'A test tee. <script>alert(1)</script>');
+    await page.click('#p-faq-add');
+    await page.fill('#p-faq .pair:last-child .pair-a', 'What sizes?');
+    await page.fill('#p-faq .pair:last-child .pair-b', 'S, M and L.');
+    await page.click('#p-specs-add');
+    await page.fill('#p-specs .pair:last-child .pair-a', 'size');
+    await page.fill('#p-specs .pair:last-child .pair-b', 'S, M, L');
+    await page.click('#product-form button[type=submit]');
+    await page.waitForSelector(`#products tr[data-product="${tee}"]`);
+    check(await page.isHidden('#product-form'), 'the product form stayed open after saving');
+    const row = `#products tr[data-product="${tee}"]`;
+    check((await text(page, `${row} .title`)) === 'E2E Tee <b>bold</b>', 'the title is not shown as text');
+    check(await page.locator(`${row} b`).count() === 0, 'markup in a product title was rendered');
+    check((await text(page, row)).includes('12.50 EUR'), `price: ${await text(page, row)}`);
+    let p = await api(`/api/products/${tee}`);
+    check(p.status === 200 && p.body.price_cents === 1250 && p.body.stock === 7 && p.body.currency === 'EUR',
+        `stored product: ${JSON.stringify(p.body)}`);
+    check(JSON.stringify(p.body.faq) === JSON.stringify([{ question: 'What sizes?', answer: 'S, M and L.' }]), `faq ${JSON.stringify(p.body.faq)}`);
+    check(JSON.stringify(p.body.specs) === JSON.stringify([['size', 'S, M, L']]), `specs ${JSON.stringify(p.body.specs)}`);
+    step('product created', p.body.id);
+
+    // Edit: the form comes back filled in; change title and price.
+    await page.click(`${row} button.edit`);
+    await page.waitForSelector('#product-form', { state: 'visible' });
+    check((await page.inputValue('#p-price')) === '12.50', 'edit form price');
+    check((await page.inputValue('#p-faq .pair .pair-a')) === 'What sizes?', 'edit form FAQ');
+    check(await page.getAttribute('#p-id', 'readonly') !== null, 'the id is editable when editing');
+    await page.fill('#p-title', 'E2E Tee v2');
+    await page.fill('#p-price', '15');
+    await page.click('#product-form button[type=submit]');
+    await until(async () => (await text(page, `${row} .title`)) === 'E2E Tee v2', 'the edited title is not shown');
+    p = await api(`/api/products/${tee}`);
+    check(p.body.price_cents === 1500 && p.body.title === 'E2E Tee v2' && p.body.faq.length === 1, `edited product: ${JSON.stringify(p.body)}`);
+    step('product edited');
+
+    // Push now.
+    await page.click(`${row} button.push`);
+    await until(async () => (await text(page, `${row} .push-state`)).startsWith('pushed'), 'no feedback after Push now');
+    step('product pushed');
+
+    // Delete another product, with confirmation; cancelling first keeps it.
+    await page.click('#product-new');
+    await page.fill('#p-title', 'E2E Trash');
+    await page.fill('#p-id', trashId);
+    await page.click('#product-form button[type=submit]');
+    const trash = `#products tr[data-product="${trashId}"]`;
+    await page.waitForSelector(trash);
+    await page.click(`${trash} button.delete`);
+    await page.waitForSelector('#confirm[open]');
+    await page.click('#confirm-cancel');
+    await page.waitForTimeout(300);
+    check(await page.locator(trash).count() === 1, 'cancelling the delete deleted the product');
+    await page.click(`${trash} button.delete`);
+    await confirm(page);
+    await page.waitForSelector(trash, { state: 'detached' });
+    check((await api(`/api/products/${trashId}`)).status === 404, 'the deleted product is still stored');
+    step('product deleted');
+    await page.screenshot({ path: join(art, 'console-products.png') });
+
+    // ---- coupons -------------------------------------------------------------------------
+    await page.click('#tabs button[data-tab=commerce]');
+    await page.waitForSelector('#tab-commerce', { state: 'visible' });
+    await page.click('#coupon-new');
+    await page.waitForSelector('#coupon-form', { state: 'visible' });
+    check((await page.inputValue('#c-room')) === room, 'the coupon form does not default to the room');
+    await page.fill('#c-title', 'E2E 5 off');
+    await page.fill('#c-id', couponId);
+    await page.fill('#c-discount', '5');
+    await page.fill('#c-quota', '20');
+    await page.fill('#c-limit', '2');
+    await page.click('#coupon-form button[type=submit]');
+    const coupon = `#coupons tr[data-coupon="${couponId}"]`;
+    await page.waitForSelector(coupon);
+    check((await text(page, `${coupon} .claimed-n`)) === '0 / 20', `claimed: ${await text(page, `${coupon} .claimed-n`)}`);
+    check((await page.getAttribute(coupon, 'data-state')) === 'locked', 'a new coupon is not locked');
+    let c = await api('/api/coupons');
+    let stc = c.body.find((x) => x.id === couponId);
+    check(stc && stc.discount_cents === 500 && stc.quota === 20 && stc.per_user_limit === 2 && stc.room_id === room,
+        `stored coupon ${JSON.stringify(stc)}`);
+    step('coupon created');
+
+    await page.click(`${coupon} button.edit`);
+    await page.fill('#c-quota', '30');
+    await page.click('#coupon-form button[type=submit]');
+    await until(async () => (await text(page, `${coupon} .claimed-n`)) === '0 / 30', 'the edited quota is not shown');
+    await page.click(`${coupon} button.unlock`);
+    await until(async () => (await page.getAttribute(coupon, 'data-state')) === 'claimable', 'the unlocked coupon is not claimable');
+    c = await api('/api/coupons');
+    stc = c.body.find((x) => x.id === couponId);
+    check(stc.quota === 30 && stc.unlocked === true, `coupon after edit+unlock ${JSON.stringify(stc)}`);
+    step('coupon edited and unlocked');
+
+    // ---- flash sale ----------------------------------------------------------------------
+    await until(async () => (await page.locator(`#s-product option[value="${tee}"]`).count()) === 1, 'the sale form lacks the product');
+    await page.selectOption('#s-product', tee);
+    await page.fill('#s-price', '9.90');
+    await page.fill('#s-stock', '5');
+    await page.fill('#s-limit', '2');
+    await page.fill('#s-duration', '3');
+    await page.click('#sale-form button[type=submit]');
+    const sale = '#sales tbody tr[data-state="running"]';
+    await page.waitForSelector(sale);
+    const cd1 = await text(page, `${sale} .countdown`);
+    check(/^0[23]:\d\d$/.test(cd1), `countdown ${cd1}`);
+    check((await text(page, `${sale} .sold-n`)) === '0 / 5', 'sold/stock');
+    await page.waitForTimeout(2200);
+    const cd2 = await text(page, `${sale} .countdown`);
+    check(cd2 < cd1, `the countdown does not run: ${cd1} then ${cd2}`);
+    const saleId = await page.getAttribute(sale, 'data-sale');
+    const sales = await api(`/api/rooms/${room}/flash-sales`);
+    const sts = sales.body.find((s) => s.id === saleId);
+    check(sts && sts.price_cents === 990 && sts.stock === 5 && sts.per_user_limit === 2 && sts.product_id === tee,
+        `stored sale ${JSON.stringify(sts)}`);
+    step('flash sale started', { countdown: [cd1, cd2] });
+    await page.screenshot({ path: join(art, 'console-commerce.png') });
+    await page.click(`${sale} button.end`);
+    await confirm(page);
+    await page.waitForSelector(`#sales tbody tr[data-sale="${saleId}"][data-state="ended"]`);
+    step('flash sale ended');
+
+    // ---- analytics and CSV ---------------------------------------------------------------
+    await page.click('#tabs button[data-tab=analytics]');
+    await page.waitForSelector('#tab-analytics', { state: 'visible' });
+    await until(async () => Number(await page.getAttribute('#an-totals', 'data-pushes')) >= 1, 'the push is not counted');
+    check(await page.locator('#chart-counts svg path.line').count() + await page.locator('#chart-counts svg circle').count() > 0,
+        'the per-minute chart is empty');
+    check(await page.locator(`#an-products tr[data-product="${tee}"]`).count() === 1, 'the product table lacks e2e-tee');
+    const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 15_000 }),
+        page.click('#csv-export'),
+    ]);
+    const csvPath = join(art, 'console-analytics.csv');
+    await download.saveAs(csvPath);
+    const csv = readFileSync(csvPath, 'utf8');
+    const lines = csv.trim().split('\n');
+    check(lines[0] === 'minute,product_id,variant,pushes,displays,clicks,claims,purchases,ctr,conversion',
+        `CSV header: ${lines[0]}`);
+    check(lines.some((l) => l.split(',')[1] === tee), `CSV lacks the e2e-tee row:\n${csv}`);
+    check(download.suggestedFilename().endsWith('.csv'), `download name ${download.suggestedFilename()}`);
+    step('CSV exported', { file: download.suggestedFilename(), lines: lines.length });
+    await page.screenshot({ path: join(art, 'console-analytics.png') });
+
+    // ---- tablet view ---------------------------------------------------------------------
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await page.click('#tabs button[data-tab=live]');
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `the page scrolls sideways on a tablet by ${overflow}px`);
+    await page.screenshot({ path: join(art, 'console-tablet.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    step('tablet layout fits');
+
+    // ---- a 401 mid-session brings the sign-in back; sign out ----------------------------
+    await page.evaluate(() => sessionStorage.setItem('livecart.console.token', 'lc_revoked'));
+    await page.reload();
+    await page.waitForSelector('#signin-error', { state: 'visible' });
+    const ended = await text(page, '#signin-error');
+    check(/sign in again/i.test(ended) && ended.includes('invalid api token'), `401 message: ${ended}`);
+    check(await page.isHidden('#app'), 'the app stayed after a 401');
+    step('401 brings the sign-in back', ended);
+    await page.fill('#token', token);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#app', { state: 'visible' });
+    await page.click('#signout');
+    await page.waitForSelector('#signin-form', { state: 'visible' });
+    check(await page.evaluate(() => !sessionStorage.getItem('livecart.console.token')), 'sign-out kept the token');
+    await page.reload();
+    await page.waitForSelector('#signin-form', { state: 'visible' });
+    check(await page.isHidden('#app'), 'signed out, yet the app shows after a reload');
+    step('signed out');
+
+    check(unexpected(errors).length === 0, `the console logged errors:\n  ${unexpected(errors).join('\n  ')}`);
+    report.room = room;
+});
