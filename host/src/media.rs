@@ -196,6 +196,45 @@ impl crate::room::timeline::MediaTimeline for Media {
     }
 }
 
+/// Make each room's broadcast status follow its video: live when a publish starts
+/// packaging, ended when it stops. Runs for the life of the process.
+pub fn follow_lives(media: &Media, rooms: Arc<crate::room::Rooms>) {
+    use crate::store::RoomStatus;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changes = media.state.changes();
+    // Lives that started before we listened (the demo stream starts with the host).
+    let already: Vec<_> = media.state.live_rooms();
+    tokio::spawn(async move {
+        let apply = |room: String, live: bool| {
+            let rooms = rooms.clone();
+            let status = if live {
+                RoomStatus::Live
+            } else {
+                RoomStatus::Ended
+            };
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = rooms.set_status(&room, status) {
+                    tracing::warn!(room, "room status not updated from its media: {e}");
+                }
+            })
+        };
+        for (room, _period) in already {
+            let _ = apply(room, true).await;
+        }
+        loop {
+            match changes.recv().await {
+                Ok(change) => {
+                    let _ = apply(change.room, change.live).await;
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "room status fell behind media changes");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
 /// Addresses the media servers ended up on.
 #[derive(Debug, Clone)]
 pub struct MediaAddrs {

@@ -114,6 +114,10 @@ fn serve_prints_its_urls_and_answers() {
     ));
     assert_eq!(media["live"], true, "{media}");
     assert_eq!(media["source"], "demo", "{media}");
+    // The demo room is live because its video is (not because someone said so).
+    wait_for(&s.addr, "/api/rooms/demo", Some(&s.merchant_token), |r| {
+        r.contains("\"status\":\"live\"")
+    });
     let rtmp = media["ingest"]["rtmp"].as_str().unwrap_or_default();
     assert_eq!(rtmp, format!("rtmp://{}/live", s.rtmp), "{media}");
 }
@@ -209,8 +213,8 @@ fn obs_style_publishers_need_their_room_key() {
         "demo room taken: {busy:?}"
     );
 
-    // The right key goes live in the merchant's room.
-    let _obs = publish(&format!("rtmp://{}/live/{key}", s.rtmp), 20);
+    // The right key goes live in the merchant's room, and the room with it.
+    let mut obs = publish(&format!("rtmp://{}/live/{key}", s.rtmp), 20);
     let status = wait_for(addr, &format!("/api/rooms/{id}/media"), token, |r| {
         r.contains("\"live\":true")
     });
@@ -220,4 +224,12 @@ fn obs_style_publishers_need_their_room_key() {
         r.starts_with("HTTP/1.1 200")
     });
     assert!(mpd.contains("width=\"320\""), "{mpd}");
+    wait_for(addr, &format!("/api/rooms/{id}"), token, |r| {
+        r.contains("\"status\":\"live\"")
+    });
+    // The publisher leaves: the room's live has ended.
+    let _ = obs.0.kill();
+    wait_for(addr, &format!("/api/rooms/{id}"), token, |r| {
+        r.contains("\"status\":\"ended\"")
+    });
 }

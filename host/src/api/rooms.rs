@@ -86,19 +86,14 @@ async fn set_status(
     status: RoomStatus,
 ) -> Result<Room, ApiError> {
     let room = owned_room(s, m, room).await?;
-    let store = s.store.clone();
-    let id = room.id.clone();
-    let room = blocking(move || Ok(store.set_room_status(&id, status)?)).await?;
-    if let Ok(open) = s.rooms.open(&room.id) {
-        let live = status == RoomStatus::Live;
-        open.hub.set_live(live);
-        open.plugins.event(if live {
-            EventBody::StreamStarted {}
-        } else {
-            EventBody::StreamStopped {}
-        });
-    }
-    Ok(room)
+    let rooms = s.rooms.clone();
+    blocking(move || {
+        rooms.set_status(&room.id, status).map_err(|e| match e {
+            crate::room::RoomError::Unknown(id) => ApiError::not_found(format!("room {id}")),
+            crate::room::RoomError::Store(e) => e.into(),
+        })
+    })
+    .await
 }
 
 async fn start(

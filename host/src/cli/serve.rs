@@ -107,6 +107,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config: RoomConfig::default(),
             media: media.clone(),
         }));
+        crate::media::follow_lives(&media, rooms.clone());
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
             "livecart is running\n\

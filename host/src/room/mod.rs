@@ -28,6 +28,7 @@ pub mod ws;
 use crate::ai::AiProvider;
 use crate::auth::TokenKey;
 use crate::plugin::PluginEngine;
+use crate::plugin::model::EventBody;
 use crate::plugin::registry::Registry;
 use crate::store::Store;
 use bus::{InProcessBus, RoomBus};
@@ -188,6 +189,29 @@ impl Rooms {
             tasks: vec![worker, flusher],
         });
         open.insert(room_id.to_owned(), room.clone());
+        Ok(room)
+    }
+
+    /// Record a room's broadcast status and tell the room: its snapshots' `live`, and the
+    /// plugins' stream-started/stopped events. Writes the store: call off the async
+    /// threads (inside the runtime, e.g. `spawn_blocking`).
+    pub fn set_status(
+        &self,
+        room_id: &str,
+        status: crate::store::RoomStatus,
+    ) -> Result<crate::store::Room, RoomError> {
+        // Opened first: a room opened after the write would already think it is live.
+        let open = self.open(room_id)?;
+        let room = self.deps.store.set_room_status(room_id, status)?;
+        let live = status == crate::store::RoomStatus::Live;
+        if open.hub.is_live() != live {
+            open.hub.set_live(live);
+            open.plugins.event(if live {
+                EventBody::StreamStarted {}
+            } else {
+                EventBody::StreamStopped {}
+            });
+        }
         Ok(room)
     }
 

@@ -1,5 +1,7 @@
 //! Per-room media state: the live period the origin serves and the status that the room
-//! status API shows (live or not, where from, the last pipeline error).
+//! status API shows (live or not, where from, the last pipeline error). Changes of a room
+//! going live or off air are broadcast ([`MediaState::changes`]), so the host's rooms can
+//! follow their video.
 
 use super::events::{EventError, TimedEvent};
 use super::ring::Period;
@@ -7,6 +9,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast;
 
 /// What a room's media is doing, for the status API.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -32,15 +35,43 @@ struct RoomMedia {
     status: MediaStatus,
 }
 
+/// A room's video went live (a new period) or off air.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveChange {
+    pub room: String,
+    pub period: String,
+    pub live: bool,
+}
+
 /// All rooms' media state. Cheap to share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MediaState {
     rooms: RwLock<HashMap<String, RoomMedia>>,
+    changes: broadcast::Sender<LiveChange>,
 }
 
 impl MediaState {
     pub fn new() -> Arc<Self> {
-        Arc::new(MediaState::default())
+        Arc::new(MediaState {
+            rooms: RwLock::default(),
+            changes: broadcast::channel(256).0,
+        })
+    }
+
+    /// Rooms going live and off air, from now on. A receiver that falls more than 256
+    /// changes behind loses the oldest (`RecvError::Lagged`); [`MediaState::live`] is the
+    /// truth to resynchronise from.
+    pub fn changes(&self) -> broadcast::Receiver<LiveChange> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, room: &str, period: &str, live: bool) {
+        // No receiver is fine: nobody follows media (tests, benches).
+        let _ = self.changes.send(LiveChange {
+            room: room.to_string(),
+            period: period.to_string(),
+            live,
+        });
     }
 
     /// A new period goes live for its room.
@@ -62,7 +93,10 @@ impl MediaState {
             })
             .collect();
         room.status.periods_started += 1;
+        let (room_id, period_id) = (period.room.clone(), period.id.clone());
         room.live = Some(period);
+        drop(rooms);
+        self.announce(&room_id, &period_id, true);
     }
 
     /// The period ended; it stays reachable through the recordings.
@@ -73,19 +107,24 @@ impl MediaState {
         {
             r.live = None;
             r.status.live = false;
+            drop(rooms);
+            self.announce(room, period_id, false);
         }
     }
 
     /// The room's packaging died: it is no longer live, and the status says why.
     pub fn abandon(&self, room: &str, why: &str) {
-        {
+        let ended = {
             let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = rooms.get_mut(room) {
-                if let Some(p) = r.live.take() {
-                    p.end(super::ring::PeriodEnd::Failed(why.to_string()));
-                }
+            rooms.get_mut(room).and_then(|r| {
                 r.status.live = false;
-            }
+                let p = r.live.take()?;
+                p.end(super::ring::PeriodEnd::Failed(why.to_string()));
+                Some(p.id.clone())
+            })
+        };
+        if let Some(period) = ended {
+            self.announce(room, &period, false);
         }
         self.error(room, why.to_string());
     }
@@ -125,6 +164,15 @@ impl MediaState {
         period.events.add(event).map(|_| ())
     }
 
+    /// Every room live now, with its period id.
+    pub fn live_rooms(&self) -> Vec<(String, String)> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .iter()
+            .filter_map(|(room, r)| r.live.as_ref().map(|p| (room.clone(), p.id.clone())))
+            .collect()
+    }
+
     pub fn live(&self, room: &str) -> Option<Arc<Period>> {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         rooms.get(room).and_then(|r| r.live.clone())
@@ -157,9 +205,20 @@ mod tests {
             Duration::from_millis(200),
             vec![],
         ));
+        let mut changes = state.changes();
         state.start_period(period.clone(), "demo");
         assert!(state.status("r").live);
         state.abandon("r", "boom");
+        let change = |live| LiveChange {
+            room: "r".into(),
+            period: "p1".into(),
+            live,
+        };
+        assert_eq!(changes.try_recv().ok(), Some(change(true)));
+        assert_eq!(changes.try_recv().ok(), Some(change(false)));
+        // Ending an abandoned period again announces nothing.
+        state.end_period("r", "p1");
+        assert!(changes.try_recv().is_err());
         assert!(state.live("r").is_none());
         let status = state.status("r");
         assert!(!status.live);
