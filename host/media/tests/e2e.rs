@@ -226,6 +226,12 @@ async fn rtmp_live_is_served_then_replays_from_the_start() {
     let published = publisher.started.elapsed();
     drop(publisher);
     s.wait_ended().await;
+    // Players already on the live URL get its last MPD, now with its length, and play
+    // to the end rather than into a 404.
+    let ended = reqwest::get(&live).await.unwrap();
+    assert_eq!(ended.status(), 200);
+    let ended = ended.text().await.unwrap();
+    assert!(ended.contains("mediaPresentationDuration"), "{ended}");
 
     let list: serde_json::Value = reqwest::get(s.url(&format!("/media/{ROOM}/replays")))
         .await

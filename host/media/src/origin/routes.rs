@@ -130,14 +130,14 @@ async fn now() -> Response {
     )
 }
 
-/// The live period of the room named in the path.
+/// The period the live URLs of the room named in the path serve (live, or just ended).
 fn live_period(
     o: &Origin,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<std::sync::Arc<crate::package::ring::Period>, HttpError> {
     let room = ids(p, |r| vec![r.as_str()])?;
     o.state
-        .live(&room)
+        .serving(&room)
         .ok_or_else(|| not_found("room is not live"))
 }
 

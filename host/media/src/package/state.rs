@@ -8,7 +8,7 @@ use super::ring::Period;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 
 /// What a room's media is doing, for the status API.
@@ -32,8 +32,14 @@ pub struct MediaStatus {
 #[derive(Debug, Default)]
 struct RoomMedia {
     live: Option<Arc<Period>>,
+    /// The last ended period and when it ended: its live manifests stay served (as ended)
+    /// for [`ENDED_GRACE`], so players already on it play to its end instead of failing.
+    ended: Option<(Arc<Period>, Instant)>,
     status: MediaStatus,
 }
+
+/// How long an ended live's manifests stay served at the live URLs.
+pub const ENDED_GRACE: Duration = Duration::from_secs(60);
 
 /// A room's video went live (a new period) or off air.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +111,7 @@ impl MediaState {
         if let Some(r) = rooms.get_mut(room)
             && r.live.as_ref().is_some_and(|p| p.id == period_id)
         {
-            r.live = None;
+            r.ended = r.live.take().map(|p| (p, Instant::now()));
             r.status.live = false;
             drop(rooms);
             self.announce(room, period_id, false);
@@ -120,7 +126,9 @@ impl MediaState {
                 r.status.live = false;
                 let p = r.live.take()?;
                 p.end(super::ring::PeriodEnd::Failed(why.to_string()));
-                Some(p.id.clone())
+                let id = p.id.clone();
+                r.ended = Some((p, Instant::now()));
+                Some(id)
             })
         };
         if let Some(period) = ended {
@@ -162,6 +170,19 @@ impl MediaState {
             return Err(EventError::NotReady);
         }
         period.events.add(event).map(|_| ())
+    }
+
+    /// The period the room's live URLs serve: the live one, else the one that ended less
+    /// than [`ENDED_GRACE`] ago (its MPD then says how long it was).
+    pub fn serving(&self, room: &str) -> Option<Arc<Period>> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        let r = rooms.get(room)?;
+        r.live.clone().or_else(|| {
+            r.ended
+                .as_ref()
+                .filter(|(_, at)| at.elapsed() < ENDED_GRACE)
+                .map(|(p, _)| p.clone())
+        })
     }
 
     /// Every room live now, with its period id.
