@@ -7,7 +7,7 @@ use crate::server::AppState;
 use crate::store::{Coupon, FlashSale, NewCoupon, NewFlashSale};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 pub fn routes() -> Router<AppState> {
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/coupons", post(create_coupon).get(list_coupons))
         .route(
             "/api/coupons/{id}",
-            put(update_coupon).delete(delete_coupon),
+            get(get_coupon).put(update_coupon).delete(delete_coupon),
         )
         .route("/api/coupons/{id}/unlock", post(unlock_coupon))
         .route(
@@ -138,6 +138,23 @@ async fn list_coupons(
 ) -> Result<Json<Vec<Coupon>>, ApiError> {
     let store = s.store.clone();
     Ok(Json(blocking(move || Ok(store.coupons_of(&m.id)?)).await?))
+}
+
+/// One of the merchant's coupons (another merchant's is 404).
+async fn get_coupon(
+    State(s): State<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    Path(id): Path<String>,
+) -> Result<Json<Coupon>, ApiError> {
+    let store = s.store.clone();
+    blocking(move || {
+        store
+            .coupon(&id)?
+            .filter(|c| c.merchant_id == m.id)
+            .ok_or_else(|| ApiError::not_found(format!("coupon {id}")))
+    })
+    .await
+    .map(Json)
 }
 
 async fn update_coupon(

@@ -1,6 +1,6 @@
 //! Viewer identity for the viewer page, without a merchant: a guest room token that keeps
-//! one identity across reconnects and reloads, and "who am I" for a token, both with the
-//! viewer's A/B variant in the room.
+//! one identity across reconnects and reloads (and a new display name), and "who am I"
+//! for a token, both with the viewer's A/B variant in the room.
 //!
 //! What a guest token does not stop: anyone may mint as many guest identities as they
 //! like (exactly as with token-less guests), so per-user coupon limits bind a guest only
@@ -25,7 +25,7 @@ const GUEST_TTL_S: u64 = 7 * 24 * 3600;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/rooms/{room}/guest", post(guest))
+        .route("/api/rooms/{room}/guest", post(guest).put(rename))
         .route("/api/rooms/{room}/me", get(me))
 }
 
@@ -73,13 +73,46 @@ async fn guest(
     })))
 }
 
-/// Who a room token's holder is in this room (`Authorization: Bearer <room token>`).
-async fn me(
+/// A guest changes its display name and keeps its identity: the same user id in a new
+/// token (`Authorization: Bearer <guest token>`). Only guest tokens of this room: names in
+/// merchant-minted tokens are the merchant's to choose.
+async fn rename(
     State(s): State<AppState>,
     Path(room): Path<String>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let room = existing_room(&s, &room).await?;
+    let claims = bearer_claims(&s, &headers)?;
+    if claims.room != room || claims.role != Role::Viewer || !claims.sub.starts_with("g_") {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "only a guest token of this room can be renamed".into(),
+        ));
+    }
+    let body: GuestRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::unprocessable(format!("invalid guest request: {e}")))?;
+    let name = body
+        .name
+        .map(|n| n.trim().chars().take(32).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::unprocessable("name must not be empty"))?;
+    let claims = Claims {
+        name,
+        exp: crate::auth::now_s() + GUEST_TTL_S,
+        ..claims
+    };
+    let token = s.rooms.deps.tokens.sign(&claims);
+    Ok(Json(json!({
+        "token": token,
+        "expires_s": claims.exp,
+        "user": user(&claims, &room),
+        "variant": ab_variant(&claims.sub, &room, CARD_VARIANTS),
+    })))
+}
+
+/// The verified claims of `Authorization: Bearer <room token>`, or 401.
+fn bearer_claims(s: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -90,12 +123,21 @@ async fn me(
                 "missing `Authorization: Bearer <room token>`".into(),
             )
         })?;
-    let claims = s
-        .rooms
+    s.rooms
         .deps
         .tokens
         .verify(token.trim(), crate::auth::now_s())
-        .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))?;
+        .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
+}
+
+/// Who a room token's holder is in this room (`Authorization: Bearer <room token>`).
+async fn me(
+    State(s): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let room = existing_room(&s, &room).await?;
+    let claims = bearer_claims(&s, &headers)?;
     Ok(Json(json!({
         "user": user(&claims, &room),
         "variant": ab_variant(&claims.sub, &room, CARD_VARIANTS),

@@ -89,6 +89,9 @@ async fn merchant_b_cannot_touch_merchant_a() {
             .0,
         404
     );
+    assert_eq!(b("GET", "/api/coupons/c-1k".into(), json!({})).await.0, 404);
+    let (status, own) = api(&s, "GET", "/api/coupons/c-1k", json!({})).await;
+    assert_eq!((status, own["id"].as_str()), (200, Some("c-1k")), "{own}");
     assert_eq!(
         b(
             "POST",

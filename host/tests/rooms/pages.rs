@@ -159,3 +159,38 @@ async fn viewer_identity_refusals() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"role\":\"viewer\""), "{text}");
 }
+
+/// Renaming a guest keeps its identity (so its coupon claims still count); only guest
+/// tokens of the room may be renamed.
+#[tokio::test]
+async fn a_guest_renames_itself_and_stays_the_same_user() {
+    let s = start(fast()).await;
+    let path = format!("/api/rooms/{}/guest", s.room);
+    let (_, text) = http(&s, "POST", &path, None, None).await;
+    let guest: Value = serde_json::from_str(&text).expect("json");
+    let token = guest["token"].as_str().expect("token");
+    let body = || Some(json!({"name": " Mei "}).to_string().into_bytes());
+    let (status, text) = http(&s, "PUT", &path, Some(token), body()).await;
+    assert_eq!(status, 200, "{text}");
+    let renamed: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(renamed["user"]["id"], guest["user"]["id"], "{renamed}");
+    assert_eq!(renamed["user"]["name"], "Mei");
+    assert_eq!(renamed["variant"], guest["variant"]);
+
+    // Refused: no token, an empty name, a merchant-minted token, a guest of another room.
+    let (status, _) = http(&s, "PUT", &path, None, body()).await;
+    assert_eq!(status, 401);
+    let empty = Some(json!({"name": "  "}).to_string().into_bytes());
+    let (status, _) = http(&s, "PUT", &path, Some(token), empty).await;
+    assert_eq!(status, 422);
+    let minted = crate::harness::token(&s.room, "vip-1", Role::Viewer);
+    let (status, _) = http(&s, "PUT", &path, Some(&minted), body()).await;
+    assert_eq!(status, 403);
+    let (_, other_room) = api(&s, "POST", "/api/rooms", json!({"title": "Other"})).await;
+    let other = format!(
+        "/api/rooms/{}/guest",
+        other_room["id"].as_str().unwrap_or("")
+    );
+    let (status, _) = http(&s, "PUT", &other, Some(token), body()).await;
+    assert_eq!(status, 403);
+}
