@@ -88,7 +88,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 /// Stream keys are room credentials kept by the store.
-struct StoreKeys(Arc<Store>);
+struct StoreKeys(Arc<dyn Store>);
 
 impl StreamKeys for StoreKeys {
     fn room_for_key(&self, key: &str) -> Result<String, KeyRejection> {
@@ -246,7 +246,7 @@ pub struct MediaAddrs {
 pub async fn start(
     args: &MediaArgs,
     data_dir: &Path,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     demo_room: Option<&str>,
 ) -> anyhow::Result<(Arc<Media>, MediaAddrs, Option<demo::Demo>)> {
     pipeline::init().context("initialising GStreamer (is libgstreamer1.0 installed?)")?;

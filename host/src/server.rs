@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Shared state of the server.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub engine: Arc<PluginEngine>,
     pub registry: Arc<Registry>,
     pub rooms: Arc<Rooms>,

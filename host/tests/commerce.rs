@@ -15,15 +15,15 @@ mod flash;
 mod persistence;
 
 use livecart::catalog::{Faq, Product};
-use livecart::store::{NewCoupon, Store};
+use livecart::store::{NewCoupon, SqliteStore, Store};
 use std::path::Path;
 use std::sync::Arc;
 
 /// 2026-11-21T19:05:00Z.
 pub(crate) const T0: u64 = 1_795_287_900_000;
 
-pub(crate) fn open(dir: &Path) -> Store {
-    Store::open(&dir.join("livecart.db")).expect("open store")
+pub(crate) fn open(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.join("livecart.db")).expect("open store"))
 }
 
 pub(crate) fn product(id: &str, title: &str, price_cents: u64) -> Product {
@@ -59,10 +59,10 @@ pub(crate) fn open_coupon(quota: u32, per_user_limit: u32) -> NewCoupon {
 pub(crate) fn hammer<T: Send + 'static>(
     dir: &Path,
     threads: usize,
-    attempt: impl Fn(&Store, usize, usize) -> T + Send + Sync + 'static,
+    attempt: impl Fn(&dyn Store, usize, usize) -> T + Send + Sync + 'static,
     per_thread: usize,
 ) -> Vec<T> {
-    let shared = Arc::new(open(dir));
+    let shared = open(dir);
     let attempt = Arc::new(attempt);
     let barrier = Arc::new(std::sync::Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
@@ -70,14 +70,14 @@ pub(crate) fn hammer<T: Send + 'static>(
             let store = if t % 2 == 0 {
                 shared.clone()
             } else {
-                Arc::new(open(dir))
+                open(dir)
             };
             let attempt = attempt.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 barrier.wait();
                 (0..per_thread)
-                    .map(|i| attempt(&store, t, i))
+                    .map(|i| attempt(&*store, t, i))
                     .collect::<Vec<T>>()
             })
         })

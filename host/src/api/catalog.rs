@@ -219,7 +219,7 @@ async fn unlock_coupon(
         if let Some(open) = s.rooms.get(&room) {
             let (store, hub, id) = (s.store.clone(), open.hub.clone(), id.clone());
             blocking(move || {
-                commerce::unlock_coupon(&store, &hub, &id).map_err(ApiError::internal)
+                commerce::unlock_coupon(&*store, &hub, &id).map_err(ApiError::internal)
             })
             .await?;
             announced = true;
@@ -249,7 +249,7 @@ async fn create_sale(
     let open = s.rooms.open(&room.id).map_err(ApiError::internal)?;
     let (store, hub) = (s.store.clone(), open.hub.clone());
     blocking(move || {
-        commerce::start_flash_sale(&store, &hub, sale)
+        commerce::start_flash_sale(&*store, &hub, sale)
             .map_err(|e| ApiError::unprocessable(e.to_string()))?;
         store
             .active_flash_sale(&hub.id, crate::store::now_ms())?

@@ -183,7 +183,7 @@ async fn push(
     let (store, hub) = (s.store.clone(), open.hub.clone());
     let card = blocking(move || {
         commerce::push_card(
-            &store,
+            &*store,
             &hub,
             &body.product_id,
             body.style,

@@ -7,7 +7,7 @@ use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
 use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::{AppState, app};
-use crate::store::{NewCoupon, Store};
+use crate::store::{NewCoupon, SqliteStore, Store};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -56,8 +56,9 @@ pub const DEMO_ROOM: &str = "demo";
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store = Arc::new(
-        Store::open(&args.data_dir.join("livecart.db")).context("opening the SQLite store")?,
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&args.data_dir.join("livecart.db"))
+            .context("opening the SQLite store")?,
     );
     let mut config = EngineConfig::new(CpuMeter::Epoch);
     config.instance_slots = 256;
@@ -203,7 +204,7 @@ struct Demo {
 
 /// The demo merchant, room, products, coupons and example plugins, created on first start.
 fn seed_demo(
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
     engine: &PluginEngine,
     registry: &Registry,
     args: &ServeArgs,

@@ -36,11 +36,11 @@ pub enum RegistryError {
 
 /// The registry over the store.
 pub struct Registry {
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
 }
 
 impl Registry {
-    pub fn new(store: Arc<Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Registry { store }
     }
 

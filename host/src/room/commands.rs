@@ -243,7 +243,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             let h = hub.clone();
             let card = blocking(move || {
                 commerce::push_card(
-                    &store,
+                    &*store,
                     &h,
                     &product_id,
                     style,

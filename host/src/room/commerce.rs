@@ -25,7 +25,7 @@ pub enum CommerceError {
 
 /// Push a product card to the room, record it for analytics, and return it.
 pub fn push_card(
-    store: &Store,
+    store: &dyn Store,
     hub: &RoomHub,
     product_id: &str,
     style: Option<String>,
@@ -101,7 +101,11 @@ fn in_band(
 }
 
 /// Unlock a coupon of the room's merchant and announce it.
-pub fn unlock_coupon(store: &Store, hub: &RoomHub, coupon_id: &str) -> Result<(), CommerceError> {
+pub fn unlock_coupon(
+    store: &dyn Store,
+    hub: &RoomHub,
+    coupon_id: &str,
+) -> Result<(), CommerceError> {
     let coupon = store
         .coupon(coupon_id)?
         .filter(|c| c.merchant_id == hub.merchant_id)
@@ -137,12 +141,12 @@ pub fn unlock_coupon(store: &Store, hub: &RoomHub, coupon_id: &str) -> Result<()
 
 /// Start a flash sale on one of the merchant's products and announce it.
 pub fn start_flash_sale(
-    store: &Store,
+    store: &dyn Store,
     hub: &RoomHub,
     sale: NewFlashSale,
 ) -> Result<(), CommerceError> {
     let sale = store
-        .create_flash_sale(&hub.merchant_id, sale)
+        .create_flash_sale(&hub.merchant_id, &sale)
         .map_err(|e| CommerceError::Refused(e.to_string()))?;
     let value = serde_json::to_value(&sale).unwrap_or_default();
     let media = hub.media_now();
@@ -165,7 +169,7 @@ pub fn start_flash_sale(
 }
 
 /// Snapshots read coupons and the running sale from the store.
-pub struct StoreCommerce(pub Arc<Store>);
+pub struct StoreCommerce(pub Arc<dyn Store>);
 
 impl CommerceState for StoreCommerce {
     fn coupons(&self, room: &str) -> Vec<serde_json::Value> {

@@ -84,7 +84,7 @@ impl Default for RoomConfig {
 
 /// Everything rooms need from the rest of the host.
 pub struct RoomDeps {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub engine: Arc<PluginEngine>,
     pub registry: Arc<Registry>,
     /// An external AI provider; `None` answers from each merchant's own catalog.

@@ -300,7 +300,7 @@ impl Worker {
     }
 
     fn apply(&mut self, hub: &Arc<RoomHub>, plugin: &str, action: Action) -> anyhow::Result<()> {
-        let store = &self.deps.store;
+        let store = &*self.deps.store;
         let source = format!("plugin:{plugin}");
         match action {
             Action::PushProduct(p) => {

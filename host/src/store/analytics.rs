@@ -7,21 +7,25 @@
 //!   the push's); acks are unique per push × user, the first value of each field wins;
 //! - a click is unique per push × user (the first one counts), in its own minute, under
 //!   its variant (or the push's);
-//! - a claim counts only when tagged with a push (see [`Store::tag_claim`] and
-//!   [`Store::claim_coupon_tagged`]): under that push's product, in the claim's minute;
+//! - a claim counts only when tagged with a push (see [`CouponStore::tag_claim`] and
+//!   [`CouponStore::claim_coupon_tagged`]): under that push's product, in the claim's
+//!   minute;
 //! - a purchase is any order of the product in one of the merchant's rooms, in the order's
-//!   minute, under the variant it was tagged with ([`Store::tag_order`]) or `""`.
+//!   minute, under the variant it was tagged with ([`SaleStore::tag_order`]) or `""`.
 //!
 //! Clicks and claims belong to the room of their push; variants are whatever the rooms
 //! layer assigned (with [`ab_variant`]) — a client-supplied variant is untrusted text, so
 //! the CSV export neutralizes spreadsheet formulas.
+//!
+//! [`CouponStore::tag_claim`]: super::CouponStore::tag_claim
+//! [`CouponStore::claim_coupon_tagged`]: super::CouponStore::claim_coupon_tagged
+//! [`SaleStore::tag_order`]: super::SaleStore::tag_order
 
 use super::commerce::{to_i64, to_u64};
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::borrow::Borrow;
 use std::fmt::Write as _;
 
 /// A product card sent to a room.
@@ -111,10 +115,49 @@ pub fn ab_variant(user_id: &str, experiment: &str, variants: &[&str]) -> String 
     variants[index].to_owned()
 }
 
-impl Store {
+/// Pushes, viewer acks and clicks, and the per-minute numbers over them.
+///
+/// Contract: every write is idempotent — a push is unique by `push_id`, an ack and a click
+/// by push × user, and a repeat never counts twice (the first value of each field wins);
+/// an ack batch is applied all or nothing. Reads follow the attribution rules of this
+/// module; time ranges are `[from_ms, to_ms)`.
+pub trait AnalyticsStore {
     /// Record a push. Returns whether it was new (a repeated `push_id` is ignored).
-    pub fn record_push(&self, push: impl Borrow<Push>) -> Result<bool, StoreError> {
-        let p = push.borrow();
+    fn record_push(&self, push: &Push) -> Result<bool, StoreError>;
+
+    /// One push by id.
+    fn push(&self, push_id: &str) -> Result<Option<Push>, StoreError>;
+
+    /// A room's pushes sent in `[from_ms, to_ms)`, in send order (for replays).
+    fn pushes_of_room(
+        &self,
+        room_id: &str,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<Push>, StoreError>;
+
+    /// Record a batch of one viewer's acks in one transaction. A repeated ack for the same
+    /// push and user changes nothing, except that it fills in a field still empty (an ack
+    /// with `received_ms` first, then one with `displayed_ms`).
+    fn record_acks(&self, room_id: &str, user_id: &str, acks: &[Ack]) -> Result<(), StoreError>;
+
+    /// Record a click. Returns whether it was the user's first click on that push (only
+    /// the first counts).
+    fn record_click(&self, click: &Click) -> Result<bool, StoreError>;
+
+    /// Per-minute numbers for the merchant's rooms (or one of them) with events in
+    /// `[from_ms, to_ms)`, sorted by minute, product and variant.
+    fn analytics_by_minute(
+        &self,
+        merchant_id: &str,
+        room_id: Option<&str>,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<MinuteRow>, StoreError>;
+}
+
+impl AnalyticsStore for SqliteStore {
+    fn record_push(&self, p: &Push) -> Result<bool, StoreError> {
         let n = self.conn()?.execute(
             "INSERT OR IGNORE INTO pushes (push_id, room_id, product_id, variant,
                  server_send_ms, media_ms, source)
@@ -132,8 +175,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// One push by id.
-    pub fn push(&self, push_id: &str) -> Result<Option<Push>, StoreError> {
+    fn push(&self, push_id: &str) -> Result<Option<Push>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -145,8 +187,7 @@ impl Store {
             .optional()?)
     }
 
-    /// A room's pushes sent in `[from_ms, to_ms)`, in send order (for replays).
-    pub fn pushes_of_room(
+    fn pushes_of_room(
         &self,
         room_id: &str,
         from_ms: u64,
@@ -162,15 +203,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Record a batch of one viewer's acks in one transaction. A repeated ack for the same
-    /// push and user changes nothing, except that it fills in a field still empty (an ack
-    /// with `received_ms` first, then one with `displayed_ms`).
-    pub fn record_acks(
-        &self,
-        room_id: &str,
-        user_id: &str,
-        acks: &[Ack],
-    ) -> Result<(), StoreError> {
+    fn record_acks(&self, room_id: &str, user_id: &str, acks: &[Ack]) -> Result<(), StoreError> {
         if acks.is_empty() {
             return Ok(());
         }
@@ -204,10 +237,7 @@ impl Store {
         Ok(())
     }
 
-    /// Record a click. Returns whether it was the user's first click on that push (only
-    /// the first counts).
-    pub fn record_click(&self, click: impl Borrow<Click>) -> Result<bool, StoreError> {
-        let c = click.borrow();
+    fn record_click(&self, c: &Click) -> Result<bool, StoreError> {
         let n = self.conn()?.execute(
             "INSERT OR IGNORE INTO clicks (push_id, user_id, product_id, variant, at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -222,9 +252,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Per-minute numbers for the merchant's rooms (or one of them) with events in
-    /// `[from_ms, to_ms)`, sorted by minute, product and variant.
-    pub fn analytics_by_minute(
+    fn analytics_by_minute(
         &self,
         merchant_id: &str,
         room_id: Option<&str>,

@@ -1,11 +1,14 @@
 //! Commerce rows of live rooms: merchants and their API tokens, rooms and stream keys,
 //! products, coupons with claims, flash sales and orders.
 //!
-//! Each concept has its own submodule. The operations that hand out something scarce —
-//! [`Store::claim_coupon`], [`Store::buy_flash_sale`] and [`Store::record_purchase`] — run
-//! in one `BEGIN IMMEDIATE` transaction each and are idempotent by a caller-chosen key, so
-//! a retried request never counts twice and concurrent requests (threads, or several
-//! processes sharing the database file) never oversell.
+//! Each concept has its own submodule with its types and store trait ([`MerchantStore`],
+//! [`RoomStore`], [`CatalogStore`], [`CouponStore`], [`SaleStore`]) and the SQLite
+//! implementation. The operations that hand out something scarce —
+//! [`CouponStore::claim_coupon`], [`SaleStore::buy_flash_sale`] and
+//! [`SaleStore::record_purchase`] — are atomic and idempotent by a caller-chosen key, so a
+//! retried request never counts twice and concurrent requests (threads, or several
+//! processes sharing the database) never oversell; SQLite runs each in one
+//! `BEGIN IMMEDIATE` transaction.
 //!
 //! Merchant ids are not foreign keys: the built-in demo room belongs to a merchant id that
 //! has no merchant row. Ids are random hex from the operating system's CSPRNG.
@@ -16,11 +19,11 @@ mod products;
 mod rooms;
 mod sales;
 
-pub use coupons::{Claim, ClaimError, Coupon, NewCoupon};
-pub use merchants::Merchant;
-pub use products::{ProductRecord, StoreCatalog};
-pub use rooms::{Room, RoomStatus};
-pub use sales::{BuyError, FlashSale, NewFlashSale, Order};
+pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
+pub use merchants::{Merchant, MerchantStore};
+pub use products::{CatalogStore, ProductRecord, StoreCatalog};
+pub use rooms::{Room, RoomStatus, RoomStore};
+pub use sales::{BuyError, FlashSale, NewFlashSale, Order, SaleStore};
 
 use super::StoreError;
 

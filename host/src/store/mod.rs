@@ -1,29 +1,88 @@
-//! Durable state in embedded SQLite (WAL mode, versioned migrations).
+//! Durable state behind per-domain store traits; embedded SQLite (WAL mode, versioned
+//! migrations) by default.
 //!
-//! [`Store`] owns one connection behind a mutex; each concern adds its queries in its own
-//! file (`plugins.rs` for plugin versions, room bindings, faults and KV). Later a Postgres
-//! implementation can satisfy the same query methods.
+//! Each concern is one object-safe trait that documents its contract: [`MerchantStore`],
+//! [`RoomStore`], [`CatalogStore`], [`CouponStore`], [`SaleStore`], [`AnalyticsStore`],
+//! [`SyncStore`] and [`PluginStore`] (which includes the plugin [`KvBackend`]). [`Store`]
+//! is all of them; the rest of the host holds an `Arc<dyn Store>`. Each file defines its
+//! domain's types and trait and implements the trait for [`SqliteStore`];
+//! `use crate::store::prelude::*` brings the traits into scope.
+//!
+//! A Postgres implementation must provide every trait with the documented semantics (ids,
+//! orderings, what `None`, `false` and each error mean) and the same transactional
+//! guarantees: claims, flash-sale buys and purchases atomic and idempotent per key under
+//! concurrency from many threads and processes, a plugin binding written with its history
+//! row, an ack batch and a KV change set all or nothing. It brings its own schema and
+//! migrations, retries generated ids that collide, and maps its driver errors into
+//! [`StoreError`] (which needs a variant for them). SQLite-specific, and kept inside
+//! [`SqliteStore`]: WAL, `synchronous=NORMAL`, `user_version` as the schema version, one
+//! connection behind a mutex (every call serialized in-process) with `BEGIN IMMEDIATE` for
+//! writers in other processes, and the SQL dialect.
+//!
+//! [`KvBackend`]: crate::plugin::kv::KvBackend
 
 mod analytics;
 mod commerce;
 mod plugins;
+mod sqlite;
 mod sync;
 
 pub use analytics::{
-    Ack, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv, rfc3339_utc,
+    Ack, AnalyticsStore, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv,
+    rfc3339_utc,
 };
 pub use commerce::{
-    BuyError, Claim, ClaimError, Coupon, FlashSale, Merchant, NewCoupon, NewFlashSale, Order,
-    ProductRecord, Room, RoomStatus, StoreCatalog,
+    BuyError, CatalogStore, Claim, ClaimError, Coupon, CouponStore, FlashSale, Merchant,
+    MerchantStore, NewCoupon, NewFlashSale, Order, ProductRecord, Room, RoomStatus, RoomStore,
+    SaleStore, StoreCatalog,
 };
-pub use plugins::{Binding, FaultRecord, VersionRecord};
-pub use sync::{SyncSample, SyncSummary};
+pub use plugins::{Binding, FaultRecord, PluginStore, VersionRecord};
+pub use sqlite::SqliteStore;
+pub use sync::{SyncSample, SyncStore, SyncSummary};
 
-use rusqlite::Connection;
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+/// The store traits, for code that calls them on a concrete store (on `dyn Store` they are
+/// always callable).
+pub mod prelude {
+    pub use super::{
+        AnalyticsStore, CatalogStore, CouponStore, MerchantStore, PluginStore, RoomStore,
+        SaleStore, Store, SyncStore,
+    };
+    pub use crate::plugin::kv::KvBackend;
+}
 
-/// Why a store operation failed.
+/// Everything the host persists: one value implementing every domain trait. Implemented
+/// for any such type; hold it as `Arc<dyn Store>`.
+pub trait Store:
+    MerchantStore
+    + RoomStore
+    + CatalogStore
+    + CouponStore
+    + SaleStore
+    + AnalyticsStore
+    + SyncStore
+    + PluginStore
+    + Send
+    + Sync
+{
+}
+
+impl<T> Store for T where
+    T: MerchantStore
+        + RoomStore
+        + CatalogStore
+        + CouponStore
+        + SaleStore
+        + AnalyticsStore
+        + SyncStore
+        + PluginStore
+        + Send
+        + Sync
+        + ?Sized
+{
+}
+
+/// Why a store operation failed. `NotFound` and `Invalid` are the caller's fault (the API
+/// answers 404 and 422); the others are the backend's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -40,255 +99,9 @@ pub enum StoreError {
     Random(std::io::Error),
 }
 
-/// The schema, one entry per version; never edit a released entry, append a new one.
-const MIGRATIONS: &[&str] = &[
-    // 1: plugin registry, room bindings, faults, KV.
-    r#"
-    CREATE TABLE plugin_versions (
-        hash        TEXT PRIMARY KEY,
-        owner       TEXT NOT NULL,
-        name        TEXT NOT NULL,
-        label       TEXT NOT NULL,
-        manifest    TEXT NOT NULL,
-        size        INTEGER NOT NULL,
-        wasm        BLOB NOT NULL,
-        uploaded_ms INTEGER NOT NULL
-    );
-    CREATE INDEX plugin_versions_by_name ON plugin_versions(owner, name, uploaded_ms);
-    CREATE TABLE room_plugins (
-        room            TEXT NOT NULL,
-        name            TEXT NOT NULL,
-        hash            TEXT NOT NULL REFERENCES plugin_versions(hash),
-        config          TEXT NOT NULL,
-        enabled         INTEGER NOT NULL,
-        disabled_reason TEXT,
-        updated_ms      INTEGER NOT NULL,
-        PRIMARY KEY (room, name)
-    );
-    CREATE TABLE room_plugin_history (
-        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
-        room   TEXT NOT NULL,
-        name   TEXT NOT NULL,
-        hash   TEXT NOT NULL,
-        config TEXT NOT NULL,
-        at_ms  INTEGER NOT NULL
-    );
-    CREATE TABLE plugin_faults (
-        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-        room    TEXT NOT NULL,
-        name    TEXT NOT NULL,
-        hash    TEXT NOT NULL,
-        kind    TEXT NOT NULL,
-        message TEXT NOT NULL,
-        at_ms   INTEGER NOT NULL
-    );
-    CREATE INDEX plugin_faults_by_room ON plugin_faults(room, name, seq);
-    CREATE TABLE plugin_kv (
-        name  TEXT NOT NULL,
-        room  TEXT NOT NULL,
-        key   TEXT NOT NULL,
-        value BLOB NOT NULL,
-        PRIMARY KEY (name, room, key)
-    ) WITHOUT ROWID;
-    "#,
-    // 2: commerce (merchants, rooms, products, coupons and claims, flash sales and
-    // orders) and push analytics (pushes, acks, clicks). `seq` columns keep creation order.
-    r#"
-    CREATE TABLE merchants (
-        id         TEXT PRIMARY KEY,
-        name       TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_ms INTEGER NOT NULL
-    );
-    CREATE TABLE rooms (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        id          TEXT NOT NULL UNIQUE,
-        merchant_id TEXT NOT NULL,
-        title       TEXT NOT NULL,
-        stream_key  TEXT NOT NULL UNIQUE,
-        status      TEXT NOT NULL,
-        created_ms  INTEGER NOT NULL,
-        started_ms  INTEGER,
-        ended_ms    INTEGER
-    );
-    CREATE INDEX rooms_by_merchant ON rooms(merchant_id, seq);
-    CREATE TABLE products (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        merchant_id TEXT NOT NULL,
-        id          TEXT NOT NULL,
-        title       TEXT NOT NULL,
-        price_cents INTEGER NOT NULL,
-        currency    TEXT NOT NULL,
-        image_url   TEXT NOT NULL,
-        buy_url     TEXT NOT NULL,
-        stock       INTEGER NOT NULL,
-        description TEXT NOT NULL,
-        faq         TEXT NOT NULL,
-        specs       TEXT NOT NULL,
-        created_ms  INTEGER NOT NULL,
-        updated_ms  INTEGER NOT NULL,
-        deleted     INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (merchant_id, id)
-    );
-    CREATE TABLE coupons (
-        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-        id             TEXT NOT NULL UNIQUE,
-        merchant_id    TEXT NOT NULL,
-        room_id        TEXT,
-        title          TEXT NOT NULL,
-        discount_cents INTEGER NOT NULL,
-        quota          INTEGER NOT NULL,
-        claimed        INTEGER NOT NULL DEFAULT 0,
-        per_user_limit INTEGER NOT NULL,
-        valid_from_ms  INTEGER NOT NULL,
-        valid_until_ms INTEGER NOT NULL,
-        unlocked       INTEGER NOT NULL,
-        created_ms     INTEGER NOT NULL,
-        deleted        INTEGER NOT NULL DEFAULT 0,
-        CHECK (claimed <= quota)
-    );
-    CREATE INDEX coupons_by_merchant ON coupons(merchant_id, seq);
-    CREATE INDEX coupons_by_room ON coupons(room_id, seq);
-    CREATE TABLE claims (
-        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-        claim_id   TEXT NOT NULL UNIQUE,
-        coupon_id  TEXT NOT NULL,
-        user_id    TEXT NOT NULL,
-        idem_key   TEXT NOT NULL UNIQUE,
-        claimed_ms INTEGER NOT NULL,
-        push_id    TEXT,
-        variant    TEXT
-    );
-    CREATE INDEX claims_by_coupon_user ON claims(coupon_id, user_id);
-    CREATE INDEX claims_by_push ON claims(push_id);
-    CREATE TABLE flash_sales (
-        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-        id             TEXT NOT NULL UNIQUE,
-        merchant_id    TEXT NOT NULL,
-        room_id        TEXT NOT NULL,
-        product_id     TEXT NOT NULL,
-        price_cents    INTEGER NOT NULL,
-        stock          INTEGER NOT NULL,
-        sold           INTEGER NOT NULL DEFAULT 0,
-        per_user_limit INTEGER NOT NULL,
-        starts_ms      INTEGER NOT NULL,
-        ends_ms        INTEGER NOT NULL,
-        created_ms     INTEGER NOT NULL,
-        CHECK (sold <= stock)
-    );
-    CREATE INDEX flash_sales_by_room ON flash_sales(room_id, starts_ms);
-    CREATE TABLE orders (
-        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-        order_id     TEXT NOT NULL UNIQUE,
-        sale_id      TEXT,
-        room_id      TEXT NOT NULL,
-        product_id   TEXT NOT NULL,
-        user_id      TEXT NOT NULL,
-        quantity     INTEGER NOT NULL,
-        amount_cents INTEGER NOT NULL,
-        idem_key     TEXT NOT NULL UNIQUE,
-        created_ms   INTEGER NOT NULL,
-        push_id      TEXT,
-        variant      TEXT
-    );
-    CREATE INDEX orders_by_sale_user ON orders(sale_id, user_id);
-    CREATE INDEX orders_by_room ON orders(room_id, created_ms);
-    CREATE TABLE pushes (
-        push_id        TEXT PRIMARY KEY,
-        room_id        TEXT NOT NULL,
-        product_id     TEXT NOT NULL,
-        variant        TEXT,
-        server_send_ms INTEGER NOT NULL,
-        media_ms       INTEGER,
-        source         TEXT NOT NULL
-    );
-    CREATE INDEX pushes_by_room ON pushes(room_id, server_send_ms);
-    CREATE TABLE acks (
-        push_id      TEXT NOT NULL,
-        user_id      TEXT NOT NULL,
-        room_id      TEXT NOT NULL,
-        variant      TEXT,
-        received_ms  INTEGER,
-        displayed_ms INTEGER,
-        PRIMARY KEY (push_id, user_id)
-    ) WITHOUT ROWID;
-    CREATE TABLE clicks (
-        push_id    TEXT NOT NULL,
-        user_id    TEXT NOT NULL,
-        product_id TEXT NOT NULL,
-        variant    TEXT,
-        at_ms      INTEGER NOT NULL,
-        PRIMARY KEY (push_id, user_id)
-    ) WITHOUT ROWID;
-    "#,
-    // 3: the media time (playhead) at which a viewer displayed a card, for sync error.
-    r#"
-    ALTER TABLE acks ADD COLUMN displayed_media_ms INTEGER;
-    "#,
-];
-
-/// The embedded store.
-pub struct Store {
-    conn: Mutex<Connection>,
-}
-
-impl Store {
-    /// Open (creating if needed) the database at `path` and migrate it.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::init(conn)
-    }
-
-    /// A private in-memory database (tests, the local runner).
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
-    }
-
-    fn init(mut conn: Connection) -> Result<Self, StoreError> {
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-            tracing::info!(version = i + 1, "store migrated");
-        }
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
-    }
-}
-
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrations_are_idempotent_across_reopen() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        drop(Store::open(&path).expect("first open"));
-        let store = Store::open(&path).expect("reopen");
-        let v: usize = store
-            .conn()
-            .expect("conn")
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        assert_eq!(v, MIGRATIONS.len());
-    }
 }

@@ -1,6 +1,6 @@
 //! Plugin rows: versions, room bindings (with history for rollback), faults and KV.
 
-use super::{Store, StoreError, now_ms};
+use super::{SqliteStore, StoreError, now_ms};
 use crate::plugin::kv::KvBackend;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -72,9 +72,80 @@ fn binding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Binding> {
 
 const BINDING_COLS: &str = "room, name, hash, config, enabled, disabled_reason, updated_ms";
 
-impl Store {
+/// Plugin versions, room bindings with their history, faults, and (through the
+/// [`KvBackend`] supertrait) plugin KV spaces.
+///
+/// Contract: versions are content-addressed and immutable — storing a hash again changes
+/// nothing. Binding a plugin writes the binding and a history row in one transaction, so
+/// [`previous_binding`](Self::previous_binding) always finds what the room ran before.
+/// [`KvBackend::apply`] commits one call's changes all or nothing. Lookups of unknown rows
+/// are `Ok(None)` (or `Ok(false)` for changes); orderings are as documented per method.
+pub trait PluginStore: KvBackend {
     /// Store a version (a no-op if the hash is already stored). Returns whether it was new.
-    pub fn put_plugin_version(&self, v: &VersionRecord, wasm: &[u8]) -> Result<bool, StoreError> {
+    fn put_plugin_version(&self, v: &VersionRecord, wasm: &[u8]) -> Result<bool, StoreError>;
+
+    /// One version's record by hash.
+    fn plugin_version(&self, hash: &str) -> Result<Option<VersionRecord>, StoreError>;
+
+    /// One version's component bytes by hash.
+    fn plugin_wasm(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Versions of one owner's plugin, newest first (all names when `name` is `None`).
+    fn plugin_versions(
+        &self,
+        owner: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<VersionRecord>, StoreError>;
+
+    /// Enable `hash` as the room's version of its plugin with `config`, remembering the
+    /// change for rollback. `hash` must be a stored version (SQLite enforces it with a
+    /// foreign key; the error is a backend error, not `NotFound`).
+    fn bind_plugin(
+        &self,
+        room: &str,
+        name: &str,
+        hash: &str,
+        config: &str,
+    ) -> Result<Binding, StoreError>;
+
+    /// The room's binding of plugin `name`, enabled or not.
+    fn binding(&self, room: &str, name: &str) -> Result<Option<Binding>, StoreError>;
+
+    /// All of a room's bindings, by plugin name.
+    fn bindings(&self, room: &str) -> Result<Vec<Binding>, StoreError>;
+
+    /// The (hash, config) the room used before its current version of `name`, if any.
+    fn previous_binding(
+        &self,
+        room: &str,
+        name: &str,
+        current_hash: &str,
+    ) -> Result<Option<(String, String)>, StoreError>;
+
+    /// Turn a binding off (merchant action) or record why the runtime did. Returns whether
+    /// the binding exists.
+    fn set_plugin_enabled(
+        &self,
+        room: &str,
+        name: &str,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Append a fault to the plugin's log in its room.
+    fn record_plugin_fault(&self, f: &FaultRecord) -> Result<(), StoreError>;
+
+    /// The newest `limit` faults of a plugin in a room, newest first.
+    fn plugin_faults(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<FaultRecord>, StoreError>;
+}
+
+impl PluginStore for SqliteStore {
+    fn put_plugin_version(&self, v: &VersionRecord, wasm: &[u8]) -> Result<bool, StoreError> {
         let n = self.conn()?.execute(
             "INSERT OR IGNORE INTO plugin_versions (hash, owner, name, label, manifest, size, wasm, uploaded_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -92,7 +163,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub fn plugin_version(&self, hash: &str) -> Result<Option<VersionRecord>, StoreError> {
+    fn plugin_version(&self, hash: &str) -> Result<Option<VersionRecord>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -103,7 +174,7 @@ impl Store {
             .optional()?)
     }
 
-    pub fn plugin_wasm(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn plugin_wasm(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -114,8 +185,7 @@ impl Store {
             .optional()?)
     }
 
-    /// Versions of one owner's plugin, newest first (all names when `name` is `None`).
-    pub fn plugin_versions(
+    fn plugin_versions(
         &self,
         owner: &str,
         name: Option<&str>,
@@ -129,9 +199,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Enable `hash` as the room's version of its plugin with `config`, remembering the
-    /// change for rollback.
-    pub fn bind_plugin(
+    fn bind_plugin(
         &self,
         room: &str,
         name: &str,
@@ -158,7 +226,7 @@ impl Store {
             .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 
-    pub fn binding(&self, room: &str, name: &str) -> Result<Option<Binding>, StoreError> {
+    fn binding(&self, room: &str, name: &str) -> Result<Option<Binding>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -169,7 +237,7 @@ impl Store {
             .optional()?)
     }
 
-    pub fn bindings(&self, room: &str) -> Result<Vec<Binding>, StoreError> {
+    fn bindings(&self, room: &str) -> Result<Vec<Binding>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {BINDING_COLS} FROM room_plugins WHERE room = ?1 ORDER BY name"
@@ -178,8 +246,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The (hash, config) the room used before its current version of `name`, if any.
-    pub fn previous_binding(
+    fn previous_binding(
         &self,
         room: &str,
         name: &str,
@@ -196,8 +263,7 @@ impl Store {
             .optional()?)
     }
 
-    /// Turn a binding off (merchant action) or record why the runtime did.
-    pub fn set_plugin_enabled(
+    fn set_plugin_enabled(
         &self,
         room: &str,
         name: &str,
@@ -212,7 +278,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub fn record_plugin_fault(&self, f: &FaultRecord) -> Result<(), StoreError> {
+    fn record_plugin_fault(&self, f: &FaultRecord) -> Result<(), StoreError> {
         self.conn()?.execute(
             "INSERT INTO plugin_faults (room, name, hash, kind, message, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![f.room, f.name, f.hash, f.kind, f.message, f.at_ms as i64],
@@ -220,8 +286,7 @@ impl Store {
         Ok(())
     }
 
-    /// The newest `limit` faults of a plugin in a room, newest first.
-    pub fn plugin_faults(
+    fn plugin_faults(
         &self,
         room: &str,
         name: &str,
@@ -246,7 +311,7 @@ impl Store {
     }
 }
 
-impl KvBackend for Store {
+impl KvBackend for SqliteStore {
     fn load(&self, plugin: &str, room: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         let conn = self.conn()?;
         let mut stmt =

@@ -5,7 +5,7 @@
 //! card that comes too early or too late.
 
 use super::commerce::to_i64;
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 use rusqlite::params;
 use serde::Serialize;
 
@@ -58,10 +58,25 @@ impl SyncSummary {
     }
 }
 
-impl Store {
+/// Card sync error samples, read from the pushes and acks that [`AnalyticsStore`] records.
+///
+/// Contract: read-only; a sample is one ack (push × user) whose push and ack both carry a
+/// media time, ordered by the push's send time, then user id.
+///
+/// [`AnalyticsStore`]: super::AnalyticsStore
+pub trait SyncStore {
     /// Displays of the room's cards pushed in `[from_ms, to_ms)` that have both media
     /// times, oldest push first.
-    pub fn sync_samples(
+    fn sync_samples(
+        &self,
+        room_id: &str,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<SyncSample>, StoreError>;
+}
+
+impl SyncStore for SqliteStore {
+    fn sync_samples(
         &self,
         room_id: &str,
         from_ms: u64,
@@ -94,11 +109,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
     use crate::store::{Ack, Push};
 
     #[test]
     fn sync_error_is_display_media_time_minus_event_media_time() {
-        let store = Store::in_memory().unwrap();
+        let store = SqliteStore::in_memory().unwrap();
         for (id, media) in [("p1", Some(10_000)), ("p2", Some(20_000)), ("p3", None)] {
             store
                 .record_push(&Push {

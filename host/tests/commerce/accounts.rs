@@ -3,7 +3,6 @@
 use super::{open, product};
 use livecart::catalog::Catalog;
 use livecart::store::{RoomStatus, StoreCatalog, StoreError};
-use std::sync::Arc;
 
 #[test]
 fn merchant_token_finds_its_merchant_and_nothing_else_does() {
@@ -121,7 +120,7 @@ fn ensure_room_creates_the_demo_room_once() {
 #[test]
 fn merchants_cannot_see_or_touch_each_others_products() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(open(dir.path()));
+    let store = open(dir.path());
     let a = store
         .upsert_product("m_a", &product("p1", "A's shirt", 1999))
         .expect("a");

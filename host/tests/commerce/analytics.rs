@@ -45,20 +45,20 @@ fn analytics_count_each_event_in_its_own_minute_and_variant() {
     };
     assert!(
         store
-            .record_push(push("P1", &room, "p1", None, T0 + 1_000))
+            .record_push(&push("P1", &room, "p1", None, T0 + 1_000))
             .expect("push")
     );
     assert!(
         !store
-            .record_push(push("P1", &room, "p1", None, T0 + 2_000))
+            .record_push(&push("P1", &room, "p1", None, T0 + 2_000))
             .expect("dup")
     );
-    // A borrowed push works too; the store keeps it as sent.
+    // The store keeps a push as sent.
     let p2 = push("P2", &room, "p2", Some("B"), T0 + 61_000);
     store.record_push(&p2).expect("push");
     assert_eq!(store.push("P2").expect("get"), Some(p2));
     store
-        .record_push(push("P9", &foreign, "p1", None, T0 + 1_000))
+        .record_push(&push("P9", &foreign, "p1", None, T0 + 1_000))
         .expect("push");
 
     let ack = |push: &str, variant: &str, displayed: Option<u64>| Ack {
@@ -108,23 +108,23 @@ fn analytics_count_each_event_in_its_own_minute_and_variant() {
     };
     assert!(
         store
-            .record_click(click("P1", "u1", "A", T0 + 5_000))
+            .record_click(&click("P1", "u1", "A", T0 + 5_000))
             .expect("click")
     );
     assert!(
         !store
-            .record_click(click("P1", "u1", "A", T0 + 5_500))
+            .record_click(&click("P1", "u1", "A", T0 + 5_500))
             .expect("dup")
     );
     store
-        .record_click(click("P1", "u2", "B", T0 + 70_000))
+        .record_click(&click("P1", "u2", "B", T0 + 70_000))
         .expect("click");
     store
-        .record_click(click("P9", "u1", "A", T0 + 5_000))
+        .record_click(&click("P9", "u1", "A", T0 + 5_000))
         .expect("click");
 
     let coupon = store
-        .create_coupon("m_a", open_coupon(10, 5))
+        .create_coupon("m_a", &open_coupon(10, 5))
         .expect("coupon")
         .id;
     store

@@ -22,7 +22,7 @@ fn each_claim_rule_fails_with_its_own_message() {
     let locked = store
         .create_coupon(
             "m_a",
-            NewCoupon {
+            &NewCoupon {
                 title: "locked".into(),
                 quota: 10,
                 ..NewCoupon::default()
@@ -48,7 +48,7 @@ fn each_claim_rule_fails_with_its_own_message() {
     let window = store
         .create_coupon(
             "m_a",
-            NewCoupon {
+            &NewCoupon {
                 valid_from_ms: 2_000,
                 valid_until_ms: 3_000,
                 ..open_coupon(10, 1)
@@ -67,7 +67,7 @@ fn each_claim_rule_fails_with_its_own_message() {
     assert!(store.claim_coupon(w, "u1", "k4", 2_999).is_ok());
 
     let single = store
-        .create_coupon("m_a", open_coupon(1, 1))
+        .create_coupon("m_a", &open_coupon(1, 1))
         .expect("create");
     let s = &single.id;
     store
@@ -78,7 +78,7 @@ fn each_claim_rule_fails_with_its_own_message() {
     assert_eq!(msg(sold_out), format!("coupon {s} is sold out"));
 
     let twice = store
-        .create_coupon("m_a", open_coupon(10, 2))
+        .create_coupon("m_a", &open_coupon(10, 2))
         .expect("create");
     let t = &twice.id;
     store.claim_coupon(t, "u1", "k7", 1_000).expect("first");
@@ -106,11 +106,11 @@ fn each_claim_rule_fails_with_its_own_message() {
 
     // Bad terms are refused before anything is stored.
     assert!(matches!(
-        store.create_coupon("m_a", open_coupon(0, 1)),
+        store.create_coupon("m_a", &open_coupon(0, 1)),
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.update_coupon("m_a", t, open_coupon(1, 1)),
+        store.update_coupon("m_a", t, &open_coupon(1, 1)),
         Err(StoreError::Invalid(_))
     ));
 }
@@ -123,7 +123,7 @@ fn a_retried_claim_returns_the_original_and_counts_once() {
     let coupon = store
         .create_coupon(
             "m_a",
-            NewCoupon {
+            &NewCoupon {
                 room_id: Some(room.id.clone()),
                 ..open_coupon(5, 1)
             },
@@ -180,10 +180,13 @@ fn a_room_offers_its_own_and_its_merchants_room_free_coupons() {
         room_id: Some(room.to_owned()),
         ..open_coupon(5, 1)
     };
-    let everywhere = store.create_coupon("m_a", open_coupon(5, 1)).expect("c").id;
-    let here = store.create_coupon("m_a", bound(&room)).expect("c").id;
-    store.create_coupon("m_a", bound(&other_room)).expect("c");
-    store.create_coupon("m_b", open_coupon(5, 1)).expect("c");
+    let everywhere = store
+        .create_coupon("m_a", &open_coupon(5, 1))
+        .expect("c")
+        .id;
+    let here = store.create_coupon("m_a", &bound(&room)).expect("c").id;
+    store.create_coupon("m_a", &bound(&other_room)).expect("c");
+    store.create_coupon("m_b", &open_coupon(5, 1)).expect("c");
     let ids: Vec<String> = store
         .coupons_of_room(&room)
         .expect("list")
@@ -199,7 +202,7 @@ fn coupon_updates_keep_claims_and_respect_the_owner() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let coupon = store
-        .create_coupon("m_a", open_coupon(5, 1))
+        .create_coupon("m_a", &open_coupon(5, 1))
         .expect("create");
     store
         .claim_coupon(&coupon.id, "u1", "k1", 1_000)
@@ -208,7 +211,7 @@ fn coupon_updates_keep_claims_and_respect_the_owner() {
         .update_coupon(
             "m_a",
             &coupon.id,
-            NewCoupon {
+            &NewCoupon {
                 title: "10 off".into(),
                 ..open_coupon(3, 2)
             },
@@ -221,7 +224,7 @@ fn coupon_updates_keep_claims_and_respect_the_owner() {
     );
     assert_eq!(
         store
-            .update_coupon("m_b", &coupon.id, open_coupon(3, 2))
+            .update_coupon("m_b", &coupon.id, &open_coupon(3, 2))
             .expect("foreign"),
         None
     );
@@ -236,7 +239,7 @@ fn coupon_updates_keep_claims_and_respect_the_owner() {
 fn concurrent_claims_never_exceed_quota_or_per_user_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let coupon = open(dir.path())
-        .create_coupon("m_a", open_coupon(100, 3))
+        .create_coupon("m_a", &open_coupon(100, 3))
         .expect("create");
     let id = coupon.id.clone();
     // 8 threads × 50 attempts from 40 users; every fifth attempt retries the previous key.

@@ -6,7 +6,7 @@ use livecart::store::{BuyError, NewFlashSale, Store};
 use std::collections::HashMap;
 
 /// A merchant with a room, a product and a flash sale of it.
-pub(crate) fn flash_setup(store: &Store, stock: u32, per_user_limit: u32) -> (String, String) {
+pub(crate) fn flash_setup(store: &dyn Store, stock: u32, per_user_limit: u32) -> (String, String) {
     let room = store.create_room("m_a", "Flash").expect("room");
     store
         .upsert_product("m_a", &product("p1", "Shirt", 2_000))
@@ -14,7 +14,7 @@ pub(crate) fn flash_setup(store: &Store, stock: u32, per_user_limit: u32) -> (St
     let sale = store
         .create_flash_sale(
             "m_a",
-            NewFlashSale {
+            &NewFlashSale {
                 room_id: room.id.clone(),
                 product_id: "p1".into(),
                 price_cents: 999,
@@ -32,7 +32,7 @@ pub(crate) fn flash_setup(store: &Store, stock: u32, per_user_limit: u32) -> (St
 fn each_buy_rule_fails_with_its_own_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let (room, sale) = flash_setup(&store, 5, 3);
+    let (room, sale) = flash_setup(&*store, 5, 3);
     let msg = |r: Result<_, BuyError>| match r {
         Ok(order) => panic!("expected an error, got {order:?}"),
         Err(e) => e.to_string(),
@@ -58,7 +58,7 @@ fn each_buy_rule_fails_with_its_own_message() {
     let err = store
         .create_flash_sale(
             "m_b",
-            NewFlashSale {
+            &NewFlashSale {
                 product_id: "pb".into(),
                 ..foreign.clone()
             },
@@ -146,7 +146,7 @@ fn each_buy_rule_fails_with_its_own_message() {
 #[test]
 fn concurrent_flash_sale_buys_never_oversell() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_room, sale) = flash_setup(&open(dir.path()), 100, 3);
+    let (_room, sale) = flash_setup(&*open(dir.path()), 100, 3);
     let id = sale.clone();
     // 8 threads × 50 attempts from 40 users, some for 2 units, some retries.
     let outcomes = hammer(

@@ -16,7 +16,7 @@ fn everything_survives_reopening_the_database() {
             .upsert_product(&merchant.id, &product("p1", "Shirt", 2_000))
             .expect("product");
         coupon = store
-            .create_coupon(&merchant.id, open_coupon(10, 1))
+            .create_coupon(&merchant.id, &open_coupon(10, 1))
             .expect("coupon")
             .id;
         claim_id = store
@@ -26,7 +26,7 @@ fn everything_survives_reopening_the_database() {
         sale = store
             .create_flash_sale(
                 &merchant.id,
-                NewFlashSale {
+                &NewFlashSale {
                     room_id: room.clone(),
                     product_id: "p1".into(),
                     price_cents: 999,
@@ -43,7 +43,7 @@ fn everything_survives_reopening_the_database() {
             .expect("buy")
             .order_id;
         store
-            .record_push(Push {
+            .record_push(&Push {
                 push_id: "push-1".into(),
                 room_id: room.clone(),
                 product_id: "p1".into(),

@@ -5,7 +5,7 @@ use crate::common::*;
 use livecart::catalog::MemoryCatalog;
 use livecart::plugin::registry::Registry;
 use livecart::plugin::{Fault, RoomEnv};
-use livecart::store::Store;
+use livecart::store::{SqliteStore, Store};
 use std::sync::Arc;
 
 const CONFIG_V1: &str =
@@ -25,7 +25,7 @@ fn second_build(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn env(store: &Arc<Store>) -> RoomEnv {
+fn env(store: &Arc<dyn Store>) -> RoomEnv {
     room_env("live-1", store.clone(), Arc::new(MemoryCatalog::default()))
 }
 
@@ -34,7 +34,7 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
     let e = epoch_engine();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("livecart.db");
-    let store = Arc::new(Store::open(&db).expect("store"));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("store"));
     let reg = Registry::new(store.clone());
 
     let v1_bytes = plugin_bytes("like-coupon");
@@ -91,7 +91,7 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
     drop(room);
     drop(reg);
     drop(store);
-    let store = Arc::new(Store::open(&db).expect("reopen"));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("reopen"));
     let reg = Registry::new(store.clone());
     assert_eq!(reg.versions("m1", None).expect("versions").len(), 2);
     let bindings = reg.bindings("live-1").expect("bindings");
@@ -104,7 +104,7 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
 #[test]
 fn faults_are_recorded_and_disabling_is_visible_to_the_merchant() {
     let e = epoch_engine();
-    let store = Arc::new(Store::in_memory().expect("store"));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
     let reg = Registry::new(store.clone());
     let (v, _) = reg
         .upload(e, "m1", &plugin_bytes("hostile"))
@@ -149,7 +149,7 @@ fn faults_are_recorded_and_disabling_is_visible_to_the_merchant() {
 #[test]
 fn rollback_without_history_and_unknown_versions_are_clear_errors() {
     let e = epoch_engine();
-    let reg = Registry::new(Arc::new(Store::in_memory().expect("store")));
+    let reg = Registry::new(Arc::new(SqliteStore::in_memory().expect("store")));
     assert_eq!(
         reg.enable("r", "deadbeef", "{}")
             .expect_err("unknown")

@@ -3,11 +3,11 @@
 use crate::common::*;
 use livecart::plugin::InvalidPlugin;
 use livecart::plugin::registry::{Registry, RegistryError};
-use livecart::store::Store;
+use livecart::store::SqliteStore;
 use std::sync::Arc;
 
 fn registry() -> Registry {
-    Registry::new(Arc::new(Store::in_memory().expect("store")))
+    Registry::new(Arc::new(SqliteStore::in_memory().expect("store")))
 }
 
 fn refused(bytes: &[u8]) -> InvalidPlugin {

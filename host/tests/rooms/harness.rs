@@ -8,7 +8,7 @@ use livecart::plugin::registry::Registry;
 use livecart::plugin::{CpuMeter, EngineConfig, PluginEngine};
 use livecart::room::{RoomConfig, RoomDeps, Rooms};
 use livecart::server::{AppState, app};
-use livecart::store::{NewCoupon, Store};
+use livecart::store::{NewCoupon, SqliteStore, Store};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub const SECRET: &[u8] = b"test-secret";
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub merchant_token: String,
     pub room: String,
     _dir: tempfile::TempDir,
@@ -48,7 +48,8 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
 
 pub async fn start(config: RoomConfig) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(&dir.path().join("db.sqlite")).expect("store"));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).expect("store"));
     let mut ec = EngineConfig::new(CpuMeter::Epoch);
     ec.instance_slots = 16;
     ec.limits.cpu_ms_per_batch = 10_000;

@@ -1,6 +1,6 @@
 //! Coupons and their claims.
 //!
-//! [`Store::claim_coupon`] is the hot path: one `BEGIN IMMEDIATE` transaction checks the
+//! [`CouponStore::claim_coupon`] is the hot path: one `BEGIN IMMEDIATE` transaction checks the
 //! idempotency key, the coupon's state, the user's earlier claims and the quota, then bumps
 //! the counter and writes the claim row, so `claimed` always equals the number of claim
 //! rows and never exceeds `quota`, whatever the concurrency.
@@ -9,14 +9,13 @@
 //! user for the same coupon returns the original claim (`replayed: true`); the same key
 //! with another user or coupon is [`ClaimError::KeyReused`]. An empty key means "not
 //! idempotent" and gets a fresh key. For per-variant analytics a claim can be tagged with
-//! the push (and A/B variant) it came from, atomically by [`Store::claim_coupon_tagged`]
-//! or afterwards by [`Store::tag_claim`].
+//! the push (and A/B variant) it came from, atomically by
+//! [`CouponStore::claim_coupon_tagged`] or afterwards by [`CouponStore::tag_claim`].
 
 use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
-use std::borrow::Borrow;
 
 /// A coupon as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,14 +195,94 @@ fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
     })
 }
 
-impl Store {
-    /// Create a coupon (`c_` and 10 hex digits) with nothing claimed.
-    pub fn create_coupon(
+/// Coupons and their claims.
+///
+/// Contract:
+/// - [`claim_coupon_tagged`](Self::claim_coupon_tagged) (and so
+///   [`claim_coupon`](Self::claim_coupon)) is atomic and idempotent per key: whatever the
+///   concurrency (threads, processes, hosts), `claimed` equals the number of claim rows and
+///   never exceeds `quota` (no oversell), a user never exceeds `per_user_limit`, and a key
+///   yields at most one claim (no double claim). The checks and the write happen in one
+///   serializable step, in the order: key (replay or [`ClaimError::KeyReused`]), coupon
+///   exists and is not deleted, unlocked, validity window, per-user limit, quota.
+/// - Idempotency keys are unique across all claims; an empty key means "not idempotent".
+/// - Coupon ids are unique across merchants. Deletion is soft: a deleted coupon reads as
+///   `None` and cannot be claimed, its claims stay.
+/// - Changes to an unknown coupon are `Ok(None)`/`Ok(false)`; bad terms are
+///   [`StoreError::Invalid`] (quota or per-user limit 0, an empty validity window, a quota
+///   below what is already claimed).
+pub trait CouponStore {
+    /// Create a coupon with nothing claimed: its id is `input.id`, or `c_` and 10 hex
+    /// digits.
+    fn create_coupon(&self, merchant_id: &str, input: &NewCoupon) -> Result<Coupon, StoreError>;
+
+    /// One coupon by id (`None` once deleted).
+    fn coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError>;
+
+    /// The coupons offered in a room, in creation order: those bound to it and the room
+    /// merchant's coupons bound to no room.
+    fn coupons_of_room(&self, room_id: &str) -> Result<Vec<Coupon>, StoreError>;
+
+    /// All of a merchant's coupons, in creation order.
+    fn coupons_of(&self, merchant_id: &str) -> Result<Vec<Coupon>, StoreError>;
+
+    /// Replace a coupon's terms, keeping its claims, atomically with the quota check.
+    /// `None` if the merchant has no such coupon; the quota cannot go below what is
+    /// already claimed.
+    fn update_coupon(
         &self,
         merchant_id: &str,
-        input: impl Borrow<NewCoupon>,
-    ) -> Result<Coupon, StoreError> {
-        let c = input.borrow();
+        id: &str,
+        input: &NewCoupon,
+    ) -> Result<Option<Coupon>, StoreError>;
+
+    /// Delete one of the merchant's coupons (its claims stay for analytics). Returns
+    /// whether it existed.
+    fn delete_coupon(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Make a coupon claimable; `None` if there is no such coupon.
+    fn unlock_coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError>;
+
+    /// Claim a coupon for a user, atomically and idempotently (see the trait docs).
+    fn claim_coupon(
+        &self,
+        coupon_id: &str,
+        user_id: &str,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Claim, ClaimError> {
+        self.claim_coupon_tagged(coupon_id, user_id, idempotency_key, now_ms, None, None)
+    }
+
+    /// [`claim_coupon`](Self::claim_coupon), also recording the push and A/B variant the
+    /// claim came from (for per-variant analytics) in the same step. A replay (same key,
+    /// user and coupon) returns the original claim with `replayed: true` and keeps the
+    /// original tags.
+    fn claim_coupon_tagged(
+        &self,
+        coupon_id: &str,
+        user_id: &str,
+        idempotency_key: &str,
+        now_ms: u64,
+        push_id: Option<&str>,
+        variant: Option<&str>,
+    ) -> Result<Claim, ClaimError>;
+
+    /// Record which push (and A/B variant) a claim came from. Returns whether the claim
+    /// exists.
+    fn tag_claim(
+        &self,
+        claim_id: &str,
+        push_id: &str,
+        variant: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// A coupon's claims, oldest first.
+    fn claims_of_coupon(&self, coupon_id: &str) -> Result<Vec<Claim>, StoreError>;
+}
+
+impl CouponStore for SqliteStore {
+    fn create_coupon(&self, merchant_id: &str, c: &NewCoupon) -> Result<Coupon, StoreError> {
         c.validate()?;
         let now = to_i64(now_ms());
         let id = with_fresh_ids(|| {
@@ -236,8 +315,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("coupon {id}")))
     }
 
-    /// One coupon by id (`None` once deleted).
-    pub fn coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
+    fn coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -248,9 +326,7 @@ impl Store {
             .optional()?)
     }
 
-    /// The coupons offered in a room, in creation order: those bound to it and the room
-    /// merchant's coupons bound to no room.
-    pub fn coupons_of_room(&self, room_id: &str) -> Result<Vec<Coupon>, StoreError> {
+    fn coupons_of_room(&self, room_id: &str) -> Result<Vec<Coupon>, StoreError> {
         self.coupon_list(
             "(room_id = ?1 OR (room_id IS NULL
                  AND merchant_id = (SELECT merchant_id FROM rooms WHERE id = ?1)))",
@@ -258,29 +334,16 @@ impl Store {
         )
     }
 
-    /// All of a merchant's coupons, in creation order.
-    pub fn coupons_of(&self, merchant_id: &str) -> Result<Vec<Coupon>, StoreError> {
+    fn coupons_of(&self, merchant_id: &str) -> Result<Vec<Coupon>, StoreError> {
         self.coupon_list("merchant_id = ?1", merchant_id)
     }
 
-    fn coupon_list(&self, filter: &str, value: &str) -> Result<Vec<Coupon>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COUPON_COLS} FROM coupons WHERE {filter} AND deleted = 0 ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map([value], coupon_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Replace a coupon's terms, keeping its claims. `None` if the merchant has no such
-    /// coupon; the quota cannot go below what is already claimed.
-    pub fn update_coupon(
+    fn update_coupon(
         &self,
         merchant_id: &str,
         id: &str,
-        input: impl Borrow<NewCoupon>,
+        c: &NewCoupon,
     ) -> Result<Option<Coupon>, StoreError> {
-        let c = input.borrow();
         c.validate()?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -321,9 +384,7 @@ impl Store {
         self.coupon(id)
     }
 
-    /// Delete one of the merchant's coupons (its claims stay for analytics). Returns
-    /// whether it existed.
-    pub fn delete_coupon(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError> {
+    fn delete_coupon(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.conn()?.execute(
             "UPDATE coupons SET deleted = 1 WHERE id = ?1 AND merchant_id = ?2 AND deleted = 0",
             [id, merchant_id],
@@ -331,8 +392,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Make a coupon claimable; `None` if there is no such coupon.
-    pub fn unlock_coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
+    fn unlock_coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError> {
         let n = self.conn()?.execute(
             "UPDATE coupons SET unlocked = 1 WHERE id = ?1 AND deleted = 0",
             [id],
@@ -343,20 +403,7 @@ impl Store {
         self.coupon(id)
     }
 
-    /// Claim a coupon for a user, atomically and idempotently (see the module docs).
-    pub fn claim_coupon(
-        &self,
-        coupon_id: &str,
-        user_id: &str,
-        idempotency_key: &str,
-        now_ms: u64,
-    ) -> Result<Claim, ClaimError> {
-        self.claim_coupon_tagged(coupon_id, user_id, idempotency_key, now_ms, None, None)
-    }
-
-    /// [`Store::claim_coupon`], also recording the push and A/B variant the claim came
-    /// from (for per-variant analytics). A replay keeps the original tags.
-    pub fn claim_coupon_tagged(
+    fn claim_coupon_tagged(
         &self,
         coupon_id: &str,
         user_id: &str,
@@ -448,9 +495,7 @@ impl Store {
         })
     }
 
-    /// Record which push (and A/B variant) a claim came from. Returns whether the claim
-    /// exists.
-    pub fn tag_claim(
+    fn tag_claim(
         &self,
         claim_id: &str,
         push_id: &str,
@@ -463,14 +508,24 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// A coupon's claims, oldest first.
-    pub fn claims_of_coupon(&self, coupon_id: &str) -> Result<Vec<Claim>, StoreError> {
+    fn claims_of_coupon(&self, coupon_id: &str) -> Result<Vec<Claim>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims
              WHERE coupon_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt.query_map([coupon_id], claim_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl SqliteStore {
+    fn coupon_list(&self, filter: &str, value: &str) -> Result<Vec<Coupon>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COUPON_COLS} FROM coupons WHERE {filter} AND deleted = 0 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([value], coupon_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -1,7 +1,7 @@
 //! Merchants and their API tokens; only the SHA-256 of a token is ever stored.
 
 use super::{random_hex, to_i64, to_u64, with_fresh_ids};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -27,10 +27,26 @@ fn merchant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Merchant> {
     })
 }
 
-impl Store {
-    /// Create a merchant with a fresh API token (`lc_` and 48 hex digits), returned once:
-    /// the store keeps only its hash.
-    pub fn create_merchant(&self, name: &str) -> Result<(Merchant, String), StoreError> {
+/// Merchant accounts and their API tokens.
+///
+/// Contract: a token is shown once, by [`create_merchant`](Self::create_merchant); the
+/// store keeps only its hex SHA-256, so tokens stay valid when data moves between backends.
+/// Merchant ids and tokens are unique and random (OS CSPRNG); lookups of an unknown or
+/// empty token or id are `Ok(None)`, never an error.
+pub trait MerchantStore {
+    /// Create a merchant (`m_` and 12 hex digits) with a fresh API token (`lc_` and 48
+    /// hex digits), returned once: the store keeps only its hash.
+    fn create_merchant(&self, name: &str) -> Result<(Merchant, String), StoreError>;
+
+    /// The merchant whose API token this is, if any (`None` for an empty token).
+    fn merchant_by_token(&self, token: &str) -> Result<Option<Merchant>, StoreError>;
+
+    /// One merchant by id.
+    fn merchant(&self, id: &str) -> Result<Option<Merchant>, StoreError>;
+}
+
+impl MerchantStore for SqliteStore {
+    fn create_merchant(&self, name: &str) -> Result<(Merchant, String), StoreError> {
         let created_ms = now_ms();
         with_fresh_ids(|| {
             let merchant = Merchant {
@@ -52,8 +68,7 @@ impl Store {
         })
     }
 
-    /// The merchant whose API token this is, if any.
-    pub fn merchant_by_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
+    fn merchant_by_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
         if token.is_empty() {
             return Ok(None);
         }
@@ -67,8 +82,7 @@ impl Store {
             .optional()?)
     }
 
-    /// One merchant by id.
-    pub fn merchant(&self, id: &str) -> Result<Option<Merchant>, StoreError> {
+    fn merchant(&self, id: &str) -> Result<Option<Merchant>, StoreError> {
         Ok(self
             .conn()?
             .query_row(

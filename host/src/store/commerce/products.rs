@@ -6,7 +6,7 @@
 
 use super::{random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
 use crate::catalog::{Catalog, Product};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{SqliteStore, Store, StoreError, now_ms};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::sync::Arc;
@@ -39,10 +39,40 @@ fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     })
 }
 
-impl Store {
+/// Each merchant's products.
+///
+/// Contract: products are scoped by merchant — `(merchant_id, id)` is the key, and no call
+/// reads, replaces or deletes another merchant's product. Deletion is soft: a deleted
+/// product is invisible to reads until an upsert with its id brings it back. Lists are in
+/// creation order (a revived product keeps its place).
+pub trait CatalogStore {
     /// Create or replace a merchant's product. An empty `product.id` gets a fresh one
     /// (`p_` and 10 hex digits); replacing a deleted product brings it back.
-    pub fn upsert_product(
+    fn upsert_product(
+        &self,
+        merchant_id: &str,
+        product: &Product,
+    ) -> Result<ProductRecord, StoreError>;
+
+    /// One of the merchant's products; `None` for another merchant's or a deleted one.
+    fn product(&self, merchant_id: &str, id: &str) -> Result<Option<Product>, StoreError>;
+
+    /// The merchant's products in creation order.
+    fn products(&self, merchant_id: &str) -> Result<Vec<Product>, StoreError> {
+        self.products_limited(merchant_id, usize::MAX)
+    }
+
+    /// Up to `limit` of the merchant's products in creation order.
+    fn products_limited(&self, merchant_id: &str, limit: usize)
+    -> Result<Vec<Product>, StoreError>;
+
+    /// Soft-delete one of the merchant's products. Returns whether it existed (and was
+    /// not deleted already).
+    fn delete_product(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError>;
+}
+
+impl CatalogStore for SqliteStore {
+    fn upsert_product(
         &self,
         merchant_id: &str,
         product: &Product,
@@ -103,8 +133,7 @@ impl Store {
         })
     }
 
-    /// One of the merchant's products; `None` for another merchant's or a deleted one.
-    pub fn product(&self, merchant_id: &str, id: &str) -> Result<Option<Product>, StoreError> {
+    fn product(&self, merchant_id: &str, id: &str) -> Result<Option<Product>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -118,13 +147,7 @@ impl Store {
             .optional()?)
     }
 
-    /// The merchant's products in creation order.
-    pub fn products(&self, merchant_id: &str) -> Result<Vec<Product>, StoreError> {
-        self.products_limited(merchant_id, usize::MAX)
-    }
-
-    /// Up to `limit` of the merchant's products in creation order.
-    pub fn products_limited(
+    fn products_limited(
         &self,
         merchant_id: &str,
         limit: usize,
@@ -139,9 +162,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Soft-delete one of the merchant's products. Returns whether it existed (and was
-    /// not deleted already).
-    pub fn delete_product(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError> {
+    fn delete_product(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.conn()?.execute(
             "UPDATE products SET deleted = 1, updated_ms = ?3
              WHERE merchant_id = ?1 AND id = ?2 AND deleted = 0",
@@ -154,12 +175,12 @@ impl Store {
 /// One merchant's products in the store, as the [`Catalog`] plugins and the AI host read.
 #[derive(Clone)]
 pub struct StoreCatalog {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub merchant_id: String,
 }
 
 impl StoreCatalog {
-    pub fn new(store: Arc<Store>, merchant_id: impl Into<String>) -> Self {
+    pub fn new(store: Arc<dyn Store>, merchant_id: impl Into<String>) -> Self {
         StoreCatalog {
             store,
             merchant_id: merchant_id.into(),

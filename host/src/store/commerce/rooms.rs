@@ -1,7 +1,7 @@
 //! Rooms: who owns them, their stream key for ingest, and their live status.
 
 use super::{random_hex, to_i64, to_u64, with_fresh_ids};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -70,9 +70,40 @@ fn new_stream_key() -> Result<String, StoreError> {
     Ok(format!("sk_{}", random_hex(16)?))
 }
 
-impl Store {
+/// Rooms, their stream keys and their live status.
+///
+/// Contract: room ids and stream keys are unique; a stream key (`sk_` and 32 hex digits,
+/// random) names exactly one room, and a rotated key stops working at once. Lookups of an
+/// unknown (or empty) id or key are `Ok(None)`; changing an unknown room is
+/// [`StoreError::NotFound`]. Changes return the room as stored afterwards.
+pub trait RoomStore {
     /// Create an idle room (`r_` and 10 hex digits) with a fresh stream key.
-    pub fn create_room(&self, merchant_id: &str, title: &str) -> Result<Room, StoreError> {
+    fn create_room(&self, merchant_id: &str, title: &str) -> Result<Room, StoreError>;
+
+    /// The room `id`, created idle for `merchant_id` with `title` if it does not exist yet
+    /// (the built-in demo room). An existing room is returned unchanged; concurrent calls
+    /// create it once.
+    fn ensure_room(&self, id: &str, merchant_id: &str, title: &str) -> Result<Room, StoreError>;
+
+    /// One room by id.
+    fn room(&self, id: &str) -> Result<Option<Room>, StoreError>;
+
+    /// A merchant's rooms in creation order.
+    fn rooms_of(&self, merchant_id: &str) -> Result<Vec<Room>, StoreError>;
+
+    /// The room an encoder publishes into with this stream key (`None` for an empty key).
+    fn room_by_stream_key(&self, key: &str) -> Result<Option<Room>, StoreError>;
+
+    /// Move a room to `status`: going live stamps `started_ms` and clears `ended_ms`;
+    /// ending stamps `ended_ms`; going idle changes neither.
+    fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError>;
+
+    /// Replace a room's stream key; the old one stops working at once.
+    fn rotate_stream_key(&self, id: &str) -> Result<Room, StoreError>;
+}
+
+impl RoomStore for SqliteStore {
+    fn create_room(&self, merchant_id: &str, title: &str) -> Result<Room, StoreError> {
         let id = with_fresh_ids(|| {
             let id = format!("r_{}", random_hex(5)?);
             self.insert_room(&id, merchant_id, title, false)?;
@@ -82,14 +113,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
     }
 
-    /// The room `id`, created idle for `merchant_id` with `title` if it does not exist yet
-    /// (the built-in demo room). An existing room is returned unchanged.
-    pub fn ensure_room(
-        &self,
-        id: &str,
-        merchant_id: &str,
-        title: &str,
-    ) -> Result<Room, StoreError> {
+    fn ensure_room(&self, id: &str, merchant_id: &str, title: &str) -> Result<Room, StoreError> {
         if let Some(room) = self.room(id)? {
             return Ok(room);
         }
@@ -98,33 +122,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
     }
 
-    /// Insert an idle room with a fresh stream key. With `keep_existing`, a room that
-    /// already has this id is left alone; a colliding stream key is always an error, so
-    /// [`with_fresh_ids`] draws another.
-    fn insert_room(
-        &self,
-        id: &str,
-        merchant_id: &str,
-        title: &str,
-        keep_existing: bool,
-    ) -> Result<(), StoreError> {
-        let on_conflict = if keep_existing {
-            "ON CONFLICT (id) DO NOTHING"
-        } else {
-            ""
-        };
-        self.conn()?.execute(
-            &format!(
-                "INSERT INTO rooms (id, merchant_id, title, stream_key, status, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, 'idle', ?5) {on_conflict}"
-            ),
-            params![id, merchant_id, title, new_stream_key()?, to_i64(now_ms())],
-        )?;
-        Ok(())
-    }
-
-    /// One room by id.
-    pub fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
+    fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -135,8 +133,7 @@ impl Store {
             .optional()?)
     }
 
-    /// A merchant's rooms in creation order.
-    pub fn rooms_of(&self, merchant_id: &str) -> Result<Vec<Room>, StoreError> {
+    fn rooms_of(&self, merchant_id: &str) -> Result<Vec<Room>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {ROOM_COLS} FROM rooms WHERE merchant_id = ?1 ORDER BY seq"
@@ -145,8 +142,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The room an encoder publishes into with this stream key.
-    pub fn room_by_stream_key(&self, key: &str) -> Result<Option<Room>, StoreError> {
+    fn room_by_stream_key(&self, key: &str) -> Result<Option<Room>, StoreError> {
         if key.is_empty() {
             return Ok(None);
         }
@@ -160,9 +156,7 @@ impl Store {
             .optional()?)
     }
 
-    /// Move a room to `status`: going live stamps `started_ms` and clears `ended_ms`;
-    /// ending stamps `ended_ms`.
-    pub fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError> {
+    fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError> {
         let now = to_i64(now_ms());
         let conn = self.conn()?;
         let n = match status {
@@ -186,8 +180,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
     }
 
-    /// Replace a room's stream key; the old one stops working at once.
-    pub fn rotate_stream_key(&self, id: &str) -> Result<Room, StoreError> {
+    fn rotate_stream_key(&self, id: &str) -> Result<Room, StoreError> {
         let n = with_fresh_ids(|| {
             Ok(self.conn()?.execute(
                 "UPDATE rooms SET stream_key = ?2 WHERE id = ?1",
@@ -199,5 +192,32 @@ impl Store {
         }
         self.room(id)?
             .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+}
+
+impl SqliteStore {
+    /// Insert an idle room with a fresh stream key. With `keep_existing`, a room that
+    /// already has this id is left alone; a colliding stream key is always an error, so
+    /// [`with_fresh_ids`] draws another.
+    fn insert_room(
+        &self,
+        id: &str,
+        merchant_id: &str,
+        title: &str,
+        keep_existing: bool,
+    ) -> Result<(), StoreError> {
+        let on_conflict = if keep_existing {
+            "ON CONFLICT (id) DO NOTHING"
+        } else {
+            ""
+        };
+        self.conn()?.execute(
+            &format!(
+                "INSERT INTO rooms (id, merchant_id, title, stream_key, status, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'idle', ?5) {on_conflict}"
+            ),
+            params![id, merchant_id, title, new_stream_key()?, to_i64(now_ms())],
+        )?;
+        Ok(())
     }
 }

@@ -1,18 +1,18 @@
 //! Flash sales and orders.
 //!
-//! [`Store::buy_flash_sale`] follows the coupon claim's recipe: one `BEGIN IMMEDIATE`
+//! [`SaleStore::buy_flash_sale`] follows the coupon claim's recipe: one `BEGIN IMMEDIATE`
 //! transaction checks the idempotency key, the sale window, what the user already bought
 //! and the stock, then bumps `sold` and writes the order, so `sold` always equals the sum
-//! of the sale's order quantities and never exceeds `stock`. [`Store::record_purchase`]
+//! of the sale's order quantities and never exceeds `stock`. [`SaleStore::record_purchase`]
 //! records a plain (non-flash) purchase with the same idempotency rules. Orders share one
 //! key space: a key already used by another user, product, room or sale is
 //! [`BuyError::KeyReused`]. Product stock is not decremented here.
 
 use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::prelude::*;
+use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
-use std::borrow::Borrow;
 
 /// A time-boxed sale of one product at a special price and limited stock in one room.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,15 +220,93 @@ impl OrderRow<'_> {
     }
 }
 
-impl Store {
+/// Flash sales and orders.
+///
+/// Contract:
+/// - [`buy_flash_sale`](Self::buy_flash_sale) is atomic and idempotent per key: whatever
+///   the concurrency (threads, processes, hosts), `sold` equals the sum of the sale's order
+///   quantities and never exceeds `stock` (no oversell), a user never buys more than
+///   `per_user_limit` units in total, and a key yields at most one order. The checks and the
+///   write happen in one serializable step, in the order: key (replay or
+///   [`BuyError::KeyReused`]), quantity, sale exists, window, per-user limit, stock.
+/// - [`record_purchase`](Self::record_purchase) is idempotent per key the same way.
+/// - Orders share one key space; an empty key means "not idempotent". A replay returns the
+///   original order with `replayed: true`.
+/// - Product stock is not touched. Unknown ids read as `None`/`false`; bad terms are
+///   [`StoreError::Invalid`], a product or room not the merchant's [`StoreError::NotFound`].
+pub trait SaleStore {
     /// Create a flash sale (`fs_` and 10 hex digits). The product must be one of the
     /// merchant's (not deleted) and the room one of the merchant's rooms.
-    pub fn create_flash_sale(
+    fn create_flash_sale(
         &self,
         merchant_id: &str,
-        input: impl Borrow<NewFlashSale>,
+        input: &NewFlashSale,
+    ) -> Result<FlashSale, StoreError>;
+
+    /// One flash sale by id.
+    fn flash_sale(&self, id: &str) -> Result<Option<FlashSale>, StoreError>;
+
+    /// The room's flash sale running at `now_ms` (sold out or not); the latest-starting
+    /// one if several overlap (the latest created among equals).
+    fn active_flash_sale(
+        &self,
+        room_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<FlashSale>, StoreError>;
+
+    /// A room's flash sales, past and future, in creation order.
+    fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError>;
+
+    /// End a flash sale at `now_ms` (never extends it). `None` if there is no such sale.
+    fn end_flash_sale(&self, id: &str, now_ms: u64) -> Result<Option<FlashSale>, StoreError>;
+
+    /// Buy `quantity` units in a flash sale, atomically and idempotently (see the trait
+    /// docs). The amount is the sale price times the quantity.
+    fn buy_flash_sale(
+        &self,
+        sale_id: &str,
+        user_id: &str,
+        quantity: u32,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Order, BuyError>;
+
+    /// Record a plain (non-flash) purchase, idempotently: a retry with the same key by the
+    /// same user for the same product and room returns the original order (`replayed`).
+    #[allow(clippy::too_many_arguments)]
+    fn record_purchase(
+        &self,
+        room_id: &str,
+        product_id: &str,
+        user_id: &str,
+        quantity: u32,
+        amount_cents: u64,
+        idempotency_key: &str,
+        now_ms: u64,
+    ) -> Result<Order, BuyError>;
+
+    /// Record which push (and A/B variant) an order came from. Returns whether the order
+    /// exists.
+    fn tag_order(
+        &self,
+        order_id: &str,
+        push_id: &str,
+        variant: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// A room's orders (flash and plain), oldest first.
+    fn orders_of_room(&self, room_id: &str) -> Result<Vec<Order>, StoreError>;
+
+    /// A flash sale's orders, oldest first.
+    fn orders_of_sale(&self, sale_id: &str) -> Result<Vec<Order>, StoreError>;
+}
+
+impl SaleStore for SqliteStore {
+    fn create_flash_sale(
+        &self,
+        merchant_id: &str,
+        s: &NewFlashSale,
     ) -> Result<FlashSale, StoreError> {
-        let s = input.borrow();
         if s.stock == 0 {
             return Err(StoreError::Invalid(
                 "flash sale stock must be at least 1".into(),
@@ -279,8 +357,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("flash sale {id}")))
     }
 
-    /// One flash sale by id.
-    pub fn flash_sale(&self, id: &str) -> Result<Option<FlashSale>, StoreError> {
+    fn flash_sale(&self, id: &str) -> Result<Option<FlashSale>, StoreError> {
         Ok(self
             .conn()?
             .query_row(
@@ -291,9 +368,7 @@ impl Store {
             .optional()?)
     }
 
-    /// The room's flash sale running at `now_ms` (sold out or not); the latest-starting
-    /// one if several overlap.
-    pub fn active_flash_sale(
+    fn active_flash_sale(
         &self,
         room_id: &str,
         now_ms: u64,
@@ -312,8 +387,7 @@ impl Store {
             .optional()?)
     }
 
-    /// A room's flash sales, past and future, in creation order.
-    pub fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError> {
+    fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {SALE_COLS} FROM flash_sales WHERE room_id = ?1 ORDER BY seq"
@@ -322,8 +396,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// End a flash sale at `now_ms` (never extends it). `None` if there is no such sale.
-    pub fn end_flash_sale(&self, id: &str, now_ms: u64) -> Result<Option<FlashSale>, StoreError> {
+    fn end_flash_sale(&self, id: &str, now_ms: u64) -> Result<Option<FlashSale>, StoreError> {
         self.conn()?.execute(
             "UPDATE flash_sales SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1",
             params![id, to_i64(now_ms)],
@@ -331,9 +404,7 @@ impl Store {
         self.flash_sale(id)
     }
 
-    /// Buy `quantity` units in a flash sale, atomically and idempotently (see the module
-    /// docs). The amount is the sale price times the quantity.
-    pub fn buy_flash_sale(
+    fn buy_flash_sale(
         &self,
         sale_id: &str,
         user_id: &str,
@@ -411,10 +482,7 @@ impl Store {
         Ok(order)
     }
 
-    /// Record a plain (non-flash) purchase, idempotently: a retry with the same key by the
-    /// same user for the same product and room returns the original order (`replayed`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_purchase(
+    fn record_purchase(
         &self,
         room_id: &str,
         product_id: &str,
@@ -460,9 +528,7 @@ impl Store {
         Ok(order)
     }
 
-    /// Record which push (and A/B variant) an order came from. Returns whether the order
-    /// exists.
-    pub fn tag_order(
+    fn tag_order(
         &self,
         order_id: &str,
         push_id: &str,
@@ -475,16 +541,16 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// A room's orders (flash and plain), oldest first.
-    pub fn orders_of_room(&self, room_id: &str) -> Result<Vec<Order>, StoreError> {
+    fn orders_of_room(&self, room_id: &str) -> Result<Vec<Order>, StoreError> {
         self.order_list("room_id = ?1", room_id)
     }
 
-    /// A flash sale's orders, oldest first.
-    pub fn orders_of_sale(&self, sale_id: &str) -> Result<Vec<Order>, StoreError> {
+    fn orders_of_sale(&self, sale_id: &str) -> Result<Vec<Order>, StoreError> {
         self.order_list("sale_id = ?1", sale_id)
     }
+}
 
+impl SqliteStore {
     fn order_list(&self, filter: &str, value: &str) -> Result<Vec<Order>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(

@@ -1,0 +1,255 @@
+//! [`SqliteStore`]: the embedded implementation of the store traits. One connection behind
+//! a mutex, WAL journal and `synchronous=NORMAL` for files, schema versions in
+//! `PRAGMA user_version`. Each domain's queries live with its trait, in `impl … for
+//! SqliteStore` blocks in the sibling files.
+
+use super::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// The schema, one entry per version; never edit a released entry, append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: plugin registry, room bindings, faults, KV.
+    r#"
+    CREATE TABLE plugin_versions (
+        hash        TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        label       TEXT NOT NULL,
+        manifest    TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        wasm        BLOB NOT NULL,
+        uploaded_ms INTEGER NOT NULL
+    );
+    CREATE INDEX plugin_versions_by_name ON plugin_versions(owner, name, uploaded_ms);
+    CREATE TABLE room_plugins (
+        room            TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        hash            TEXT NOT NULL REFERENCES plugin_versions(hash),
+        config          TEXT NOT NULL,
+        enabled         INTEGER NOT NULL,
+        disabled_reason TEXT,
+        updated_ms      INTEGER NOT NULL,
+        PRIMARY KEY (room, name)
+    );
+    CREATE TABLE room_plugin_history (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        room   TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        hash   TEXT NOT NULL,
+        config TEXT NOT NULL,
+        at_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE plugin_faults (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        room    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        hash    TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL
+    );
+    CREATE INDEX plugin_faults_by_room ON plugin_faults(room, name, seq);
+    CREATE TABLE plugin_kv (
+        name  TEXT NOT NULL,
+        room  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (name, room, key)
+    ) WITHOUT ROWID;
+    "#,
+    // 2: commerce (merchants, rooms, products, coupons and claims, flash sales and
+    // orders) and push analytics (pushes, acks, clicks). `seq` columns keep creation order.
+    r#"
+    CREATE TABLE merchants (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE rooms (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        merchant_id TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        stream_key  TEXT NOT NULL UNIQUE,
+        status      TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        started_ms  INTEGER,
+        ended_ms    INTEGER
+    );
+    CREATE INDEX rooms_by_merchant ON rooms(merchant_id, seq);
+    CREATE TABLE products (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        merchant_id TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        price_cents INTEGER NOT NULL,
+        currency    TEXT NOT NULL,
+        image_url   TEXT NOT NULL,
+        buy_url     TEXT NOT NULL,
+        stock       INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        faq         TEXT NOT NULL,
+        specs       TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        deleted     INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (merchant_id, id)
+    );
+    CREATE TABLE coupons (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        merchant_id    TEXT NOT NULL,
+        room_id        TEXT,
+        title          TEXT NOT NULL,
+        discount_cents INTEGER NOT NULL,
+        quota          INTEGER NOT NULL,
+        claimed        INTEGER NOT NULL DEFAULT 0,
+        per_user_limit INTEGER NOT NULL,
+        valid_from_ms  INTEGER NOT NULL,
+        valid_until_ms INTEGER NOT NULL,
+        unlocked       INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        deleted        INTEGER NOT NULL DEFAULT 0,
+        CHECK (claimed <= quota)
+    );
+    CREATE INDEX coupons_by_merchant ON coupons(merchant_id, seq);
+    CREATE INDEX coupons_by_room ON coupons(room_id, seq);
+    CREATE TABLE claims (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        claim_id   TEXT NOT NULL UNIQUE,
+        coupon_id  TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        idem_key   TEXT NOT NULL UNIQUE,
+        claimed_ms INTEGER NOT NULL,
+        push_id    TEXT,
+        variant    TEXT
+    );
+    CREATE INDEX claims_by_coupon_user ON claims(coupon_id, user_id);
+    CREATE INDEX claims_by_push ON claims(push_id);
+    CREATE TABLE flash_sales (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        merchant_id    TEXT NOT NULL,
+        room_id        TEXT NOT NULL,
+        product_id     TEXT NOT NULL,
+        price_cents    INTEGER NOT NULL,
+        stock          INTEGER NOT NULL,
+        sold           INTEGER NOT NULL DEFAULT 0,
+        per_user_limit INTEGER NOT NULL,
+        starts_ms      INTEGER NOT NULL,
+        ends_ms        INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        CHECK (sold <= stock)
+    );
+    CREATE INDEX flash_sales_by_room ON flash_sales(room_id, starts_ms);
+    CREATE TABLE orders (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id     TEXT NOT NULL UNIQUE,
+        sale_id      TEXT,
+        room_id      TEXT NOT NULL,
+        product_id   TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        quantity     INTEGER NOT NULL,
+        amount_cents INTEGER NOT NULL,
+        idem_key     TEXT NOT NULL UNIQUE,
+        created_ms   INTEGER NOT NULL,
+        push_id      TEXT,
+        variant      TEXT
+    );
+    CREATE INDEX orders_by_sale_user ON orders(sale_id, user_id);
+    CREATE INDEX orders_by_room ON orders(room_id, created_ms);
+    CREATE TABLE pushes (
+        push_id        TEXT PRIMARY KEY,
+        room_id        TEXT NOT NULL,
+        product_id     TEXT NOT NULL,
+        variant        TEXT,
+        server_send_ms INTEGER NOT NULL,
+        media_ms       INTEGER,
+        source         TEXT NOT NULL
+    );
+    CREATE INDEX pushes_by_room ON pushes(room_id, server_send_ms);
+    CREATE TABLE acks (
+        push_id      TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        room_id      TEXT NOT NULL,
+        variant      TEXT,
+        received_ms  INTEGER,
+        displayed_ms INTEGER,
+        PRIMARY KEY (push_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE clicks (
+        push_id    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        variant    TEXT,
+        at_ms      INTEGER NOT NULL,
+        PRIMARY KEY (push_id, user_id)
+    ) WITHOUT ROWID;
+    "#,
+    // 3: the media time (playhead) at which a viewer displayed a card, for sync error.
+    r#"
+    ALTER TABLE acks ADD COLUMN displayed_media_ms INTEGER;
+    "#,
+];
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and migrate it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests, the local runner).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "store migrated");
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        drop(SqliteStore::open(&path).expect("first open"));
+        let store = SqliteStore::open(&path).expect("reopen");
+        let v: usize = store
+            .conn()
+            .expect("conn")
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, MIGRATIONS.len());
+    }
+}
