@@ -48,7 +48,7 @@ pub(super) fn to_u32(v: i64) -> u32 {
 }
 
 /// Whether an insert failed because a generated id (or other unique value) already exists.
-fn is_unique_violation(e: &StoreError) -> bool {
+pub(super) fn is_unique_violation(e: &StoreError) -> bool {
     match e {
         StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
             f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE

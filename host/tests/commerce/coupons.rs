@@ -306,3 +306,20 @@ fn concurrent_claims_never_exceed_quota_or_per_user_limit() {
     }
     assert!(per_user.values().all(|&n| n <= 3));
 }
+
+/// A coupon id the merchant chose that already exists used to end as an internal error
+/// (the insert was retried unchanged); it is now a clear refusal, and nothing changes.
+#[test]
+fn a_taken_coupon_id_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let chosen = NewCoupon {
+        id: Some("c-spring".into()),
+        ..open_coupon(5, 1)
+    };
+    store.create_coupon("m_a", &chosen).expect("first");
+    let again = store.create_coupon("m_a", &chosen).expect_err("taken");
+    assert!(matches!(again, StoreError::Invalid(_)), "{again:?}");
+    assert_eq!(again.to_string(), "invalid input: coupon id c-spring is taken");
+    assert_eq!(store.coupons_of("m_a").expect("list").len(), 1);
+}

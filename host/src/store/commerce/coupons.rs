@@ -12,7 +12,9 @@
 //! the push (and A/B variant) it came from, atomically by
 //! [`CouponStore::claim_coupon_tagged`] or afterwards by [`CouponStore::tag_claim`].
 
-use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
+use super::{
+    effective_key, is_unique_violation, random_hex, to_i64, to_u32, to_u64, with_fresh_ids,
+};
 use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -285,7 +287,7 @@ impl CouponStore for SqliteStore {
     fn create_coupon(&self, merchant_id: &str, c: &NewCoupon) -> Result<Coupon, StoreError> {
         c.validate()?;
         let now = to_i64(now_ms());
-        let id = with_fresh_ids(|| {
+        let inserted = with_fresh_ids(|| {
             let id = match &c.id {
                 Some(id) => id.clone(),
                 None => format!("c_{}", random_hex(5)?),
@@ -310,7 +312,14 @@ impl CouponStore for SqliteStore {
                 ],
             )?;
             Ok(id)
-        })?;
+        });
+        let id = match (inserted, &c.id) {
+            // A chosen id that is taken stays taken however often it is retried.
+            (Err(e), Some(id)) if is_unique_violation(&e) => {
+                return Err(StoreError::Invalid(format!("coupon id {id} is taken")));
+            }
+            (result, _) => result?,
+        };
         self.coupon(&id)?
             .ok_or_else(|| StoreError::NotFound(format!("coupon {id}")))
     }
