@@ -1,7 +1,18 @@
 // viewer-commerce.js — what the room sells: product cards (styled by the viewer's A/B
 // variant or the host's style, one-click buy link, display/click analytics acks batched
-// every 2 s or 20 items, in server time), the coupon banner with idempotent claims, and the
-// flash sale with a countdown synced to server time and idempotent buys.
+// every 2 s or 20 items, in server time, with the video's media time of the display), the
+// coupon banner with idempotent claims, and the flash sale with a countdown synced to
+// server time and idempotent buys.
+//
+// In sync with the video (issue 6): a card's WebSocket copy arrives about a second before
+// the video shows the host presenting it, so it only prefetches the card (data kept, DOM
+// built off-page, image loading); the card is shown when the playhead reaches its
+// `media_ms` (viewer-sync.js `Moments`, frame-accurate with requestVideoFrameCallback),
+// the in-band copy (emsg, via the player's 'timed' events) deciding when it has come.
+// Coupon unlocks and flash-sale starts are held the same way; a sale's `stock` and `end`
+// are urgent and shown at once. What cannot be held (no media time, another period, no
+// DASH video, a moment long past) shows at once, and a moment that does not come (stalled
+// video) shows after a bounded wait (viewer-sync.js).
 
 import { el, formatPrice, mmss, randomId } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
@@ -21,10 +32,67 @@ function sentence(text) {
     return /[.!?]$/.test(cap) ? cap : `${cap}.`;
 }
 
+/** A card's DOM (detached: the caller puts it in the page), as the viewer page and the
+ *  replay page show it. `look`: 'a' (a sheet with a big image) or 'b' (a compact pill);
+ *  `onBuy()`: the buy link was clicked (it opens the shop itself); `onClose()`: the close
+ *  button (none without it). Product texts only ever become text nodes. */
+export function buildCard(card, look, { onBuy, onClose, kicker } = {}) {
+    const p = card.product || {};
+    const img = el('img', { class: 'card-img', alt: '', loading: 'eager', decoding: 'async', referrerpolicy: 'no-referrer' });
+    img.addEventListener('error', () => node.classList.add('no-img'));
+    if (p.image_url) img.src = p.image_url;
+    const buy = el('a', { class: 'buy', href: p.buy_url || '#', target: '_blank', rel: 'noopener noreferrer' }, 'Buy now');
+    if (onBuy) buy.addEventListener('click', onBuy);
+    let close = null;
+    if (onClose) {
+        close = el('button', { class: 'card-close', type: 'button', 'aria-label': 'Close' }, '×');
+        close.addEventListener('click', onClose);
+    }
+    const info = el('div', { class: 'card-info' },
+        el('div', { class: 'card-kicker', text: kicker || (card.source && card.source !== 'host' ? 'Recommended' : 'Now presenting') }),
+        el('div', { class: 'title', text: p.title || p.id || 'Product' }),
+        el('div', { class: 'price', text: formatPrice(p.price_cents, p.currency) }));
+    if (look === 'a' && p.description) info.append(el('p', { class: 'desc', text: p.description }));
+    if (look === 'a' && Number.isFinite(p.stock) && p.stock > 0 && p.stock <= 50) {
+        info.append(el('div', { class: 'card-stock', text: `Only ${p.stock} left` }));
+    }
+    const node = el('div', {
+        class: `card card--${look}${p.image_url ? '' : ' no-img'}`,
+        role: 'dialog',
+        'aria-label': p.title || 'Product',
+        dataset: { pushId: card.push_id, product: p.id || '', variant: look, style: card.style || '' },
+    }, el('div', { class: 'card-media' }, img, el('span', { class: 'card-ph' }, icon('bag'))), info, buy, close);
+    return node;
+}
+
+/** A card from a timed event's payload (the in-band copy: the product's main fields). */
+export function cardFromEvent(p, ev = {}) {
+    return {
+        push_id: p.push_id,
+        product: {
+            id: p.product_id,
+            title: p.title,
+            price_cents: p.price_cents,
+            currency: p.currency,
+            image_url: p.image_url || '',
+            buy_url: p.buy_url || '',
+        },
+        style: p.style ?? null,
+        duration_ms: p.duration_ms || ev.durationMs || DEFAULT_DURATION_MS,
+        server_ms: p.server_ms,
+        media_ms: Number.isFinite(ev.mediaMs) ? ev.mediaMs : p.media_ms,
+        period: ev.period || null,
+        source: p.source || 'host',
+        partial: true, // the WebSocket copy has the full product
+    };
+}
+
 export class Commerce {
-    /** `opts`: {room (Room), cardSlot, coupons, sale, variant() → 'a'|'b', toast(text)} */
+    /** `opts`: {room (Room), cardSlot, coupons, sale, variant() → 'a'|'b', toast(text),
+     *  moments (a viewer-sync.js Moments: when to show what)} */
     constructor(opts) {
         this.room = opts.room;
+        this.moments = opts.moments;
         this.cardSlot = opts.cardSlot;
         this.couponsBox = opts.coupons;
         this.saleBox = opts.sale;
@@ -32,8 +100,14 @@ export class Commerce {
         this.toast = opts.toast;
         this.products = new Map(); // product id → product (from cards seen)
         this.currency = 'CNY';
-        this.card = null; // {card, node, timer}
-        this.shown = []; // [{push_id, shown_at_ms}] (exposed to tests)
+        this.card = null; // {card, node, timer}: the card on screen
+        this.cards = new Map(); // push id → {card, receivedMs, durationMs, node, look}
+        this.pendingCoupons = new Map(); // coupon id → coupon whose unlock waits for its moment
+        this.pendingSales = new Map(); // sale id → sale whose start waits for its moment
+        // [{push_id, media_ms, displayed_media_ms, shown_at_ms, received_ms, source}]
+        // (exposed to tests): source 'emsg' | 'ws' | 'immediate'.
+        this.shown = [];
+        this.timed = []; // the same for coupon unlocks and flash-sale starts, with `kind`
         this.seenPushes = new Set(); // push ids displayed (or acknowledged) already
         this.acks = [];
         this.ackTimer = null;
@@ -57,11 +131,12 @@ export class Commerce {
 
     // ---- product cards ----------------------------------------------------------------
 
-    /** A `product` frame. */
+    /** A `product` frame: prefetch the card, and show it at its moment. */
     onProduct(card) {
         if (!card || !card.push_id) return;
         this.remember(card.product);
-        this.showCardWhenDue(card, this.room.serverNow());
+        this.prefetch(card, this.room.serverNow());
+        this.showCardWhenDue(this.cards.get(card.push_id).card, 'ws');
     }
 
     /** A snapshot's pinned card: shown if it is still within its duration. */
@@ -70,7 +145,33 @@ export class Commerce {
         this.remember(card.product);
         const duration = card.duration_ms || DEFAULT_DURATION_MS;
         const left = card.server_ms + duration - this.room.serverNow();
-        if (left > 500) this.showCardWhenDue(card, this.room.serverNow(), left);
+        if (left > 500) {
+            this.prefetch(card, this.room.serverNow(), left);
+            this.showCardWhenDue(this.cards.get(card.push_id).card, 'ws');
+        }
+    }
+
+    /** A timed event from the video stream (viewer-sync.js `decodeTimedEvent`): its media
+     *  time decides when the card, coupon unlock or flash-sale start is shown. */
+    onTimedEvent(ev) {
+        const p = ev && ev.payload;
+        if (!p || typeof p.type !== 'string') return;
+        const at = { media_ms: ev.mediaMs, period: ev.period };
+        if (p.type === 'product' && p.push_id) {
+            if (!this.cards.has(p.push_id)) this.prefetch(cardFromEvent(p, ev), this.room.serverNow());
+            const entry = this.cards.get(p.push_id);
+            entry.card = { ...entry.card, ...at };
+            this.showCardWhenDue(entry.card, 'emsg');
+        } else if (p.type === 'coupon' && p.event === 'unlocked' && p.coupon_id) {
+            const coupon = { id: p.coupon_id, title: p.title, discount_cents: p.discount_cents, unlocked: true };
+            this.onCouponUnlocked({ coupon, ...at }, 'emsg');
+        } else if (p.type === 'flash_sale' && p.event === 'start' && p.sale_id) {
+            const sale = {
+                id: p.sale_id, product_id: p.product_id, price_cents: p.price_cents,
+                stock: p.stock, sold: 0, ends_ms: p.ends_ms,
+            };
+            this.onFlashSale({ event: 'start', sale, ...at }, 'emsg');
+        }
     }
 
     remember(product) {
@@ -80,10 +181,57 @@ export class Commerce {
         if (this.sale && this.sale.sale.product_id === product.id) this.renderSale();
     }
 
-    /** Every card goes through here. Today: shown at once. (Next: held until the video's
-     *  playhead reaches `card.media_ms`.) */
-    showCardWhenDue(card, receivedMs, durationMs) {
-        this.showCard(card, receivedMs, durationMs);
+    /** Keep a card's data and build its DOM (hidden, not in the page: the image starts
+     *  loading) so that showing it at its moment costs nothing. A fuller copy (the
+     *  WebSocket's, after an in-band one) replaces the data but keeps the media time. */
+    prefetch(card, receivedMs, durationMs) {
+        let entry = this.cards.get(card.push_id);
+        if (!entry) {
+            entry = { card, receivedMs: Math.round(receivedMs), durationMs, node: null, look: null };
+            this.cards.set(card.push_id, entry);
+            if (this.cards.size > 200) this.cards.delete(this.cards.keys().next().value);
+        } else if (entry.card.partial && !card.partial) {
+            entry.card = { ...card, media_ms: entry.card.media_ms ?? card.media_ms, period: entry.card.period ?? card.period };
+            entry.node = null;
+            if (durationMs) entry.durationMs = durationMs;
+        }
+        if (!entry.node && this.moments.state(`card:${card.push_id}`) !== 'shown') this.build(entry);
+        return entry;
+    }
+
+    build(entry) {
+        entry.look = this.look(entry.card);
+        entry.node = buildCard(entry.card, entry.look, {
+            onBuy: () => this.room.send({ type: 'click', push_id: entry.card.push_id, product_id: (entry.card.product || {}).id }),
+            onClose: () => this.hideCard(),
+        });
+    }
+
+    /** Every card goes through here: held until the video's playhead reaches
+     *  `card.media_ms` (see viewer-sync.js `Moments`): `source` is the copy that armed it,
+     *  'ws' (the room's frame) or 'emsg' (the in-band copy, which decides). */
+    showCardWhenDue(card, source) {
+        const entry = this.cards.get(card.push_id);
+        this.moments.hold(`card:${card.push_id}`, {
+            mediaMs: card.media_ms,
+            period: card.period,
+            durationMs: entry.durationMs || card.duration_ms || DEFAULT_DURATION_MS,
+            source,
+            show: (info) => this.showCard(card.push_id, info),
+        });
+    }
+
+    /** Record when a coupon unlock or flash-sale start was shown (exposed to tests). */
+    logTimed(kind, id, mediaMs, info = {}) {
+        this.timed.push({
+            kind,
+            id,
+            media_ms: Number.isFinite(mediaMs) ? mediaMs : null,
+            displayed_media_ms: Number.isFinite(info.mediaMs) ? Math.max(0, Math.round(info.mediaMs)) : null,
+            shown_at_ms: this.room.serverNow(),
+            source: info.source || 'immediate',
+        });
+        if (this.timed.length > 200) this.timed.shift();
     }
 
     look(card) {
@@ -91,49 +239,45 @@ export class Commerce {
         return STYLE_LOOK[style] || this.variant() || 'a';
     }
 
-    showCard(card, receivedMs, durationMs) {
+    /** Show card `pushId` now; `info` = {mediaMs: the presented frame's media time (null
+     *  when not on the card's timeline), source, reason?}. */
+    showCard(pushId, info = {}) {
+        const entry = this.cards.get(pushId);
+        if (!entry) return;
+        const card = entry.card;
         this.hideCard(true);
-        const p = card.product || {};
-        const look = this.look(card);
-        const img = el('img', { class: 'card-img', alt: '', loading: 'eager', decoding: 'async', referrerpolicy: 'no-referrer' });
-        img.addEventListener('error', () => node.classList.add('no-img'));
-        if (p.image_url) img.src = p.image_url;
-        else queueMicrotask(() => node.classList.add('no-img'));
-        const buy = el('a', { class: 'buy', href: p.buy_url || '#', target: '_blank', rel: 'noopener noreferrer' }, 'Buy now');
-        buy.addEventListener('click', () => this.room.send({ type: 'click', push_id: card.push_id, product_id: p.id }));
-        const close = el('button', { class: 'card-close', type: 'button', 'aria-label': 'Close' }, '×');
-        close.addEventListener('click', () => this.hideCard());
-        const info = el('div', { class: 'card-info' },
-            el('div', { class: 'card-kicker', text: card.source && card.source !== 'host' ? 'Recommended' : 'Now presenting' }),
-            el('div', { class: 'title', text: p.title || p.id || 'Product' }),
-            el('div', { class: 'price', text: formatPrice(p.price_cents, p.currency) }));
-        if (look === 'a' && p.description) info.append(el('p', { class: 'desc', text: p.description }));
-        if (look === 'a' && Number.isFinite(p.stock) && p.stock > 0 && p.stock <= 50) {
-            info.append(el('div', { class: 'card-stock', text: `Only ${p.stock} left` }));
-        }
-        const node = el('div', {
-            class: `card card--${look}`,
-            role: 'dialog',
-            'aria-label': p.title || 'Product',
-            dataset: { pushId: card.push_id, product: p.id || '', variant: look, style: card.style || '' },
-        }, el('div', { class: 'card-media' }, img, el('span', { class: 'card-ph' }, icon('bag'))), info, buy, close);
+        if (!entry.node || entry.look !== this.look(card)) this.build(entry);
+        const { node, look } = entry;
+        entry.node = null; // a node is shown once
         this.cardSlot.replaceChildren(node);
         this.makeRoom(look);
         // Next frame: let the entry animation run.
         requestAnimationFrame(() => node.classList.add('in'));
-        const duration = durationMs || card.duration_ms || DEFAULT_DURATION_MS;
+        const duration = entry.durationMs || card.duration_ms || DEFAULT_DURATION_MS;
         const timer = setTimeout(() => this.hideCard(), duration);
         this.card = { card, node, timer };
         const displayed = this.room.serverNow();
-        this.shown.push({ push_id: card.push_id, shown_at_ms: displayed });
-        if (!this.seenPushes.has(card.push_id)) {
-            this.seenPushes.add(card.push_id);
-            this.ack({
-                push_id: card.push_id,
+        const displayedMedia = Number.isFinite(info.mediaMs) ? Math.max(0, Math.round(info.mediaMs)) : null;
+        this.shown.push({
+            push_id: pushId,
+            media_ms: Number.isFinite(card.media_ms) ? card.media_ms : null,
+            displayed_media_ms: displayedMedia,
+            shown_at_ms: displayed,
+            received_ms: entry.receivedMs,
+            source: info.source || 'immediate',
+            ...(info.reason ? { reason: info.reason } : {}),
+        });
+        if (this.shown.length > 1000) this.shown.splice(0, this.shown.length - 1000);
+        if (!this.seenPushes.has(pushId)) {
+            this.seenPushes.add(pushId);
+            const ack = {
+                push_id: pushId,
                 variant: card.style ? String(card.style) : look,
-                received_ms: Math.round(receivedMs),
+                received_ms: entry.receivedMs,
                 displayed_ms: displayed,
-            });
+            };
+            if (displayedMedia !== null) ack.displayed_media_ms = displayedMedia;
+            this.ack(ack);
         }
     }
 
@@ -186,6 +330,33 @@ export class Commerce {
         }
         for (const c of list || []) this.addCoupon(c);
         this.renderCouponsBox();
+    }
+
+    /** A coupon unlock (`coupon` frame, or its in-band copy): shown at its moment. */
+    onCouponUnlocked(msg, source = 'ws') {
+        const coupon = msg && msg.coupon;
+        if (!coupon || !coupon.id) return;
+        const id = coupon.id;
+        const known = this.pendingCoupons.get(id);
+        // The WebSocket copy is the full coupon; the in-band one has its main fields.
+        this.pendingCoupons.set(id, source === 'ws' || !known ? { ...(known || {}), ...coupon } : { ...coupon, ...known });
+        if (this.coupons.has(id)) {
+            this.addCoupon(this.pendingCoupons.get(id));
+            this.pendingCoupons.delete(id);
+            return;
+        }
+        this.moments.hold(`coupon:${id}:${msg.media_ms ?? 'now'}`, {
+            mediaMs: msg.media_ms,
+            period: msg.period,
+            durationMs: DEFAULT_DURATION_MS,
+            source,
+            show: (info) => {
+                const c = this.pendingCoupons.get(id);
+                this.pendingCoupons.delete(id);
+                if (c) this.addCoupon(c);
+                this.logTimed('coupon', id, msg.media_ms, info);
+            },
+        });
     }
 
     addCoupon(coupon) {
@@ -301,19 +472,52 @@ export class Commerce {
         this.renderSale();
     }
 
-    onFlashSale(msg) {
+    /** A `flash_sale` frame (or the in-band copy of a start). A start is shown at its
+     *  moment; `stock` and `end` are urgent: at once. */
+    onFlashSale(msg, source = 'ws') {
         const sale = msg.sale;
-        if (!sale) return;
+        if (!sale || !sale.id) return;
+        const waiting = this.pendingSales.get(sale.id);
         if (msg.event === 'end') {
+            if (waiting) {
+                this.pendingSales.delete(sale.id);
+                this.moments.drop(waiting.key);
+            }
             if (this.sale && this.sale.sale.id === sale.id) this.clearSale();
             return;
         }
-        if (msg.event === 'stock' && this.sale && this.sale.sale.id === sale.id) {
-            this.sale.sale = { ...this.sale.sale, ...sale };
-            this.renderSale();
+        if (msg.event === 'stock') {
+            if (waiting) waiting.sale = { ...waiting.sale, ...sale };
+            else if (this.sale && this.sale.sale.id === sale.id) {
+                this.sale.sale = { ...this.sale.sale, ...sale };
+                this.renderSale();
+            }
             return;
         }
-        this.setSale(sale);
+        if (msg.event !== 'start') {
+            this.setSale(sale);
+            return;
+        }
+        if (this.sale && this.sale.sale.id === sale.id) {
+            if (source === 'ws') this.setSale({ ...this.sale.sale, ...sale });
+            return;
+        }
+        const key = `sale:${sale.id}:start`;
+        const merged = waiting ? (source === 'ws' ? { ...waiting.sale, ...sale } : { ...sale, ...waiting.sale }) : sale;
+        this.pendingSales.set(sale.id, { key, sale: merged });
+        this.moments.hold(key, {
+            mediaMs: msg.media_ms,
+            period: msg.period,
+            durationMs: Math.max(DEFAULT_DURATION_MS, (sale.ends_ms || 0) - this.room.serverNow()),
+            source,
+            show: (info) => {
+                const w = this.pendingSales.get(sale.id);
+                this.pendingSales.delete(sale.id);
+                // (A snapshot may have shown the running sale meanwhile: it is newer.)
+                if (w && !(this.sale && this.sale.sale.id === sale.id)) this.setSale(w.sale);
+                this.logTimed('flash_sale', sale.id, msg.media_ms, info);
+            },
+        });
     }
 
     clearSale() {

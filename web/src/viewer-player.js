@@ -2,16 +2,19 @@
 // on /media/{room}/live.mpd in low-latency mode with throughput-based ABR, or native HLS
 // (/media/{room}/master.m3u8) where MSE is missing. Waits for the host while the MPD is
 // 404, notices the end of the live, counts stalls, reports the live latency, and handles
-// muted autoplay (the page shows an unmute button).
+// muted autoplay (the page shows an unmute button). Timed events in the stream (`emsg`
+// of the scheme urn:livecart:event:2026) come out as 'timed' events as soon as their chunk
+// is loaded, ahead of their moment (see viewer-sync.js).
 
 import { Emitter } from './viewer-util.js';
+import { EVENT_SCHEME, decodeTimedEvent } from './viewer-sync.js';
 
 const RETRY_MS = 3000;
 const ENDED_RETRY_MS = 5000;
 
 let dashLoading = null;
 /** Load dash.js once (a classic script that defines the global `dashjs`). */
-function loadDash() {
+export function loadDash() {
     if (window.dashjs) return Promise.resolve(window.dashjs);
     if (!dashLoading) {
         dashLoading = new Promise((resolve, reject) => {
@@ -48,7 +51,9 @@ export class Player extends Emitter {
         this.everPlayed = false;
         this.stalls = 0;
         this.latency = null;
-        this.period = null;
+        this.targetS = 1.5;
+        this.period = null; // the period of the live MPD being played (or about to be)
+        this.playedPeriod = null; // the last period played (or seen ending): its replay
         this.probeTimer = null;
         this.errors = [];
         this.switches = []; // [{at, from, to, height}] video rung changes
@@ -59,6 +64,7 @@ export class Player extends Emitter {
         video.addEventListener('playing', () => {
             this.started = true;
             this.everPlayed = true;
+            if (this.dash && this.period) this.playedPeriod = this.period;
             this.setState('playing');
             this.emit('playing');
         });
@@ -108,11 +114,13 @@ export class Player extends Emitter {
             const info = parseMpd(text);
             if (info.ended) {
                 // A finished live whose MPD is still served: wait for a new live.
+                if (info.period) this.playedPeriod = info.period; // the live that ended
                 this.setState('ended');
                 this.probeTimer = setTimeout(() => this.probe(), ENDED_RETRY_MS);
                 return;
             }
             this.period = info.period;
+            this.targetS = info.targetS;
             this.startDash(info.targetS).catch((e) => {
                 this.errors.push(String(e.message || e));
                 this.retry(RETRY_MS);
@@ -171,6 +179,12 @@ export class Player extends Emitter {
             this.retry(1000);
         });
         player.on(E.PLAYBACK_ENDED, () => this.onEnded());
+        // In-band events, as soon as dash.js parses their chunk (ahead of their moment; a
+        // rung switch does not repeat them: dash.js drops ids it has seen).
+        player.on(EVENT_SCHEME, (e) => {
+            const ev = decodeTimedEvent(e && e.event, this.periodStartS());
+            if (ev) this.emit('timed', { ...ev, period: ev.period || this.period });
+        }, null, { mode: E.EVENT_MODE_ON_RECEIVE });
         player.on(E.QUALITY_CHANGE_RENDERED, (e) => {
             if (e.mediaType !== 'video') return;
             let height = null;
@@ -245,9 +259,29 @@ export class Player extends Emitter {
         this.emit('latency', this.latency);
     }
 
+    /** Where the playing period starts on the video's timeline, in seconds (0 for
+     *  livecart's single-period live MPD). */
+    periodStartS() {
+        if (!this.dash) return 0;
+        try {
+            const stream = this.dash.getActiveStream && this.dash.getActiveStream();
+            const start = stream && stream.getStreamInfo().start;
+            return Number.isFinite(start) ? start : 0;
+        } catch (_) {
+            return 0;
+        }
+    }
+
+    /** The period whose media times the video shows (or is about to): null when cards
+     *  cannot be held (no DASH player, not live). */
+    playingPeriod() {
+        if (!this.dash || !(this.state === 'loading' || this.state === 'playing')) return null;
+        return this.period;
+    }
+
     /** The video's current media time in ms (for holding cards until their frame). */
     mediaTimeMs() {
-        return Math.round(this.video.currentTime * 1000);
+        return Math.round((this.video.currentTime - this.periodStartS()) * 1000);
     }
 }
 

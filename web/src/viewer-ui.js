@@ -187,3 +187,45 @@ export function renderVideoStatus(box, text, state) {
     box.hidden = state === 'playing';
     text.textContent = messages[state] || '';
 }
+
+/** Under "the live has ended", a link to its replay (`/replay/{room}/{period}`, the period
+ *  that was playing) once `/media/{room}/replays` lists it; while waiting for a live, a
+ *  link to the room's latest ended live, if any. */
+export class ReplayLink {
+    constructor(node, room, player) {
+        this.node = node;
+        this.room = room;
+        this.player = player;
+        this.timer = null;
+        this.tries = 0;
+        this.generation = 0;
+    }
+
+    update(state) {
+        clearTimeout(this.timer);
+        this.tries = 0;
+        const gen = ++this.generation;
+        if (state === 'ended') this.find(gen, this.player.playedPeriod || null);
+        else if (state === 'waiting') this.find(gen, null);
+        else this.node.hidden = true;
+    }
+
+    async find(gen, period) {
+        let list = [];
+        try {
+            const r = await fetch(`/media/${encodeURIComponent(this.room)}/replays`, { cache: 'no-store' });
+            if (r.ok) list = (await r.json()).replays || [];
+        } catch (_) { /* try again below */ }
+        if (gen !== this.generation) return;
+        const rec = period ? list.find((x) => x.period === period) : list.filter((x) => x.ended).pop();
+        if (rec) {
+            this.node.href = `/replay/${encodeURIComponent(this.room)}/${encodeURIComponent(rec.period)}`;
+            this.node.dataset.period = rec.period;
+            this.node.textContent = period ? 'Watch the replay' : 'Watch the last live';
+            this.node.hidden = false;
+        } else if (this.tries++ < 20) {
+            // The recording of a live that just ended is listed within moments.
+            this.timer = setTimeout(() => this.find(gen, period), period ? 2000 : 10_000);
+        }
+    }
+}

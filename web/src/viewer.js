@@ -7,7 +7,8 @@ import { Room } from './viewer-room.js';
 import { Player } from './viewer-player.js';
 import { Chat } from './viewer-chat.js';
 import { Commerce } from './viewer-commerce.js';
-import { Gifts, Likes, Toast, giftLabel, renderConn, renderVideoStatus } from './viewer-ui.js';
+import { FrameClock, Moments } from './viewer-sync.js';
+import { Gifts, Likes, ReplayLink, Toast, giftLabel, renderConn, renderVideoStatus } from './viewer-ui.js';
 import { store } from './viewer-util.js';
 import { fillIcons } from './viewer-icons.js';
 
@@ -39,6 +40,15 @@ const chat = new Chat({
     serverNow: () => room.serverNow(),
     giftLabel,
 });
+const video = $('player');
+const player = new Player(video, roomId, () => room.serverNow());
+// Cards, coupon unlocks and flash-sale starts wait for the frame of their moment.
+const clock = new FrameClock(video, () => player.periodStartS());
+const moments = new Moments({
+    clock,
+    playingPeriod: () => player.playingPeriod(),
+    latencyMs: () => (player.latency ?? player.targetS) * 1000,
+});
 const likes = new Likes({ button: $('like'), count: document.querySelector('#likes .n'), hearts: $('hearts'), room });
 const gifts = new Gifts({ open: $('gift-open'), picker: $('gift-picker'), banner: $('gift-banner'), room });
 const commerce = new Commerce({
@@ -48,13 +58,13 @@ const commerce = new Commerce({
     sale: $('sale'),
     variant: () => (identity.current && identity.current.variant) || 'a',
     toast: (t) => toast.show(t),
+    moments,
 });
 
 // ---- player -----------------------------------------------------------------------------
 
-const video = $('player');
-const player = new Player(video, roomId, () => room.serverNow());
 const unmute = $('unmute');
+const replayLink = new ReplayLink($('replay-link'), roomId, player); // once the live has ended
 player.on('state', (state) => {
     renderVideoStatus($('video-status'), $('video-status-text'), state);
     $('live-badge').dataset.state = state;
@@ -67,7 +77,9 @@ player.on('state', (state) => {
         unsupported: 'Chat only on this browser',
     }[state] || '';
     unmute.hidden = !(state === 'playing' && video.muted);
+    replayLink.update(state);
 });
+player.on('timed', (ev) => commerce.onTimedEvent(ev));
 player.on('playing', () => { unmute.hidden = !video.muted; });
 player.on('muted', (muted) => { unmute.hidden = !muted || player.state !== 'playing'; });
 player.on('blocked', () => {
@@ -129,7 +141,7 @@ room.on('moderation', (m) => {
 });
 room.on('product', (m) => commerce.onProduct(m.card));
 room.on('coupon', (m) => {
-    if (m.event === 'unlocked') commerce.addCoupon(m.coupon);
+    if (m.event === 'unlocked') commerce.onCouponUnlocked(m);
 });
 room.on('flash_sale', (m) => commerce.onFlashSale(m));
 room.on('claim_result', (m) => commerce.onClaimResult(m));
@@ -217,9 +229,14 @@ window.__livecart = {
     get engine() { return player.engine; },
     get qualitySwitches() { return player.switches; },
     get cards() { return commerce.shown; },
+    get timed() { return commerce.timed; },
+    get period() { return player.period; },
+    get playedPeriod() { return player.playedPeriod; },
     get ws() { return room.ws; },
     serverNow: () => room.serverNow(),
     room,
     player,
     commerce,
+    clock,
+    moments,
 };
