@@ -1,7 +1,8 @@
 // viewer-identity.js — who the viewer is in this room: a `?token=` handed over in the page
 // URL (checked with GET /api/rooms/{room}/me), else a guest room token from
 // POST /api/rooms/{room}/guest kept in localStorage per room, renewed when it expires or the
-// server refuses it. Also the viewer's chosen display name (used when minting the guest).
+// server refuses it. Also the viewer's chosen display name (used when minting the guest,
+// and to rename the guest without changing who it is).
 
 import { store } from './viewer-util.js';
 
@@ -90,14 +91,32 @@ export class Identity {
         this.current = null;
     }
 
-    /** Store a new display name. A guest's name lives in its token, so this mints a new
-     *  guest identity (the caller reconnects). Returns false for link-token viewers, whose
-     *  name the merchant chose. */
+    /** Store a new display name. A guest's name lives in its token: the server re-signs it
+     *  for the same user id (PUT /api/rooms/{room}/guest), so claims and own comments stay
+     *  the viewer's; the caller reconnects to use it. Without a guest token yet, or when
+     *  the server refuses, a new guest is minted. Returns false for link-token viewers,
+     *  whose name the merchant chose. */
     async rename(name) {
         const clean = String(name || '').trim().slice(0, 32);
         store.set(NAME_KEY, clean);
         if (this.current && this.current.source === 'url') return false;
         await (this.pending || Promise.resolve()).catch(() => {});
+        const saved = store.get(guestKey(this.room));
+        if (clean && saved && saved.token) {
+            const r = await fetch(`/api/rooms/${encodeURIComponent(this.room)}/guest`, {
+                method: 'PUT',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${saved.token}` },
+                body: JSON.stringify({ name: clean }),
+                cache: 'no-store',
+            });
+            if (r.ok) {
+                const g = await r.json();
+                const next = { token: g.token, expires_s: g.expires_s, user: g.user, variant: g.variant };
+                store.set(guestKey(this.room), next);
+                this.current = { ...next, source: 'guest' };
+                return true;
+            }
+        }
         await this.mint();
         return true;
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Scenario 4: coupon claim (and the flash sale). The merchant unlocks a coupon (REST, as the console does); the
-// viewer's banner shows it; the claim succeeds once. After a reload (same guest identity,
+// viewer's banner shows it; the claim succeeds once. After a rename and a reload (same guest identity,
 // kept in localStorage) claiming again fails with the server's "reached the limit" reason
 // shown on the coupon, and the coupon's claim count stays at one. Then a flash sale: its
 // countdown matches the server's end time, the viewer buys one, the stock shown goes down,
@@ -55,7 +55,17 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
     assert(first.claimed && first.disabled, `a claimed coupon stays marked as claimed: ${JSON.stringify(first)}`);
     report.screenshot = await screenshot(page, args.artifacts, 'viewer-coupon.png');
 
-    // Reload: the same guest, the coupon still offered, the second claim refused.
+    // A new display name keeps the guest (its claim still counts)...
+    await page.click('#me');
+    await page.fill('#name-input', 'Mei');
+    await page.click('#name-save');
+    await waitInPage(page, () => window.__livecart.user?.name === 'Mei'
+        && document.querySelector('#conn')?.dataset.state === 'live', null,
+        { timeout: 15000, what: 'the renamed guest to be back in the room' });
+    const renamed = await page.evaluate(() => window.__livecart.user.id);
+    assert(renamed === user, `renaming changed the identity: ${user} → ${renamed}`);
+
+    // ...and so does a reload: the coupon still offered, the second claim refused.
     await page.reload();
     await waitInPage(page, () => document.querySelector('#conn')?.dataset.state === 'live', null,
         { timeout: 15000, what: 'the reloaded page to join' });
