@@ -363,7 +363,13 @@ async fn origin_over_http() {
         .unwrap();
     let after = get("/media/room1/live.mpd").await.unwrap();
     assert_eq!(after.status(), 200);
-    assert!(after.text().await.unwrap().contains("mediaPresentationDuration"));
+    assert!(
+        after
+            .text()
+            .await
+            .unwrap()
+            .contains("mediaPresentationDuration")
+    );
 
     // Replays.
     let list: serde_json::Value = get("/media/room1/replays")

@@ -320,6 +320,9 @@ fn a_taken_coupon_id_is_refused_clearly() {
     store.create_coupon("m_a", &chosen).expect("first");
     let again = store.create_coupon("m_a", &chosen).expect_err("taken");
     assert!(matches!(again, StoreError::Invalid(_)), "{again:?}");
-    assert_eq!(again.to_string(), "invalid input: coupon id c-spring is taken");
+    assert_eq!(
+        again.to_string(),
+        "invalid input: coupon id c-spring is taken"
+    );
     assert_eq!(store.coupons_of("m_a").expect("list").len(), 1);
 }
