@@ -1,6 +1,8 @@
 //! Embeds the web pages into the binary: every file of `web/src/` and dash.js from
-//! `web/node_modules` (installed by `npm ci` in the README's two commands). Writes
-//! `$OUT_DIR/web_assets.rs`, a table of `(name, bytes)` that `src/web.rs` includes.
+//! `web/node_modules` (installed by `npm ci` in the README's two commands), each also
+//! gzip-compressed when that makes it smaller (with the system's `gzip`; without it, only
+//! the plain files). Writes `$OUT_DIR/web_assets.rs`, a table of `(name, bytes, gzipped)`
+//! that `src/web.rs` includes.
 //!
 //! Without `web/node_modules` the build still succeeds: the player script is then missing
 //! from the table, the viewer page says so, and a cargo warning names the fix.
@@ -50,20 +52,40 @@ fn main() {
     }
     files.sort();
 
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     let mut out = String::from(
-        "/// Embedded web files: (name, bytes).\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+        "/// Embedded web files: (name, bytes, gzip-compressed bytes when smaller).\n\
+         pub static ASSETS: &[(&str, &[u8], Option<&[u8]>)] = &[\n",
     );
     for (name, path) in &files {
+        let gz = gzip(path, &out_dir.join(format!("{name}.gz")));
         let _ = writeln!(
             out,
-            "    ({name:?}, include_bytes!({:?})),",
-            absolute(path).display()
+            "    ({name:?}, include_bytes!({:?}), {}),",
+            absolute(path).display(),
+            match gz {
+                Some(gz) => format!("Some(include_bytes!({:?}))", gz.display()),
+                None => "None".to_owned(),
+            }
         );
     }
     out.push_str("];\n");
-    let dest =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("web_assets.rs");
-    std::fs::write(&dest, out).expect("writing web_assets.rs");
+    std::fs::write(out_dir.join("web_assets.rs"), out).expect("writing web_assets.rs");
+}
+
+/// `src` compressed with `gzip -9` into `dest`, if that worked and saved bytes.
+fn gzip(src: &Path, dest: &Path) -> Option<PathBuf> {
+    let output = std::process::Command::new("gzip")
+        .args(["-9", "-n", "-c"])
+        .arg(src)
+        .output()
+        .ok()?;
+    let plain = std::fs::metadata(src).ok()?.len();
+    if !output.status.success() || output.stdout.len() as u64 >= plain {
+        return None;
+    }
+    std::fs::write(dest, &output.stdout).ok()?;
+    Some(dest.to_path_buf())
 }
 
 fn absolute(path: &Path) -> PathBuf {

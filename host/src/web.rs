@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -46,8 +47,9 @@ impl Pages {
         Pages { dir: Some(dir) }
     }
 
-    /// A file's bytes and, for embedded files, its ETag.
-    fn file(&self, name: &str) -> Option<(Vec<u8>, Option<&'static str>)> {
+    /// A file as it will be sent: gzip-compressed when the client takes it and an
+    /// embedded compressed copy exists.
+    fn file(&self, name: &str, gzip_ok: bool) -> Option<File> {
         if !valid_name(name) {
             return None;
         }
@@ -58,29 +60,66 @@ impl Pages {
                 } else {
                     dir.join("src").join(name)
                 };
-                std::fs::read(path).ok().map(|b| (b, None))
+                std::fs::read(path).ok().map(|b| File {
+                    bytes: Cow::Owned(b),
+                    etag: None,
+                    gzipped: false,
+                })
             }
-            None => embedded(name).map(|(bytes, etag)| (bytes.to_vec(), Some(etag))),
+            None => {
+                let e = embedded(name)?;
+                Some(match (e.gzipped, gzip_ok) {
+                    (Some(gz), true) => File {
+                        bytes: Cow::Borrowed(gz),
+                        etag: Some(&e.etag_gzipped),
+                        gzipped: true,
+                    },
+                    _ => File {
+                        bytes: Cow::Borrowed(e.bytes),
+                        etag: Some(&e.etag),
+                        gzipped: false,
+                    },
+                })
+            }
         }
     }
 }
 
-/// An embedded file and its ETag (hash of its bytes, computed once).
-fn embedded(name: &str) -> Option<(&'static [u8], &'static str)> {
-    static TABLE: OnceLock<HashMap<&'static str, (&'static [u8], String)>> = OnceLock::new();
+/// A file to send.
+struct File {
+    bytes: Cow<'static, [u8]>,
+    /// Embedded files only: they never change while the process runs.
+    etag: Option<&'static str>,
+    gzipped: bool,
+}
+
+/// An embedded file with its ETags (a hash of its bytes, computed once; the compressed
+/// copy is another representation, so another tag).
+struct Embedded {
+    bytes: &'static [u8],
+    gzipped: Option<&'static [u8]>,
+    etag: String,
+    etag_gzipped: String,
+}
+
+fn embedded(name: &str) -> Option<&'static Embedded> {
+    static TABLE: OnceLock<HashMap<&'static str, Embedded>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         ASSETS
             .iter()
-            .map(|(name, bytes)| {
-                let digest = Sha256::digest(bytes);
-                (
-                    *name,
-                    (*bytes, format!("\"{}\"", hex::encode(&digest[..12]))),
-                )
+            .map(|(name, bytes, gzipped)| {
+                let hash = hex::encode(&Sha256::digest(bytes)[..12]);
+                let e = Embedded {
+                    bytes,
+                    gzipped: *gzipped,
+                    etag: format!("\"{hash}\""),
+                    etag_gzipped: format!("\"{hash}-gz\""),
+                };
+                (*name, e)
             })
             .collect()
     });
-    table.get(name).map(|(b, etag)| (*b, etag.as_str()))
+    table.get(name)
 }
 
 /// A flat file name: letters, digits, `.`, `-`, `_`; no path, no leading dot.
@@ -169,10 +208,14 @@ async fn asset(
 
 /// A file with its type, caching (revalidate by ETag) and, for pages, security headers.
 fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
-    let Some((bytes, etag)) = pages.file(name) else {
+    let gzip_ok = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    let Some(file) = pages.file(name, gzip_ok) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let mut response = if let Some(etag) = etag {
+    let mut response = if let Some(etag) = file.etag {
         let fresh = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -180,15 +223,18 @@ fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
         let mut r = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            bytes.into_response()
+            file.bytes.into_response()
         };
-        r.headers_mut()
-            .insert(header::ETAG, HeaderValue::from_static(etag));
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let h = r.headers_mut();
+        h.insert(header::ETAG, HeaderValue::from_static(etag));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if file.gzipped {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         r
     } else {
-        let mut r = bytes.into_response();
+        let mut r = file.bytes.into_response();
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
@@ -213,6 +259,20 @@ fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
         );
     }
     response
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut fields = part.split(';').map(str::trim);
+        let coding = fields.next().unwrap_or("");
+        let refused = fields.any(|f| {
+            f.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 fn not_found_page() -> Response {
@@ -246,13 +306,24 @@ mod tests {
     }
 
     #[test]
+    fn gzip_is_sent_only_to_clients_that_take_it() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(!accepts_gzip(""));
+    }
+
+    #[test]
     fn disk_mode_does_not_serve_outside_src() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("secret"), "x").unwrap();
         std::fs::write(dir.path().join("src/a.js"), "ok").unwrap();
         let pages = Pages::from_dir(dir.path().to_path_buf());
-        assert!(pages.file("secret").is_none());
-        assert_eq!(pages.file("a.js").map(|(b, _)| b), Some(b"ok".to_vec()));
+        assert!(pages.file("secret", false).is_none());
+        let file = pages.file("a.js", true).map(|f| f.bytes.into_owned());
+        assert_eq!(file, Some(b"ok".to_vec()));
     }
 }

@@ -8,7 +8,7 @@
 //
 // Each run is a fresh browser context (cold cache, new guest). Prints a JSON report:
 // p50/p90 of navigation → joined (#conn live) and navigation → first frame (video
-// currentTime > 0), bytes of the page's own files and of dash.js, and over --watch
+// currentTime > 0), bytes on the wire of the page's own files and of dash.js, and over --watch
 // seconds of one viewer: dash.js live latency p50/p90 and the number of stalls.
 
 import { launch, newPage, parseArgs, waitInPage } from './lib.mjs';
@@ -34,10 +34,10 @@ try {
         page.on('response', async (r) => {
             const url = new URL(r.url());
             if (url.pathname.startsWith('/media/') || url.pathname.startsWith('/api/')) return;
-            const body = await r.body().catch(() => null);
-            if (!body) return;
-            if (url.pathname.endsWith('dash.all.min.js')) sizes.dashjs += body.length;
-            else sizes.page += body.length;
+            // Bytes on the wire (compressed when the host gzipped them).
+            const wire = await r.request().sizes().then((z) => z.responseBodySize).catch(() => 0);
+            if (url.pathname.endsWith('dash.all.min.js')) sizes.dashjs += wire;
+            else sizes.page += wire;
         });
         const t0 = Date.now();
         await page.goto(`${args.base}/live/${encodeURIComponent(args.room)}`);

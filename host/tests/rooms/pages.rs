@@ -75,6 +75,29 @@ async fn assets_are_cached_by_etag_and_odd_names_are_refused() {
         String::from_utf8_lossy(&out)
     );
 
+    // Compressed for clients that take gzip: another representation, another tag.
+    let mut c = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    let req = "GET /assets/dash.all.min.js HTTP/1.1\r\nHost: x\r\n\
+               Accept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n";
+    c.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).await.expect("read");
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    let (gz_head, gz_body) = out.split_at(split);
+    let gz_head = String::from_utf8_lossy(gz_head).to_ascii_lowercase();
+    assert!(gz_head.contains("content-encoding: gzip"), "{gz_head}");
+    assert!(gz_head.contains("vary: accept-encoding"), "{gz_head}");
+    assert!(!gz_head.contains(&format!("etag: {etag}")), "{gz_head}");
+    assert!(gz_body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(
+        gz_body.len() < body.len() / 2,
+        "{} of {}",
+        gz_body.len(),
+        body.len()
+    );
+
     for path in [
         "/assets/..%2fCargo.toml",
         "/assets/.hidden",
