@@ -54,8 +54,10 @@ fn main() {
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     let mut out = String::from(
-        "/// Embedded web files: (name, bytes, gzip-compressed bytes when smaller).\n\
-         pub static ASSETS: &[(&str, &[u8], Option<&[u8]>)] = &[\n",
+        "/// An embedded web file: name, bytes, gzip-compressed bytes when smaller.\n\
+         pub type Asset = (&'static str, &'static [u8], Option<&'static [u8]>);\n\
+         /// Every embedded web file.\n\
+         pub static ASSETS: &[Asset] = &[\n",
     );
     for (name, path) in &files {
         let gz = gzip(path, &out_dir.join(format!("{name}.gz")));
