@@ -69,6 +69,14 @@ async function uploadFile(file) {
         const v = await upload('/api/plugins', file, setProgress);
         setProgress(file.size, file.size);
         $('#upload-percent').textContent = '100%';
+        // The versions list and the enable form first, so that once the result shows,
+        // the new version is listed and selected (scripts and people act on the result).
+        try {
+            await loadVersions();
+            useVersion(v.hash, { scroll: false });
+        } catch (_) {
+            // The upload stands; the list catches up on its next refresh.
+        }
         const m = v.manifest || {};
         showUploadResult(true, [
             h('p', { class: 'result-message' }, 'Accepted: the component is valid.'),
@@ -81,8 +89,6 @@ async function uploadFile(file) {
                 h('dt', {}, 'Events'), h('dd', {}, chips(m.events))),
             h('button', { type: 'button', class: 'use primary', onclick: () => useVersion(v.hash) }, 'Enable in this room…'),
         ]);
-        await loadVersions();
-        useVersion(v.hash, { scroll: false });
     } catch (e) {
         const status = e instanceof ApiError ? e.status : 0;
         const hint = status === 413
