@@ -205,6 +205,49 @@ pub mod browser {
         path
     }
 
+    /// One browser scenario at a time in a test process: each runs a server and one to
+    /// three browser pages, and this machine has two cores; in parallel they would time
+    /// each other out. Hold the guard for the whole test.
+    pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run the scenario `script` against `server` (`--base`, `--merchant-token`,
+    /// `--artifacts`) plus `extra` arguments, killing it after `limit`; panics with the
+    /// script's report and log when it failed. Returns its JSON report (which said
+    /// `"ok": true`) and how long it took.
+    pub fn scenario(
+        script: &str,
+        server: &crate::Serve,
+        extra: &[&str],
+        limit: Duration,
+    ) -> (serde_json::Value, Duration) {
+        let mut args = vec![
+            "--base".to_owned(),
+            format!("http://{}", server.addr),
+            "--merchant-token".to_owned(),
+            server.merchant_token.clone(),
+            "--artifacts".to_owned(),
+            artifacts().display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let start = Instant::now();
+        let outcome = run_script(script, &args, limit);
+        let took = start.elapsed();
+        assert!(
+            outcome.ok,
+            "{script} failed after {took:?}:\n--- stderr\n{}\n--- stdout\n{}",
+            outcome.stderr, outcome.stdout
+        );
+        let report = outcome
+            .report()
+            .unwrap_or_else(|| panic!("{script} printed no JSON report:\n{}", outcome.stdout));
+        assert_eq!(report["ok"], true, "{script}: {report:#}");
+        eprintln!("{script} passed in {took:?}: {report:#}");
+        (report, took)
+    }
+
     /// Run `node web/tests/<name> <args>`, killing it after `limit`.
     pub fn run_script(name: &str, args: &[String], limit: Duration) -> Outcome {
         let mut cmd = Command::new("node");

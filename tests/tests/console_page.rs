@@ -13,15 +13,11 @@
 //! Needs Chromium, Node and `web/node_modules` (`scripts/test.sh` installs them); the
 //! tests fail, rather than skip, without them.
 
-use livecart_e2e::browser::{Outcome, artifacts, run_script};
+use livecart_e2e::browser;
 use livecart_e2e::{Serve, plugin};
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// One scenario at a time: each runs a server and a browser, and this machine has two
-/// cores; in parallel they would time each other out.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use std::time::Duration;
 
 /// A server for the console: the demo shop (products, coupons, plugins) without the demo
 /// video, which these tests do not watch.
@@ -29,31 +25,9 @@ fn serve() -> Serve {
     Serve::start(&["--no-demo-stream"])
 }
 
-/// Run `script` against `server` with the common arguments plus `extra`; panics with the
-/// script's report and log when it failed. Returns its report and how long it took.
-fn scenario(script: &str, server: &Serve, extra: &[String]) -> (serde_json::Value, Duration) {
-    let mut args = vec![
-        "--base".to_owned(),
-        format!("http://{}", server.addr),
-        "--merchant-token".to_owned(),
-        server.merchant_token.clone(),
-        "--artifacts".to_owned(),
-        artifacts().display().to_string(),
-    ];
-    args.extend_from_slice(extra);
-    let start = Instant::now();
-    let outcome: Outcome = run_script(script, &args, Duration::from_secs(180));
-    let took = start.elapsed();
-    assert!(
-        outcome.ok,
-        "{script} failed after {took:?}:\n--- stderr\n{}\n--- stdout\n{}",
-        outcome.stderr, outcome.stdout
-    );
-    let report = outcome
-        .report()
-        .unwrap_or_else(|| panic!("{script} printed no JSON report:\n{}", outcome.stdout));
-    assert_eq!(report["ok"], true, "{script}: {report:#}");
-    (report, took)
+/// Run `script` against `server` plus `extra` arguments (see `browser::scenario`).
+fn scenario(script: &str, server: &Serve, extra: &[&str]) -> (serde_json::Value, Duration) {
+    browser::scenario(script, server, extra, Duration::from_secs(180))
 }
 
 /// The names of the steps a scenario passed.
@@ -84,7 +58,7 @@ fn assert_steps(report: &serde_json::Value, expected: &[&str]) {
 }
 
 fn assert_screenshot(name: &str) {
-    let path = artifacts().join(name);
+    let path = browser::artifacts().join(name);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     assert!(size > 1000, "{} is missing or empty", path.display());
 }
@@ -98,10 +72,9 @@ fn png_size(path: &Path) -> Option<(u32, u32)> {
 
 #[test]
 fn console_signs_in_and_manages_a_room_its_catalog_and_analytics() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve();
-    let (report, took) = scenario("console-basics.mjs", &server, &[]);
-    eprintln!("console-basics passed in {took:?}");
+    let (report, _) = scenario("console-basics.mjs", &server, &[]);
     assert_steps(
         &report,
         &[
@@ -125,7 +98,7 @@ fn console_signs_in_and_manages_a_room_its_catalog_and_analytics() {
     );
     assert_screenshot("console.png");
     assert_eq!(
-        png_size(&artifacts().join("console.png")),
+        png_size(&browser::artifacts().join("console.png")),
         Some((1280, 900)),
         "console.png is not 1280x900"
     );
@@ -141,12 +114,11 @@ fn console_signs_in_and_manages_a_room_its_catalog_and_analytics() {
 
 #[test]
 fn console_uploads_a_plugin_that_reacts_in_a_viewer_page() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let wasm = plugin("keyword-push");
     let server = serve();
-    let extra = ["--plugin".to_owned(), wasm.display().to_string()];
-    let (report, took) = scenario("console-plugin.mjs", &server, &extra);
-    eprintln!("console-plugin passed in {took:?}");
+    let wasm = wasm.display().to_string();
+    let (report, _) = scenario("console-plugin.mjs", &server, &["--plugin", &wasm]);
     assert_steps(
         &report,
         &[
@@ -175,10 +147,9 @@ fn console_uploads_a_plugin_that_reacts_in_a_viewer_page() {
 
 #[test]
 fn console_shows_refusals_and_loses_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve();
-    let (report, took) = scenario("console-bad-input.mjs", &server, &[]);
-    eprintln!("console-bad-input passed in {took:?}");
+    let (report, _) = scenario("console-bad-input.mjs", &server, &[]);
     assert_steps(
         &report,
         &[

@@ -19,41 +19,14 @@
 //! the tests fail, rather than skip, without them.
 
 use livecart_e2e::Serve;
-use livecart_e2e::browser::{Outcome, artifacts, run_script};
+use livecart_e2e::browser;
 use serde_json::Value;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// One scenario at a time: each runs a server, video and a browser; this machine has two
-/// cores.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use std::time::Duration;
 
-/// Run `script` against `server` plus `extra` arguments; panics with the script's report
-/// and log when it failed. Returns its report.
+/// Run `script` against `server` plus `extra` arguments (see `browser::scenario`).
 fn scenario(script: &str, server: &Serve, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "--base".to_owned(),
-        format!("http://{}", server.addr),
-        "--merchant-token".to_owned(),
-        server.merchant_token.clone(),
-        "--artifacts".to_owned(),
-        artifacts().display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let start = Instant::now();
-    let outcome: Outcome = run_script(script, &args, Duration::from_secs(90));
-    let took = start.elapsed();
-    assert!(
-        outcome.ok,
-        "{script} failed after {took:?}:\n--- stderr\n{}\n--- stdout\n{}",
-        outcome.stderr, outcome.stdout
-    );
-    let report = outcome
-        .report()
-        .unwrap_or_else(|| panic!("{script} printed no JSON report:\n{}", outcome.stdout));
-    assert_eq!(report["ok"], true, "{script}: {report:#}");
-    eprintln!("{script} passed in {took:?}: {report:#}");
-    report
+    browser::scenario(script, server, extra, Duration::from_secs(90)).0
 }
 
 fn array<'a>(report: &'a Value, pointer: &str) -> &'a Vec<Value> {
@@ -65,7 +38,7 @@ fn array<'a>(report: &'a Value, pointer: &str) -> &'a Vec<Value> {
 
 #[test]
 fn live_cards_show_when_the_video_reaches_their_media_time() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = Serve::start(&[]);
     let report = scenario(
         "sync-live.mjs",
@@ -93,7 +66,7 @@ fn live_cards_show_when_the_video_reaches_their_media_time() {
 
 #[test]
 fn an_ended_live_replays_with_its_product_timeline() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = Serve::start(&["--no-demo-stream"]);
     let report = scenario("sync-replay.mjs", &server, &["--rtmp", &server.rtmp]);
     let pushes = array(&report, "/pushes");
@@ -115,7 +88,7 @@ fn an_ended_live_replays_with_its_product_timeline() {
         "{report:#}"
     );
     assert!(
-        artifacts().join("replay.png").exists(),
+        browser::artifacts().join("replay.png").exists(),
         "replay.png was not saved"
     );
 }

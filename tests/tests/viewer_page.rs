@@ -27,48 +27,22 @@
 //! the tests fail, rather than skip, without them.
 
 use livecart_e2e::Serve;
-use livecart_e2e::browser::{Outcome, artifacts, run_script};
+use livecart_e2e::browser;
 use serde_json::Value;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// One scenario at a time: each runs a server and one to three browser pages, and this
-/// machine has two cores; in parallel they would time each other out.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use std::time::Duration;
 
 /// A server without the demo video, for scenarios that do not watch it.
 fn serve_without_video() -> Serve {
     Serve::start(&["--no-demo-stream"])
 }
 
-/// Run `script` against `server` (room `demo`) plus `extra` arguments; panics with the
-/// script's report and log when it failed. Returns its report and how long it took.
+/// Run `script` against `server` in room `demo` plus `extra` arguments (see
+/// `browser::scenario`).
 fn scenario(script: &str, server: &Serve, extra: &[&str]) -> (Value, Duration) {
-    let mut args = vec![
-        "--base".to_owned(),
-        format!("http://{}", server.addr),
-        "--merchant-token".to_owned(),
-        server.merchant_token.clone(),
-        "--room".to_owned(),
-        "demo".to_owned(),
-        "--artifacts".to_owned(),
-        artifacts().display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let start = Instant::now();
-    let outcome: Outcome = run_script(script, &args, Duration::from_secs(150));
-    let took = start.elapsed();
-    assert!(
-        outcome.ok,
-        "{script} failed after {took:?}:\n--- stderr\n{}\n--- stdout\n{}",
-        outcome.stderr, outcome.stdout
-    );
-    let report = outcome
-        .report()
-        .unwrap_or_else(|| panic!("{script} printed no JSON report:\n{}", outcome.stdout));
-    assert_eq!(report["ok"], true, "{script}: {report:#}");
-    eprintln!("{script} passed in {took:?}: {report:#}");
-    (report, took)
+    let mut args = vec!["--room", "demo"];
+    args.extend_from_slice(extra);
+    browser::scenario(script, server, &args, Duration::from_secs(150))
 }
 
 fn number(report: &Value, pointer: &str) -> f64 {
@@ -80,7 +54,7 @@ fn number(report: &Value, pointer: &str) -> f64 {
 
 #[test]
 fn viewer_plays_the_live_and_sees_a_pushed_card() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = Serve::start(&[]);
     let (report, _) = scenario("viewer-play-card.mjs", &server, &[]);
     assert!(number(&report, "/playback/advanced") >= 3.0, "{report:#}");
@@ -91,14 +65,14 @@ fn viewer_plays_the_live_and_sees_a_pushed_card() {
     assert!(number(&report, "/analytics/clicks") >= 1.0, "{report:#}");
     assert!(number(&report, "/analytics/displays") >= 1.0, "{report:#}");
     assert!(
-        artifacts().join("viewer.png").exists(),
+        browser::artifacts().join("viewer.png").exists(),
         "viewer.png was not saved"
     );
 }
 
 #[test]
 fn chat_round_trips_between_two_viewers_as_text() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario("viewer-chat.mjs", &server, &[]);
     assert_eq!(report["hostile"]["imgs"], 0, "{report:#}");
@@ -108,7 +82,7 @@ fn chat_round_trips_between_two_viewers_as_text() {
 
 #[test]
 fn like_storm_reaches_every_count() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario("viewer-likes.mjs", &server, &["--taps", "300"]);
     let before = number(&report, "/before");
@@ -125,7 +99,7 @@ fn like_storm_reaches_every_count() {
 
 #[test]
 fn coupon_claim_succeeds_once_then_hits_the_limit() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario("viewer-coupon.mjs", &server, &["--coupon", "c-1k"]);
     assert_eq!(report["first"]["ok"], "true", "{report:#}");
@@ -141,7 +115,7 @@ fn coupon_claim_succeeds_once_then_hits_the_limit() {
 
 #[test]
 fn viewer_reconnects_and_resumes_unnoticed() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario("viewer-reconnect.mjs", &server, &[]);
     assert!(number(&report, "/after/reconnects") >= 1.0, "{report:#}");
@@ -151,7 +125,7 @@ fn viewer_reconnects_and_resumes_unnoticed() {
 
 #[test]
 fn moderation_and_plugins_show_in_the_viewer_page() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario("viewer-moderation.mjs", &server, &[]);
     assert_eq!(report["shadowSeenByOthers"], false, "{report:#}");
@@ -160,7 +134,7 @@ fn moderation_and_plugins_show_in_the_viewer_page() {
 
 #[test]
 fn viewer_waits_for_the_host_plays_then_sees_the_end() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let server = serve_without_video();
     let (report, _) = scenario(
         "viewer-lifecycle.mjs",
@@ -173,7 +147,7 @@ fn viewer_waits_for_the_host_plays_then_sees_the_end() {
 
 #[test]
 fn player_switches_rungs_on_a_weak_network() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = browser::one_at_a_time();
     let dir = tempfile::tempdir().expect("tempdir");
     let ladder = dir.path().join("ladder.json");
     std::fs::write(

@@ -8,9 +8,9 @@
 //! delay is that chunk's ingest → ring latency (encode and mux), not the time to the next
 //! chunk the packager happens to write.
 
-use super::measure::{Samples, wait_quiet};
+use super::measure::Samples;
 use super::stack::{ROOM, Stack, publish_720p};
-use super::transcode::Ladder;
+use super::transcode::{Ladder, each_ladder};
 use clap::Args;
 use livecart_media::package::events::TimedEvent;
 use std::collections::BTreeMap;
@@ -39,15 +39,8 @@ pub struct EventsArgs {
 pub async fn run(args: &EventsArgs, quiet: Duration) -> anyhow::Result<bool> {
     println!("| ladder | rendition | events | add_event → emsg in ring p50 / p90 / p99 / max |");
     println!("|---|---|---|---|");
-    let mut ok = true;
-    for &ladder in &args.ladders {
-        wait_quiet(quiet).await;
-        if let Err(e) = one(args, ladder).await {
-            eprintln!("error: {}: {e:#}", ladder.label());
-            ok = false;
-        }
-    }
-    Ok(ok)
+    let run = async |ladder| one(args, ladder).await.map(|()| true);
+    Ok(each_ladder(&args.ladders, quiet, run).await)
 }
 
 async fn one(args: &EventsArgs, ladder: Ladder) -> anyhow::Result<()> {

@@ -14,9 +14,9 @@
 //! the up to one chunk duration that a chunk's first frame waits for its last.
 
 use super::http::Conn;
-use super::measure::{CpuSpan, Samples, process_cpu, wait_quiet};
+use super::measure::{CpuSpan, Samples, process_cpu};
 use super::stack::{ChunkLog, ROOM, Stack, TempDir, publish_720p};
-use super::transcode::Ladder;
+use super::transcode::{Ladder, each_ladder};
 use clap::Args;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,15 +43,8 @@ pub async fn run(args: &LatencyArgs, quiet: Duration) -> anyhow::Result<bool> {
         "| ladder | rendition | chunks probed / received | ingest → ring p50 / p90 / p99 | ring → client p50 / p99 | first chunk of a segment, ring → client p50 / p99 | ingest → client p50 / p99 | CPU bench / publisher (cores) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let mut ok = true;
-    for &ladder in &args.ladders {
-        wait_quiet(quiet).await;
-        if let Err(e) = one(args, ladder).await {
-            eprintln!("error: {}: {e:#}", ladder.label());
-            ok = false;
-        }
-    }
-    Ok(ok)
+    let run = async |ladder| one(args, ladder).await.map(|()| true);
+    Ok(each_ladder(&args.ladders, quiet, run).await)
 }
 
 /// Arrival time of each chunk: (segment number, chunk index, when).

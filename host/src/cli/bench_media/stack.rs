@@ -88,6 +88,21 @@ pub fn ffmpeg(args: &[&str]) -> anyhow::Result<ChildGuard> {
     Ok(ChildGuard(child))
 }
 
+/// x264 as a live publisher is set up: a 1 s GOP at 30 fps with no scene-cut keyframes
+/// and no B-frames, so the source's keyframes fall on segment boundaries.
+const LIVE_GOP: [&str; 10] = [
+    "-g",
+    "30",
+    "-keyint_min",
+    "30",
+    "-sc_threshold",
+    "0",
+    "-bf",
+    "0",
+    "-pix_fmt",
+    "yuv420p",
+];
+
 /// Encode `secs` of moving test pattern (testsrc2, with temporal film-grain noise if
 /// `noise`: closer to a camera) and a tone into an FLV file: H.264 (x264 veryfast, one
 /// keyframe a second, no B-frames) at `kbps` (constant with `cbr`), AAC 128 kb/s stereo.
@@ -119,23 +134,9 @@ pub async fn encode_clip(
         "libx264",
         "-preset",
         "veryfast",
-        "-g",
-        "30",
-        "-keyint_min",
-        "30",
-        "-sc_threshold",
-        "0",
-        "-bf",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-b:v",
-        &b,
-        "-maxrate",
-        &b,
-        "-bufsize",
-        &b,
     ];
+    args.extend(LIVE_GOP);
+    args.extend(["-b:v", &b, "-maxrate", &b, "-bufsize", &b]);
     if cbr {
         args.extend(["-x264-params", "nal-hrd=cbr"]);
     }
@@ -154,7 +155,7 @@ pub async fn encode_clip(
 /// tone with `-tune zerolatency`, a 1 s GOP and no B-frames, as OBS is set up for low
 /// latency.
 pub fn publish_720p(url: &str, secs: &str, preset: &str) -> anyhow::Result<ChildGuard> {
-    ffmpeg(&[
+    let mut args = vec![
         "-re",
         "-f",
         "lavfi",
@@ -173,32 +174,13 @@ pub fn publish_720p(url: &str, secs: &str, preset: &str) -> anyhow::Result<Child
         preset,
         "-tune",
         "zerolatency",
-        "-g",
-        "30",
-        "-keyint_min",
-        "30",
-        "-sc_threshold",
-        "0",
-        "-bf",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-b:v",
-        "2500k",
-        "-maxrate",
-        "2500k",
-        "-bufsize",
-        "2500k",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-ac",
-        "2",
-        "-f",
-        "flv",
-        url,
-    ])
+    ];
+    args.extend(LIVE_GOP);
+    args.extend([
+        "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-c:a", "aac", "-b:a", "128k",
+        "-ac", "2", "-f", "flv", url,
+    ]);
+    ffmpeg(&args)
 }
 
 /// Hub, packager and RTMP ingest with one stream key for [`ROOM`]. Stops its tasks on drop.

@@ -106,18 +106,9 @@ pub async fn run(args: &TranscodeArgs, quiet: Duration) -> anyhow::Result<bool> 
         args.secs
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    let mut ok = true;
-    for &ladder in &args.ladders {
-        wait_quiet(quiet).await;
-        match one(args, ladder, &clip.to_string_lossy(), content).await {
-            Ok(good) => ok &= good,
-            Err(e) => {
-                eprintln!("error: {}: {e:#}", ladder.label());
-                ok = false;
-            }
-        }
-    }
-    Ok(ok)
+    let clip = clip.to_string_lossy();
+    let run = async |ladder| one(args, ladder, &clip, content).await;
+    Ok(each_ladder(&args.ladders, quiet, run).await)
 }
 
 async fn one(
@@ -225,4 +216,25 @@ async fn one(
     );
     drop(publisher);
     Ok(lost == 0)
+}
+
+/// Run `one` for each ladder in turn, each on a quiet machine; an error is reported and
+/// the others still run. True when every ladder ran and `one` said it met its target.
+pub async fn each_ladder(
+    ladders: &[Ladder],
+    quiet: std::time::Duration,
+    mut one: impl AsyncFnMut(Ladder) -> anyhow::Result<bool>,
+) -> bool {
+    let mut ok = true;
+    for &ladder in ladders {
+        wait_quiet(quiet).await;
+        match one(ladder).await {
+            Ok(good) => ok &= good,
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", ladder.label());
+                ok = false;
+            }
+        }
+    }
+    ok
 }
