@@ -8,8 +8,8 @@
 // data) fills in an event dash.js did not deliver.
 
 import { loadDash } from './viewer-player.js';
-import { EVENT_SCHEME, FrameClock, decodeTimedEvent } from './viewer-sync.js';
-import { buildCard, cardFromEvent } from './viewer-commerce.js';
+import { EVENT_SCHEME, FrameClock, decodeTimedEvent, periodStartS } from './viewer-sync.js';
+import { buildCard, cardFromEvent, dismissCard } from './viewer-commerce.js';
 import { Emitter } from './viewer-util.js';
 
 const MIN_CARD_MS = 1500;
@@ -90,14 +90,7 @@ export class ReplayPlayer extends Emitter {
     }
 
     periodStartS() {
-        if (!this.dash) return 0;
-        try {
-            const stream = this.dash.getActiveStream && this.dash.getActiveStream();
-            const start = stream && stream.getStreamInfo().start;
-            return Number.isFinite(start) ? start : 0;
-        } catch (_) {
-            return 0;
-        }
+        return periodStartS(this.dash);
     }
 
     /** The playhead's media time in ms (also while seeking, when no frame is ready). */
@@ -178,12 +171,6 @@ export class ReplayPlayer extends Emitter {
         clearTimeout(timer);
         this.card = null;
         this.emit('card', null);
-        if (instant) {
-            node.remove();
-            return;
-        }
-        node.classList.remove('in');
-        node.classList.add('out');
-        setTimeout(() => node.remove(), 300);
+        dismissCard(node, instant);
     }
 }

@@ -36,6 +36,17 @@ function sentence(text) {
  *  replay page show it. `look`: 'a' (a sheet with a big image) or 'b' (a compact pill);
  *  `onBuy()`: the buy link was clicked (it opens the shop itself); `onClose()`: the close
  *  button (none without it). Product texts only ever become text nodes. */
+/** Take a card off the screen: at once, or with its leaving animation (300 ms). */
+export function dismissCard(node, instant) {
+    if (instant) {
+        node.remove();
+        return;
+    }
+    node.classList.remove('in');
+    node.classList.add('out');
+    setTimeout(() => node.remove(), 300);
+}
+
 export function buildCard(card, look, { onBuy, onClose, kicker } = {}) {
     const p = card.product || {};
     const img = el('img', { class: 'card-img', alt: '', loading: 'eager', decoding: 'async', referrerpolicy: 'no-referrer' });
@@ -287,13 +298,7 @@ export class Commerce {
         clearTimeout(timer);
         this.card = null;
         this.makeRoom(null);
-        if (instant) {
-            node.remove();
-            return;
-        }
-        node.classList.remove('in');
-        node.classList.add('out');
-        setTimeout(() => node.remove(), 300);
+        dismissCard(node, instant);
     }
 
     /** Pad the chat so the card does not cover the latest comments. */

@@ -7,7 +7,7 @@
 // is loaded, ahead of their moment (see viewer-sync.js).
 
 import { Emitter } from './viewer-util.js';
-import { EVENT_SCHEME, decodeTimedEvent } from './viewer-sync.js';
+import { EVENT_SCHEME, decodeTimedEvent, periodStartS } from './viewer-sync.js';
 
 const RETRY_MS = 3000;
 const ENDED_RETRY_MS = 5000;
@@ -262,14 +262,7 @@ export class Player extends Emitter {
     /** Where the playing period starts on the video's timeline, in seconds (0 for
      *  livecart's single-period live MPD). */
     periodStartS() {
-        if (!this.dash) return 0;
-        try {
-            const stream = this.dash.getActiveStream && this.dash.getActiveStream();
-            const start = stream && stream.getStreamInfo().start;
-            return Number.isFinite(start) ? start : 0;
-        } catch (_) {
-            return 0;
-        }
+        return periodStartS(this.dash);
     }
 
     /** The period whose media times the video shows (or is about to): null when cards

@@ -23,6 +23,19 @@
 
 export const EVENT_SCHEME = 'urn:livecart:event:2026';
 
+/** Where dash.js's playing period starts on the video's timeline, in seconds (0 for
+ *  livecart's MPDs, whose Periods start at 0; also 0 without a player). */
+export function periodStartS(dash) {
+    if (!dash) return 0;
+    try {
+        const stream = dash.getActiveStream && dash.getActiveStream();
+        const start = stream && stream.getStreamInfo().start;
+        return Number.isFinite(start) ? start : 0;
+    } catch (_) {
+        return 0;
+    }
+}
+
 /** How long past its moment an event still counts as due rather than missed. */
 const DEFAULT_DURATION_MS = 8000;
 /** Extra wait for a moment that does not come (stall, stopped video). */
