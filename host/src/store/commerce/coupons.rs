@@ -287,11 +287,7 @@ impl CouponStore for SqliteStore {
     fn create_coupon(&self, merchant_id: &str, c: &NewCoupon) -> Result<Coupon, StoreError> {
         c.validate()?;
         let now = to_i64(now_ms());
-        let inserted = with_fresh_ids(|| {
-            let id = match &c.id {
-                Some(id) => id.clone(),
-                None => format!("c_{}", random_hex(5)?),
-            };
+        let insert = |id: String| -> Result<String, StoreError> {
             self.conn()?.execute(
                 "INSERT INTO coupons (id, merchant_id, room_id, title, discount_cents, quota,
                      claimed, per_user_limit, valid_from_ms, valid_until_ms, unlocked,
@@ -312,13 +308,17 @@ impl CouponStore for SqliteStore {
                 ],
             )?;
             Ok(id)
-        });
-        let id = match (inserted, &c.id) {
-            // A chosen id that is taken stays taken however often it is retried.
-            (Err(e), Some(id)) if is_unique_violation(&e) => {
-                return Err(StoreError::Invalid(format!("coupon id {id} is taken")));
-            }
-            (result, _) => result?,
+        };
+        // Only generated ids are drawn again on a collision; a chosen one stays taken.
+        let id = match &c.id {
+            Some(id) => insert(id.clone()).map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Invalid(format!("coupon id {id} is taken"))
+                } else {
+                    e
+                }
+            })?,
+            None => with_fresh_ids(|| insert(format!("c_{}", random_hex(5)?)))?,
         };
         self.coupon(&id)?
             .ok_or_else(|| StoreError::NotFound(format!("coupon {id}")))
