@@ -27,7 +27,10 @@
 //        options with their defaults, e.g. {taps: '300'}), prints ctx.report as JSON on stdout, closes the browser, exits 1 with
 //        "<name>: FAIL: ..." on stderr when body throws.
 //   assert(cond, message)     → throws Error(message) when cond is falsy.
+//   publish(url, seconds)     → an ffmpeg child publishing a 320x180 test pattern and a tone
+//        to `url` (rtmp://…/live/<key>) as OBS would (1 s GOP); its stderr is piped.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +172,17 @@ export async function screenshot(page, artifacts, name) {
     mkdirSync(dirname(path), { recursive: true });
     await page.screenshot({ path });
     return path;
+}
+
+export function publish(url, seconds) {
+    return spawn('ffmpeg', [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
+        '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency',
+        '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+        '-t', String(seconds), '-f', 'flv', url,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 export function assert(cond, message) {

@@ -14,19 +14,7 @@
 // time ≥ media_ms − 40). Saves replay.png (390x844) and viewer-ended-replay.png in
 // --artifacts.
 
-import { spawn } from 'node:child_process';
-import { api, assert, newPage, openViewer, scenario, screenshot, waitFor, waitInPage } from './lib.mjs';
-
-function publish(url, seconds) {
-    return spawn('ffmpeg', [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
-        '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30',
-        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency',
-        '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
-        '-t', String(seconds), '-f', 'flv', url,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
+import { api, assert, newPage, openViewer, publish, scenario, screenshot, waitFor, waitInPage } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,19 +7,7 @@
 //   node web/tests/viewer-lifecycle.mjs --base http://HOST:PORT --merchant-token T
 //        --rtmp HOST:PORT [--artifacts DIR] [--seconds 8]
 
-import { spawn } from 'node:child_process';
-import { api, assert, openViewer, scenario, screenshot, waitInPage } from './lib.mjs';
-
-function publish(url, seconds) {
-    return spawn('ffmpeg', [
-        '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
-        '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30',
-        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency',
-        '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
-        '-t', String(seconds), '-f', 'flv', url,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
+import { api, assert, openViewer, publish, scenario, screenshot, waitInPage } from './lib.mjs';
 
 const statusText = (page) => page.evaluate(() => ({
     state: document.querySelector('#video-status').dataset.state,
