@@ -9,6 +9,8 @@ ensure_apt "${BASE_PACKAGES[@]}"
 ensure_rust
 ensure_npm
 
-build_plugins --release
+prune_target 10
+cargo build -q --release --locked -p livecart
+build_plugins target/release/livecart
 echo "==> starting livecart"
-exec cargo run -q --release -p livecart -- serve "$@"
+exec target/release/livecart serve "$@"

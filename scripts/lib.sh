@@ -45,15 +45,31 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
 # (driven from Python) is the camera.
 TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0)
 
-# Build the example plugins and test fixtures into <target>/plugins.
+# Build the example plugins and test fixtures into <target>/plugins with an already built
+# livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a
+# `-p livecart` build resolves features differently from `cargo test --workspace`, and would
+# compile wasmtime, GStreamer and the host a second time (minutes, and gigabytes of target/).
 build_plugins() {
-    local profile_flag=("$@")
+    local livecart=$1
     echo "==> building plugins"
-    cargo run -q "${profile_flag[@]}" -p livecart -- plugin build \
+    "$livecart" plugin build \
         plugins/hello plugins/like-coupon plugins/keyword-push plugins/ai-host \
         plugins/sneaky plugins/other-world
     # The hostile fixtures are wasm32-wasip2 on purpose: they exercise the deny-all WASI.
-    cargo run -q "${profile_flag[@]}" -p livecart -- plugin build --wasip2 plugins/hostile
+    "$livecart" plugin build --wasip2 plugins/hostile
+}
+
+# A target/ kept between runs only grows: every change of a dependency or of the profiles
+# leaves the old artifacts behind. When the disk holding it runs low (under $1 GiB free),
+# drop the build caches so the run has room; a cold build costs minutes, a full disk fails.
+prune_target() {
+    local want_gib=$1 free_kib
+    [ -d target ] || return 0
+    free_kib=$(df -Pk target | awk 'NR == 2 { print $4 }')
+    if [ "$free_kib" -lt $((want_gib * 1024 * 1024)) ]; then
+        echo "==> only $((free_kib / 1024 / 1024)) GiB free: removing target/debug and target/release"
+        rm -rf target/debug target/release
+    fi
 }
 
 # web/'s npm packages (dash.js, which the build embeds in the viewer page, and playwright-core
