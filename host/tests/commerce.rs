@@ -7,6 +7,8 @@
 mod accounts;
 #[path = "commerce/analytics.rs"]
 mod analytics;
+#[path = "commerce/claim_batch.rs"]
+mod claim_batch;
 #[path = "commerce/coupons.rs"]
 mod coupons;
 #[path = "commerce/flash.rs"]

@@ -9,7 +9,7 @@ use super::outbox::Class;
 use super::protocol::{ClientMsg, CommentView, Moderation, ServerMsg};
 use crate::auth::Role;
 use crate::plugin::model::EventBody;
-use crate::store::{CARD_VARIANTS, Click, ab_variant, now_ms};
+use crate::store::{CARD_VARIANTS, ClaimRequest, Click, OfferedIn, ab_variant, now_ms};
 use futures_util::Sink;
 
 /// A refused message: the error code and a sentence for people.
@@ -127,29 +127,25 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             key,
             push_id,
         } => {
-            let (room, uid, cid) = (hub.id.clone(), user.id.clone(), coupon_id.clone());
-            let merchant = hub.merchant_id.clone();
-            let result = blocking(move || {
-                // Only coupons offered in this room: the merchant's, for this room or all.
-                let offered = store.coupon(&cid).ok().flatten().is_some_and(|c| {
-                    c.merchant_id == merchant && c.room_id.as_deref().is_none_or(|r| r == room)
-                });
-                if !offered {
-                    return Err(crate::store::ClaimError::UnknownCoupon(cid));
-                }
-                let variant = push_id
-                    .as_ref()
-                    .map(|_| ab_variant(&uid, &room, CARD_VARIANTS));
-                store.claim_coupon_tagged(
-                    &cid,
-                    &uid,
-                    &key,
-                    now_ms(),
-                    push_id.as_deref(),
-                    variant.as_deref(),
-                )
-            })
-            .await?;
+            let variant = push_id
+                .as_ref()
+                .map(|_| ab_variant(&user.id, &hub.id, CARD_VARIANTS));
+            let result = rooms
+                .claims
+                .claim(ClaimRequest {
+                    coupon_id: coupon_id.clone(),
+                    user_id: user.id.clone(),
+                    idempotency_key: key,
+                    now_ms: now_ms(),
+                    push_id,
+                    variant,
+                    // Only coupons offered in this room: the merchant's, for it or for all.
+                    offered_in: Some(OfferedIn {
+                        merchant_id: hub.merchant_id.to_string(),
+                        room_id: hub.id.to_string(),
+                    }),
+                })
+                .await;
             let reply = match result {
                 Ok(claim) => {
                     if !claim.replayed {

@@ -30,7 +30,7 @@ use crate::auth::TokenKey;
 use crate::plugin::PluginEngine;
 use crate::plugin::model::EventBody;
 use crate::plugin::registry::Registry;
-use crate::store::Store;
+use crate::store::{ClaimQueue, Store};
 use bus::{InProcessBus, RoomBus};
 use hub::{HistoryLimits, RoomHub};
 use outbox::OutboxLimits;
@@ -124,6 +124,8 @@ impl Drop for OpenRoom {
 /// The open rooms.
 pub struct Rooms {
     pub deps: Arc<RoomDeps>,
+    /// Every room's coupon claims, committed in batches.
+    pub(crate) claims: ClaimQueue,
     bus: Arc<dyn RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
 }
@@ -137,6 +139,7 @@ impl Rooms {
     /// Rooms whose messages travel through `bus`.
     pub fn with_bus(deps: RoomDeps, bus: Arc<dyn RoomBus>) -> Self {
         Rooms {
+            claims: ClaimQueue::new(deps.store.clone()),
             deps: Arc::new(deps),
             bus,
             open: Mutex::new(HashMap::new()),

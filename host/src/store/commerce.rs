@@ -13,12 +13,14 @@
 //! Merchant ids are not foreign keys: the built-in demo room belongs to a merchant id that
 //! has no merchant row. Ids are random hex from the operating system's CSPRNG.
 
+mod claims;
 mod coupons;
 mod merchants;
 mod products;
 mod rooms;
 mod sales;
 
+pub use claims::{ClaimRequest, OfferedIn};
 pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
 pub use merchants::{Merchant, MerchantStore};
 pub use products::{CatalogStore, ProductRecord, StoreCatalog};

@@ -22,6 +22,7 @@
 //! [`KvBackend`]: crate::plugin::kv::KvBackend
 
 mod analytics;
+mod claim_queue;
 mod commerce;
 mod plugins;
 mod sqlite;
@@ -31,10 +32,11 @@ pub use analytics::{
     Ack, AnalyticsStore, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv,
     rfc3339_utc,
 };
+pub use claim_queue::ClaimQueue;
 pub use commerce::{
-    BuyError, CatalogStore, Claim, ClaimError, Coupon, CouponStore, FlashSale, Merchant,
-    MerchantStore, NewCoupon, NewFlashSale, Order, ProductRecord, Room, RoomStatus, RoomStore,
-    SaleStore, StoreCatalog,
+    BuyError, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon, CouponStore, FlashSale,
+    Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order, ProductRecord, Room,
+    RoomStatus, RoomStore, SaleStore, StoreCatalog,
 };
 pub use plugins::{Binding, FaultRecord, PluginStore, VersionRecord};
 pub use sqlite::SqliteStore;
@@ -97,6 +99,12 @@ pub enum StoreError {
     Invalid(String),
     #[error("random source: {0}")]
     Random(std::io::Error),
+    /// A write that could not be committed, reported to each request it carried.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The store's background writer is gone (shutting down, or its thread could not start).
+    #[error("store writer unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Milliseconds since the Unix epoch, now.

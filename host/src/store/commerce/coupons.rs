@@ -1,9 +1,10 @@
 //! Coupons and their claims.
 //!
-//! [`CouponStore::claim_coupon`] is the hot path: one `BEGIN IMMEDIATE` transaction checks the
-//! idempotency key, the coupon's state, the user's earlier claims and the quota, then bumps
-//! the counter and writes the claim row, so `claimed` always equals the number of claim
-//! rows and never exceeds `quota`, whatever the concurrency.
+//! [`CouponStore::claim_coupon`] is the hot path (in `claims.rs`): inside a `BEGIN
+//! IMMEDIATE` transaction it checks the idempotency key, the coupon's state, the user's
+//! earlier claims and the quota, then bumps the counter and writes the claim row, so
+//! `claimed` always equals the number of claim rows and never exceeds `quota`, whatever
+//! the concurrency. [`CouponStore::claim_coupons`] decides a batch in one transaction.
 //!
 //! Idempotency keys are unique across all claims: a retry with the same key by the same
 //! user for the same coupon returns the original claim (`replayed: true`); the same key
@@ -12,9 +13,8 @@
 //! the push (and A/B variant) it came from, atomically by
 //! [`CouponStore::claim_coupon_tagged`] or afterwards by [`CouponStore::tag_claim`].
 
-use super::{
-    effective_key, is_unique_violation, random_hex, to_i64, to_u32, to_u64, with_fresh_ids,
-};
+use super::claims::ClaimRequest;
+use super::{is_unique_violation, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
 use crate::store::{SqliteStore, StoreError, now_ms};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -167,10 +167,11 @@ impl From<rusqlite::Error> for ClaimError {
     }
 }
 
-const COUPON_COLS: &str = "id, merchant_id, room_id, title, discount_cents, quota, claimed,
+pub(super) const COUPON_COLS: &str =
+    "id, merchant_id, room_id, title, discount_cents, quota, claimed,
     per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms";
 
-fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
+pub(super) fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
     Ok(Coupon {
         id: r.get(0)?,
         merchant_id: r.get(1)?,
@@ -187,7 +188,7 @@ fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
     })
 }
 
-fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
+pub(super) fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
     Ok(Claim {
         claim_id: r.get(0)?,
         coupon_id: r.get(1)?,
@@ -269,6 +270,14 @@ pub trait CouponStore {
         push_id: Option<&str>,
         variant: Option<&str>,
     ) -> Result<Claim, ClaimError>;
+
+    /// Decide several claims as one atomic step and make them durable together (group
+    /// commit, for claim storms). Each is decided in order exactly as
+    /// [`claim_coupon_tagged`](Self::claim_coupon_tagged) would, seeing the claims before it
+    /// in the batch, and may also be limited to the coupons offered in one room. Results
+    /// are in request order. If the step cannot be committed, every claim of the batch
+    /// fails with the store error and none is kept.
+    fn claim_coupons(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>>;
 
     /// Record which push (and A/B variant) a claim came from. Returns whether the claim
     /// exists.
@@ -421,87 +430,18 @@ impl CouponStore for SqliteStore {
         push_id: Option<&str>,
         variant: Option<&str>,
     ) -> Result<Claim, ClaimError> {
-        let key = effective_key(idempotency_key)?;
-        let claim_id = format!("cl_{}", random_hex(8)?);
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let request = ClaimRequest {
+            push_id: push_id.map(Into::into),
+            variant: variant.map(Into::into),
+            ..ClaimRequest::new(coupon_id, user_id, idempotency_key, now_ms)
+        };
+        self.claim_batch(std::slice::from_ref(&request))
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
+    }
 
-        // Statements are prepared once per connection and reused: preparing them was more
-        // than half of a claim's cost.
-        let earlier = tx
-            .prepare_cached(
-                "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims WHERE idem_key = ?1",
-            )?
-            .query_row([&key], claim_row)
-            .optional()?;
-        if let Some(claim) = earlier {
-            if claim.coupon_id == coupon_id && claim.user_id == user_id {
-                return Ok(Claim {
-                    replayed: true,
-                    ..claim
-                });
-            }
-            return Err(ClaimError::KeyReused(key));
-        }
-
-        let coupon = tx
-            .prepare_cached(&format!(
-                "SELECT {COUPON_COLS} FROM coupons WHERE id = ?1 AND deleted = 0"
-            ))?
-            .query_row([coupon_id], coupon_row)
-            .optional()?
-            .ok_or_else(|| ClaimError::UnknownCoupon(coupon_id.to_owned()))?;
-        if !coupon.unlocked {
-            return Err(ClaimError::Locked(coupon.id));
-        }
-        if now_ms < coupon.valid_from_ms {
-            return Err(ClaimError::NotYetValid(coupon.id));
-        }
-        if coupon.valid_until_ms != 0 && now_ms >= coupon.valid_until_ms {
-            return Err(ClaimError::Expired(coupon.id));
-        }
-        let mine: i64 = tx
-            .prepare_cached("SELECT COUNT(*) FROM claims WHERE coupon_id = ?1 AND user_id = ?2")?
-            .query_row([coupon_id, user_id], |r| r.get(0))?;
-        if mine >= i64::from(coupon.per_user_limit) {
-            return Err(ClaimError::PerUserLimit {
-                coupon_id: coupon.id,
-                user_id: user_id.to_owned(),
-                limit: coupon.per_user_limit,
-            });
-        }
-        // The guard in the WHERE clause is redundant inside the transaction; it keeps the
-        // invariant even if the checks above are ever reordered.
-        let bumped = tx
-            .prepare_cached(
-                "UPDATE coupons SET claimed = claimed + 1 WHERE id = ?1 AND claimed < quota",
-            )?
-            .execute([coupon_id])?;
-        if bumped == 0 {
-            return Err(ClaimError::SoldOut(coupon.id));
-        }
-        tx.prepare_cached(
-            "INSERT INTO claims (claim_id, coupon_id, user_id, idem_key, claimed_ms, push_id,
-                 variant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            claim_id,
-            coupon_id,
-            user_id,
-            key,
-            to_i64(now_ms),
-            push_id,
-            variant
-        ])?;
-        tx.commit()?;
-        Ok(Claim {
-            claim_id,
-            coupon_id: coupon_id.to_owned(),
-            user_id: user_id.to_owned(),
-            claimed_ms: now_ms,
-            replayed: false,
-        })
+    fn claim_coupons(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {
+        self.claim_batch(batch)
     }
 
     fn tag_claim(

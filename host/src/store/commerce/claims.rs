@@ -1,0 +1,170 @@
+//! The claim hot path: the checks and writes of one claim inside a caller's transaction,
+//! so that a batch of concurrent claims is decided in order and committed once (group
+//! commit, see `crate::store::ClaimQueue`), and a single claim is a batch of one.
+
+use super::coupons::{COUPON_COLS, Claim, ClaimError, claim_row, coupon_row};
+use super::{effective_key, random_hex, to_i64};
+use crate::store::{SqliteStore, StoreError};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+/// One claim to decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub coupon_id: String,
+    pub user_id: String,
+    /// The client's idempotency key; empty means "not idempotent".
+    pub idempotency_key: String,
+    pub now_ms: u64,
+    /// The push the claim came from, and the claimer's A/B variant, for analytics.
+    pub push_id: Option<String>,
+    pub variant: Option<String>,
+    /// Where it is claimed. Only a coupon offered there can be claimed: the room
+    /// merchant's, bound to that room or to none. Any other reads as unknown.
+    pub offered_in: Option<OfferedIn>,
+}
+
+/// A room, as the place a coupon is claimed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferedIn {
+    pub merchant_id: String,
+    pub room_id: String,
+}
+
+impl ClaimRequest {
+    /// A claim with no analytics tags and no room restriction.
+    pub fn new(coupon_id: &str, user_id: &str, idempotency_key: &str, now_ms: u64) -> Self {
+        ClaimRequest {
+            coupon_id: coupon_id.to_owned(),
+            user_id: user_id.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+            now_ms,
+            push_id: None,
+            variant: None,
+            offered_in: None,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Decide every claim of `batch` in order inside one `BEGIN IMMEDIATE` transaction and
+    /// commit it once. If the transaction cannot start or commit, every claim fails with
+    /// the same store error and none is kept.
+    pub(super) fn claim_batch(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {
+        match self.try_claim_batch(batch) {
+            Ok(results) => results,
+            Err(e) => {
+                let reason = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(ClaimError::Store(StoreError::Commit(reason.clone()))))
+                    .collect()
+            }
+        }
+    }
+
+    fn try_claim_batch(
+        &self,
+        batch: &[ClaimRequest],
+    ) -> Result<Vec<Result<Claim, ClaimError>>, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let results = batch.iter().map(|req| claim_in(&mut tx, req)).collect();
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
+/// One claim inside the batch's transaction. Checks, in order: key (replay or
+/// [`ClaimError::KeyReused`]), coupon exists, is offered here and is not deleted, unlocked,
+/// validity window, per-user limit, quota. The two writes (counter, claim row) happen in a
+/// savepoint, so a claim that fails half-way leaves nothing behind and the batch goes on.
+fn claim_in(tx: &mut rusqlite::Transaction<'_>, req: &ClaimRequest) -> Result<Claim, ClaimError> {
+    let key = effective_key(&req.idempotency_key)?;
+    let coupon_id = req.coupon_id.as_str();
+    let user_id = req.user_id.as_str();
+
+    // Statements are prepared once per connection and reused: preparing them was more than
+    // half of a claim's cost.
+    let earlier = tx
+        .prepare_cached(
+            "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims WHERE idem_key = ?1",
+        )?
+        .query_row([&key], claim_row)
+        .optional()?;
+    if let Some(claim) = earlier {
+        if claim.coupon_id == coupon_id && claim.user_id == user_id {
+            return Ok(Claim {
+                replayed: true,
+                ..claim
+            });
+        }
+        return Err(ClaimError::KeyReused(key));
+    }
+
+    let coupon = tx
+        .prepare_cached(&format!(
+            "SELECT {COUPON_COLS} FROM coupons WHERE id = ?1 AND deleted = 0"
+        ))?
+        .query_row([coupon_id], coupon_row)
+        .optional()?
+        .filter(|c| {
+            req.offered_in.as_ref().is_none_or(|o| {
+                c.merchant_id == o.merchant_id && c.room_id.as_ref().is_none_or(|r| *r == o.room_id)
+            })
+        })
+        .ok_or_else(|| ClaimError::UnknownCoupon(coupon_id.to_owned()))?;
+    if !coupon.unlocked {
+        return Err(ClaimError::Locked(coupon.id));
+    }
+    if req.now_ms < coupon.valid_from_ms {
+        return Err(ClaimError::NotYetValid(coupon.id));
+    }
+    if coupon.valid_until_ms != 0 && req.now_ms >= coupon.valid_until_ms {
+        return Err(ClaimError::Expired(coupon.id));
+    }
+    let mine: i64 = tx
+        .prepare_cached("SELECT COUNT(*) FROM claims WHERE coupon_id = ?1 AND user_id = ?2")?
+        .query_row([coupon_id, user_id], |r| r.get(0))?;
+    if mine >= i64::from(coupon.per_user_limit) {
+        return Err(ClaimError::PerUserLimit {
+            coupon_id: coupon.id,
+            user_id: user_id.to_owned(),
+            limit: coupon.per_user_limit,
+        });
+    }
+
+    let claim_id = format!("cl_{}", random_hex(8)?);
+    let sp = tx.savepoint()?;
+    // The guard in the WHERE clause is what stops an oversell: it holds even if the checks
+    // above are ever reordered.
+    let bumped = sp
+        .prepare_cached(
+            "UPDATE coupons SET claimed = claimed + 1 WHERE id = ?1 AND claimed < quota",
+        )?
+        .execute([coupon_id])?;
+    if bumped == 0 {
+        return Err(ClaimError::SoldOut(coupon.id));
+    }
+    sp.prepare_cached(
+        "INSERT INTO claims (claim_id, coupon_id, user_id, idem_key, claimed_ms, push_id,
+             variant)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        claim_id,
+        coupon_id,
+        user_id,
+        key,
+        to_i64(req.now_ms),
+        req.push_id,
+        req.variant
+    ])?;
+    sp.commit()?;
+    Ok(Claim {
+        claim_id,
+        coupon_id: coupon_id.to_owned(),
+        user_id: user_id.to_owned(),
+        claimed_ms: req.now_ms,
+        replayed: false,
+    })
+}
