@@ -9,6 +9,7 @@ use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::{AppState, app};
 use crate::store::{NewCoupon, SqliteStore, Store};
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -149,6 +150,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 None => crate::web::Pages::embedded(),
             }),
         };
+        // No Nagle: a room frame or an LL-DASH chunk is small and must leave at once, not
+        // wait for the peer's delayed ACK (up to 40 ms when frames follow each other).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+            }
+        });
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -88,6 +88,15 @@ impl ServerChild {
             .arg(demo_plugins.unwrap_or(&none))
             .arg("--plugin-sources")
             .arg(&none)
+            // Rooms only: the demo stream's transcoding would take a third of a core, and
+            // the ingest listeners must not collide with a livecart already running.
+            .arg("--no-demo-stream")
+            .args([
+                "--rtmp-listen",
+                "127.0.0.1:0",
+                "--rtmps-listen",
+                "127.0.0.1:0",
+            ])
             .env_remove("LIVECART_AI_URL")
             .env_remove("LIVECART_AI_KEY")
             .env_remove("LIVECART_TOKEN_SECRET")
