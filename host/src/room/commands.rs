@@ -195,14 +195,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 (Ok(order), sale) => {
                     if !order.replayed {
                         if let Some(sale) = sale.and_then(|s| serde_json::to_value(s).ok()) {
-                            hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
-                                o,
-                                event: "stock",
-                                sale,
-                                // Stock changes are shown at once, not at a media time.
-                                media_ms: None,
-                                period: None,
-                            });
+                            hub.stock_changed(&sale_id, sale);
                         }
                         plugins.event(EventBody::Purchase {
                             order_id: order.order_id.clone(),

@@ -2,18 +2,21 @@
 //!
 //! Published messages travel through the room bus (`bus.rs`) and come back to
 //! [`RoomHub::deliver`], which encodes each once and pushes it to every subscriber's outbox
-//! while the room's lock is held, so all connections see frames in offset order. Frames worth replaying
-//! (comments, cards, coupons, sales, system and moderation messages) get an offset and go
-//! into a history bounded by age and count; a client that reconnects with the history's
-//! epoch and an offset still inside it gets exactly what it missed, anyone else a snapshot.
+//! while the room's lock is held, so all connections see frames in offset order. Frames
+//! worth replaying (comments, cards, coupons, sales, system and moderation messages) get an
+//! offset and go into a history bounded by age and count; a client that reconnects with
+//! the history's epoch and an offset still inside it gets exactly what it missed, anyone
+//! else a snapshot.
 //! Like totals and online counts are state: coalesced, flushed at most twice a second.
+//! Flash-sale stock is coalesced on the same beat, but sent as commerce frames (in history,
+//! never dropped), so a storm of buys costs one frame per flush, not one per buy.
 
 use super::bus::{Effect, Published, RoomBus};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
 use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
 use super::timeline::{InBandEvent, MediaTime, MediaTimeline};
 use aho_corasick::AhoCorasick;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -58,6 +61,8 @@ struct State {
     pinned: Option<CardView>,
     subscribers: HashMap<u64, Arc<Outbox>>,
     online_dirty: bool,
+    /// Flash sales whose stock changed since the last flush, with their latest state.
+    stock_dirty: BTreeMap<String, serde_json::Value>,
     muted: HashSet<String>,
     blocked_words: Vec<String>,
     blocked: Option<AhoCorasick>,
@@ -111,6 +116,7 @@ impl RoomHub {
                 pinned: None,
                 subscribers: HashMap::new(),
                 online_dirty: false,
+                stock_dirty: BTreeMap::new(),
                 muted: HashSet::new(),
                 blocked_words: Vec::new(),
                 blocked: None,
@@ -355,8 +361,15 @@ impl RoomHub {
         self.likes_pending.fetch_add(n, Ordering::Relaxed) + n
     }
 
-    /// Flush pending likes and a changed online count to everyone (called every 500 ms).
-    /// Returns `(delta, total)` when likes were flushed.
+    /// A flash sale's stock changed (someone bought): its latest state is announced at the
+    /// next flush. A storm of buys is then one `stock` frame per flush to each viewer, not
+    /// one per buy (500 buys in a 10,000-viewer room would be 5 million frames).
+    pub fn stock_changed(&self, sale_id: &str, sale: serde_json::Value) {
+        self.lock().stock_dirty.insert(sale_id.to_owned(), sale);
+    }
+
+    /// Flush pending likes, a changed online count and changed flash-sale stock to everyone
+    /// (called every 500 ms). Returns `(delta, total)` when likes were flushed.
     pub fn flush_state(&self) -> Option<(u64, u64)> {
         let delta = self.likes_pending.swap(0, Ordering::Relaxed);
         let total = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
@@ -367,6 +380,19 @@ impl RoomHub {
         if std::mem::take(&mut st.online_dirty) {
             let count = st.subscribers.len() as u32;
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
+        }
+        let stock = std::mem::take(&mut st.stock_dirty);
+        drop(st);
+        // Commerce frames: kept in history and never dropped, unlike likes and counts.
+        for (_, sale) in stock {
+            self.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
+                o,
+                event: "stock",
+                sale,
+                // Stock changes are shown at once, not at a media time.
+                media_ms: None,
+                period: None,
+            });
         }
         (delta > 0).then_some((delta, total))
     }

@@ -1,7 +1,9 @@
 //! The REST API: authentication, merchant isolation, validation, analytics, OpenAPI.
 
 use crate::harness::*;
+use livecart::room::RoomConfig;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 #[tokio::test]
 async fn every_merchant_route_needs_a_valid_token() {
@@ -409,4 +411,58 @@ async fn a_plugin_action_the_room_refuses_is_in_the_fault_log() {
         "{plugin}"
     );
     assert_eq!(plugin["binding"]["enabled"], true, "{plugin}");
+}
+
+/// A storm of buys is announced as a few coalesced `stock` frames, not one frame per buy
+/// to every viewer, and the last one has the final count.
+#[tokio::test]
+async fn a_buy_storm_is_announced_as_coalesced_stock_frames() {
+    let s = start(RoomConfig {
+        flush_every: Duration::from_millis(400),
+        ..fast()
+    })
+    .await;
+    let (status, sale) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/flash-sales", s.room),
+        json!({"product_id": "sku-tee", "price_cents": 100, "stock": 20, "per_user_limit": 1, "starts_ms": 0, "ends_ms": livecart::store::now_ms() + 60_000}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sale}");
+    let mut watcher = Client::join(&s, &s.room, None).await;
+    let mut buyers = Vec::new();
+    for _ in 0..12 {
+        buyers.push(Client::join(&s, &s.room, None).await);
+    }
+    let buys = buyers.into_iter().enumerate().map(|(i, mut b)| {
+        let sale_id = sale["id"].clone();
+        tokio::spawn(async move {
+            b.send(json!({"type": "buy", "sale_id": sale_id, "quantity": 1, "key": format!("storm-{i}")}))
+                .await;
+            b.expect_type("buy_result").await["ok"] == true
+        })
+    });
+    for buy in buys.collect::<Vec<_>>() {
+        assert!(buy.await.expect("buyer"), "every buy succeeds");
+    }
+    let mut frames = 0;
+    loop {
+        let v = watcher
+            .expect("stock", |v| {
+                v["type"] == "flash_sale" && v["event"] == "stock"
+            })
+            .await;
+        frames += 1;
+        assert_eq!(v["sale"]["id"], sale["id"]);
+        if v["sale"]["sold"] == 12 {
+            break;
+        }
+    }
+    // One frame per buy would be 12 (a few fewer if two buyers read the same count); the
+    // buys take well under a second, so they span one to three 400 ms flushes.
+    assert!(
+        frames <= 6,
+        "{frames} stock frames for 12 buys: they should be coalesced"
+    );
 }
