@@ -7,12 +7,12 @@
 mod accounts;
 #[path = "commerce/analytics.rs"]
 mod analytics;
-#[path = "commerce/claim_batch.rs"]
-mod claim_batch;
 #[path = "commerce/coupons.rs"]
 mod coupons;
 #[path = "commerce/flash.rs"]
 mod flash;
+#[path = "commerce/group_commit.rs"]
+mod group_commit;
 #[path = "commerce/persistence.rs"]
 mod persistence;
 

@@ -9,7 +9,7 @@ use super::outbox::Class;
 use super::protocol::{ClientMsg, CommentView, Moderation, ServerMsg};
 use crate::auth::Role;
 use crate::plugin::model::EventBody;
-use crate::store::{CARD_VARIANTS, ClaimRequest, Click, OfferedIn, ab_variant, now_ms};
+use crate::store::{BuyRequest, CARD_VARIANTS, ClaimRequest, Click, OfferedIn, ab_variant, now_ms};
 use futures_util::Sink;
 
 /// A refused message: the error code and a sentence for people.
@@ -131,7 +131,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 .as_ref()
                 .map(|_| ab_variant(&user.id, &hub.id, CARD_VARIANTS));
             let result = rooms
-                .claims
+                .commits
                 .claim(ClaimRequest {
                     coupon_id: coupon_id.clone(),
                     user_id: user.id.clone(),
@@ -175,28 +175,22 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             quantity,
             key,
         } => {
-            let (uid, sid, room) = (user.id.clone(), sale_id.clone(), hub.id.clone());
-            let result = blocking(move || {
-                // Only the sales of this room.
-                let in_room = store
-                    .flash_sale(&sid)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|s| s.room_id == room);
-                if !in_room {
-                    return (Err(crate::store::BuyError::UnknownSale(sid)), None);
-                }
-                let r = store.buy_flash_sale(&sid, &uid, quantity, &key, now_ms());
-                let sale = store.flash_sale(&sid).ok().flatten();
-                (r, sale)
-            })
-            .await?;
+            let result = rooms
+                .commits
+                .buy(BuyRequest {
+                    sale_id: sale_id.clone(),
+                    user_id: user.id.clone(),
+                    quantity,
+                    idempotency_key: key,
+                    now_ms: now_ms(),
+                    // Only the sales of this room.
+                    in_room: Some(hub.id.to_string()),
+                })
+                .await;
             let reply = match result {
-                (Ok(order), sale) => {
+                Ok(order) => {
                     if !order.replayed {
-                        if let Some(sale) = sale.and_then(|s| serde_json::to_value(s).ok()) {
-                            hub.stock_changed(&sale_id, sale);
-                        }
+                        hub.stock_changed(&sale_id);
                         plugins.event(EventBody::Purchase {
                             order_id: order.order_id.clone(),
                             product_id: order.product_id.clone(),
@@ -212,7 +206,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         error: None,
                     }
                 }
-                (Err(e), _) => ServerMsg::BuyResult {
+                Err(e) => ServerMsg::BuyResult {
                     sale_id,
                     ok: false,
                     order_id: None,

@@ -16,7 +16,7 @@ use super::outbox::{Class, Frame, Outbox, StateSlot};
 use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
 use super::timeline::{InBandEvent, MediaTime, MediaTimeline};
 use aho_corasick::AhoCorasick;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -61,8 +61,8 @@ struct State {
     pinned: Option<CardView>,
     subscribers: HashMap<u64, Arc<Outbox>>,
     online_dirty: bool,
-    /// Flash sales whose stock changed since the last flush, with their latest state.
-    stock_dirty: BTreeMap<String, serde_json::Value>,
+    /// Flash sales whose stock changed since the last flush.
+    stock_dirty: BTreeSet<String>,
     muted: HashSet<String>,
     blocked_words: Vec<String>,
     blocked: Option<AhoCorasick>,
@@ -116,7 +116,7 @@ impl RoomHub {
                 pinned: None,
                 subscribers: HashMap::new(),
                 online_dirty: false,
-                stock_dirty: BTreeMap::new(),
+                stock_dirty: BTreeSet::new(),
                 muted: HashSet::new(),
                 blocked_words: Vec::new(),
                 blocked: None,
@@ -361,15 +361,35 @@ impl RoomHub {
         self.likes_pending.fetch_add(n, Ordering::Relaxed) + n
     }
 
-    /// A flash sale's stock changed (someone bought): its latest state is announced at the
-    /// next flush. A storm of buys is then one `stock` frame per flush to each viewer, not
-    /// one per buy (500 buys in a 10,000-viewer room would be 5 million frames).
-    pub fn stock_changed(&self, sale_id: &str, sale: serde_json::Value) {
-        self.lock().stock_dirty.insert(sale_id.to_owned(), sale);
+    /// A flash sale's stock changed (someone bought): its state is read and announced at
+    /// the next flush. A storm of buys is then one `stock` frame per flush to each viewer,
+    /// and one store read, not one per buy (500 buys in a 10,000-viewer room would be 5
+    /// million frames).
+    pub fn stock_changed(&self, sale_id: &str) {
+        self.lock().stock_dirty.insert(sale_id.to_owned());
     }
 
-    /// Flush pending likes, a changed online count and changed flash-sale stock to everyone
-    /// (called every 500 ms). Returns `(delta, total)` when likes were flushed.
+    /// The flash sales whose stock changed since the last call.
+    pub fn take_stock_changes(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().stock_dirty)
+            .into_iter()
+            .collect()
+    }
+
+    /// Announce a flash sale's current stock: a commerce frame, kept in history and never
+    /// dropped, unlike likes and counts; shown at once, not at a media time.
+    pub fn publish_stock(&self, sale: serde_json::Value) {
+        self.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
+            o,
+            event: "stock",
+            sale,
+            media_ms: None,
+            period: None,
+        });
+    }
+
+    /// Flush pending likes and a changed online count to everyone (called every 500 ms).
+    /// Returns `(delta, total)` when likes were flushed.
     pub fn flush_state(&self) -> Option<(u64, u64)> {
         let delta = self.likes_pending.swap(0, Ordering::Relaxed);
         let total = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
@@ -380,19 +400,6 @@ impl RoomHub {
         if std::mem::take(&mut st.online_dirty) {
             let count = st.subscribers.len() as u32;
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
-        }
-        let stock = std::mem::take(&mut st.stock_dirty);
-        drop(st);
-        // Commerce frames: kept in history and never dropped, unlike likes and counts.
-        for (_, sale) in stock {
-            self.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
-                o,
-                event: "stock",
-                sale,
-                // Stock changes are shown at once, not at a media time.
-                media_ms: None,
-                period: None,
-            });
         }
         (delta > 0).then_some((delta, total))
     }

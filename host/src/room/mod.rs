@@ -30,7 +30,7 @@ use crate::auth::TokenKey;
 use crate::plugin::PluginEngine;
 use crate::plugin::model::EventBody;
 use crate::plugin::registry::Registry;
-use crate::store::{ClaimQueue, Store};
+use crate::store::{CommitQueue, Store};
 use bus::{InProcessBus, RoomBus};
 use hub::{HistoryLimits, RoomHub};
 use outbox::OutboxLimits;
@@ -124,8 +124,8 @@ impl Drop for OpenRoom {
 /// The open rooms.
 pub struct Rooms {
     pub deps: Arc<RoomDeps>,
-    /// Every room's coupon claims, committed in batches.
-    pub(crate) claims: ClaimQueue,
+    /// Every room's coupon claims and flash-sale buys, committed in batches.
+    pub(crate) commits: CommitQueue,
     bus: Arc<dyn RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
 }
@@ -139,7 +139,7 @@ impl Rooms {
     /// Rooms whose messages travel through `bus`.
     pub fn with_bus(deps: RoomDeps, bus: Arc<dyn RoomBus>) -> Self {
         Rooms {
-            claims: ClaimQueue::new(deps.store.clone()),
+            commits: CommitQueue::new(deps.store.clone()),
             deps: Arc::new(deps),
             bus,
             open: Mutex::new(HashMap::new()),
@@ -183,6 +183,7 @@ impl Rooms {
         let flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub),
             plugins.clone(),
+            self.deps.store.clone(),
             self.deps.config.flush_every,
         ));
         let room = Arc::new(OpenRoom {
@@ -228,10 +229,12 @@ impl Rooms {
     }
 }
 
-/// Flush likes and online counts every `every`; hand like deltas to the plugins.
+/// Flush likes, online counts and flash-sale stock every `every`; hand like deltas to the
+/// plugins.
 async fn flush_loop(
     hub: std::sync::Weak<RoomHub>,
     plugins: plugins::PluginHandle,
+    store: Arc<dyn Store>,
     every: Duration,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -243,6 +246,22 @@ async fn flush_loop(
         };
         if let Some((delta, total)) = hub.flush_state() {
             plugins.likes(delta, total);
+        }
+        let changed = hub.take_stock_changes();
+        if !changed.is_empty() {
+            let store = store.clone();
+            let sales = tokio::task::spawn_blocking(move || {
+                changed
+                    .iter()
+                    .filter_map(|id| store.flash_sale(id).ok().flatten())
+                    .filter_map(|sale| serde_json::to_value(sale).ok())
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            for sale in sales {
+                hub.publish_stock(sale);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@
 //! Merchant ids are not foreign keys: the built-in demo room belongs to a merchant id that
 //! has no merchant row. Ids are random hex from the operating system's CSPRNG.
 
+mod buys;
 mod claims;
 mod coupons;
 mod merchants;
@@ -20,6 +21,7 @@ mod products;
 mod rooms;
 mod sales;
 
+pub use buys::BuyRequest;
 pub use claims::{ClaimRequest, OfferedIn};
 pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
 pub use merchants::{Merchant, MerchantStore};
@@ -78,5 +80,38 @@ fn effective_key(key: &str) -> Result<String, StoreError> {
         Ok(format!("auto_{}", random_hex(16)?))
     } else {
         Ok(key.to_owned())
+    }
+}
+
+impl crate::store::SqliteStore {
+    /// Decide every request of `batch` in order inside one `BEGIN IMMEDIATE` transaction and
+    /// commit it once (group commit for claims and buys). If the transaction cannot start or
+    /// commit, every request fails with the same store error and none is kept.
+    fn in_one_commit<R, T, E: From<StoreError>>(
+        &self,
+        batch: &[R],
+        decide: impl Fn(&mut rusqlite::Transaction<'_>, &R) -> Result<T, E>,
+    ) -> Vec<Result<T, E>> {
+        let attempt = || -> Result<Vec<Result<T, E>>, StoreError> {
+            let mut conn = self.conn()?;
+            let mut tx =
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let results = batch
+                .iter()
+                .map(|request| decide(&mut tx, request))
+                .collect();
+            tx.commit()?;
+            Ok(results)
+        };
+        match attempt() {
+            Ok(results) => results,
+            Err(e) => {
+                let reason = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::Commit(reason.clone()).into()))
+                    .collect()
+            }
+        }
     }
 }

@@ -22,8 +22,8 @@
 //! [`KvBackend`]: crate::plugin::kv::KvBackend
 
 mod analytics;
-mod claim_queue;
 mod commerce;
+mod commit_queue;
 mod plugins;
 mod sqlite;
 mod sync;
@@ -32,12 +32,12 @@ pub use analytics::{
     Ack, AnalyticsStore, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv,
     rfc3339_utc,
 };
-pub use claim_queue::ClaimQueue;
 pub use commerce::{
-    BuyError, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon, CouponStore, FlashSale,
-    Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order, ProductRecord, Room,
-    RoomStatus, RoomStore, SaleStore, StoreCatalog,
+    BuyError, BuyRequest, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon, CouponStore,
+    FlashSale, Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order, ProductRecord,
+    Room, RoomStatus, RoomStore, SaleStore, StoreCatalog,
 };
+pub use commit_queue::CommitQueue;
 pub use plugins::{Binding, FaultRecord, PluginStore, VersionRecord};
 pub use sqlite::SqliteStore;
 pub use sync::{SyncSample, SyncStore, SyncSummary};

@@ -1,10 +1,11 @@
-//! Concurrent coupon claims: K joined viewers claim one coupon of quota Q (K > Q) at the
-//! same moment. Reports `claim_result` latency (send to result, per claimer) and checks
-//! that exactly Q claims succeeded, both in the answers and in the stored `claimed` count.
+//! Concurrent coupon claims and flash-sale buys: K joined viewers claim one coupon of quota
+//! Q (K > Q) at the same moment, then buy one unit each of a flash sale of stock Q at the
+//! same moment. Reports the answer's latency (send to result, per request) and checks that
+//! exactly Q claims and Q buys succeeded, both in the answers and in the stored counts.
 //!
-//! Before the claims, the same K connections send a `ping` at the same moment: the
-//! transport's floor for K simultaneous requests on this machine (read, decode, reply,
-//! write, for every connection), against which the claims' own cost can be read.
+//! Before those, the same K connections send a `ping` at the same moment: the transport's
+//! floor for K simultaneous requests on this machine (read, decode, reply, write, for every
+//! connection), against which the claims' and buys' own cost can be read.
 
 use super::client::{self, Ws, per_sec};
 use super::server::{CpuSpan, ROOM, ServerChild};
@@ -39,6 +40,7 @@ impl Default for ClaimsArgs {
 }
 
 const COUPON: &str = "bench-claim";
+const PRODUCT: &str = "bench-flash";
 /// Target p99, µs.
 const TARGET_P99_US: u64 = 20_000;
 
@@ -51,27 +53,41 @@ enum Outcome {
 }
 
 /// One storm: what each connection sends, and the start of the answer it waits for.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Storm {
     Ping,
     Claim,
+    /// A buy of one unit in this flash sale.
+    Buy(Arc<str>),
 }
 
 impl Storm {
-    fn request(self, i: usize) -> String {
+    fn request(&self, i: usize) -> String {
         match self {
             Storm::Ping => json!({"type": "ping", "client_ms": 0}),
             Storm::Claim => {
                 json!({"type": "claim", "coupon_id": COUPON, "key": format!("bench-claim-{i}")})
             }
+            Storm::Buy(sale) => {
+                json!({"type": "buy", "sale_id": sale, "quantity": 1, "key": format!("bench-buy-{i}")})
+            }
         }
         .to_string()
     }
 
-    fn answer(self) -> &'static str {
+    fn answer(&self) -> &'static str {
         match self {
             Storm::Ping => r#"{"type":"pong""#,
             Storm::Claim => r#"{"type":"claim_result""#,
+            Storm::Buy(_) => r#"{"type":"buy_result""#,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Storm::Ping => "ping (floor)",
+            Storm::Claim => "claim",
+            Storm::Buy(_) => "buy",
         }
     }
 }
@@ -120,9 +136,9 @@ async fn claimer(
         } else if v["ok"] == true || v["type"] == "pong" {
             Outcome::Ok
         } else {
-            // Group by kind: drop the coupon id from the message.
+            // Group by kind: drop the coupon or sale id from the message.
             let e = v["error"].as_str().unwrap_or("no error text");
-            Outcome::Refused(e.replace(COUPON, "<coupon>"))
+            Outcome::Refused(redact(e))
         };
         return (outcome, done, ws);
     }
@@ -148,7 +164,16 @@ async fn storm(conns: Vec<Ws>, kind: Storm, server: &ServerChild, opts: &Opts) -
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
-        .map(|(i, ws)| tokio::spawn(claimer(ws, i, kind, clock, hist.clone(), start_rx.clone())))
+        .map(|(i, ws)| {
+            tokio::spawn(claimer(
+                ws,
+                i,
+                kind.clone(),
+                clock,
+                hist.clone(),
+                start_rx.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     super::server::wait_quiet(opts.quiet_wait).await;
@@ -186,6 +211,18 @@ async fn storm(conns: Vec<Ws>, kind: Storm, server: &ServerChild, opts: &Opts) -
     result
 }
 
+/// An error text without the coupon or sale id, so that refusals group by kind.
+fn redact(e: &str) -> String {
+    let e = e.replace(COUPON, "<coupon>");
+    match e.find("fs_") {
+        Some(at) => {
+            let end = e[at..].find(' ').map_or(e.len(), |n| at + n);
+            format!("{}<sale>{}", &e[..at], &e[end..])
+        }
+        None => e,
+    }
+}
+
 pub async fn run(opts: &Opts, args: &ClaimsArgs) -> anyhow::Result<Verdict> {
     if args.conns.is_empty() || args.conns.iter().any(|k| !(1..=50_000).contains(k)) {
         bail!("--conns must be 1 to 50,000 each");
@@ -198,18 +235,18 @@ pub async fn run(opts: &Opts, args: &ClaimsArgs) -> anyhow::Result<Verdict> {
     let mut all_exact = true;
     for &k in &args.conns {
         let quota = args.quota.unwrap_or((k / 4).max(1) as u32);
-        let (row, note, exact) = one(opts, k, quota).await?;
-        rows.push(row);
-        notes.extend(note);
+        let (size_rows, size_notes, exact) = one(opts, k, quota).await?;
+        rows.extend(size_rows);
+        notes.extend(size_notes);
         all_exact &= exact;
     }
     println!();
     println!(
-        "Concurrent coupon claims: K viewers claim a coupon of quota K/4 at the same moment; before that the same K send a ping at the same moment (the transport's floor)"
+        "Concurrent claims and buys: K viewers send a ping at the same moment (the transport's floor), then claim a coupon of quota K/4 at the same moment, then buy one unit of a flash sale of stock K/4 at the same moment"
     );
     println!();
     println!(
-        "| claimers | quota | ok | refused | no answer | ping storm p50 / p99 | claims p50 | p99 | max | answers/s | stored `claimed` | CPU server / bench / softirq / other (cores) | target |"
+        "| K | request | quota / stock | ok | refused | no answer | p50 | p99 | max | answers/s | stored count | CPU server / bench / softirq / other (cores) | target |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
@@ -222,8 +259,12 @@ pub async fn run(opts: &Opts, args: &ClaimsArgs) -> anyhow::Result<Verdict> {
     Ok(all_exact)
 }
 
-/// One size: a fresh server, K joined viewers, the ping storm, then the claim storm.
-async fn one(opts: &Opts, k: usize, quota: u32) -> anyhow::Result<(String, Vec<String>, bool)> {
+/// One size: a fresh server, K joined viewers, then the ping, claim and buy storms.
+async fn one(
+    opts: &Opts,
+    k: usize,
+    quota: u32,
+) -> anyhow::Result<(Vec<String>, Vec<String>, bool)> {
     opts.check_fds(k)?;
     let server = ServerChild::start(opts.demo_plugins.as_deref(), opts.quiet_wait).await?;
     server
@@ -236,53 +277,112 @@ async fn one(opts: &Opts, k: usize, quota: u32) -> anyhow::Result<(String, Vec<S
             })),
         )
         .await?;
+    server
+        .api(
+            "PUT",
+            &format!("/api/products/{PRODUCT}"),
+            Some(json!({"title": "Bench flash item", "price_cents": 1000, "stock": quota})),
+        )
+        .await?;
+    let sale = server
+        .api(
+            "POST",
+            &format!("/api/rooms/{ROOM}/flash-sales"),
+            Some(json!({
+                "product_id": PRODUCT, "price_cents": 500, "stock": quota, "per_user_limit": 1,
+                "starts_ms": 0, "ends_ms": crate::store::now_ms() + 3_600_000
+            })),
+        )
+        .await?;
+    let Some(sale_id) = sale["id"].as_str() else {
+        bail!("creating the flash sale answered {sale}");
+    };
+    let sale_id: Arc<str> = sale_id.into();
     let (conns, _) = client::join_many(server.addr, k, opts.concurrency).await?;
-    let pings = storm(conns, Storm::Ping, &server, opts).await;
-    let claims = storm(pings.conns, Storm::Claim, &server, opts).await;
+    let mut pings = storm(conns, Storm::Ping, &server, opts).await;
+    let mut claims = storm(
+        std::mem::take(&mut pings.conns),
+        Storm::Claim,
+        &server,
+        opts,
+    )
+    .await;
+    let buys = storm(
+        std::mem::take(&mut claims.conns),
+        Storm::Buy(sale_id.clone()),
+        &server,
+        opts,
+    )
+    .await;
     let coupons = server.api("GET", "/api/coupons", None).await?;
-    let stored = coupons
+    let claimed = coupons
         .as_array()
         .and_then(|a| a.iter().find(|c| c["id"] == COUPON))
         .and_then(|c| c["claimed"].as_u64());
+    let sales = server
+        .api("GET", &format!("/api/rooms/{ROOM}/flash-sales"), None)
+        .await?;
+    let sold = sales
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == *sale_id))
+        .and_then(|s| s["sold"].as_u64());
     drop(server);
 
     let expected = u64::from(quota).min(k as u64);
-    let ok = claims.ok;
-    let lost_n: u64 = claims.lost.values().sum::<u64>() + pings.lost.values().sum::<u64>();
-    let exact = ok == expected && stored == Some(expected) && lost_n == 0;
-    let hist = &claims.hist;
-    let p99 = hist.quantile_us(0.99);
-    let row = format!(
-        "| {k} | {quota} | {ok} | {} | {lost_n} | {} / {} | {} | {} | {} | {:.0} | {} | {} | p99 ≤ 20 ms: {}; exactly {expected} ok: {} |",
-        claims.refused.values().sum::<u64>(),
-        ms(pings.hist.quantile_us(0.50)),
-        ms(pings.hist.quantile_us(0.99)),
-        ms(hist.quantile_us(0.50)),
-        ms(p99),
-        ms(hist.max_us()),
-        per_sec(hist.count(), claims.span_ns),
-        stored.map_or("?".into(), |s| s.to_string()),
-        claims.cpu,
-        verdict(p99 <= TARGET_P99_US),
-        if exact { "yes" } else { "NO" },
-    );
-    let mut notes: Vec<String> = claims
-        .refused
-        .iter()
-        .chain(claims.lost.iter())
-        .map(|(e, n)| format!("{k} claimers: {n} × {e}"))
-        .collect();
-    notes.extend(
-        pings
-            .refused
-            .iter()
-            .chain(pings.lost.iter())
-            .map(|(e, n)| format!("{k} pings: {n} × {e}")),
-    );
-    if ok > expected {
-        notes.push(format!(
-            "OVERSOLD: {ok} claims succeeded for a quota of {expected}"
+    let mut exact = true;
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (kind, result, stored) in [
+        (Storm::Ping, &pings, None),
+        (Storm::Claim, &claims, Some(claimed)),
+        (Storm::Buy(sale_id), &buys, Some(sold)),
+    ] {
+        let lost: u64 = result.lost.values().sum();
+        let refused: u64 = result.refused.values().sum();
+        let p99 = result.hist.quantile_us(0.99);
+        let (limit, stored_text, target) = match stored {
+            None => {
+                exact &= lost == 0 && refused == 0;
+                ("—".to_owned(), "—".to_owned(), "—".to_owned())
+            }
+            Some(stored) => {
+                let right = result.ok == expected && stored == Some(expected) && lost == 0;
+                exact &= right;
+                (
+                    quota.to_string(),
+                    stored.map_or("?".into(), |s| s.to_string()),
+                    format!(
+                        "p99 ≤ 20 ms: {}; exactly {expected} ok: {}",
+                        verdict(p99 <= TARGET_P99_US),
+                        if right { "yes" } else { "NO" }
+                    ),
+                )
+            }
+        };
+        rows.push(format!(
+            "| {k} | {} | {limit} | {} | {refused} | {lost} | {} | {} | {} | {:.0} | {stored_text} | {} | {target} |",
+            kind.name(),
+            result.ok,
+            ms(result.hist.quantile_us(0.50)),
+            ms(p99),
+            ms(result.hist.max_us()),
+            per_sec(result.hist.count(), result.span_ns),
+            result.cpu,
         ));
+        notes.extend(
+            result
+                .refused
+                .iter()
+                .chain(result.lost.iter())
+                .map(|(e, n)| format!("{k} × {}: {n} × {e}", kind.name())),
+        );
+        if result.ok > expected && stored.is_some() {
+            notes.push(format!(
+                "OVERSOLD: {} {} requests succeeded for {expected}",
+                result.ok,
+                kind.name()
+            ));
+        }
     }
-    Ok((row, notes, exact))
+    Ok((rows, notes, exact))
 }

@@ -1,11 +1,11 @@
 //! The claim hot path: the checks and writes of one claim inside a caller's transaction,
 //! so that a batch of concurrent claims is decided in order and committed once (group
-//! commit, see `crate::store::ClaimQueue`), and a single claim is a batch of one.
+//! commit, see `crate::store::CommitQueue`), and a single claim is a batch of one.
 
 use super::coupons::{COUPON_COLS, Claim, ClaimError, claim_row, coupon_row};
 use super::{effective_key, random_hex, to_i64};
-use crate::store::{SqliteStore, StoreError};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use crate::store::SqliteStore;
+use rusqlite::{OptionalExtension, params};
 
 /// One claim to decide.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,31 +46,9 @@ impl ClaimRequest {
 }
 
 impl SqliteStore {
-    /// Decide every claim of `batch` in order inside one `BEGIN IMMEDIATE` transaction and
-    /// commit it once. If the transaction cannot start or commit, every claim fails with
-    /// the same store error and none is kept.
+    /// Decide every claim of `batch` in order in one transaction, committed once.
     pub(super) fn claim_batch(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {
-        match self.try_claim_batch(batch) {
-            Ok(results) => results,
-            Err(e) => {
-                let reason = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(ClaimError::Store(StoreError::Commit(reason.clone()))))
-                    .collect()
-            }
-        }
-    }
-
-    fn try_claim_batch(
-        &self,
-        batch: &[ClaimRequest],
-    ) -> Result<Vec<Result<Claim, ClaimError>>, StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let results = batch.iter().map(|req| claim_in(&mut tx, req)).collect();
-        tx.commit()?;
-        Ok(results)
+        self.in_one_commit(batch, claim_in)
     }
 }
 

@@ -1,13 +1,15 @@
 //! Flash sales and orders.
 //!
-//! [`SaleStore::buy_flash_sale`] follows the coupon claim's recipe: one `BEGIN IMMEDIATE`
-//! transaction checks the idempotency key, the sale window, what the user already bought
+//! [`SaleStore::buy_flash_sale`] follows the coupon claim's recipe (in `buys.rs`, where
+//! [`SaleStore::buy_flash_sales`] decides a batch in one transaction): `BEGIN IMMEDIATE`, then
+//! it checks the idempotency key, the sale window, what the user already bought
 //! and the stock, then bumps `sold` and writes the order, so `sold` always equals the sum
 //! of the sale's order quantities and never exceeds `stock`. [`SaleStore::record_purchase`]
 //! records a plain (non-flash) purchase with the same idempotency rules. Orders share one
 //! key space: a key already used by another user, product, room or sale is
 //! [`BuyError::KeyReused`]. Product stock is not decremented here.
 
+use super::buys::BuyRequest;
 use super::{effective_key, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
 use crate::store::prelude::*;
 use crate::store::{SqliteStore, StoreError, now_ms};
@@ -124,10 +126,10 @@ impl From<rusqlite::Error> for BuyError {
     }
 }
 
-const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
+pub(super) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
     per_user_limit, starts_ms, ends_ms, created_ms";
 
-fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
+pub(super) fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
     Ok(FlashSale {
         id: r.get(0)?,
         merchant_id: r.get(1)?,
@@ -164,8 +166,8 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Order, String)> {
 }
 
 /// The order an idempotency key already names, if any.
-fn order_by_key(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) fn order_by_key(
+    tx: &rusqlite::Connection,
     key: &str,
 ) -> rusqlite::Result<Option<(Order, String)>> {
     tx.query_row(
@@ -177,20 +179,20 @@ fn order_by_key(
 }
 
 /// Insert an order row inside the caller's transaction.
-struct OrderRow<'a> {
-    order_id: &'a str,
-    sale_id: Option<&'a str>,
-    room_id: &'a str,
-    product_id: &'a str,
-    user_id: &'a str,
-    quantity: u32,
-    amount_cents: u64,
-    key: &'a str,
-    now_ms: u64,
+pub(super) struct OrderRow<'a> {
+    pub(super) order_id: &'a str,
+    pub(super) sale_id: Option<&'a str>,
+    pub(super) room_id: &'a str,
+    pub(super) product_id: &'a str,
+    pub(super) user_id: &'a str,
+    pub(super) quantity: u32,
+    pub(super) amount_cents: u64,
+    pub(super) key: &'a str,
+    pub(super) now_ms: u64,
 }
 
 impl OrderRow<'_> {
-    fn insert(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Order> {
+    pub(super) fn insert(&self, tx: &rusqlite::Connection) -> rusqlite::Result<Order> {
         tx.execute(
             "INSERT INTO orders (order_id, sale_id, room_id, product_id, user_id, quantity,
                  amount_cents, idem_key, created_ms)
@@ -270,6 +272,14 @@ pub trait SaleStore {
         idempotency_key: &str,
         now_ms: u64,
     ) -> Result<Order, BuyError>;
+
+    /// Decide several buys as one atomic step and make them durable together (group
+    /// commit, for flash-sale storms). Each is decided in order exactly as
+    /// [`buy_flash_sale`](Self::buy_flash_sale) would, seeing the buys before it in the
+    /// batch, and may also be limited to the sales of one room. Results are in request
+    /// order. If the step cannot be committed, every buy of the batch fails with the store
+    /// error and none is kept.
+    fn buy_flash_sales(&self, batch: &[BuyRequest]) -> Vec<Result<Order, BuyError>>;
 
     /// Record a plain (non-flash) purchase, idempotently: a retry with the same key by the
     /// same user for the same product and room returns the original order (`replayed`).
@@ -412,74 +422,14 @@ impl SaleStore for SqliteStore {
         idempotency_key: &str,
         now_ms: u64,
     ) -> Result<Order, BuyError> {
-        let key = effective_key(idempotency_key)?;
-        let order_id = format!("o_{}", random_hex(8)?);
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let request = BuyRequest::new(sale_id, user_id, quantity, idempotency_key, now_ms);
+        self.buy_batch(std::slice::from_ref(&request))
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
+    }
 
-        if let Some((order, _room)) = order_by_key(&tx, &key)? {
-            if order.sale_id.as_deref() == Some(sale_id) && order.user_id == user_id {
-                return Ok(Order {
-                    replayed: true,
-                    ..order
-                });
-            }
-            return Err(BuyError::KeyReused(key));
-        }
-        if quantity == 0 {
-            return Err(BuyError::BadQuantity(quantity));
-        }
-        let sale = tx
-            .query_row(
-                &format!("SELECT {SALE_COLS} FROM flash_sales WHERE id = ?1"),
-                [sale_id],
-                sale_row,
-            )
-            .optional()?
-            .ok_or_else(|| BuyError::UnknownSale(sale_id.to_owned()))?;
-        if now_ms < sale.starts_ms {
-            return Err(BuyError::NotStarted(sale.id));
-        }
-        if now_ms >= sale.ends_ms {
-            return Err(BuyError::Ended(sale.id));
-        }
-        let mine: i64 = tx.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = ?1 AND user_id = ?2",
-            [sale_id, user_id],
-            |r| r.get(0),
-        )?;
-        if mine + i64::from(quantity) > i64::from(sale.per_user_limit) {
-            return Err(BuyError::PerUserLimit {
-                sale_id: sale.id,
-                user_id: user_id.to_owned(),
-                limit: sale.per_user_limit,
-            });
-        }
-        // As with coupons, the guard repeats the stock check inside the write itself.
-        let bumped = tx.execute(
-            "UPDATE flash_sales SET sold = sold + ?2 WHERE id = ?1 AND sold + ?2 <= stock",
-            params![sale_id, i64::from(quantity)],
-        )?;
-        if bumped == 0 {
-            return Err(BuyError::SoldOut {
-                left: sale.stock.saturating_sub(sale.sold),
-                sale_id: sale.id,
-            });
-        }
-        let order = OrderRow {
-            order_id: &order_id,
-            sale_id: Some(sale_id),
-            room_id: &sale.room_id,
-            product_id: &sale.product_id,
-            user_id,
-            quantity,
-            amount_cents: sale.price_cents.saturating_mul(u64::from(quantity)),
-            key: &key,
-            now_ms,
-        }
-        .insert(&tx)?;
-        tx.commit()?;
-        Ok(order)
+    fn buy_flash_sales(&self, batch: &[BuyRequest]) -> Vec<Result<Order, BuyError>> {
+        self.buy_batch(batch)
     }
 
     fn record_purchase(

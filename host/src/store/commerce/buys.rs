@@ -1,0 +1,117 @@
+//! The flash-sale buy hot path: the checks and writes of one buy inside a caller's
+//! transaction, so that a batch of concurrent buys is decided in order and committed once
+//! (group commit, see `crate::store::CommitQueue`), and a single buy is a batch of one.
+
+use super::sales::{BuyError, Order, OrderRow, SALE_COLS, order_by_key, sale_row};
+use super::{effective_key, random_hex};
+use crate::store::SqliteStore;
+use rusqlite::{OptionalExtension, params};
+
+/// One flash-sale buy to decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuyRequest {
+    pub sale_id: String,
+    pub user_id: String,
+    pub quantity: u32,
+    /// The client's idempotency key; empty means "not idempotent".
+    pub idempotency_key: String,
+    pub now_ms: u64,
+    /// Where it is bought: only a sale of this room can be; any other reads as unknown.
+    pub in_room: Option<String>,
+}
+
+impl BuyRequest {
+    /// A buy with no room restriction.
+    pub fn new(sale_id: &str, user_id: &str, quantity: u32, key: &str, now_ms: u64) -> Self {
+        BuyRequest {
+            sale_id: sale_id.to_owned(),
+            user_id: user_id.to_owned(),
+            quantity,
+            idempotency_key: key.to_owned(),
+            now_ms,
+            in_room: None,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Decide every buy of `batch` in order in one transaction, committed once.
+    pub(super) fn buy_batch(&self, batch: &[BuyRequest]) -> Vec<Result<Order, BuyError>> {
+        self.in_one_commit(batch, buy_in)
+    }
+}
+
+/// One buy inside the batch's transaction. Checks, in order: key (replay or
+/// [`BuyError::KeyReused`]), quantity, sale exists (in this room), window, per-user limit,
+/// stock. The two writes (counter, order row) happen in a savepoint, so a buy that fails
+/// half-way leaves nothing behind and the batch goes on.
+fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order, BuyError> {
+    let key = effective_key(&req.idempotency_key)?;
+    let (sale_id, user_id, quantity) = (req.sale_id.as_str(), req.user_id.as_str(), req.quantity);
+    if let Some((order, _room)) = order_by_key(tx, &key)? {
+        if order.sale_id.as_deref() == Some(sale_id) && order.user_id == user_id {
+            return Ok(Order {
+                replayed: true,
+                ..order
+            });
+        }
+        return Err(BuyError::KeyReused(key));
+    }
+    if quantity == 0 {
+        return Err(BuyError::BadQuantity(quantity));
+    }
+    let sale = tx
+        .prepare_cached(&format!(
+            "SELECT {SALE_COLS} FROM flash_sales WHERE id = ?1"
+        ))?
+        .query_row([sale_id], sale_row)
+        .optional()?
+        .filter(|s| req.in_room.as_ref().is_none_or(|room| s.room_id == *room))
+        .ok_or_else(|| BuyError::UnknownSale(sale_id.to_owned()))?;
+    if req.now_ms < sale.starts_ms {
+        return Err(BuyError::NotStarted(sale.id));
+    }
+    if req.now_ms >= sale.ends_ms {
+        return Err(BuyError::Ended(sale.id));
+    }
+    let mine: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = ?1 AND user_id = ?2",
+        )?
+        .query_row([sale_id, user_id], |r| r.get(0))?;
+    if mine + i64::from(quantity) > i64::from(sale.per_user_limit) {
+        return Err(BuyError::PerUserLimit {
+            sale_id: sale.id,
+            user_id: user_id.to_owned(),
+            limit: sale.per_user_limit,
+        });
+    }
+    let order_id = format!("o_{}", random_hex(8)?);
+    let sp = tx.savepoint()?;
+    // As with coupons, the guard repeats the stock check inside the write itself.
+    let bumped = sp
+        .prepare_cached(
+            "UPDATE flash_sales SET sold = sold + ?2 WHERE id = ?1 AND sold + ?2 <= stock",
+        )?
+        .execute(params![sale_id, i64::from(quantity)])?;
+    if bumped == 0 {
+        return Err(BuyError::SoldOut {
+            left: sale.stock.saturating_sub(sale.sold),
+            sale_id: sale.id,
+        });
+    }
+    let order = OrderRow {
+        order_id: &order_id,
+        sale_id: Some(sale_id),
+        room_id: &sale.room_id,
+        product_id: &sale.product_id,
+        user_id,
+        quantity,
+        amount_cents: sale.price_cents.saturating_mul(u64::from(quantity)),
+        key: &key,
+        now_ms: req.now_ms,
+    }
+    .insert(&sp)?;
+    sp.commit()?;
+    Ok(order)
+}
