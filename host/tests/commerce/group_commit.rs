@@ -135,7 +135,7 @@ fn a_batch_is_decided_in_order_and_committed_whole() {
 }
 
 #[test]
-fn the_claim_queue_gives_concurrent_claimers_exactly_the_quota() {
+fn the_commit_queue_gives_concurrent_claimers_exactly_the_quota() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let coupon = store
