@@ -8,7 +8,7 @@
 //! - a click is unique per push × user (the first one counts), in its own minute, under
 //!   its variant (or the push's);
 //! - a claim counts only when tagged with a push (see [`CouponStore::tag_claim`] and
-//!   [`CouponStore::claim_coupon_tagged`]): under that push's product, in the claim's
+//!   [`CouponStore::claim_coupons`]): under that push's product, in the claim's
 //!   minute;
 //! - a purchase is any order of the product in one of the merchant's rooms, in the order's
 //!   minute, under the variant it was tagged with ([`SaleStore::tag_order`]) or `""`.
@@ -18,7 +18,7 @@
 //! the CSV export neutralizes spreadsheet formulas.
 //!
 //! [`CouponStore::tag_claim`]: super::CouponStore::tag_claim
-//! [`CouponStore::claim_coupon_tagged`]: super::CouponStore::claim_coupon_tagged
+//! [`CouponStore::claim_coupons`]: super::CouponStore::claim_coupons
 //! [`SaleStore::tag_order`]: super::SaleStore::tag_order
 
 use super::commerce::{to_i64, to_u64};

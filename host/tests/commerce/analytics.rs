@@ -1,7 +1,7 @@
 //! Per-minute analytics on a hand-made scenario, the CSV export and A/B assignment.
 
 use super::{T0, open, open_coupon};
-use livecart::store::{Ack, Click, MinuteRow, Push, ab_variant, analytics_csv};
+use livecart::store::{Ack, ClaimRequest, Click, MinuteRow, Push, ab_variant, analytics_csv};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -127,9 +127,13 @@ fn analytics_count_each_event_in_its_own_minute_and_variant() {
         .create_coupon("m_a", &open_coupon(10, 5))
         .expect("coupon")
         .id;
-    store
-        .claim_coupon_tagged(&coupon, "u1", "cl-1", T0 + 6_000, Some("P1"), Some("A"))
-        .expect("claim");
+    let tagged = ClaimRequest {
+        push_id: Some("P1".into()),
+        variant: Some("A".into()),
+        ..ClaimRequest::new(&coupon, "u1", "cl-1", T0 + 6_000)
+    };
+    let claimed = store.claim_coupons(std::slice::from_ref(&tagged));
+    assert!(matches!(claimed.as_slice(), [Ok(_)]), "{claimed:?}");
     let untagged = store
         .claim_coupon(&coupon, "u2", "cl-2", T0 + 6_000)
         .expect("claim");

@@ -11,7 +11,7 @@
 //! with another user or coupon is [`ClaimError::KeyReused`]. An empty key means "not
 //! idempotent" and gets a fresh key. For per-variant analytics a claim can be tagged with
 //! the push (and A/B variant) it came from, atomically by
-//! [`CouponStore::claim_coupon_tagged`] or afterwards by [`CouponStore::tag_claim`].
+//! [`CouponStore::claim_coupons`] or afterwards by [`CouponStore::tag_claim`].
 
 use super::claims::ClaimRequest;
 use super::{is_unique_violation, random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
@@ -201,8 +201,8 @@ pub(super) fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
 /// Coupons and their claims.
 ///
 /// Contract:
-/// - [`claim_coupon_tagged`](Self::claim_coupon_tagged) (and so
-///   [`claim_coupon`](Self::claim_coupon)) is atomic and idempotent per key: whatever the
+/// - [`claim_coupons`](Self::claim_coupons) (and so [`claim_coupon`](Self::claim_coupon))
+///   is atomic and idempotent per key: whatever the
 ///   concurrency (threads, processes, hosts), `claimed` equals the number of claim rows and
 ///   never exceeds `quota` (no oversell), a user never exceeds `per_user_limit`, and a key
 ///   yields at most one claim (no double claim). The checks and the write happen in one
@@ -246,7 +246,8 @@ pub trait CouponStore {
     /// Make a coupon claimable; `None` if there is no such coupon.
     fn unlock_coupon(&self, id: &str) -> Result<Option<Coupon>, StoreError>;
 
-    /// Claim a coupon for a user, atomically and idempotently (see the trait docs).
+    /// Claim a coupon for a user, atomically and idempotently (see the trait docs): a
+    /// batch of one.
     fn claim_coupon(
         &self,
         coupon_id: &str,
@@ -254,28 +255,18 @@ pub trait CouponStore {
         idempotency_key: &str,
         now_ms: u64,
     ) -> Result<Claim, ClaimError> {
-        self.claim_coupon_tagged(coupon_id, user_id, idempotency_key, now_ms, None, None)
+        let request = ClaimRequest::new(coupon_id, user_id, idempotency_key, now_ms);
+        self.claim_coupons(std::slice::from_ref(&request))
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
     }
-
-    /// [`claim_coupon`](Self::claim_coupon), also recording the push and A/B variant the
-    /// claim came from (for per-variant analytics) in the same step. A replay (same key,
-    /// user and coupon) returns the original claim with `replayed: true` and keeps the
-    /// original tags.
-    fn claim_coupon_tagged(
-        &self,
-        coupon_id: &str,
-        user_id: &str,
-        idempotency_key: &str,
-        now_ms: u64,
-        push_id: Option<&str>,
-        variant: Option<&str>,
-    ) -> Result<Claim, ClaimError>;
 
     /// Decide several claims as one atomic step and make them durable together (group
     /// commit, for claim storms). Each is decided in order exactly as
-    /// [`claim_coupon_tagged`](Self::claim_coupon_tagged) would, seeing the claims before it
-    /// in the batch, and may also be limited to the coupons offered in one room. Results
-    /// are in request order. If the step cannot be committed, every claim of the batch
+    /// [`claim_coupon`](Self::claim_coupon) would, seeing the claims before it in the
+    /// batch; a request may also record the push and A/B variant the claim came from (for
+    /// per-variant analytics; a replay keeps the original tags) and be limited to the
+    /// coupons offered in one room. Results are in request order. If the step cannot be committed, every claim of the batch
     /// fails with the store error and none is kept.
     fn claim_coupons(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>>;
 
@@ -419,25 +410,6 @@ impl CouponStore for SqliteStore {
             return Ok(None);
         }
         self.coupon(id)
-    }
-
-    fn claim_coupon_tagged(
-        &self,
-        coupon_id: &str,
-        user_id: &str,
-        idempotency_key: &str,
-        now_ms: u64,
-        push_id: Option<&str>,
-        variant: Option<&str>,
-    ) -> Result<Claim, ClaimError> {
-        let request = ClaimRequest {
-            push_id: push_id.map(Into::into),
-            variant: variant.map(Into::into),
-            ..ClaimRequest::new(coupon_id, user_id, idempotency_key, now_ms)
-        };
-        self.claim_batch(std::slice::from_ref(&request))
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
     }
 
     fn claim_coupons(&self, batch: &[ClaimRequest]) -> Vec<Result<Claim, ClaimError>> {

@@ -263,7 +263,7 @@ pub trait SaleStore {
     fn end_flash_sale(&self, id: &str, now_ms: u64) -> Result<Option<FlashSale>, StoreError>;
 
     /// Buy `quantity` units in a flash sale, atomically and idempotently (see the trait
-    /// docs). The amount is the sale price times the quantity.
+    /// docs): a batch of one. The amount is the sale price times the quantity.
     fn buy_flash_sale(
         &self,
         sale_id: &str,
@@ -271,7 +271,12 @@ pub trait SaleStore {
         quantity: u32,
         idempotency_key: &str,
         now_ms: u64,
-    ) -> Result<Order, BuyError>;
+    ) -> Result<Order, BuyError> {
+        let request = BuyRequest::new(sale_id, user_id, quantity, idempotency_key, now_ms);
+        self.buy_flash_sales(std::slice::from_ref(&request))
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
+    }
 
     /// Decide several buys as one atomic step and make them durable together (group
     /// commit, for flash-sale storms). Each is decided in order exactly as
@@ -412,20 +417,6 @@ impl SaleStore for SqliteStore {
             params![id, to_i64(now_ms)],
         )?;
         self.flash_sale(id)
-    }
-
-    fn buy_flash_sale(
-        &self,
-        sale_id: &str,
-        user_id: &str,
-        quantity: u32,
-        idempotency_key: &str,
-        now_ms: u64,
-    ) -> Result<Order, BuyError> {
-        let request = BuyRequest::new(sale_id, user_id, quantity, idempotency_key, now_ms);
-        self.buy_batch(std::slice::from_ref(&request))
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
     }
 
     fn buy_flash_sales(&self, batch: &[BuyRequest]) -> Vec<Result<Order, BuyError>> {
