@@ -30,7 +30,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
+    use crate::plugin::InvalidPlugin;
+    use crate::plugin::compile::CompileBudgetError;
     match e {
+        // The host could not compile now: its shortage, not the plugin's.
+        RegistryError::Invalid(InvalidPlugin::Budget(
+            CompileBudgetError::Busy | CompileBudgetError::Worker(_),
+        )) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         RegistryError::Invalid(_) | RegistryError::InvalidConfig(_) => {
             ApiError::unprocessable(e.to_string())
         }

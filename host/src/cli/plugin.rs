@@ -3,7 +3,9 @@
 use crate::ai::{AiProvider, OpenAiConfig, OpenAiProvider, RetrievalAnswerer};
 use crate::catalog::{Catalog, MemoryCatalog};
 use crate::plugin::bindings::{capability_name, event_kind_name};
+use crate::plugin::compile::{self, CompileWorker};
 use crate::plugin::componentize::{self, PluginTarget};
+use crate::plugin::engine::worker_engine;
 use crate::plugin::registry::normalize_config;
 use crate::plugin::{CpuMeter, EngineConfig, Limits, PluginEngine, model};
 use crate::runner;
@@ -35,6 +37,17 @@ pub enum PluginCommand {
         /// Where to write `<name>.wasm` (default: `<target>/plugins`).
         #[arg(long)]
         out_dir: Option<PathBuf>,
+    },
+    /// Internal: compile a component read from stdin under a memory and CPU limit and write
+    /// the precompiled artifact to stdout (the server's compile budget runs this).
+    #[command(hide = true)]
+    CompileWorker {
+        #[arg(long)]
+        meter: String,
+        #[arg(long)]
+        memory_bytes: u64,
+        #[arg(long)]
+        cpu_secs: u64,
     },
 }
 
@@ -89,14 +102,31 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        PluginCommand::CompileWorker {
+            meter,
+            memory_bytes,
+            cpu_secs,
+        } => {
+            let meter =
+                CpuMeter::from_name(&meter).with_context(|| format!("unknown meter {meter:?}"))?;
+            let engine = worker_engine(meter)?;
+            let code = compile::worker_main(&engine, memory_bytes, cpu_secs);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
     }
+}
+
+/// An engine config for the CLI tools: compiles run in the compile worker, as on a server.
+fn tool_engine_config(meter: CpuMeter) -> EngineConfig {
+    let mut config = EngineConfig::new(meter);
+    config.cache_dir = cache_dir();
+    config.compile_worker = CompileWorker::current_exe().ok();
+    config
 }
 
 fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let mut config = EngineConfig::new(CpuMeter::Fuel);
-    config.cache_dir = cache_dir();
-    let engine = PluginEngine::new(config)?;
+    let engine = PluginEngine::new(tool_engine_config(CpuMeter::Fuel))?;
     match engine.load(&bytes) {
         Ok(plugin) => {
             let m = &plugin.manifest;
@@ -109,6 +139,16 @@ fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
             let events: Vec<_> = m.events.iter().map(|k| event_kind_name(*k)).collect();
             println!("  capabilities: {}", caps.join(", "));
             println!("  events:       {}", events.join(", "));
+            let c = &plugin.code;
+            println!(
+                "  code:         {} functions, {} bytes; largest function {} bytes, {} locals, {} stack values, nesting {}",
+                c.functions,
+                c.code_bytes,
+                c.max_function_bytes,
+                c.max_locals,
+                c.max_operand_stack,
+                c.max_nesting
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -153,11 +193,10 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         })),
         None => Box::new(RetrievalAnswerer::new(catalog.clone())),
     };
-    let mut config_engine = EngineConfig::new(CpuMeter::Fuel);
+    let mut config_engine = tool_engine_config(CpuMeter::Fuel);
     config_engine.limits.fuel_per_batch = args.fuel;
     config_engine.limits.memory_bytes = args.memory_mib << 20;
     config_engine.instance_slots = 4;
-    config_engine.cache_dir = cache_dir();
     let engine = PluginEngine::new(config_engine)?;
 
     let stdout = std::io::stdout();

@@ -64,6 +64,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = EngineConfig::new(CpuMeter::Epoch);
     config.instance_slots = 256;
     config.cache_dir = Some(args.data_dir.join("plugin-cache"));
+    config.compile_worker = Some(
+        crate::plugin::compile::CompileWorker::current_exe()
+            .context("finding the livecart binary for the plugin compile worker")?,
+    );
     let engine = Arc::new(PluginEngine::new(config).context("starting the plugin engine")?);
     let registry = Arc::new(Registry::new(store.clone()));
     let secret = match &args.token_secret {

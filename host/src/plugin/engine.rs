@@ -8,6 +8,7 @@
 //! fuel in the local runner (which reports instruction counts).
 
 use super::bindings::{self, Event, Manifest, Plugin, PluginPre};
+use super::compile::{CompileBudgetError, CompileSlots, CompileWorker};
 use super::gate::Grants;
 use super::host::HostState;
 use super::limits::Limits;
@@ -37,6 +38,49 @@ impl CpuMeter {
     pub fn is_fuel(self) -> bool {
         self == CpuMeter::Fuel
     }
+
+    /// The meter's name on the compile worker's command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuMeter::Epoch => "epoch",
+            CpuMeter::Fuel => "fuel",
+            CpuMeter::Unmetered => "unmetered",
+        }
+    }
+
+    /// The meter a name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "epoch" => Some(CpuMeter::Epoch),
+            "fuel" => Some(CpuMeter::Fuel),
+            "unmetered" => Some(CpuMeter::Unmetered),
+            _ => None,
+        }
+    }
+}
+
+/// The wasmtime settings that decide what compiled code looks like. The server's engine
+/// and the compile worker's are both built from this, so the worker's artifacts load.
+fn wasmtime_config(meter: CpuMeter) -> wasmtime::Config {
+    let mut wasm = wasmtime::Config::new();
+    wasm.wasm_component_model(true);
+    match meter {
+        CpuMeter::Epoch => {
+            wasm.epoch_interruption(true);
+        }
+        CpuMeter::Fuel => {
+            wasm.consume_fuel(true);
+        }
+        CpuMeter::Unmetered => {}
+    }
+    wasm
+}
+
+/// The compile worker's engine: the same code settings, one compiler thread, no pool.
+pub fn worker_engine(meter: CpuMeter) -> Result<Engine, EngineError> {
+    let mut wasm = wasmtime_config(meter);
+    wasm.parallel_compilation(false);
+    Ok(Engine::new(&wasm)?)
 }
 
 /// How often the epoch advances. A CPU budget is enforced to within one tick; 5 ms keeps
@@ -52,6 +96,9 @@ pub struct EngineConfig {
     pub instance_slots: u32,
     /// Where precompiled plugins are cached across restarts (`None`: memory only).
     pub cache_dir: Option<PathBuf>,
+    /// Compile uploads in this child process under the compile budget (`None`: in this
+    /// process, with only the static limits; for tests and trusted local use).
+    pub compile_worker: Option<CompileWorker>,
 }
 
 impl EngineConfig {
@@ -62,6 +109,7 @@ impl EngineConfig {
             limits: Limits::default(),
             instance_slots: 64,
             cache_dir: None,
+            compile_worker: None,
         }
     }
 }
@@ -72,6 +120,8 @@ pub struct CompiledPlugin {
     pub hash: String,
     /// Size of the `.wasm` in bytes.
     pub size: usize,
+    /// What the static code check measured.
+    pub code: super::precheck::CodeStats,
     pub manifest: Manifest,
     pub grants: Grants,
     /// Subscribed event kinds, as a bit set over `EventKind`.
@@ -107,6 +157,7 @@ pub struct PluginEngine {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: EngineConfig,
     compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
+    compile_slots: CompileSlots,
     _ticker: Option<EpochTicker>,
 }
 
@@ -117,21 +168,20 @@ pub enum EngineError {
     Wasmtime(#[from] wasmtime::Error),
 }
 
+/// Why compiling an upload failed.
+#[derive(Debug)]
+pub(crate) enum CompileError {
+    /// wasmtime refused the code.
+    Wasmtime(wasmtime::Error),
+    /// The compile budget was hit, or the worker failed.
+    Budget(CompileBudgetError),
+}
+
 impl PluginEngine {
     /// Build an engine: wasmtime config, pooling allocator, WASI (deny-all) and contract
     /// imports linked, epoch ticker started when metering by epoch.
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
-        let mut wasm = wasmtime::Config::new();
-        wasm.wasm_component_model(true);
-        match config.meter {
-            CpuMeter::Epoch => {
-                wasm.epoch_interruption(true);
-            }
-            CpuMeter::Fuel => {
-                wasm.consume_fuel(true);
-            }
-            CpuMeter::Unmetered => {}
-        }
+        let mut wasm = wasmtime_config(config.meter);
         let slots = config.instance_slots.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
@@ -149,14 +199,18 @@ impl PluginEngine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        super::host::deny_blocking(&mut linker)?;
         Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
 
         let ticker = (config.meter == CpuMeter::Epoch).then(|| EpochTicker::start(&engine));
+        // Compiles run on at most half the cores, so the server keeps the rest.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(PluginEngine {
             engine,
             linker,
             config,
             compiled: Mutex::new(HashMap::new()),
+            compile_slots: CompileSlots::new(cores / 2),
             _ticker: ticker,
         })
     }
@@ -182,29 +236,60 @@ impl PluginEngine {
         }
     }
 
-    /// Compile `bytes`, reusing the on-disk precompiled artifact when there is one.
-    pub(crate) fn compile(&self, hash: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
-        let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, bytes);
-        };
-        let path = dir.join(format!("{hash}-{:016x}.cwasm", self.compat_hash()));
-        if path.exists() {
-            match load_precompiled(&self.engine, &path) {
+    /// Compile `bytes`, reusing the on-disk precompiled artifact when there is one. With a
+    /// compile worker configured the compile runs in it, under the compile budget.
+    pub(crate) fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, CompileError> {
+        let path = self
+            .config
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{hash}-{:016x}.cwasm", self.compat_hash())));
+        if let Some(path) = path.as_ref().filter(|p| p.exists()) {
+            match load_precompiled(&self.engine, path) {
                 Ok(component) => return Ok(component),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "ignoring bad plugin cache entry: {e:#}")
                 }
             }
         }
-        tracing::info!(hash, "compiling plugin");
-        let component = Component::new(&self.engine, bytes)?;
-        if let Ok(artifact) = component.serialize() {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            let stored = std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&tmp, artifact))
-                .and_then(|()| std::fs::rename(&tmp, &path));
-            if let Err(e) = stored {
-                tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
+        tracing::info!(hash, size = bytes.len(), "compiling plugin");
+        let started = std::time::Instant::now();
+        let (component, artifact) = match &self.config.compile_worker {
+            Some(worker) => {
+                let artifact = worker
+                    .compile(
+                        &self.compile_slots,
+                        self.config.meter.name(),
+                        bytes,
+                        &self.config.limits.code,
+                    )
+                    .map_err(CompileError::Budget)?;
+                let component = deserialize_artifact(&self.engine, &artifact).map_err(|e| {
+                    CompileError::Budget(CompileBudgetError::Worker(format!(
+                        "its artifact does not load: {e:#}"
+                    )))
+                })?;
+                (component, Some(artifact))
+            }
+            None => {
+                let component =
+                    Component::new(&self.engine, bytes).map_err(CompileError::Wasmtime)?;
+                (component, None)
+            }
+        };
+        tracing::info!(
+            hash,
+            ms = started.elapsed().as_millis() as u64,
+            "plugin compiled"
+        );
+        if let Some(path) = path {
+            let artifact = match artifact {
+                Some(a) => Ok(a),
+                None => component.serialize(),
+            };
+            match artifact {
+                Ok(artifact) => store_artifact(&path, &artifact),
+                Err(e) => tracing::warn!(hash, "could not serialize compiled plugin: {e:#}"),
             }
         }
         Ok(component)
@@ -263,6 +348,28 @@ impl PluginEngine {
             _ => None,
         }
     }
+}
+
+/// Write a precompiled artifact into the cache, atomically.
+fn store_artifact(path: &std::path::Path, artifact: &[u8]) {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let stored = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&tmp, artifact))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = stored {
+        tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
+    }
+}
+
+/// Load an artifact the compile worker just produced.
+#[allow(unsafe_code)]
+fn deserialize_artifact(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: wasmtime trusts precompiled code. This artifact was written by our own
+    // binary (`plugin compile-worker`) from the uploaded component: the same code an
+    // in-process compile would produce, and wasmtime checks the header and engine settings.
+    unsafe { Component::deserialize(engine, artifact) }
 }
 
 /// Read a precompiled artifact written by [`PluginEngine::compile`].

@@ -10,6 +10,15 @@ pub enum Fault {
     /// The batch ran past its CPU time budget (epoch interruption).
     #[error("cpu limit exceeded: the batch ran longer than {limit_ms} ms")]
     CpuTime { limit_ms: u64 },
+    /// The plugin used more CPU in the room than its budget per window of event time.
+    #[error(
+        "cpu budget exceeded: the plugin used {used_ms} ms of CPU in {window_ms} ms of room time; the budget is {budget_ms} ms"
+    )]
+    CpuBudget {
+        used_ms: u64,
+        window_ms: u64,
+        budget_ms: u64,
+    },
     /// The batch used up its instruction budget (fuel, local runner).
     #[error("instruction limit exceeded: the batch used more than {limit} instructions")]
     Fuel { limit: u64 },
@@ -22,6 +31,9 @@ pub enum Fault {
     /// The plugin returned an action, or made a call, it was not granted.
     #[error("{0}")]
     Denied(Denied),
+    /// The plugin tried to wait in a host call (sleep, a clock subscription).
+    #[error("{0}")]
+    Blocking(String),
     /// The plugin trapped (panic, unreachable, out-of-bounds access...).
     #[error("trap: {0}")]
     Trap(String),
@@ -65,6 +77,9 @@ impl Fault {
         if let Some(denied) = err.downcast_ref::<Denied>() {
             return Fault::Denied(denied.clone());
         }
+        if let Some(blocking) = err.downcast_ref::<super::host::BlockingCall>() {
+            return Fault::Blocking(blocking.to_string());
+        }
         Fault::Trap(err.root_cause().to_string())
     }
 
@@ -72,10 +87,12 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::CpuTime { .. } => "cpu-time",
+            Fault::CpuBudget { .. } => "cpu-budget",
             Fault::Fuel { .. } => "fuel",
             Fault::Memory(_) => "memory",
             Fault::Output(_) => "output",
             Fault::Denied(_) => "denied",
+            Fault::Blocking(_) => "blocking",
             Fault::Trap(_) => "trap",
             Fault::Plugin(_) => "plugin",
             Fault::Instantiate(_) => "instantiate",

@@ -85,6 +85,49 @@ fn deny_all_wasi(log: &Arc<Mutex<LogSink>>) -> WasiCtx {
         .build()
 }
 
+/// The WASI version whose interfaces `wasmtime-wasi` links (guests importing an older
+/// 0.2.x are matched to it by semver).
+const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// A plugin asked the host to wait: sleeping or arming a clock. Traps the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "blocking is not allowed: the plugin called `{0}` (e.g. std::thread::sleep); plugins must return at once and use timers to wait"
+)]
+pub struct BlockingCall(pub &'static str);
+
+/// Replace the clock subscriptions of WASI with calls that trap.
+///
+/// Threat model: `wasi:io/poll.poll` blocks the calling thread until a pollable is ready,
+/// and epoch interruption cannot stop a guest inside a host call, so a plugin calling
+/// `std::thread::sleep` (a u64 of nanoseconds) held its room's plugin worker for as long
+/// as it liked. In the deny-all context every other pollable is ready at once (stdin is
+/// closed, stdout and stderr are the log, no sockets can be made), so the only pollables
+/// that wait are clock subscriptions: creating one traps. A guest can still poll ready
+/// pollables, which returns at once.
+pub(crate) fn deny_blocking<T: 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(WASI_CLOCKS)?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(BlockingCall("wasi:clocks/monotonic-clock.subscribe-duration").into())
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(BlockingCall("wasi:clocks/monotonic-clock.subscribe-instant").into())
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 /// A clock stuck at zero: plugins get time only from their events.
 struct FrozenClock;
 

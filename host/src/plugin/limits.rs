@@ -31,10 +31,25 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     /// Events in one batch; longer batches are split.
     pub max_batch_events: usize,
-    /// Consecutive faults after which the plugin is disabled for the room.
-    pub max_consecutive_faults: u32,
+    /// Faults among the last `fault_window_batches` batches at which the plugin is
+    /// disabled for the room (a fault *rate*: a fresh instance after each fault does not
+    /// reset it).
+    pub max_faults: u32,
+    /// Batches the fault rate is counted over.
+    pub fault_window_batches: u32,
+    /// CPU time one plugin may use in one room per `cpu_window_ms` of event time; past it
+    /// the plugin is disabled for the room. A guest can still use this much steadily.
+    pub cpu_ms_per_window: u64,
+    /// The sliding window of the CPU budget, in event time.
+    pub cpu_window_ms: u64,
+    /// The shortest timer a plugin may set.
+    pub min_timer_delay_ms: u32,
+    /// Timers one plugin may have armed in one room.
+    pub max_timers: usize,
     /// KV quotas per plugin × room.
     pub kv: KvQuota,
+    /// What an upload's code may hold, and what compiling it may cost.
+    pub code: CodeLimits,
 }
 
 impl Default for Limits {
@@ -49,8 +64,58 @@ impl Default for Limits {
             max_log_bytes_per_call: 8 << 10,
             max_upload_bytes: 1 << 20,
             max_batch_events: 256,
-            max_consecutive_faults: 5,
+            max_faults: 5,
+            fault_window_batches: 100,
+            cpu_ms_per_window: 500,
+            cpu_window_ms: 10_000,
+            min_timer_delay_ms: 100,
+            max_timers: 16,
             kv: KvQuota::default(),
+            code: CodeLimits::default(),
+        }
+    }
+}
+
+/// Static limits on an upload's code, checked before it is compiled (`precheck.rs`), and
+/// the budget of the compile itself (`compile.rs`).
+///
+/// Threat model: a component crafted so that Cranelift spends minutes and hundreds of MB
+/// on it. The static limits refuse the known shapes (huge functions, many functions, deep
+/// nesting, many live values) in milliseconds; a component that stays under all of them
+/// is compiled in a child process that is killed at `compile_timeout_ms` and cannot grow
+/// past `compile_memory_bytes`, so every upload is answered in bounded time and memory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CodeLimits {
+    /// Functions with a body, across the component's core modules.
+    pub max_functions: u32,
+    /// Bytes of all function bodies.
+    pub max_code_bytes: usize,
+    /// Bytes of one function body.
+    pub max_function_bytes: usize,
+    /// Locals one function declares.
+    pub max_locals: u32,
+    /// Values one function keeps on its operand stack at once.
+    pub max_operand_stack: u32,
+    /// Depth of nested blocks, loops and ifs in one function.
+    pub max_nesting: u32,
+    /// Wall-clock budget of one compile.
+    pub compile_timeout_ms: u64,
+    /// Memory (data segment and anonymous mappings) of the compiling child process.
+    pub compile_memory_bytes: u64,
+}
+
+impl Default for CodeLimits {
+    fn default() -> Self {
+        CodeLimits {
+            max_functions: 20_000,
+            max_code_bytes: 16 << 20,
+            max_function_bytes: 256 << 10,
+            max_locals: 10_000,
+            max_operand_stack: 2_048,
+            max_nesting: 1_024,
+            compile_timeout_ms: 4_000,
+            compile_memory_bytes: 1 << 30,
         }
     }
 }
@@ -124,6 +189,6 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         // Tables hold function references; 10k entries is far beyond any real plugin.
-        Ok(desired <= 10_000)
+        Ok(desired as u64 <= super::precheck::MAX_TABLE_ELEMENTS)
     }
 }

@@ -4,15 +4,20 @@
 //! pieces, in the order a plugin meets them:
 //!
 //! - [`validate`]: bytes → [`CompiledPlugin`], or a precise [`InvalidPlugin`] reason;
+//! - [`precheck`], [`compile`]: static code limits before compiling, and the compile
+//!   budget (a child process with a deadline and a memory cap);
 //! - [`engine`]: the wasmtime engine, compile cache, pooling allocator and CPU meters;
 //! - [`host`]: per-instance state and the contract's imports (plus deny-all WASI);
 //! - [`gate`]: the capability gate, the only place grants are checked;
 //! - [`slot`]: one plugin in one room — warm instance, KV transaction, fault record;
 //! - [`room`]: the room's enabled plugins and batched event dispatch;
+//! - [`budget`]: a plugin's fault rate, CPU time per window and armed timers in a room;
 //! - [`kv`], [`limits`], [`fault`], [`logsink`]: state, bounds and failure reporting;
 //! - [`model`]: the JSON form of events and actions (event files, reports, the API).
 
 pub mod bindings;
+pub mod budget;
+pub mod compile;
 pub mod componentize;
 pub mod engine;
 pub mod env;
@@ -23,6 +28,7 @@ pub mod kv;
 pub mod limits;
 pub mod logsink;
 pub mod model;
+pub mod precheck;
 pub mod registry;
 pub mod room;
 pub mod slot;

@@ -1,16 +1,19 @@
 //! Turning uploaded bytes into a [`CompiledPlugin`], or a precise reason why not.
 //!
-//! Checks run cheapest first: size, magic, component vs. core module, compilation, the
+//! Checks run cheapest first: size, magic, component vs. core module, the static code
+//! limits (`precheck`), compilation under its budget (`compile`), the
 //! world's export, every import (known, and granted by the manifest), then the manifest
 //! itself, read by calling `describe` in a sandboxed throwaway instance.
 
 use super::bindings::{self, GUEST_EXPORT, Manifest};
-use super::engine::{CompiledPlugin, PluginEngine};
+use super::compile::CompileBudgetError;
+use super::engine::{CompileError, CompiledPlugin, PluginEngine};
 use super::env::{RoomEnv, SharedRoom};
 use super::fault::Fault;
 use super::gate::{self, Denied, Grants};
 use super::host::HostState;
 use super::kv::{KvSpace, MemoryKv};
+use super::precheck::{self, CodeLimitExceeded};
 use crate::catalog::MemoryCatalog;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -31,6 +34,12 @@ pub enum InvalidPlugin {
     UnknownVersion([u8; 4]),
     #[error("invalid component: {0}")]
     Compile(String),
+    /// The code breaks a static limit (checked before compiling).
+    #[error("{0}")]
+    Code(CodeLimitExceeded),
+    /// Compiling hit its time or memory budget, or the host could not compile now.
+    #[error("{0}")]
+    Budget(CompileBudgetError),
     #[error(
         "the component does not export `{GUEST_EXPORT}`: it was built for another world (its exports: {exports})"
     )]
@@ -80,9 +89,13 @@ impl PluginEngine {
         if let Some(plugin) = self.cached(&hash) {
             return Ok(plugin);
         }
-        let component = self
-            .compile(&hash, bytes)
-            .map_err(|e| InvalidPlugin::Compile(format!("{e:#}")))?;
+        let code = precheck::check(bytes, &self.limits().code, self.limits().memory_bytes)
+            .map_err(InvalidPlugin::Code)?;
+        let component = self.compile(&hash, bytes).map_err(|e| match e {
+            CompileError::Wasmtime(e) => InvalidPlugin::Compile(format!("{e:#}")),
+            CompileError::Budget(CompileBudgetError::Invalid(msg)) => InvalidPlugin::Compile(msg),
+            CompileError::Budget(e) => InvalidPlugin::Budget(e),
+        })?;
         let ty = component.component_type();
 
         let exports: Vec<String> = ty
@@ -140,6 +153,7 @@ impl PluginEngine {
         let plugin = Arc::new(CompiledPlugin {
             hash,
             size: bytes.len(),
+            code,
             manifest,
             grants,
             subscriptions,

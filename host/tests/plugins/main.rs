@@ -2,6 +2,7 @@
 //! fixture, upload validation and the registry. Needs the built plugins in
 //! `target/plugins` (`./scripts/test.sh` builds them first).
 
+mod bombs;
 mod common;
 mod examples;
 mod hostile;
