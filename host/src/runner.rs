@@ -19,6 +19,10 @@ use std::sync::Arc;
 /// Most events the runner generates itself (timers, AI replies), against runaway loops.
 const MAX_GENERATED: usize = 10_000;
 
+/// How long after the last recorded event timers still fire, in event time. A plugin that
+/// re-arms its timers forever would otherwise keep the replay going forever.
+pub const TIMER_HORIZON_MS: u64 = 60_000;
+
 /// What the runner reports, line by line.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
@@ -53,6 +57,10 @@ pub struct RunSummary {
     pub disabled: bool,
     pub log_lines: usize,
     pub log_lines_dropped: usize,
+    /// Timers still armed when the replay ended (past the horizon or the event cap).
+    pub timers_pending: usize,
+    /// Why the replay stopped before every timer had fired, if it did.
+    pub stopped: Option<String>,
 }
 
 impl RunSummary {
@@ -111,17 +119,32 @@ pub fn run(
     let mut timers: BTreeMap<String, u64> = BTreeMap::new();
     let mut next_id = events.iter().map(|e| e.id).max().unwrap_or(0) + 1;
     let mut generated = 0usize;
+    let horizon = events
+        .iter()
+        .map(|e| e.time_ms)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(TIMER_HORIZON_MS);
     let mut queue: std::collections::VecDeque<EventRecord> = events.into();
 
     loop {
-        // The next event is the earliest of the next recorded one and any due timer.
+        // The next event is the earliest of the next recorded one and any due timer, as
+        // long as timers are still to fire.
         let due = timers
             .iter()
             .min_by_key(|(_, at)| **at)
-            .map(|(n, at)| (n.clone(), *at));
+            .map(|(n, at)| (n.clone(), *at))
+            .filter(|(_, at)| match timer_stop(*at, horizon, generated) {
+                Some(why) => {
+                    summary.stopped.get_or_insert(why);
+                    false
+                }
+                None => true,
+            });
         let event = match (queue.front(), due) {
             (Some(next), Some((timer, at))) if at <= next.time_ms => {
                 timers.remove(&timer);
+                generated += 1;
                 fired(&room_id, &mut next_id, at, timer)
             }
             (Some(_), _) => match queue.pop_front() {
@@ -130,6 +153,7 @@ pub fn run(
             },
             (None, Some((timer, at))) => {
                 timers.remove(&timer);
+                generated += 1;
                 fired(&room_id, &mut next_id, at, timer)
             }
             (None, None) => break,
@@ -173,7 +197,26 @@ pub fn run(
         }
     }
     summary.disabled = plugins.slots().iter().any(|s| s.disabled().is_some());
+    summary.timers_pending = timers.len();
+    if let Some(why) = &summary.stopped {
+        log(&format!("replay stopped: {why}"));
+    }
     Ok(summary)
+}
+
+/// Why a timer due at `at` is not fired, if it is not: past the horizon, or past the cap
+/// of generated events.
+fn timer_stop(at: u64, horizon: u64, generated: usize) -> Option<String> {
+    if at > horizon {
+        return Some(format!(
+            "timers due over {TIMER_HORIZON_MS} ms after the last recorded event were not fired"
+        ));
+    }
+    (generated >= MAX_GENERATED).then(|| {
+        format!(
+            "the plugin generated {MAX_GENERATED} follow-up events; later timers were not fired"
+        )
+    })
 }
 
 fn bump(next_id: &mut u64) -> u64 {

@@ -137,7 +137,10 @@ impl Registry {
             at_ms: now_ms(),
         })?;
         if disabled {
-            let reason = format!("disabled after repeated faults; last: {fault}");
+            let reason = match fault {
+                Fault::CpuBudget { .. } => format!("disabled: {fault}"),
+                _ => format!("disabled after repeated faults; last: {fault}"),
+            };
             self.store
                 .set_plugin_enabled(room, name, false, Some(&reason))?;
         }

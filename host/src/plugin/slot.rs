@@ -4,8 +4,11 @@
 //! warm between batches, but the instance is only a cache: after a trap it is dropped and
 //! the next batch gets a fresh one, while the KV space (committed state) lives on in the
 //! slot. Every returned action passes the capability gate before the report carries it.
+//! The slot also keeps the plugin's accounts over time (`budget.rs`): its fault rate, its
+//! CPU time per window and its armed timers; exceeding one disables it in the room.
 
 use super::bindings::{Action, Event};
+use super::budget::{ArmedTimers, CpuWindow, FaultWindow};
 use super::engine::{CompiledPlugin, PluginEngine, Warm};
 use super::env::RoomEnv;
 use super::fault::Fault;
@@ -41,6 +44,8 @@ pub struct CallReport {
     pub peak_memory: usize,
     /// Whether this batch needed a fresh instance.
     pub cold_start: bool,
+    /// Wall-clock time the call took, microseconds.
+    pub cpu_us: u64,
 }
 
 /// A plugin version enabled in a room.
@@ -54,6 +59,9 @@ pub struct PluginSlot {
     /// The KV space while no instance holds it.
     parked: Option<KvSpace>,
     consecutive_faults: u32,
+    faults: FaultWindow,
+    cpu: CpuWindow,
+    timers: ArmedTimers,
     disabled: Option<Fault>,
 }
 
@@ -78,6 +86,9 @@ impl PluginSlot {
             env,
             warm: None,
             consecutive_faults: 0,
+            faults: FaultWindow::default(),
+            cpu: CpuWindow::default(),
+            timers: ArmedTimers::default(),
             disabled: None,
         })
     }
@@ -97,6 +108,16 @@ impl PluginSlot {
 
     pub fn consecutive_faults(&self) -> u32 {
         self.consecutive_faults
+    }
+
+    /// Faults among the recent batches (the fault rate's window).
+    pub fn recent_faults(&self) -> u32 {
+        self.faults.faults()
+    }
+
+    /// Timers the plugin has armed in the room.
+    pub fn armed_timers(&self) -> usize {
+        self.timers.len()
     }
 
     pub fn is_warm(&self) -> bool {
@@ -131,6 +152,7 @@ impl PluginSlot {
             fuel: None,
             peak_memory: 0,
             cold_start: self.warm.is_none(),
+            cpu_us: 0,
         };
         if let Some(reason) = &self.disabled {
             report.fault = Some(reason.clone());
@@ -141,18 +163,23 @@ impl PluginSlot {
             Err(fault) => return self.fail(report, fault, engine.limits()),
         };
         engine.arm(&mut warm.store);
+        let started = std::time::Instant::now();
         let result = warm
             .bindings
             .livecart_plugin_guest()
             .call_handle(&mut warm.store, events);
+        report.cpu_us = started.elapsed().as_micros() as u64;
         report.fuel = engine.fuel_used(&warm.store);
         report.peak_memory = warm.store.data().limiter.peak;
         if let Ok(mut sink) = warm.store.data().log.lock() {
             (report.logs, report.logs_dropped) = sink.take();
         }
         let limits = engine.limits();
+        self.timers.fired(events);
         let outcome = match result {
-            Ok(Ok(actions)) => check_output(&self.plugin, &actions, limits).map(|()| actions),
+            Ok(Ok(actions)) => check_output(&self.plugin, &actions, limits)
+                .and_then(|()| self.timers.check(&actions, limits))
+                .map(|()| actions),
             Ok(Err(message)) => Err(Fault::Plugin(message)),
             Err(err) => {
                 let fault = Fault::from_call_error(err, limits, engine.meter().is_fuel());
@@ -161,10 +188,32 @@ impl PluginSlot {
                 Err(fault)
             }
         };
+        let now_ms = events.iter().map(|e| e.server_time_ms).max().unwrap_or(0);
+        if let Some(over) = self.cpu.record(now_ms, report.cpu_us, limits) {
+            return self.disable(report, over);
+        }
         match outcome {
-            Ok(actions) => self.succeed(report, actions),
+            Ok(actions) => self.succeed(report, actions, limits),
             Err(fault) => self.fail(report, fault, limits),
         }
+    }
+
+    /// Disable the plugin in the room for `fault`, dropping the batch.
+    fn disable(&mut self, mut report: CallReport, fault: Fault) -> CallReport {
+        if let Some(kv) = self.kv_mut() {
+            kv.rollback();
+        }
+        tracing::error!(
+            plugin = %self.plugin.manifest.name,
+            room = %self.env.room_id,
+            kind = fault.kind(),
+            "plugin disabled for the room: {fault}"
+        );
+        self.disabled = Some(fault.clone());
+        report.disabled = true;
+        report.fault = Some(fault);
+        self.cool();
+        report
     }
 
     fn warm_up(&mut self, engine: &PluginEngine) -> Result<&mut Warm, Fault> {
@@ -184,9 +233,16 @@ impl PluginSlot {
                 Ok(warm) => self.warm = Some(warm),
                 Err((err, state)) => {
                     self.parked = Some(state.kv);
-                    let fault = match Fault::from_call_error(err, engine.limits(), false) {
-                        Fault::Trap(msg) => Fault::Instantiate(msg),
-                        other => other,
+                    let fault = if err
+                        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                        .is_some()
+                    {
+                        Fault::Host(format!("host capacity: no free plugin instance: {err}"))
+                    } else {
+                        match Fault::from_call_error(err, engine.limits(), false) {
+                            Fault::Trap(msg) => Fault::Instantiate(msg),
+                            other => other,
+                        }
                     };
                     return Err(fault);
                 }
@@ -204,7 +260,12 @@ impl PluginSlot {
         }
     }
 
-    fn succeed(&mut self, mut report: CallReport, actions: Vec<Action>) -> CallReport {
+    fn succeed(
+        &mut self,
+        mut report: CallReport,
+        actions: Vec<Action>,
+        limits: &Limits,
+    ) -> CallReport {
         let (name, room, backend) = (
             self.plugin.manifest.name.clone(),
             self.env.room_id.clone(),
@@ -220,28 +281,37 @@ impl PluginSlot {
             return report;
         }
         self.consecutive_faults = 0;
+        self.faults.record(false, limits);
+        self.timers.apply(&actions);
         report.actions = actions;
         report
     }
 
     fn fail(&mut self, mut report: CallReport, fault: Fault, limits: &Limits) -> CallReport {
+        if matches!(fault, Fault::Host(_)) {
+            // The host's shortage (no free instance slot, storage): the batch is dropped,
+            // never counted against the plugin.
+            report.fault = Some(fault);
+            return report;
+        }
         if let Some(kv) = self.kv_mut() {
             kv.rollback();
         }
         self.consecutive_faults += 1;
+        let recent = self.faults.record(true, limits);
         tracing::warn!(
             plugin = %self.plugin.manifest.name,
             room = %self.env.room_id,
             kind = fault.kind(),
-            consecutive = self.consecutive_faults,
+            recent,
             "plugin fault: {fault}"
         );
-        if self.consecutive_faults >= limits.max_consecutive_faults {
+        if recent >= limits.max_faults {
             tracing::error!(
                 plugin = %self.plugin.manifest.name,
                 room = %self.env.room_id,
-                "plugin disabled for the room after {} consecutive faults",
-                self.consecutive_faults
+                "plugin disabled for the room after {recent} faults in its last {} batches",
+                limits.fault_window_batches
             );
             self.disabled = Some(fault.clone());
             report.disabled = true;

@@ -195,6 +195,10 @@ impl Worker {
                         plugins = self.load().await;
                     }
                     Input::Deliver(name, e) => {
+                        if let EventBody::TimerFired { name: timer } = &e.body {
+                            // A fired timer is no longer armed: forget its task.
+                            self.timers.remove(&(name.clone(), timer.clone()));
+                        }
                         plugins = self
                             .run_batch(plugins, None, std::mem::take(&mut broadcast))
                             .await;

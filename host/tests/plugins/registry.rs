@@ -117,7 +117,7 @@ fn faults_are_recorded_and_disabling_is_visible_to_the_merchant() {
             room_env("live-2", store.clone(), Arc::new(MemoryCatalog::default())),
         )
         .expect("room");
-    for i in 1..=e.limits().max_consecutive_faults as u64 {
+    for i in 1..=e.limits().max_faults as u64 {
         for r in room.dispatch(e, &[comment(i, i, "hi")]) {
             let fault = r.fault.as_ref().expect("faults");
             reg.record_fault("live-2", &r.plugin, &r.version, fault, r.disabled)
