@@ -33,9 +33,9 @@ pub use analytics::{
     rfc3339_utc,
 };
 pub use commerce::{
-    BuyError, BuyRequest, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon, CouponStore,
-    FlashSale, Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order, ProductRecord,
-    Room, RoomStatus, RoomStore, SaleStore, StoreCatalog,
+    ApiToken, BuyError, BuyRequest, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon,
+    CouponStore, FlashSale, Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order,
+    ProductRecord, Room, RoomStatus, RoomStore, SaleStore, StoreCatalog,
 };
 pub use commit_queue::CommitQueue;
 pub use plugins::{Binding, FaultRecord, PluginStore, VersionRecord};
@@ -83,8 +83,8 @@ impl<T> Store for T where
 {
 }
 
-/// Why a store operation failed. `NotFound` and `Invalid` are the caller's fault (the API
-/// answers 404 and 422); the others are the backend's.
+/// Why a store operation failed. `NotFound`, `Invalid` and `Conflict` are the caller's
+/// fault (the API answers 404, 422 and 409); the others are the backend's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -97,6 +97,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The request contradicts the current state (disabling a disabled merchant, revoking a
+    /// revoked token); the message says which. The API answers 409.
+    #[error("{0}")]
+    Conflict(String),
     #[error("random source: {0}")]
     Random(std::io::Error),
     /// A write that could not be committed, reported to each request it carried.
