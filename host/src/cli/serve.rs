@@ -1,7 +1,7 @@
 //! `livecart serve`: the host on its embedded defaults, with a ready demo room.
 
 use crate::ai::{AiProvider, OpenAiConfig, OpenAiProvider};
-use crate::auth::{Claims, Role, TokenKey};
+use crate::auth::{Claims, MIN_OPERATOR_TOKEN_LEN, OperatorToken, Role, TokenKey};
 use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
@@ -29,6 +29,11 @@ pub struct ServeArgs {
     /// Secret for signing room tokens (HS256). Default: generated once, kept in the data dir.
     #[arg(long, env = "LIVECART_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
+    /// The operator's token for `/api/operator/…` and `livecart admin` (at least 16
+    /// characters). Default: generated once, kept in the data dir (`operator-token`) and
+    /// printed at start.
+    #[arg(long, env = "LIVECART_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
     /// Answer plugins' AI questions with an OpenAI-compatible server at this base URL
     /// (default: the embedded answerer over each merchant's catalog).
     #[arg(long, env = "LIVECART_AI_URL")]
@@ -71,6 +76,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => persistent_secret(&args.data_dir.join("token-secret"))?,
     };
     let tokens = TokenKey::new(&secret);
+    let (operator, operator_shown) = operator_token(&args)?;
     let demo = seed_demo(&store, &engine, &registry, &args).context("preparing the demo room")?;
     let ai: Option<Arc<dyn AiProvider>> = args.ai_url.as_ref().map(|url| {
         Arc::new(OpenAiProvider::new(OpenAiConfig {
@@ -125,6 +131,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              \x20 demo stream key: {stream_key}  {key_note}\n\
              \x20 merchant token:  {}\n\
              \x20 demo host token: {host_token}\n\
+             \x20 operator token:  {operator_shown}   (livecart admin, /api/operator)\n\
              \x20 data:            {}\n\
              Press Ctrl-C to stop.\n",
             demo.merchant_token,
@@ -149,6 +156,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Some(dir) => crate::web::Pages::from_dir(dir),
                 None => crate::web::Pages::embedded(),
             }),
+            operator,
         };
         // No Nagle: a room frame or an LL-DASH chunk is small and must leave at once, not
         // wait for the peer's delayed ACK (up to 40 ms when frames follow each other).
@@ -178,6 +186,41 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.bind(addr)?;
     socket.listen(4096)
 }
+
+/// The operator token and how the banner shows it: from `--operator-token` (or its env
+/// var; not echoed), else generated once into the data dir (shown, so the operator can
+/// copy it).
+fn operator_token(args: &ServeArgs) -> anyhow::Result<(OperatorToken, String)> {
+    if let Some(token) = &args.operator_token {
+        let token = token.trim();
+        anyhow::ensure!(
+            token.len() >= MIN_OPERATOR_TOKEN_LEN,
+            "--operator-token (LIVECART_OPERATOR_TOKEN) must have at least \
+             {MIN_OPERATOR_TOKEN_LEN} characters"
+        );
+        return Ok((
+            OperatorToken::new(token),
+            "(set by --operator-token / LIVECART_OPERATOR_TOKEN)".into(),
+        ));
+    }
+    let path = args.data_dir.join(OPERATOR_TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let token = text.trim();
+        if token.len() >= MIN_OPERATOR_TOKEN_LEN {
+            return Ok((OperatorToken::new(token), token.to_owned()));
+        }
+    }
+    let token = format!(
+        "op_{}",
+        crate::random::random_hex(24).context("reading /dev/urandom")?
+    );
+    write_private(&path, token.as_bytes())?;
+    Ok((OperatorToken::new(&token), token))
+}
+
+/// The file in the data dir that holds a generated operator token (`livecart admin`
+/// reads it too).
+pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
 
 /// A secret generated once and kept (mode 0600) in the data directory.
 fn persistent_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
