@@ -12,9 +12,11 @@
 //! orderings, what `None`, `false` and each error mean) and the same transactional
 //! guarantees: claims, flash-sale buys and purchases atomic and idempotent per key under
 //! concurrency from many threads and processes, a plugin binding written with its history
-//! row, an ack batch and a KV change set all or nothing. It brings its own schema and
-//! migrations, retries generated ids that collide, and maps its driver errors into
-//! [`StoreError`] (which needs a variant for them). SQLite-specific, and kept inside
+//! row, an ack batch and a KV change set all or nothing, a token rotation one step, and a
+//! merchant's disable or a token's revocation seen by the very next lookup on any node
+//! (no cached token lookups). It brings its own schema and migrations, retries generated
+//! ids that collide, and maps its driver errors into [`StoreError`] (which needs a variant
+//! for them). SQLite-specific, and kept inside
 //! [`SqliteStore`]: WAL, `synchronous=NORMAL`, `user_version` as the schema version, one
 //! connection behind a mutex (every call serialized in-process) with `BEGIN IMMEDIATE` for
 //! writers in other processes, and the SQL dialect.
