@@ -321,3 +321,67 @@ fn seed_demo(
         merchant_token: token,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let argv = ["livecart", "serve"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("parses")
+            .command
+        {
+            crate::cli::Command::Serve(args) => args,
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn a_generated_operator_token_is_kept_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf-8");
+        let args = serve_args(&["--data-dir", data]);
+        if args.operator_token.is_some() {
+            return; // LIVECART_OPERATOR_TOKEN is set where the tests run.
+        }
+        let (key, shown) = operator_token(&args).expect("generated");
+        assert!(shown.starts_with("op_") && shown.len() == 51, "{shown}");
+        assert!(key.matches(&shown));
+        let file = dir.path().join(OPERATOR_TOKEN_FILE);
+        let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, shown_again) = operator_token(&args).expect("reused");
+        assert_eq!(shown_again, shown);
+        assert!(again.matches(&shown));
+    }
+
+    #[test]
+    fn a_configured_operator_token_is_not_echoed_and_must_be_long_enough() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf-8");
+        let given = "a-long-enough-operator-token";
+        let (key, shown) = operator_token(&serve_args(&[
+            "--data-dir",
+            data,
+            "--operator-token",
+            given,
+        ]))
+        .expect("configured");
+        assert!(key.matches(given));
+        assert!(!shown.contains(given), "{shown}");
+        assert!(!dir.path().join(OPERATOR_TOKEN_FILE).exists());
+        let e = operator_token(&serve_args(&[
+            "--data-dir",
+            data,
+            "--operator-token",
+            "short",
+        ]))
+        .expect_err("too short");
+        assert!(e.to_string().contains("at least 16 characters"), "{e}");
+    }
+}
