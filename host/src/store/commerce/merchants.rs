@@ -246,14 +246,19 @@ impl MerchantStore for SqliteStore {
     }
 
     fn tokens_of(&self, merchant_id: &str) -> Result<Vec<ApiToken>, StoreError> {
-        self.write(|tx| {
-            merchant_in(tx, merchant_id)?;
+        // A read: one deferred transaction (a consistent view), not the write lock.
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let tokens = {
+            merchant_in(&tx, merchant_id)?;
             let mut stmt = tx.prepare(&format!(
                 "SELECT {TOKEN_COLS} FROM merchant_tokens WHERE merchant_id = ?1 ORDER BY seq"
             ))?;
             let rows = stmt.query_map([merchant_id], token_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(tokens)
     }
 
     fn issue_token(
