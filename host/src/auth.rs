@@ -3,7 +3,8 @@
 //! WebSocket clients present a JWT (RFC 7519) signed with HMAC-SHA256 (`alg: HS256`) under
 //! the host's configured secret; it names the user, their role in one room, and when it
 //! expires. Viewers without a token get a guest identity. Merchants call the REST API with
-//! API tokens (checked against the store, see `store::commerce`).
+//! API tokens (checked against the store, see `store::commerce`); the operator calls its
+//! routes with the one [`OperatorToken`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -125,6 +126,49 @@ impl TokenKey {
     }
 }
 
+/// The operator's credential: the one bearer token that may create, disable and issue
+/// tokens to merchants (`/api/operator/…`, `livecart admin`).
+///
+/// Only an HMAC tag of the token is kept, and a presented token is checked by comparing
+/// its tag in constant time (`verify_slice`), so neither the token's bytes nor its length
+/// leak through timing.
+#[derive(Clone)]
+pub struct OperatorToken {
+    tag: Vec<u8>,
+}
+
+impl std::fmt::Debug for OperatorToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorToken(..)")
+    }
+}
+
+/// The shortest operator token `livecart serve` accepts from a flag or the environment.
+pub const MIN_OPERATOR_TOKEN_LEN: usize = 16;
+
+impl OperatorToken {
+    /// The key of the tags; it need not be secret: it only makes every tag the same length.
+    const TAG_KEY: &'static [u8] = b"livecart operator token v1";
+
+    pub fn new(token: &str) -> Self {
+        OperatorToken {
+            tag: Self::mac(token).finalize().into_bytes().to_vec(),
+        }
+    }
+
+    fn mac(token: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(Self::TAG_KEY)
+            .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+        mac.update(token.as_bytes());
+        mac
+    }
+
+    /// Whether `presented` is the operator token (constant time; an empty token never is).
+    pub fn matches(&self, presented: &str) -> bool {
+        !presented.is_empty() && Self::mac(presented).verify_slice(&self.tag).is_ok()
+    }
+}
+
 /// Unix seconds now.
 pub fn now_s() -> u64 {
     crate::store::now_ms() / 1000
@@ -142,6 +186,22 @@ mod tests {
             role: Role::Host,
             exp,
         }
+    }
+
+    #[test]
+    fn operator_token_matches_itself_only() {
+        let op = OperatorToken::new("op_0123456789abcdef");
+        assert!(op.matches("op_0123456789abcdef"));
+        for wrong in [
+            "",
+            "op_0123456789abcdeF",
+            "op_0123456789abcde",
+            "op_0123456789abcdef0",
+        ] {
+            assert!(!op.matches(wrong), "{wrong:?}");
+        }
+        assert!(!OperatorToken::new("").matches(""));
+        assert_eq!(format!("{op:?}"), "OperatorToken(..)");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The `livecart` binary: `serve`, `plugin …` and `bench …`.
+//! The `livecart` binary: `serve`, `plugin …`, `admin …` and `bench …`.
 
 use clap::Parser;
 

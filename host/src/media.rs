@@ -87,16 +87,58 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-/// Stream keys are room credentials kept by the store.
+/// Stream keys are room credentials kept by the store. A key of a room whose merchant the
+/// operator has disabled is refused for every new publish (a publish already running goes
+/// on until it ends). Rooms of a merchant id without a merchant row (none are created
+/// today) are not refused.
 struct StoreKeys(Arc<dyn Store>);
 
 impl StreamKeys for StoreKeys {
     fn room_for_key(&self, key: &str) -> Result<String, KeyRejection> {
-        match self.0.room_by_stream_key(key) {
-            Ok(Some(room)) => Ok(room.id),
-            Ok(None) => Err(KeyRejection::UnknownKey),
-            Err(e) => Err(KeyRejection::Lookup(e.to_string())),
+        let lookup = |e: crate::store::StoreError| KeyRejection::Lookup(e.to_string());
+        let room = self
+            .0
+            .room_by_stream_key(key)
+            .map_err(lookup)?
+            .ok_or(KeyRejection::UnknownKey)?;
+        match self.0.merchant(&room.merchant_id).map_err(lookup)? {
+            Some(m) if !m.is_enabled() => Err(KeyRejection::RoomClosed(
+                room.id,
+                format!("merchant {} is disabled", m.id),
+            )),
+            _ => Ok(room.id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn a_disabled_merchants_stream_key_is_refused_until_it_is_enabled_again() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
+        let (m, _) = store.create_merchant("Shop").expect("merchant");
+        let room = store.create_room(&m.id, "Live").expect("room");
+        let keys = StoreKeys(store.clone());
+        assert_eq!(
+            keys.room_for_key(&room.stream_key).ok(),
+            Some(room.id.clone())
+        );
+        store.set_merchant_disabled(&m.id, true).expect("disable");
+        match keys.room_for_key(&room.stream_key) {
+            Err(e @ KeyRejection::RoomClosed(..)) => {
+                assert!(e.to_string().contains("is disabled"), "{e}")
+            }
+            other => panic!("expected RoomClosed, got {other:?}"),
+        }
+        store.set_merchant_disabled(&m.id, false).expect("enable");
+        assert_eq!(keys.room_for_key(&room.stream_key).ok(), Some(room.id));
+        assert!(matches!(
+            keys.room_for_key("sk_unknown"),
+            Err(KeyRejection::UnknownKey)
+        ));
     }
 }
 

@@ -22,6 +22,8 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     pub media: Arc<Media>,
     pub pages: Arc<crate::web::Pages>,
+    /// The operator's credential for `/api/operator/…`.
+    pub operator: crate::auth::OperatorToken,
 }
 
 /// The router. Must be called inside a tokio runtime (it starts the long-poll reaper).

@@ -1,4 +1,5 @@
-//! The commerce and analytics store against real SQLite files: merchant auth, rooms,
+//! The commerce and analytics store against real SQLite files: merchant auth and tenancy
+//! (disable, token issue/rotate/revoke), rooms,
 //! product isolation, coupon claims and flash-sale buys (rules, idempotency, no oversell
 //! under concurrency), persistence across reopen, per-minute analytics, CSV and A/B
 //! assignment. Each concern has its own file under `tests/commerce/`.
@@ -15,6 +16,8 @@ mod flash;
 mod group_commit;
 #[path = "commerce/persistence.rs"]
 mod persistence;
+#[path = "commerce/tenancy.rs"]
+mod tenancy;
 
 use livecart::catalog::{Faq, Product};
 use livecart::store::{NewCoupon, SqliteStore, Store};

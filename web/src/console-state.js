@@ -1,9 +1,12 @@
-// console-state.js — what the console's modules share: the merchant's rooms, the selected
+// console-state.js — what the console's modules share: the merchant (id and shop name),
+// its rooms, the selected
 // room, the product list (several tabs need it), and a tiny event bus between modules.
 
 import { get } from './console-api.js';
 
 export const state = {
+    /** Who is signed in, as `GET /api/me` answers: `{id, name, …}`, or null. */
+    merchant: null,
     /** The merchant's rooms, as `GET /api/rooms` lists them (kept fresh by polling). */
     rooms: [],
     /** The selected room's id, or null. */

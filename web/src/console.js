@@ -3,9 +3,10 @@
 // each of which lives in its own module (console-rooms, -catalog, -commerce, -plugins,
 // -analytics) with the same three functions: init() once, show(roomId) and hide().
 //
-// DOM hooks the browser tests use: #signin-form, #token, #signin-error, #signout, #app,
-// #rooms li button[data-room], #room-create, #room-status[data-status], #tabs
-// button[data-tab]; each tab's own ids are listed at the top of its module.
+// DOM hooks the browser tests use: #signin-form, #token, #signin-error, #signout,
+// #whoami (the shop's name, from `GET /api/me`), #app, #rooms li button[data-room],
+// #room-create, #room-status[data-status], #tabs button[data-tab]; each tab's own ids are
+// listed at the top of its module.
 
 import { ApiError, get, getToken, setToken, setUnauthorizedHandler } from './console-api.js';
 import { $, $$, clearError, errorText, setBusy, showError } from './console-dom.js';
@@ -47,6 +48,7 @@ function signOut(message) {
     setToken('');
     state.rooms = [];
     state.room = null;
+    state.merchant = null;
     showSignIn(message);
 }
 
@@ -69,7 +71,8 @@ async function signIn(event) {
         await enterApp();
     } catch (e) {
         setToken('');
-        const message = e instanceof ApiError && e.status === 401
+        // 401: not a token of ours; 403: a disabled merchant's token, or the operator's.
+        const message = e instanceof ApiError && (e.status === 401 || e.status === 403)
             ? `That token was refused (${e.message}). Check it and try again.`
             : errorText(e);
         showError(err, { message });
@@ -80,17 +83,21 @@ async function signIn(event) {
     }
 }
 
-/** Load the rooms with the stored token and show the app; throws when refused. */
+/** Ask who the stored token belongs to (`GET /api/me`), load the rooms and show the app
+ * with the shop's name; throws when refused. */
 async function enterApp() {
+    const me = await get('/api/me');
     const list = await get('/api/rooms');
+    state.merchant = me;
     state.rooms = list;
     $('#signin').hidden = true;
     $('#app').hidden = false;
     $('#signout').hidden = false;
     const tail = getToken().slice(-4);
-    const merchant = list[0] ? `merchant ${list[0].merchant_id} · ` : '';
-    $('#whoami').textContent = `${merchant}token …${tail}`;
-    $('#whoami').hidden = false;
+    const whoami = $('#whoami');
+    whoami.textContent = `${me.name} · token …${tail}`;
+    whoami.title = `merchant ${me.id}`;
+    whoami.hidden = false;
     emit('rooms', state.rooms);
     route();
 }

@@ -56,7 +56,11 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     await page.click('#signin-submit');
     await page.waitForSelector('#app', { state: 'visible' });
     check(await page.isHidden('#signin'), 'the sign-in stayed after signing in');
-    step('right token accepted');
+    // The header names the shop (serve's demo merchant), not its id.
+    const whoami = await text(page, '#whoami');
+    check(whoami.startsWith('Demo Shop · token …') && !/\bm_[0-9a-f]{12}\b/.test(whoami),
+        `the header does not name the shop: ${JSON.stringify(whoami)}`);
+    step('right token accepted', whoami);
 
     // ---- create a room -------------------------------------------------------------------
     const title = `Console e2e ${Date.now() % 100000}`;

@@ -3,11 +3,15 @@
 //! Merchants authenticate with `Authorization: Bearer <api token>`; every handler scopes
 //! what it reads and writes to that merchant, so merchant A never sees or changes
 //! merchant B's rooms, products, coupons or plugins (they answer 404, or 403 for plugin
-//! versions). Errors are `{"error": "..."}` with a status that says what kind; internal
-//! failures are logged and answered with a generic message.
+//! versions). A disabled merchant's tokens are refused (403) at once. The operator manages
+//! merchants and their tokens under `/api/operator/…` with its own token
+//! ([`AuthOperator`]). Errors are `{"error": "..."}` with a status that says what kind;
+//! internal failures are logged and answered with a generic message.
 
+mod account;
 mod analytics;
 mod catalog;
+mod operator;
 mod plugins;
 mod rooms;
 mod viewers;
@@ -25,6 +29,8 @@ use axum::{Json, Router};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
+        .merge(account::routes())
+        .merge(operator::routes())
         .merge(rooms::routes())
         .merge(catalog::routes())
         .merge(plugins::routes())
@@ -71,6 +77,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Invalid(msg) => ApiError::unprocessable(msg),
+            StoreError::Conflict(msg) => ApiError(StatusCode::CONFLICT, msg),
             other => ApiError::internal(other),
         }
     }
@@ -85,27 +92,73 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-/// The merchant making the request.
+fn unauthorized(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::UNAUTHORIZED, msg.into())
+}
+
+fn forbidden(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::FORBIDDEN, msg.into())
+}
+
+/// The bearer token of a request, or 401 naming the kind of token expected.
+fn bearer(parts: &Parts, kind: &str) -> Result<String, ApiError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized(format!("missing `Authorization: Bearer <{kind}>`")))
+}
+
+/// The merchant making the request: an unrevoked API token of an enabled merchant. A
+/// disabled merchant's tokens are refused with 403 (and a message saying so) from the
+/// moment the operator disables it; the operator token is refused with 403 too, since
+/// it names no merchant.
 pub struct AuthMerchant(pub Merchant);
 
 impl FromRequestParts<AppState> for AuthMerchant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |msg: &str| ApiError(StatusCode::UNAUTHORIZED, msg.to_owned());
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <api token>`"))?
-            .trim()
-            .to_owned();
+        let token = bearer(parts, "api token")?;
+        if state.operator.matches(&token) {
+            return Err(forbidden(
+                "this is the operator token; merchant routes need a merchant's api token",
+            ));
+        }
         let store = state.store.clone();
-        let merchant = blocking(move || Ok(store.merchant_by_token(&token)?)).await?;
-        merchant
-            .map(AuthMerchant)
-            .ok_or_else(|| unauthorized("invalid api token"))
+        match blocking(move || Ok(store.merchant_by_token(&token)?)).await? {
+            Some(m) if m.is_enabled() => Ok(AuthMerchant(m)),
+            Some(m) => Err(forbidden(format!(
+                "merchant {} is disabled; ask the operator to re-enable it",
+                m.id
+            ))),
+            None => Err(unauthorized("invalid api token")),
+        }
+    }
+}
+
+/// The operator making the request (`Authorization: Bearer <operator token>`): a missing
+/// or wrong token is 401, a merchant's API token 403.
+pub struct AuthOperator;
+
+impl FromRequestParts<AppState> for AuthOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts, "operator token")?;
+        if state.operator.matches(&token) {
+            return Ok(AuthOperator);
+        }
+        let store = state.store.clone();
+        match blocking(move || Ok(store.merchant_by_token(&token)?)).await? {
+            Some(_) => Err(forbidden(
+                "a merchant's api token cannot use operator routes",
+            )),
+            None => Err(unauthorized("invalid operator token")),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch to each command.
 
+pub mod admin;
 mod bench;
 mod bench_media;
 mod bench_ws;
@@ -28,6 +29,9 @@ pub enum Command {
     /// Tools for plugin developers.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The operator's commands: merchants and their API tokens, through a running server's
+    /// operator API.
+    Admin(admin::AdminArgs),
     /// Benchmarks (run with --release).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -38,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Admin(args) => admin::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -1,7 +1,7 @@
 //! `livecart serve`: the host on its embedded defaults, with a ready demo room.
 
 use crate::ai::{AiProvider, OpenAiConfig, OpenAiProvider};
-use crate::auth::{Claims, Role, TokenKey};
+use crate::auth::{Claims, MIN_OPERATOR_TOKEN_LEN, OperatorToken, Role, TokenKey};
 use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
@@ -29,6 +29,11 @@ pub struct ServeArgs {
     /// Secret for signing room tokens (HS256). Default: generated once, kept in the data dir.
     #[arg(long, env = "LIVECART_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
+    /// The operator's token for `/api/operator/…` and `livecart admin` (at least 16
+    /// characters). Default: generated once, kept in the data dir (`operator-token`) and
+    /// printed at start.
+    #[arg(long, env = "LIVECART_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
     /// Answer plugins' AI questions with an OpenAI-compatible server at this base URL
     /// (default: the embedded answerer over each merchant's catalog).
     #[arg(long, env = "LIVECART_AI_URL")]
@@ -75,6 +80,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => persistent_secret(&args.data_dir.join("token-secret"))?,
     };
     let tokens = TokenKey::new(&secret);
+    let (operator, operator_shown) = operator_token(&args)?;
     let demo = seed_demo(&store, &engine, &registry, &args).context("preparing the demo room")?;
     let ai: Option<Arc<dyn AiProvider>> = args.ai_url.as_ref().map(|url| {
         Arc::new(OpenAiProvider::new(OpenAiConfig {
@@ -129,6 +135,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              \x20 demo stream key: {stream_key}  {key_note}\n\
              \x20 merchant token:  {}\n\
              \x20 demo host token: {host_token}\n\
+             \x20 operator token:  {operator_shown}   (livecart admin, /api/operator)\n\
              \x20 data:            {}\n\
              Press Ctrl-C to stop.\n",
             demo.merchant_token,
@@ -153,6 +160,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Some(dir) => crate::web::Pages::from_dir(dir),
                 None => crate::web::Pages::embedded(),
             }),
+            operator,
         };
         // No Nagle: a room frame or an LL-DASH chunk is small and must leave at once, not
         // wait for the peer's delayed ACK (up to 40 ms when frames follow each other).
@@ -182,6 +190,41 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.bind(addr)?;
     socket.listen(4096)
 }
+
+/// The operator token and how the banner shows it: from `--operator-token` (or its env
+/// var; not echoed), else generated once into the data dir (shown, so the operator can
+/// copy it).
+fn operator_token(args: &ServeArgs) -> anyhow::Result<(OperatorToken, String)> {
+    if let Some(token) = &args.operator_token {
+        let token = token.trim();
+        anyhow::ensure!(
+            token.len() >= MIN_OPERATOR_TOKEN_LEN,
+            "--operator-token (LIVECART_OPERATOR_TOKEN) must have at least \
+             {MIN_OPERATOR_TOKEN_LEN} characters"
+        );
+        return Ok((
+            OperatorToken::new(token),
+            "(set by --operator-token / LIVECART_OPERATOR_TOKEN)".into(),
+        ));
+    }
+    let path = args.data_dir.join(OPERATOR_TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let token = text.trim();
+        if token.len() >= MIN_OPERATOR_TOKEN_LEN {
+            return Ok((OperatorToken::new(token), token.to_owned()));
+        }
+    }
+    let token = format!(
+        "op_{}",
+        crate::random::random_hex(24).context("reading /dev/urandom")?
+    );
+    write_private(&path, token.as_bytes())?;
+    Ok((OperatorToken::new(&token), token))
+}
+
+/// The file in the data dir that holds a generated operator token (`livecart admin`
+/// reads it too).
+pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
 
 /// A secret generated once and kept (mode 0600) in the data directory.
 fn persistent_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -281,4 +324,68 @@ fn seed_demo(
     Ok(Demo {
         merchant_token: token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let argv = ["livecart", "serve"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("parses")
+            .command
+        {
+            crate::cli::Command::Serve(args) => args,
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn a_generated_operator_token_is_kept_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf-8");
+        let args = serve_args(&["--data-dir", data]);
+        if args.operator_token.is_some() {
+            return; // LIVECART_OPERATOR_TOKEN is set where the tests run.
+        }
+        let (key, shown) = operator_token(&args).expect("generated");
+        assert!(shown.starts_with("op_") && shown.len() == 51, "{shown}");
+        assert!(key.matches(&shown));
+        let file = dir.path().join(OPERATOR_TOKEN_FILE);
+        let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, shown_again) = operator_token(&args).expect("reused");
+        assert_eq!(shown_again, shown);
+        assert!(again.matches(&shown));
+    }
+
+    #[test]
+    fn a_configured_operator_token_is_not_echoed_and_must_be_long_enough() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf-8");
+        let given = "a-long-enough-operator-token";
+        let (key, shown) = operator_token(&serve_args(&[
+            "--data-dir",
+            data,
+            "--operator-token",
+            given,
+        ]))
+        .expect("configured");
+        assert!(key.matches(given));
+        assert!(!shown.contains(given), "{shown}");
+        assert!(!dir.path().join(OPERATOR_TOKEN_FILE).exists());
+        let e = operator_token(&serve_args(&[
+            "--data-dir",
+            data,
+            "--operator-token",
+            "short",
+        ]))
+        .expect_err("too short");
+        assert!(e.to_string().contains("at least 16 characters"), "{e}");
+    }
 }

@@ -333,6 +333,13 @@ where
             return None;
         }
     };
+    if user.role > Role::Viewer
+        && let Err(why) = staff_may_join(rooms, &room.hub.merchant_id)
+    {
+        let _ = error(sink, "merchant_disabled", why).await;
+        close(sink, CLOSE_POLICY, "merchant disabled").await;
+        return None;
+    }
     let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
     let commerce = StoreCommerce(rooms.deps.store.clone());
     let (conn_id, catch_up) = room.hub.join(outbox.clone(), resume.as_ref(), &commerce);
@@ -362,6 +369,24 @@ where
         violations: 0,
         window: Instant::now(),
     })
+}
+
+/// Whether a host or moderator token of a room of `merchant_id` may join: not while the
+/// operator has the merchant disabled (its staff act for the shop; viewers and guests still
+/// join, and the room cannot go live since its stream keys are refused too). Checked only
+/// for those roles, so a join storm of viewers costs no store read.
+fn staff_may_join(rooms: &Rooms, merchant_id: &str) -> Result<(), String> {
+    match rooms.deps.store.merchant(merchant_id) {
+        Ok(Some(m)) if !m.is_enabled() => Err(format!(
+            "merchant {} is disabled: its room tokens are refused",
+            m.id
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!("checking merchant {merchant_id} at join: {e}");
+            Err("could not check the room's merchant; try again".into())
+        }
+    }
 }
 
 /// Answer a refused message with an error frame; close the connection (returning true)

@@ -24,7 +24,7 @@ mod sales;
 pub use buys::BuyRequest;
 pub use claims::{ClaimRequest, OfferedIn};
 pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
-pub use merchants::{Merchant, MerchantStore};
+pub use merchants::{ApiToken, Merchant, MerchantStore};
 pub use products::{CatalogStore, ProductRecord, StoreCatalog};
 pub use rooms::{Room, RoomStatus, RoomStore};
 pub use sales::{BuyError, FlashSale, NewFlashSale, Order, SaleStore};

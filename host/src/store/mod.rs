@@ -12,9 +12,11 @@
 //! orderings, what `None`, `false` and each error mean) and the same transactional
 //! guarantees: claims, flash-sale buys and purchases atomic and idempotent per key under
 //! concurrency from many threads and processes, a plugin binding written with its history
-//! row, an ack batch and a KV change set all or nothing. It brings its own schema and
-//! migrations, retries generated ids that collide, and maps its driver errors into
-//! [`StoreError`] (which needs a variant for them). SQLite-specific, and kept inside
+//! row, an ack batch and a KV change set all or nothing, a token rotation one step, and a
+//! merchant's disable or a token's revocation seen by the very next lookup on any node
+//! (no cached token lookups). It brings its own schema and migrations, retries generated
+//! ids that collide, and maps its driver errors into [`StoreError`] (which needs a variant
+//! for them). SQLite-specific, and kept inside
 //! [`SqliteStore`]: WAL, `synchronous=NORMAL`, `user_version` as the schema version, one
 //! connection behind a mutex (every call serialized in-process) with `BEGIN IMMEDIATE` for
 //! writers in other processes, and the SQL dialect.
@@ -33,9 +35,9 @@ pub use analytics::{
     rfc3339_utc,
 };
 pub use commerce::{
-    BuyError, BuyRequest, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon, CouponStore,
-    FlashSale, Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order, ProductRecord,
-    Room, RoomStatus, RoomStore, SaleStore, StoreCatalog,
+    ApiToken, BuyError, BuyRequest, CatalogStore, Claim, ClaimError, ClaimRequest, Coupon,
+    CouponStore, FlashSale, Merchant, MerchantStore, NewCoupon, NewFlashSale, OfferedIn, Order,
+    ProductRecord, Room, RoomStatus, RoomStore, SaleStore, StoreCatalog,
 };
 pub use commit_queue::CommitQueue;
 pub use plugins::{Binding, FaultRecord, PluginStore, VersionRecord};
@@ -83,8 +85,8 @@ impl<T> Store for T where
 {
 }
 
-/// Why a store operation failed. `NotFound` and `Invalid` are the caller's fault (the API
-/// answers 404 and 422); the others are the backend's.
+/// Why a store operation failed. `NotFound`, `Invalid` and `Conflict` are the caller's
+/// fault (the API answers 404, 422 and 409); the others are the backend's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -97,6 +99,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The request contradicts the current state (disabling a disabled merchant, revoking a
+    /// revoked token); the message says which. The API answers 409.
+    #[error("{0}")]
+    Conflict(String),
     #[error("random source: {0}")]
     Random(std::io::Error),
     /// A write that could not be committed, reported to each request it carried.

@@ -193,6 +193,36 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE acks ADD COLUMN displayed_media_ms INTEGER;
     "#,
+    // 4: tenancy. A merchant has many API tokens, which the operator issues, rotates and
+    // revokes, and may be disabled. Each existing token moves to `merchant_tokens` as the
+    // merchant's "initial" token (same hash, so it keeps working); `merchants` is rebuilt
+    // without its token column and with a `seq` for creation order (nothing references it).
+    r#"
+    CREATE TABLE merchant_tokens (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        merchant_id TEXT NOT NULL,
+        token_hash  TEXT NOT NULL UNIQUE,
+        label       TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        revoked_ms  INTEGER
+    );
+    CREATE INDEX merchant_tokens_by_merchant ON merchant_tokens(merchant_id, seq);
+    INSERT INTO merchant_tokens (id, merchant_id, token_hash, label, created_ms)
+        SELECT 'tk_' || lower(hex(randomblob(6))), id, token_hash, 'initial', created_ms
+        FROM merchants ORDER BY created_ms, id;
+    CREATE TABLE merchants_v4 (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        disabled_ms INTEGER
+    );
+    INSERT INTO merchants_v4 (id, name, created_ms)
+        SELECT id, name, created_ms FROM merchants ORDER BY created_ms, id;
+    DROP TABLE merchants;
+    ALTER TABLE merchants_v4 RENAME TO merchants;
+    "#,
 ];
 
 /// The embedded SQLite store.
@@ -251,5 +281,56 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
         assert_eq!(v, MIGRATIONS.len());
+    }
+
+    /// Migration 4 moved tokens out of `merchants`; a merchant created before it must keep
+    /// its token, its name and its place in the list.
+    #[test]
+    fn tokens_issued_before_tenancy_still_work_after_migrating() {
+        use crate::store::MerchantStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut conn = Connection::open(&path).expect("open");
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(3) {
+            let tx = conn.transaction().expect("tx");
+            tx.execute_batch(sql).expect("old migration");
+            tx.pragma_update(None, "user_version", i + 1)
+                .expect("version");
+            tx.commit().expect("commit");
+        }
+        let hash = |t: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()));
+        for (id, name, token, at) in [
+            ("m_000000000002", "Second", "lc_two", 2),
+            ("m_000000000001", "First", "lc_one", 1),
+        ] {
+            conn.execute(
+                "INSERT INTO merchants (id, name, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![id, name, hash(token), at],
+            )
+            .expect("old merchant");
+        }
+        drop(conn);
+
+        let store = SqliteStore::open(&path).expect("migrate");
+        let first = store
+            .merchant_by_token("lc_one")
+            .expect("lookup")
+            .expect("old token still works");
+        assert_eq!(
+            (first.id.as_str(), first.name.as_str()),
+            ("m_000000000001", "First")
+        );
+        assert!(first.is_enabled());
+        let names: Vec<String> = store
+            .merchants()
+            .expect("list")
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["First", "Second"]);
+        let tokens = store.tokens_of("m_000000000002").expect("tokens");
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].label, "initial");
+        assert!(tokens[0].id.starts_with("tk_") && tokens[0].id.len() == 15);
     }
 }

@@ -364,6 +364,14 @@ async fn openapi_documents_every_route() {
         "/api/rooms/{room}/guest",
         "/api/rooms/{room}/me",
         "/api/rooms/{room}/analytics/sync",
+        "/api/me",
+        "/api/operator/merchants",
+        "/api/operator/merchants/{id}",
+        "/api/operator/merchants/{id}/disable",
+        "/api/operator/merchants/{id}/enable",
+        "/api/operator/merchants/{id}/tokens",
+        "/api/operator/merchants/{id}/tokens/{token}/rotate",
+        "/api/operator/merchants/{id}/tokens/{token}/revoke",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

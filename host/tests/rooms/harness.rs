@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const SECRET: &[u8] = b"test-secret";
+/// The operator token of every test server.
+pub const OPERATOR_TOKEN: &str = "op_test_operator_token";
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
@@ -108,6 +110,7 @@ pub async fn start(config: RoomConfig) -> Server {
         rooms,
         media: livecart::media::Media::disabled(),
         pages: Arc::new(livecart::web::Pages::embedded()),
+        operator: livecart::auth::OperatorToken::new(OPERATOR_TOKEN),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

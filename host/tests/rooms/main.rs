@@ -1,9 +1,11 @@
 //! Live rooms through real WebSocket clients and HTTP against a server on port 0:
 //! join, chat, likes, plugins unlocking coupons, claim races, resume, limits and denials,
-//! and the REST API.
+//! the REST API, and the operator API.
 
+mod admin;
 mod api;
 mod harness;
 mod longpoll;
+mod operator;
 mod pages;
 mod ws;
