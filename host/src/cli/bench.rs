@@ -28,6 +28,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         cold_iterations: usize,
     },
+    /// Many rooms with the example plugins on one node: latency, rooms acting, warm cache.
+    Rooms(super::bench_rooms::RoomsArgs),
+    /// Compile bombs: upload → answer time through the static limits and compile worker.
+    Bombs {
+        /// Built plugin components (for the ordinary plugin in the same run).
+        #[arg(long, default_value = "target/plugins")]
+        plugins_dir: PathBuf,
+    },
     /// Rooms over real WebSockets: fan-out latency, memory per connection, like storm,
     /// concurrent claims (against a `serve` child process on 127.0.0.1).
     Ws(super::bench_ws::WsArgs),
@@ -43,6 +51,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             iterations,
             cold_iterations,
         } => plugins(&plugins_dir, iterations, cold_iterations),
+        BenchCommand::Rooms(args) => super::bench_rooms::run(args),
+        BenchCommand::Bombs { plugins_dir } => super::bench_bombs::run(&plugins_dir),
         BenchCommand::Ws(args) => super::bench_ws::run(args),
         BenchCommand::Media(args) => super::bench_media::run(args),
     }

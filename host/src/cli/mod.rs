@@ -2,7 +2,9 @@
 
 pub mod admin;
 mod bench;
+mod bench_bombs;
 mod bench_media;
+mod bench_rooms;
 mod bench_ws;
 mod plugin;
 mod serve;

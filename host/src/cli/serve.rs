@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// Example plugin sources (for their sample configs and the demo catalog).
     #[arg(long, default_value = "plugins")]
     pub plugin_sources: PathBuf,
+    /// Memory the warm plugin instances may hold together, MiB. Instances beyond it (or
+    /// beyond the pool sized from it, one instance per MiB) are evicted least recently used
+    /// and re-created on their next event; their state is kept.
+    #[arg(long, default_value_t = 1024, env = "LIVECART_PLUGIN_MEMORY_MIB")]
+    pub plugin_memory_mib: usize,
     /// Serve the web pages from this directory (its `src/` and `node_modules/dashjs`) on
     /// every request instead of the copies built in: for working on the pages.
     #[arg(long)]
@@ -67,7 +72,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("opening the SQLite store")?,
     );
     let mut config = EngineConfig::new(CpuMeter::Epoch);
-    config.instance_slots = 256;
+    // One pool slot per MiB of the budget, plus an eighth for cold starts and uploads.
+    let warm = args.plugin_memory_mib.clamp(16, 16 << 10);
+    config.instance_slots = u32::try_from(warm + warm / 7).unwrap_or(u32::MAX);
+    config.warm_budget_bytes = warm << 20;
     config.cache_dir = Some(args.data_dir.join("plugin-cache"));
     config.compile_worker = Some(
         crate::plugin::compile::CompileWorker::current_exe()

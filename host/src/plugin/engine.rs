@@ -12,6 +12,7 @@ use super::compile::{CompileBudgetError, CompileSlots, CompileWorker};
 use super::gate::Grants;
 use super::host::HostState;
 use super::limits::Limits;
+use super::warm::WarmCache;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -92,8 +93,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct EngineConfig {
     pub meter: CpuMeter,
     pub limits: Limits,
-    /// Concurrent instances the pool has room for.
+    /// Concurrent instances the pool has room for. Warm instances are kept to all but an
+    /// eighth of it (the rest is for cold starts and uploads), and evicted least recently
+    /// used beyond that or beyond `warm_budget_bytes`.
     pub instance_slots: u32,
+    /// Linear memory (plus a fixed overhead each) the warm instances may hold together.
+    pub warm_budget_bytes: usize,
     /// Where precompiled plugins are cached across restarts (`None`: memory only).
     pub cache_dir: Option<PathBuf>,
     /// Compile uploads in this child process under the compile budget (`None`: in this
@@ -108,6 +113,7 @@ impl EngineConfig {
             meter,
             limits: Limits::default(),
             instance_slots: 64,
+            warm_budget_bytes: 1 << 30,
             cache_dir: None,
             compile_worker: None,
         }
@@ -158,6 +164,7 @@ pub struct PluginEngine {
     pub(crate) config: EngineConfig,
     compiled: Mutex<HashMap<String, Arc<CompiledPlugin>>>,
     compile_slots: CompileSlots,
+    warm: Arc<WarmCache>,
     _ticker: Option<EpochTicker>,
 }
 
@@ -205,14 +212,24 @@ impl PluginEngine {
         let ticker = (config.meter == CpuMeter::Epoch).then(|| EpochTicker::start(&engine));
         // Compiles run on at most half the cores, so the server keeps the rest.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let warm = Arc::new(WarmCache::new(
+            (slots - slots / 8) as usize,
+            config.warm_budget_bytes,
+        ));
         Ok(PluginEngine {
             engine,
             linker,
             config,
             compiled: Mutex::new(HashMap::new()),
             compile_slots: CompileSlots::new(cores / 2),
+            warm,
             _ticker: ticker,
         })
+    }
+
+    /// The cache of warm instances.
+    pub fn warm_cache(&self) -> &Arc<WarmCache> {
+        &self.warm
     }
 
     /// The engine's limits.

@@ -11,6 +11,7 @@
 //! - [`gate`]: the capability gate, the only place grants are checked;
 //! - [`slot`]: one plugin in one room — warm instance, KV transaction, fault record;
 //! - [`room`]: the room's enabled plugins and batched event dispatch;
+//! - [`warm`]: warm instances as a cache, evicted least recently used within a budget;
 //! - [`budget`]: a plugin's fault rate, CPU time per window and armed timers in a room;
 //! - [`kv`], [`limits`], [`fault`], [`logsink`]: state, bounds and failure reporting;
 //! - [`model`]: the JSON form of events and actions (event files, reports, the API).
@@ -33,6 +34,7 @@ pub mod registry;
 pub mod room;
 pub mod slot;
 pub mod validate;
+pub mod warm;
 
 pub use engine::{CompiledPlugin, CpuMeter, EngineConfig, PluginEngine};
 pub use env::{RoomEnv, RoomView, SharedRoom};

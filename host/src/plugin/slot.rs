@@ -9,7 +9,7 @@
 
 use super::bindings::{Action, Event};
 use super::budget::{ArmedTimers, CpuWindow, FaultWindow};
-use super::engine::{CompiledPlugin, PluginEngine, Warm};
+use super::engine::{CompiledPlugin, PluginEngine};
 use super::env::RoomEnv;
 use super::fault::Fault;
 use super::gate;
@@ -17,8 +17,9 @@ use super::host::HostState;
 use super::kv::KvSpace;
 use super::limits::Limits;
 use super::logsink::LogLine;
+use super::warm::{Cell, Instance, WarmCache, lock};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What one batch did.
 #[derive(Debug, Serialize)]
@@ -55,9 +56,12 @@ pub struct PluginSlot {
     label: (Arc<str>, Arc<str>),
     config: Arc<str>,
     env: RoomEnv,
-    warm: Option<Warm>,
-    /// The KV space while no instance holds it.
-    parked: Option<KvSpace>,
+    /// The instance (a cache the engine may empty while the slot is idle) or the parked
+    /// KV space.
+    cell: Cell,
+    /// The slot's id in the engine's warm cache.
+    id: u64,
+    cache: Arc<WarmCache>,
     consecutive_faults: u32,
     faults: FaultWindow,
     cpu: CpuWindow,
@@ -76,7 +80,12 @@ impl PluginSlot {
     ) -> anyhow::Result<Self> {
         let entries = env.kv.load(&plugin.manifest.name, &env.room_id)?;
         Ok(PluginSlot {
-            parked: Some(KvSpace::new(engine.limits().kv.clone(), entries)),
+            cell: Arc::new(Mutex::new(Instance {
+                warm: None,
+                parked: Some(KvSpace::new(engine.limits().kv.clone(), entries)),
+            })),
+            id: engine.warm_cache().new_id(),
+            cache: engine.warm_cache().clone(),
             label: (
                 Arc::from(plugin.manifest.name.as_str()),
                 Arc::from(plugin.hash.as_str()),
@@ -84,7 +93,6 @@ impl PluginSlot {
             plugin,
             config: Arc::from(config),
             env,
-            warm: None,
             consecutive_faults: 0,
             faults: FaultWindow::default(),
             cpu: CpuWindow::default(),
@@ -121,14 +129,13 @@ impl PluginSlot {
     }
 
     pub fn is_warm(&self) -> bool {
-        self.warm.is_some()
+        lock(&self.cell).warm.is_some()
     }
 
     /// Drop the warm instance; the next batch starts a fresh one. State is kept.
     pub fn cool(&mut self) {
-        if let Some(warm) = self.warm.take() {
-            self.parked = Some(warm.store.into_data().kv);
-        }
+        lock(&self.cell).cool();
+        self.cache.forget(self.id);
     }
 
     /// Replace the config; the instance is dropped so the plugin re-reads it.
@@ -140,6 +147,8 @@ impl PluginSlot {
     /// Run one batch through the plugin. Never panics on guest behaviour: every failure is
     /// a [`Fault`] in the report.
     pub fn handle(&mut self, engine: &PluginEngine, events: &[Event]) -> CallReport {
+        let cell = self.cell.clone();
+        let mut inst = lock(&cell);
         let mut report = CallReport {
             plugin: self.label.0.clone(),
             version: self.label.1.clone(),
@@ -151,16 +160,19 @@ impl PluginSlot {
             disabled: false,
             fuel: None,
             peak_memory: 0,
-            cold_start: self.warm.is_none(),
+            cold_start: inst.warm.is_none(),
             cpu_us: 0,
         };
         if let Some(reason) = &self.disabled {
             report.fault = Some(reason.clone());
             return report;
         }
-        let warm = match self.warm_up(engine) {
-            Ok(warm) => warm,
-            Err(fault) => return self.fail(report, fault, engine.limits()),
+        if let Err(fault) = self.warm_up(engine, &mut inst) {
+            return self.fail(&mut inst, report, fault, engine.limits());
+        }
+        let Some(warm) = inst.warm.as_mut() else {
+            let fault = Fault::Instantiate("no instance".into());
+            return self.fail(&mut inst, report, fault, engine.limits());
         };
         engine.arm(&mut warm.store);
         let started = std::time::Instant::now();
@@ -184,23 +196,29 @@ impl PluginSlot {
             Err(err) => {
                 let fault = Fault::from_call_error(err, limits, engine.meter().is_fuel());
                 // A trapped instance must not be entered again.
-                self.cool();
+                inst.cool();
+                self.cache.forget(self.id);
                 Err(fault)
             }
         };
+        if inst.warm.is_some() {
+            engine
+                .warm_cache()
+                .touch(self.id, &cell, report.peak_memory);
+        }
         let now_ms = events.iter().map(|e| e.server_time_ms).max().unwrap_or(0);
         if let Some(over) = self.cpu.record(now_ms, report.cpu_us, limits) {
-            return self.disable(report, over);
+            return self.disable(&mut inst, report, over);
         }
         match outcome {
-            Ok(actions) => self.succeed(report, actions, limits),
-            Err(fault) => self.fail(report, fault, limits),
+            Ok(actions) => self.succeed(&mut inst, report, actions, limits),
+            Err(fault) => self.fail(&mut inst, report, fault, limits),
         }
     }
 
     /// Disable the plugin in the room for `fault`, dropping the batch.
-    fn disable(&mut self, mut report: CallReport, fault: Fault) -> CallReport {
-        if let Some(kv) = self.kv_mut() {
+    fn disable(&mut self, inst: &mut Instance, mut report: CallReport, fault: Fault) -> CallReport {
+        if let Some(kv) = inst.kv_mut() {
             kv.rollback();
         }
         tracing::error!(
@@ -212,13 +230,21 @@ impl PluginSlot {
         self.disabled = Some(fault.clone());
         report.disabled = true;
         report.fault = Some(fault);
-        self.cool();
+        inst.cool();
+        self.cache.forget(self.id);
         report
     }
 
-    fn warm_up(&mut self, engine: &PluginEngine) -> Result<&mut Warm, Fault> {
-        if self.warm.is_none() {
-            let kv = match self.parked.take() {
+    /// Give the slot a warm instance, making room in the engine's cache first. A full pool
+    /// is the host's shortage: evict once more and retry, then report it as a host fault.
+    fn warm_up(&mut self, engine: &PluginEngine, inst: &mut Instance) -> Result<(), Fault> {
+        if inst.warm.is_some() {
+            return Ok(());
+        }
+        let mut retried = false;
+        loop {
+            engine.warm_cache().make_room(self.id);
+            let kv = match inst.parked.take() {
                 Some(kv) => kv,
                 None => KvSpace::new(engine.limits().kv.clone(), Vec::new()),
             };
@@ -230,38 +256,36 @@ impl PluginSlot {
                 engine.limits(),
             );
             match engine.instantiate(&self.plugin, state) {
-                Ok(warm) => self.warm = Some(warm),
+                Ok(warm) => {
+                    inst.warm = Some(warm);
+                    return Ok(());
+                }
                 Err((err, state)) => {
-                    self.parked = Some(state.kv);
-                    let fault = if err
+                    inst.parked = Some(state.kv);
+                    let full = err
                         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-                        .is_some()
-                    {
+                        .is_some();
+                    if full && !retried {
+                        retried = true;
+                        engine.warm_cache().evict_oldest(self.id);
+                        continue;
+                    }
+                    return Err(if full {
                         Fault::Host(format!("host capacity: no free plugin instance: {err}"))
                     } else {
                         match Fault::from_call_error(err, engine.limits(), false) {
                             Fault::Trap(msg) => Fault::Instantiate(msg),
                             other => other,
                         }
-                    };
-                    return Err(fault);
+                    });
                 }
             }
-        }
-        self.warm
-            .as_mut()
-            .ok_or(Fault::Instantiate("no instance".into()))
-    }
-
-    fn kv_mut(&mut self) -> Option<&mut KvSpace> {
-        match &mut self.warm {
-            Some(warm) => Some(&mut warm.store.data_mut().kv),
-            None => self.parked.as_mut(),
         }
     }
 
     fn succeed(
         &mut self,
+        inst: &mut Instance,
         mut report: CallReport,
         actions: Vec<Action>,
         limits: &Limits,
@@ -271,7 +295,7 @@ impl PluginSlot {
             self.env.room_id.clone(),
             self.env.kv.clone(),
         );
-        if let Some(kv) = self.kv_mut()
+        if let Some(kv) = inst.kv_mut()
             && let Err(e) = kv.commit(backend.as_ref(), &name, &room)
         {
             // The host's storage failed, not the plugin: drop the batch but do not count
@@ -287,14 +311,20 @@ impl PluginSlot {
         report
     }
 
-    fn fail(&mut self, mut report: CallReport, fault: Fault, limits: &Limits) -> CallReport {
+    fn fail(
+        &mut self,
+        inst: &mut Instance,
+        mut report: CallReport,
+        fault: Fault,
+        limits: &Limits,
+    ) -> CallReport {
         if matches!(fault, Fault::Host(_)) {
             // The host's shortage (no free instance slot, storage): the batch is dropped,
             // never counted against the plugin.
             report.fault = Some(fault);
             return report;
         }
-        if let Some(kv) = self.kv_mut() {
+        if let Some(kv) = inst.kv_mut() {
             kv.rollback();
         }
         self.consecutive_faults += 1;
@@ -315,10 +345,17 @@ impl PluginSlot {
             );
             self.disabled = Some(fault.clone());
             report.disabled = true;
-            self.cool();
+            inst.cool();
+            self.cache.forget(self.id);
         }
         report.fault = Some(fault);
         report
+    }
+}
+
+impl Drop for PluginSlot {
+    fn drop(&mut self) {
+        self.cache.forget(self.id);
     }
 }
 

@@ -3,6 +3,7 @@
 //! `target/plugins` (`./scripts/test.sh` builds them first).
 
 mod bombs;
+mod capacity;
 mod common;
 mod examples;
 mod hostile;
