@@ -2,6 +2,7 @@
 //! join, chat, likes, plugins unlocking coupons, claim races, resume, limits and denials,
 //! and the REST API.
 
+mod abuse;
 mod api;
 mod harness;
 mod longpoll;
