@@ -27,28 +27,41 @@ impl Counter {
     }
 }
 
-/// A value that goes up and down.
+/// A value that goes up and down, with its highest value since [`Gauge::take_peak`].
 #[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
+pub struct Gauge {
+    value: AtomicU64,
+    peak: AtomicU64,
+}
 
 impl Gauge {
     pub const fn new() -> Self {
-        Gauge(AtomicU64::new(0))
+        Gauge {
+            value: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+        }
     }
 
     pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        let now = self.value.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
     }
 
     pub fn dec(&self) {
         // Never wraps below zero, even if a caller decrements twice.
         let _ = self
-            .0
+            .value
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.value.load(Ordering::Relaxed)
+    }
+
+    /// The highest value since the last call (or the start), and start over from now.
+    pub fn take_peak(&self) -> u64 {
+        let now = self.get();
+        self.peak.swap(now, Ordering::Relaxed).max(now)
     }
 }
 
@@ -189,5 +202,9 @@ mod tests {
         let g = Gauge::new();
         g.dec();
         assert_eq!(g.get(), 0);
+        g.inc();
+        g.inc();
+        g.dec();
+        assert_eq!((g.get(), g.take_peak(), g.take_peak()), (1, 2, 1));
     }
 }

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// cap (use that behind a reverse proxy, which connects from one address).
     #[arg(long, default_value_t = 1_000, env = "LIVECART_MAX_CONNS_PER_IP")]
     pub max_conns_per_ip: usize,
+    /// Give freed heap back to the OS (`malloc_trim`) once this many connections have
+    /// closed since the busiest moment; 0 never trims.
+    #[arg(long, default_value_t = 256, env = "LIVECART_HEAP_TRIM_AFTER")]
+    pub heap_trim_after: u64,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
 }
@@ -172,7 +176,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }),
         };
         tracing::info!("HTTP: {}", accept::describe(&limits));
-        let _trimmer = process::spawn_trimmer(Duration::from_secs(5), TRIM_AFTER_CLOSED);
+        let _trimmer = (args.heap_trim_after > 0)
+            .then(|| process::spawn_trimmer(Duration::from_secs(5), args.heap_trim_after));
         accept::serve(listener, app(state), limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -181,10 +186,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     Ok(ExitCode::SUCCESS)
 }
-
-/// Connections that must have closed (since the busiest moment) before the heap is
-/// trimmed; see `process::spawn_trimmer` and BENCHMARKS.md.
-const TRIM_AFTER_CLOSED: u64 = 256;
 
 /// The listener's limits from the flags, with the fd soft limit raised to the hard limit
 /// and the global cap lowered to fit it.

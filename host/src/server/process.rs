@@ -60,7 +60,7 @@ pub fn trim_heap() {
 }
 
 /// Every `every`, trim the heap if at least `drop` connections closed since the busiest
-/// moment since the last trim.
+/// moment since the last look (a flood shorter than `every` counts too).
 pub fn spawn_trimmer(every: Duration, drop: u64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -68,7 +68,7 @@ pub fn spawn_trimmer(every: Duration, drop: u64) -> tokio::task::JoinHandle<()> 
         loop {
             tick.tick().await;
             let open = crate::metrics::HTTP_OPEN.get();
-            peak = peak.max(open);
+            peak = peak.max(crate::metrics::HTTP_OPEN.take_peak());
             if peak.saturating_sub(open) >= drop {
                 let _ = tokio::task::spawn_blocking(trim_heap).await;
                 tracing::debug!(peak, open, "trimmed the heap after connections closed");
