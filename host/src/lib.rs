@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod media;
+pub mod metrics;
 pub mod plugin;
 pub mod random;
 pub mod room;

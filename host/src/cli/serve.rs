@@ -6,10 +6,11 @@ use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
 use crate::room::{RoomConfig, RoomDeps, Rooms};
+use crate::server::accept::{self, HttpLimits};
+use crate::server::process;
 use crate::server::{AppState, app};
 use crate::store::{NewCoupon, SqliteStore, Store};
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -57,6 +58,25 @@ pub struct ServeArgs {
     /// every request instead of the copies built in: for working on the pages.
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// Milliseconds a connection has to send a complete HTTP request head, also between
+    /// requests on a kept-alive connection; slower ones are closed (slowloris guard).
+    #[arg(long, default_value_t = 10_000, env = "LIVECART_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: u64,
+    /// Milliseconds a room client (WebSocket or long-poll) has for `hello` and `join`.
+    #[arg(long, default_value_t = 10_000, env = "LIVECART_HELLO_TIMEOUT_MS")]
+    pub hello_timeout_ms: u64,
+    /// Most open HTTP connections (WebSockets included); more get a 503. 0 is no cap. It
+    /// is lowered to fit the file-descriptor limit.
+    #[arg(long, default_value_t = 100_000, env = "LIVECART_MAX_CONNS")]
+    pub max_conns: usize,
+    /// Most open connections from one client IP (IPv6: one /64); more get a 503. 0 is no
+    /// cap (use that behind a reverse proxy, which connects from one address).
+    #[arg(long, default_value_t = 1_000, env = "LIVECART_MAX_CONNS_PER_IP")]
+    pub max_conns_per_ip: usize,
+    /// Give freed heap back to the OS (`malloc_trim`) once this many connections have
+    /// closed since the busiest moment; 0 never trims.
+    #[arg(long, default_value_t = 256, env = "LIVECART_HEAP_TRIM_AFTER")]
+    pub heap_trim_after: u64,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
 }
@@ -65,6 +85,8 @@ pub struct ServeArgs {
 pub const DEMO_ROOM: &str = "demo";
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::metrics::install_panic_hook();
+    let limits = http_limits(&args);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(
@@ -124,7 +146,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             registry: registry.clone(),
             ai,
             tokens,
-            config: RoomConfig::default(),
+            config: RoomConfig {
+                handshake_timeout: Duration::from_millis(args.hello_timeout_ms),
+                ..RoomConfig::default()
+            },
             media: media.clone(),
         }));
         crate::media::follow_lives(&media, rooms.clone());
@@ -170,21 +195,50 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }),
             operator,
         };
-        // No Nagle: a room frame or an LL-DASH chunk is small and must leave at once, not
-        // wait for the peer's delayed ACK (up to 40 ms when frames follow each other).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
-            }
-        });
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")
+        tracing::info!("HTTP: {}", accept::describe(&limits));
+        let _trimmer = (args.heap_trim_after > 0)
+            .then(|| process::spawn_trimmer(Duration::from_secs(5), args.heap_trim_after));
+        accept::serve(listener, app(state), limits, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listener's limits from the flags, with the fd soft limit raised to the hard limit
+/// and the global cap lowered to fit it.
+fn http_limits(args: &ServeArgs) -> HttpLimits {
+    let mut limits = HttpLimits {
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        max_conns: args.max_conns,
+        max_conns_per_ip: args.max_conns_per_ip,
+    };
+    match process::raise_fd_limit() {
+        Ok((soft, hard)) => {
+            let fit = process::fitting_conn_cap(args.max_conns, soft);
+            if soft < 65_536 {
+                tracing::warn!(
+                    soft,
+                    hard,
+                    "the file-descriptor limit is low for a server: at most {fit} connections \
+                     (raise the hard limit, e.g. `ulimit -Hn 1048576` or LimitNOFILE=)"
+                );
+            }
+            if fit != args.max_conns {
+                tracing::warn!(
+                    wanted = args.max_conns,
+                    cap = fit,
+                    soft,
+                    "connection cap lowered to fit the file-descriptor limit"
+                );
+            }
+            limits.max_conns = fit;
+        }
+        Err(e) => tracing::warn!("reading the file-descriptor limit: {e}"),
+    }
+    limits
 }
 
 /// A listener with a deep accept queue: a reconnect storm of thousands of viewers must

@@ -4,12 +4,14 @@
 //! it without sockets and the WebSocket and long-polling transports share it. Every
 //! privileged message checks the connection's role here; every malformed, oversized or
 //! excessive message gets an error frame, and a connection that keeps flooding is closed
-//! with code 1008.
+//! with code 1008. A frame the transport cannot read ([`WsIn::Broken`]) closes with the
+//! transport's code (1007 for invalid UTF-8, 1009 for a message too big).
 
 use super::commands::{self, Refusal};
 use super::commerce::{StoreCommerce, new_id};
 use super::hub::CatchUp;
 use super::outbox::{Frame, Outbox};
+use super::presence::Presence;
 use super::protocol::{ClientMsg, ServerMsg, UserRef, VERSION, decode, encode};
 use super::{OpenRoom, Rooms};
 use crate::auth::Role;
@@ -25,6 +27,9 @@ pub enum WsIn {
     Text(String),
     /// Binary frames are not part of the protocol.
     Binary,
+    /// The transport could not read a frame (e.g. invalid UTF-8 in a text frame, or a
+    /// frame over the size limit): close with this code (RFC 6455) and reason.
+    Broken(u16, &'static str),
     Close,
 }
 
@@ -39,6 +44,10 @@ pub enum WsOut {
 /// Close codes used.
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_PROTOCOL: u16 = 1002;
+/// A text frame that is not UTF-8 (RFC 6455 §7.4.1).
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// A message too big to process.
+pub const CLOSE_TOO_BIG: u16 = 1009;
 
 pub(super) struct Session {
     pub(super) user: UserRef,
@@ -52,20 +61,24 @@ pub(super) struct Session {
     window: Instant,
 }
 
-/// Run a connection to completion.
-pub async fn serve<S, R>(rooms: Arc<Rooms>, mut sink: S, mut stream: R)
+/// Run a connection to completion. `presence` is `None` for a connection that counts as
+/// online while it is open, or a long-poll session's polling (see `presence`).
+pub async fn serve<S, R>(rooms: Arc<Rooms>, mut sink: S, stream: R, presence: Option<Arc<Presence>>)
 where
     S: Sink<WsOut> + Unpin,
     R: Stream<Item = WsIn> + Unpin,
 {
+    // Fused: the handshake, the main loop and `drain` may each read after the stream has
+    // ended, and some streams (`stream::unfold`) panic when polled past their end.
+    let mut stream = stream.fuse();
     let cfg = rooms.deps.config.clone();
     let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
     let Some(user) = handshake_hello(&rooms, &mut sink, &mut stream, deadline).await else {
         drain(&mut stream).await;
         return;
     };
-    let Some(mut session) = handshake_join(&rooms, &mut sink, &mut stream, deadline, user).await
-    else {
+    let joined = handshake_join(&rooms, &mut sink, &mut stream, deadline, user, presence).await;
+    let Some(mut session) = joined else {
         drain(&mut stream).await;
         return;
     };
@@ -98,6 +111,10 @@ where
             msg = stream.next() => {
                 let text = match msg {
                     None | Some(WsIn::Close) => break,
+                    Some(WsIn::Broken(code, reason)) => {
+                        close(&mut sink, code, reason).await;
+                        break;
+                    }
                     Some(WsIn::Binary) => {
                         if reject(&mut sink, &mut session, &cfg, "bad_message", "binary frames are not supported".into()).await {
                             break;
@@ -133,7 +150,7 @@ where
 async fn drain<R: Stream<Item = WsIn> + Unpin>(stream: &mut R) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
     while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, stream.next()).await {
-        if matches!(msg, WsIn::Close) {
+        if matches!(msg, WsIn::Close | WsIn::Broken(..)) {
             break;
         }
     }
@@ -203,13 +220,17 @@ async fn send_catch_up<S: Sink<WsOut> + Unpin>(
     }
 }
 
+/// The next text frame before `deadline`, or the close code and reason to end with:
+/// the transport's when it could not read a frame, else policy with `expected`.
 async fn next_text<R: Stream<Item = WsIn> + Unpin>(
     stream: &mut R,
     deadline: tokio::time::Instant,
-) -> Option<String> {
+    expected: &'static str,
+) -> Result<String, (u16, &'static str)> {
     match tokio::time::timeout_at(deadline, stream.next()).await {
-        Ok(Some(WsIn::Text(t))) => Some(t),
-        _ => None,
+        Ok(Some(WsIn::Text(t))) => Ok(t),
+        Ok(Some(WsIn::Broken(code, reason))) => Err((code, reason)),
+        _ => Err((CLOSE_POLICY, expected)),
     }
 }
 
@@ -224,9 +245,12 @@ where
     R: Stream<Item = WsIn> + Unpin,
 {
     let cfg = &rooms.deps.config;
-    let Some(text) = next_text(stream, deadline).await else {
-        close(sink, CLOSE_POLICY, "expected hello").await;
-        return None;
+    let text = match next_text(stream, deadline, "expected hello").await {
+        Ok(text) => text,
+        Err((code, reason)) => {
+            close(sink, code, reason).await;
+            return None;
+        }
     };
     match decode(&text, cfg.max_frame) {
         Ok(ClientMsg::Hello { v, token, name }) => {
@@ -299,15 +323,19 @@ async fn handshake_join<S, R>(
     stream: &mut R,
     deadline: tokio::time::Instant,
     (mut user, token_room): (UserRef, Option<String>),
+    presence: Option<Arc<Presence>>,
 ) -> Option<Session>
 where
     S: Sink<WsOut> + Unpin,
     R: Stream<Item = WsIn> + Unpin,
 {
     let cfg = &rooms.deps.config;
-    let Some(text) = next_text(stream, deadline).await else {
-        close(sink, CLOSE_POLICY, "expected join").await;
-        return None;
+    let text = match next_text(stream, deadline, "expected join").await {
+        Ok(text) => text,
+        Err((code, reason)) => {
+            close(sink, code, reason).await;
+            return None;
+        }
     };
     let (room_id, resume) = match decode(&text, cfg.max_frame) {
         Ok(ClientMsg::Join { room, resume }) => (room, resume),
@@ -342,7 +370,9 @@ where
     }
     let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
     let commerce = StoreCommerce(rooms.deps.store.clone());
-    let (conn_id, catch_up) = room.hub.join(outbox.clone(), resume.as_ref(), &commerce);
+    let (conn_id, catch_up) =
+        room.hub
+            .join_with(outbox.clone(), presence, resume.as_ref(), &commerce);
     let replayed = matches!(catch_up, CatchUp::Replay(_));
     let mut last_offset = 0;
     let mut sent = send_catch_up(sink, catch_up, &mut last_offset).await;

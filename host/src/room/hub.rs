@@ -13,6 +13,7 @@
 
 use super::bus::{Effect, Published, RoomBus};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
+use super::presence::Presence;
 use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
 use super::timeline::{InBandEvent, MediaTime, MediaTimeline};
 use aho_corasick::AhoCorasick;
@@ -60,7 +61,11 @@ struct State {
     comments: VecDeque<CommentView>,
     pinned: Option<CardView>,
     subscribers: HashMap<u64, Arc<Outbox>>,
+    /// Subscribers that count as online only while polled (long-poll sessions).
+    polled: HashMap<u64, Arc<Presence>>,
     online_dirty: bool,
+    /// The online count last flushed.
+    online_sent: u32,
     /// Flash sales whose stock changed since the last flush.
     stock_dirty: BTreeSet<String>,
     muted: HashSet<String>,
@@ -115,7 +120,9 @@ impl RoomHub {
                 comments: VecDeque::new(),
                 pinned: None,
                 subscribers: HashMap::new(),
+                polled: HashMap::new(),
                 online_dirty: false,
+                online_sent: 0,
                 stock_dirty: BTreeSet::new(),
                 muted: HashSet::new(),
                 blocked_words: Vec::new(),
@@ -155,11 +162,26 @@ impl RoomHub {
         resume: Option<&Resume>,
         commerce: &dyn CommerceState,
     ) -> (u64, CatchUp) {
+        self.join_with(outbox, None, resume, commerce)
+    }
+
+    /// [`join`](Self::join) for a connection that counts as online only while its
+    /// `presence` says so (a long-poll session); `None` counts while subscribed.
+    pub fn join_with(
+        &self,
+        outbox: Arc<Outbox>,
+        presence: Option<Arc<Presence>>,
+        resume: Option<&Resume>,
+        commerce: &dyn CommerceState,
+    ) -> (u64, CatchUp) {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut st = self.lock();
         // Subscribed first, so the snapshot counts the joiner; the lock keeps any frame
         // from slipping in between.
         st.subscribers.insert(id, outbox);
+        if let Some(p) = presence {
+            st.polled.insert(id, p);
+        }
         st.online_dirty = true;
         let catch_up = self.catch_up_locked(
             &mut st,
@@ -172,6 +194,7 @@ impl RoomHub {
     /// Unsubscribe.
     pub fn leave(&self, id: u64) {
         let mut st = self.lock();
+        st.polled.remove(&id);
         if st.subscribers.remove(&id).is_some() {
             st.online_dirty = true;
         }
@@ -216,7 +239,7 @@ impl RoomHub {
             live: st.live,
             epoch: self.epoch.clone(),
             offset: st.next_offset - 1,
-            online: st.subscribers.len() as u32,
+            online: Self::online_locked(st),
             likes: self.likes_total.load(Ordering::Relaxed),
             pinned: st.pinned.clone(),
             coupons: commerce.coupons(&self.id),
@@ -397,8 +420,10 @@ impl RoomHub {
         if delta > 0 {
             Self::publish_state(&st, &ServerMsg::Likes { total }, StateSlot::Likes);
         }
-        if std::mem::take(&mut st.online_dirty) {
-            let count = st.subscribers.len() as u32;
+        // Polled sessions come and go without joining or leaving: compare counts too.
+        let count = Self::online_locked(&st);
+        if std::mem::take(&mut st.online_dirty) || count != st.online_sent {
+            st.online_sent = count;
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
         }
         (delta > 0).then_some((delta, total))
@@ -408,8 +433,21 @@ impl RoomHub {
         self.likes_total.load(Ordering::Relaxed)
     }
 
+    /// Connections counted online: every subscriber but the polled sessions nobody is
+    /// polling (see `presence`).
     pub fn online(&self) -> u32 {
+        Self::online_locked(&self.lock())
+    }
+
+    /// Every subscriber, online or not.
+    pub fn subscribers(&self) -> u32 {
         self.lock().subscribers.len() as u32
+    }
+
+    fn online_locked(st: &State) -> u32 {
+        let now = Instant::now();
+        let away = st.polled.values().filter(|p| !p.is_online(now)).count();
+        st.subscribers.len().saturating_sub(away) as u32
     }
 
     pub fn pinned_product(&self) -> Option<String> {

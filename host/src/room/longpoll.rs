@@ -7,10 +7,13 @@
 //! - `GET /lp/{session}?wait_ms=25000` waits (at most 30 s) for frames and returns
 //!   `{"frames": [...], "closed": null | {"code", "reason"}}`.
 //!
-//! Session ids are 128 random bits. A session nobody polls for 60 s is closed.
+//! Session ids are 128 random bits. A session nobody polls for `poll_idle` (60 s) is
+//! closed. A session counts as online only while it is polled (see `presence`): while a
+//! request of it is outstanding and for `poll_grace` (5 s) after the last one.
 
 use super::Rooms;
 use super::conn::{self, WsIn, WsOut};
+use super::presence::Presence;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -20,8 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// A session is closed when nobody polled it for this long.
-const IDLE: Duration = Duration::from_secs(60);
 /// The longest a poll waits.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Client messages one request may carry.
@@ -31,6 +32,7 @@ struct Session {
     to_conn: mpsc::Sender<WsIn>,
     from_conn: tokio::sync::Mutex<mpsc::Receiver<WsOut>>,
     last_poll: Mutex<Instant>,
+    presence: Arc<Presence>,
 }
 
 /// The long-polling sessions.
@@ -58,19 +60,28 @@ impl LongPoll {
     /// Drop sessions nobody polled for a while (their connections then close).
     fn reap(&self) {
         let now = Instant::now();
+        let idle = self.rooms.deps.config.poll_idle;
         self.lock().retain(|_, s| {
             s.last_poll
                 .lock()
-                .map(|t| now.duration_since(*t) < IDLE)
+                .map(|t| now.duration_since(*t) < idle)
                 .unwrap_or(false)
         });
     }
 
-    /// Reap idle sessions every 10 s until the server stops.
+    /// Sessions open now (polled or not).
+    pub fn sessions(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Reap idle sessions (every 10 s, or a quarter of `poll_idle` when that is shorter)
+    /// until the server stops.
     pub fn spawn_reaper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
+        let every = (self.rooms.deps.config.poll_idle / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(10));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 match weak.upgrade() {
@@ -108,16 +119,20 @@ pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
         tx.send(out).await.map_err(|_| ())?;
         Ok::<_, ()>(tx)
     });
-    let stream = futures_util::stream::unfold(from_client, |mut rx| async move {
-        rx.recv().await.map(|m| (m, rx))
-    });
+    // Unlike `stream::unfold`, polling this after the session is gone is fine.
+    let mut from_client = from_client;
+    let stream = futures_util::stream::poll_fn(move |cx| from_client.poll_recv(cx));
     let Some(id) = random_id() else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     };
+    let presence = Presence::new(lp.rooms.deps.config.poll_grace);
+    // The opening request is the session's first poll.
+    let polling = presence.polling();
     tokio::spawn(conn::serve(
         lp.rooms.clone(),
         Box::pin(sink),
         Box::pin(stream),
+        Some(presence.clone()),
     ));
     for m in messages {
         let _ = to_conn.send(WsIn::Text(m)).await;
@@ -126,9 +141,11 @@ pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
         to_conn,
         from_conn: tokio::sync::Mutex::new(from_conn),
         last_poll: Mutex::new(Instant::now()),
+        presence,
     });
     lp.lock().insert(id.clone(), session.clone());
     let (frames, closed) = collect(&session, Duration::from_secs(2)).await;
+    drop(polling);
     reply(Some(&id), frames, closed)
 }
 
@@ -171,7 +188,13 @@ pub async fn poll(
         *t = Instant::now();
     }
     let wait = Duration::from_millis(wait.wait_ms.unwrap_or(25_000)).min(MAX_WAIT);
+    let polling = session.presence.polling();
     let (frames, closed) = collect(&session, wait).await;
+    drop(polling);
+    // The poll that just ended counts as the last one for expiry too.
+    if let Ok(mut t) = session.last_poll.lock() {
+        *t = Instant::now();
+    }
     if closed.is_some() {
         lp.lock().remove(&id);
     }

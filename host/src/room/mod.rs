@@ -8,7 +8,8 @@
 //! - [`commands`]: what each client message does, with its role check;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
 //! - [`plugins`]: the room's plugin worker and how plugin actions are applied;
-//! - [`ws`] and [`longpoll`]: the two transports, both running `conn::serve`.
+//! - [`ws`] and [`longpoll`]: the two transports, both running `conn::serve`;
+//! - [`presence`]: when a joined long-poll session counts as online.
 //!
 //! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
 //! flush, plugin worker) the first time someone joins.
@@ -21,6 +22,7 @@ pub mod hub;
 pub mod longpoll;
 pub mod outbox;
 pub mod plugins;
+pub mod presence;
 pub mod protocol;
 pub mod timeline;
 pub mod ws;
@@ -61,6 +63,11 @@ pub struct RoomConfig {
     pub handshake_timeout: Duration,
     /// How often every connection gets a server ping (with server time).
     pub ping_every: Duration,
+    /// A long-poll session nobody polled for this long is closed.
+    pub poll_idle: Duration,
+    /// A long-poll session counts as online while polled and for this long after the
+    /// last poll ended (see `presence`).
+    pub poll_grace: Duration,
 }
 
 impl Default for RoomConfig {
@@ -78,6 +85,8 @@ impl Default for RoomConfig {
             flush_every: Duration::from_millis(500),
             handshake_timeout: Duration::from_secs(10),
             ping_every: Duration::from_secs(25),
+            poll_idle: Duration::from_secs(60),
+            poll_grace: Duration::from_secs(5),
         }
     }
 }
@@ -217,6 +226,20 @@ impl Rooms {
             });
         }
         Ok(room)
+    }
+
+    /// Open rooms and their connections, for `/metrics`.
+    pub fn figures(&self) -> crate::metrics::RoomFigures {
+        let open: Vec<_> = self.lock().values().cloned().collect();
+        let mut f = crate::metrics::RoomFigures {
+            open_rooms: open.len() as u64,
+            ..Default::default()
+        };
+        for room in open {
+            f.online += u64::from(room.hub.online());
+            f.subscribers += u64::from(room.hub.subscribers());
+        }
+        f
     }
 
     /// The room if it is open.

@@ -3,6 +3,9 @@
 //! tungstenite's defaults reserve about 134 KB per connection (a 128 KiB read buffer plus
 //! write buffering); a live room holds thousands of idle viewers, so the buffers here are
 //! sized for the protocol's small frames.
+//!
+//! Frames tungstenite cannot read end the connection with a close code: 1007 for a text
+//! frame that is not UTF-8, 1009 for a message over [`MAX_MESSAGE`].
 
 use super::Rooms;
 use super::conn::{self, WsIn, WsOut};
@@ -47,12 +50,25 @@ async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
         futures_util::future::ready(match m {
             Ok(Message::Text(t)) => Some(WsIn::Text(t.as_str().to_owned())),
             Ok(Message::Binary(_)) => Some(WsIn::Binary),
-            Ok(Message::Close(_)) | Err(_) => Some(WsIn::Close),
+            Ok(Message::Close(_)) => Some(WsIn::Close),
+            Err(e) => Some(read_error(e)),
             // Pings and pongs are answered by tungstenite; they are not protocol input.
             Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => None,
         })
     });
-    conn::serve(rooms, Box::pin(sink), Box::pin(stream)).await;
+    conn::serve(rooms, Box::pin(sink), Box::pin(stream), None).await;
+}
+
+/// What a read error means for the connection: a text frame that is not UTF-8 is closed
+/// with 1007 and a message over [`MAX_MESSAGE`] with 1009 (RFC 6455 §7.4.1); anything
+/// else (a reset, a protocol violation) just ends it.
+fn read_error(e: axum::Error) -> WsIn {
+    use tokio_tungstenite::tungstenite::Error;
+    match e.into_inner().downcast::<Error>().map(|e| *e) {
+        Ok(Error::Utf8(_)) => WsIn::Broken(conn::CLOSE_INVALID_DATA, "text frames must be UTF-8"),
+        Ok(Error::Capacity(_)) => WsIn::Broken(conn::CLOSE_TOO_BIG, "message too big"),
+        _ => WsIn::Close,
+    }
 }
 
 /// An encoded frame as the bytes of a WebSocket message, without a copy.

@@ -7,6 +7,7 @@ use livecart::catalog::Product;
 use livecart::plugin::registry::Registry;
 use livecart::plugin::{CpuMeter, EngineConfig, PluginEngine};
 use livecart::room::{RoomConfig, RoomDeps, Rooms};
+use livecart::server::accept::{self, HttpLimits};
 use livecart::server::{AppState, app};
 use livecart::store::{NewCoupon, SqliteStore, Store};
 use serde_json::{Value, json};
@@ -49,6 +50,12 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
 }
 
 pub async fn start(config: RoomConfig) -> Server {
+    start_with(config, HttpLimits::default()).await
+}
+
+/// A server whose HTTP listener has `limits` (caps, header timeout).
+pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
+    count_panics();
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).expect("store"));
@@ -117,7 +124,7 @@ pub async fn start(config: RoomConfig) -> Server {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app(state)).await;
+        let _ = accept::serve(listener, app(state), limits, std::future::pending()).await;
     });
     Server {
         addr,
@@ -191,6 +198,11 @@ impl Client {
             .is_ok()
     }
 
+    /// Send any WebSocket message (e.g. a raw frame), ignoring errors.
+    pub async fn send_message(&mut self, msg: Message) -> bool {
+        self.ws.send(msg).await.is_ok()
+    }
+
     pub async fn send_raw(&mut self, text: &str) {
         self.ws
             .send(Message::Text(text.into()))
@@ -243,6 +255,35 @@ impl Client {
             .last()
             .and_then(|v| serde_json::from_value(v["closed"].clone()).ok())
     }
+}
+
+thread_local! {
+    /// Panics on this thread. Each test runs on its own thread, and a `#[tokio::test]`
+    /// runtime runs the server's tasks on it too.
+    static PANICS_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Count panics per thread, on top of livecart's process-wide counter.
+fn count_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        livecart::metrics::install_panic_hook();
+        let counted = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS_HERE.with(|c| c.set(c.get() + 1));
+            counted(info);
+        }));
+    });
+}
+
+/// Fail if anything panicked in this test, its server's tasks included: tokio catches a
+/// task's panic, so it does not fail a test by itself.
+pub fn assert_no_panics() {
+    assert_eq!(
+        PANICS_HERE.with(|c| c.get()),
+        0,
+        "a panic happened during this test (see the output above)"
+    );
 }
 
 /// A blocking HTTP request with a merchant token; returns (status, body).

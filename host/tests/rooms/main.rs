@@ -2,6 +2,7 @@
 //! join, chat, likes, plugins unlocking coupons, claim races, resume, limits and denials,
 //! the REST API, and the operator API.
 
+mod abuse;
 mod admin;
 mod api;
 mod harness;

@@ -1,6 +1,17 @@
-//! The HTTP server: one axum router for health, the room WebSocket, the REST API, the web
-//! pages, and the media origin (`/media`). `app(state)` builds it so tests can drive
-//! it without a socket.
+//! The HTTP server: one axum router for health, metrics, the room WebSocket, the REST
+//! API, the web pages, and the media origin (`/media`). `app(state)` builds it so tests
+//! can drive it without a socket; [`accept::serve`] serves it on a listener with
+//! connection caps and request-head deadlines.
+//!
+//! - [`accept`]: the accept loop (caps, header timeout, upgrades);
+//! - [`caps`]: per-IP and global connection counting;
+//! - [`linger`]: the connection type, which closes without resetting the peer;
+//! - [`process`]: the fd limit and giving memory back after a flood.
+
+pub mod accept;
+pub mod caps;
+pub mod linger;
+pub mod process;
 
 use crate::api;
 use crate::media::Media;
@@ -38,8 +49,24 @@ pub fn app(state: AppState) -> Router {
         .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
         .with_state(lp);
     let media = state.media.router();
+    let rooms = state.rooms.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let figures = rooms.figures();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        crate::metrics::render(figures),
+                    )
+                }
+            }),
+        )
         .merge(api::router())
         .merge(crate::web::routes())
         .with_state(state)
