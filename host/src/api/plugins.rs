@@ -127,6 +127,7 @@ async fn enable(
         Some(v) => v.to_string(),
     };
     let (store, registry, room_id) = (s.store.clone(), s.registry.clone(), room.id.clone());
+    let engine = s.engine.clone();
     let binding = blocking(move || {
         match store.plugin_version(&body.hash)? {
             Some(v) if v.owner == m.id => {}
@@ -139,7 +140,7 @@ async fn enable(
             None => return Err(ApiError::not_found(format!("plugin version {}", body.hash))),
         }
         registry
-            .enable(&room_id, &body.hash, &config)
+            .enable(&engine, &room_id, &body.hash, &config)
             .map_err(registry_error)
     })
     .await?;

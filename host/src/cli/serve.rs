@@ -375,7 +375,7 @@ fn seed_demo(
             .unwrap_or_else(|_| "{}".into());
         let seeded = registry
             .upload(engine, &merchant.id, &bytes)
-            .and_then(|(v, _)| registry.enable(DEMO_ROOM, &v.hash, &config));
+            .and_then(|(v, _)| registry.enable(engine, DEMO_ROOM, &v.hash, &config));
         match seeded {
             Ok(b) => {
                 tracing::info!(name, hash = %b.hash, "example plugin enabled in the demo room")

@@ -86,12 +86,25 @@ impl Registry {
 
     /// Enable version `hash` in `room` with `config` (a JSON object; empty means `{}`).
     /// Replaces whatever version of the same plugin the room had: that is an upgrade.
-    pub fn enable(&self, room: &str, hash: &str, config: &str) -> Result<Binding, RegistryError> {
+    ///
+    /// The config is checked by the plugin itself before anything changes: a throwaway
+    /// instance receives `config-changed` with it (no state, no effects; its actions are
+    /// dropped), so a config the plugin cannot use is refused now, with the plugin's own
+    /// message, rather than faulting at the first event of the show.
+    pub fn enable(
+        &self,
+        engine: &PluginEngine,
+        room: &str,
+        hash: &str,
+        config: &str,
+    ) -> Result<Binding, RegistryError> {
         let config = normalize_config(config)?;
         let version = self
             .store
             .plugin_version(hash)?
             .ok_or_else(|| RegistryError::UnknownVersion(hash.to_owned()))?;
+        let plugin = self.compiled(engine, hash)?;
+        try_config(engine, &plugin, room, &config)?;
         Ok(self.store.bind_plugin(room, &version.name, hash, &config)?)
     }
 
@@ -197,6 +210,45 @@ impl Registry {
                 room: room.to_owned(),
                 name: name.to_owned(),
             })
+    }
+}
+
+/// Run `config` through a throwaway instance of `plugin` with a `config-changed` event.
+fn try_config(
+    engine: &PluginEngine,
+    plugin: &Arc<CompiledPlugin>,
+    room: &str,
+    config: &str,
+) -> Result<(), RegistryError> {
+    use super::model::{EventBody, EventRecord};
+    let env = RoomEnv {
+        room_id: room.to_owned(),
+        room: Arc::new(super::env::SharedRoom::new(room)),
+        catalog: Arc::new(crate::catalog::MemoryCatalog::default()),
+        kv: Arc::new(super::kv::MemoryKv::default()),
+    };
+    let mut slot = super::slot::PluginSlot::new(engine, plugin.clone(), config, env)
+        .map_err(|e| RegistryError::State(e.to_string()))?;
+    let event = EventRecord {
+        id: 1,
+        room: room.to_owned(),
+        time_ms: now_ms(),
+        media_ms: None,
+        body: EventBody::ConfigChanged {},
+    };
+    match slot.handle(engine, &[event.to_wit()]).fault {
+        None | Some(Fault::Host(_)) => Ok(()),
+        Some(Fault::Plugin(message)) => {
+            // The SDK says "configure: invalid config: …"; the error says "invalid config".
+            let reason = message.strip_prefix("configure: ").unwrap_or(&message);
+            let reason = reason.strip_prefix("invalid config: ").unwrap_or(reason);
+            Err(RegistryError::InvalidConfig(format!(
+                "the plugin refused it: {reason}"
+            )))
+        }
+        Some(fault) => Err(RegistryError::InvalidConfig(format!(
+            "the plugin failed while reading it: {fault}"
+        ))),
     }
 }
 

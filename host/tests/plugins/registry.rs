@@ -44,7 +44,8 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
         reg.upload(e, "m1", &v1_bytes).expect("same bytes").0.hash,
         v1.hash
     );
-    reg.enable("live-1", &v1.hash, CONFIG_V1).expect("enable");
+    reg.enable(epoch_engine(), "live-1", &v1.hash, CONFIG_V1)
+        .expect("enable");
 
     let mut room = reg.load_room(e, env(&store)).expect("room");
     let reports = room.dispatch(e, &[likes(1, 150, 150)]);
@@ -61,7 +62,8 @@ fn upgrade_and_rollback_while_live_keep_kv_state() {
             .len(),
         2
     );
-    reg.enable("live-1", &v2.hash, CONFIG_V1).expect("upgrade");
+    reg.enable(epoch_engine(), "live-1", &v2.hash, CONFIG_V1)
+        .expect("upgrade");
     room.enable(e, reg.compiled(e, &v2.hash).expect("compiled"), CONFIG_V1)
         .expect("swap");
     // v2 knows c-100 was unlocked (KV survived the upgrade) and unlocks only c-200.
@@ -109,8 +111,13 @@ fn faults_are_recorded_and_disabling_is_visible_to_the_merchant() {
     let (v, _) = reg
         .upload(e, "m1", &plugin_bytes("hostile"))
         .expect("upload");
-    reg.enable("live-2", &v.hash, r#"{"mode":"undeclared"}"#)
-        .expect("enable");
+    reg.enable(
+        epoch_engine(),
+        "live-2",
+        &v.hash,
+        r#"{"mode":"undeclared"}"#,
+    )
+    .expect("enable");
     let mut room = reg
         .load_room(
             e,
@@ -151,13 +158,14 @@ fn rollback_without_history_and_unknown_versions_are_clear_errors() {
     let e = epoch_engine();
     let reg = Registry::new(Arc::new(SqliteStore::in_memory().expect("store")));
     assert_eq!(
-        reg.enable("r", "deadbeef", "{}")
+        reg.enable(epoch_engine(), "r", "deadbeef", "{}")
             .expect_err("unknown")
             .to_string(),
         "no plugin version deadbeef"
     );
     let (v, _) = reg.upload(e, "m1", &plugin_bytes("hello")).expect("upload");
-    reg.enable("r", &v.hash, "").expect("enable");
+    reg.enable(epoch_engine(), "r", &v.hash, "")
+        .expect("enable");
     assert_eq!(
         reg.rollback("r", "hello")
             .expect_err("no history")

@@ -93,8 +93,35 @@ fn invalid_config_json_is_refused_and_nothing_is_enabled() {
             "invalid config: must be a JSON object, e.g. {\"thresholds\": [...]}",
         ),
     ] {
-        let err = reg.enable("room-1", &v.hash, config).expect_err("refused");
+        let err = reg
+            .enable(epoch_engine(), "room-1", &v.hash, config)
+            .expect_err("refused");
         assert_eq!(err.to_string(), want);
     }
     assert!(reg.bindings("room-1").expect("bindings").is_empty());
+}
+
+#[test]
+fn a_config_the_plugin_cannot_use_is_refused_at_enable_with_its_own_message() {
+    let reg = registry();
+    let (v, _) = reg
+        .upload(epoch_engine(), "m1", &plugin_bytes("keyword-push"))
+        .expect("upload");
+    let err = reg
+        .enable(epoch_engine(), "room-1", &v.hash, "{}")
+        .expect_err("refused");
+    assert!(matches!(err, RegistryError::InvalidConfig(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "invalid config: the plugin refused it: missing field `rules` at line 1 column 2"
+    );
+    assert!(reg.bindings("room-1").expect("bindings").is_empty());
+    // Its sample config is accepted.
+    reg.enable(
+        epoch_engine(),
+        "room-1",
+        &v.hash,
+        &repo_file("plugins/keyword-push/config.json"),
+    )
+    .expect("the sample config is accepted");
 }

@@ -165,6 +165,20 @@ async fn bad_plugins_and_configs_are_refused_with_the_reason() {
             .starts_with("invalid config: not valid JSON"),
         "{body}"
     );
+    // Valid JSON the plugin cannot use is refused now, not at the first event of the show.
+    let (_, keyword) = upload(&s, &plugin_bytes("keyword-push")).await;
+    let (status, body) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{}/plugins", s.room),
+        json!({"hash": keyword["hash"], "config": {}}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"],
+        "invalid config: the plugin refused it: missing field `rules` at line 1 column 2"
+    );
     let (_, list) = api(
         &s,
         "GET",
