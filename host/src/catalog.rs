@@ -3,31 +3,7 @@
 //! [`Catalog`] is the read interface; [`MemoryCatalog`] holds products in memory (loaded
 //! from JSON by the local runner and the demo). The rooms' store implements the same trait.
 
-use serde::{Deserialize, Serialize};
-
-/// A product as merchants describe it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Product {
-    pub id: String,
-    pub title: String,
-    pub price_cents: u64,
-    pub currency: String,
-    pub image_url: String,
-    pub buy_url: String,
-    pub stock: u32,
-    pub description: String,
-    pub faq: Vec<Faq>,
-    /// Name and value pairs, e.g. `["size", "S, M, L"]`.
-    pub specs: Vec<(String, String)>,
-}
-
-/// One question and answer about a product.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Faq {
-    pub question: String,
-    pub answer: String,
-}
+pub use livecart_store::{Faq, Product};
 
 /// Read access to one merchant's products.
 pub trait Catalog: Send + Sync {

@@ -10,18 +10,7 @@ use super::limits::KvQuota;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Where KV spaces persist. The SQLite store implements it; tests use [`MemoryKv`].
-pub trait KvBackend: Send + Sync {
-    /// Every entry of one space.
-    fn load(&self, plugin: &str, room: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>>;
-    /// Apply one committed call's changes atomically (`None` deletes).
-    fn apply(
-        &self,
-        plugin: &str,
-        room: &str,
-        changes: &[(String, Option<Vec<u8>>)],
-    ) -> anyhow::Result<()>;
-}
+pub use livecart_store::KvBackend;
 
 /// Spaces by (plugin, room).
 type Spaces = HashMap<(String, String), HashMap<String, Vec<u8>>>;

@@ -1,9 +1,21 @@
-//! [`SqliteStore`]: the embedded implementation of the store traits. One connection behind
-//! a mutex, WAL journal and `synchronous=NORMAL` for files, schema versions in
-//! `PRAGMA user_version`. Each domain's queries live with its trait, in `impl … for
-//! SqliteStore` blocks in the sibling files.
+//! [`SqliteStore`]: the embedded implementation of every `livecart-store` trait, the
+//! default engine (one binary, no service). One connection behind a mutex (every call
+//! serialized in-process), `BEGIN IMMEDIATE` for writers in other processes, WAL journal
+//! and `synchronous=NORMAL` for files, schema versions in `PRAGMA user_version`. Each
+//! domain's queries live in their own module, in `impl … for SqliteStore` blocks.
 
-use super::StoreError;
+mod analytics;
+mod buys;
+mod claims;
+mod coupons;
+mod merchants;
+mod plugins;
+mod products;
+mod rooms;
+mod sales;
+mod sync;
+
+use livecart_store::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -260,14 +272,71 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+/// Whether an insert failed because a generated id (or other unique value) already exists.
+fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        }
+        _ => false,
+    }
+}
+
+/// Run an insert that draws fresh random ids on each attempt until none of them collides
+/// with an existing row (a handful of attempts; a collision is already unlikely).
+fn with_fresh_ids<T>(mut attempt: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    for _ in 0..3 {
+        match attempt() {
+            Err(e) if is_unique_violation(&e) => continue,
+            other => return other,
+        }
+    }
+    attempt()
+}
+
+impl SqliteStore {
+    /// Decide every request of `batch` in order inside one `BEGIN IMMEDIATE` transaction and
+    /// commit it once (group commit for claims and buys). If the transaction cannot start or
+    /// commit, every request fails with the same store error and none is kept.
+    fn in_one_commit<R, T, E: From<StoreError>>(
+        &self,
+        batch: &[R],
+        decide: impl Fn(&mut rusqlite::Transaction<'_>, &R) -> Result<T, E>,
+    ) -> Vec<Result<T, E>> {
+        let attempt = || -> Result<Vec<Result<T, E>>, StoreError> {
+            let mut conn = self.conn()?;
+            let mut tx =
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let results = batch
+                .iter()
+                .map(|request| decide(&mut tx, request))
+                .collect();
+            tx.commit()?;
+            Ok(results)
+        };
+        match attempt() {
+            Ok(results) => results,
+            Err(e) => {
+                let reason = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::Commit(reason.clone()).into()))
+                    .collect()
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livecart_store::MerchantStore;
 
     #[test]
     fn migrations_are_idempotent_across_reopen() {
@@ -287,7 +356,6 @@ mod tests {
     /// its token, its name and its place in the list.
     #[test]
     fn tokens_issued_before_tenancy_still_work_after_migrating() {
-        use crate::store::MerchantStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.sqlite");
         let mut conn = Connection::open(&path).expect("open");

@@ -1,49 +1,12 @@
 //! The claim hot path: the checks and writes of one claim inside a caller's transaction,
 //! so that a batch of concurrent claims is decided in order and committed once (group
-//! commit, see `crate::store::CommitQueue`), and a single claim is a batch of one.
+//! commit: the host's `CommitQueue`), and a single claim is a batch of one.
 
-use super::coupons::{COUPON_COLS, Claim, ClaimError, claim_row, coupon_row};
-use super::{effective_key, random_hex, to_i64};
-use crate::store::SqliteStore;
+use crate::SqliteStore;
+use crate::coupons::{COUPON_COLS, claim_row, coupon_row};
+use livecart_store::util::{effective_key, random_id, to_i64};
+use livecart_store::{Claim, ClaimError, ClaimRequest};
 use rusqlite::{OptionalExtension, params};
-
-/// One claim to decide.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClaimRequest {
-    pub coupon_id: String,
-    pub user_id: String,
-    /// The client's idempotency key; empty means "not idempotent".
-    pub idempotency_key: String,
-    pub now_ms: u64,
-    /// The push the claim came from, and the claimer's A/B variant, for analytics.
-    pub push_id: Option<String>,
-    pub variant: Option<String>,
-    /// Where it is claimed. Only a coupon offered there can be claimed: the room
-    /// merchant's, bound to that room or to none. Any other reads as unknown.
-    pub offered_in: Option<OfferedIn>,
-}
-
-/// A room, as the place a coupon is claimed in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OfferedIn {
-    pub merchant_id: String,
-    pub room_id: String,
-}
-
-impl ClaimRequest {
-    /// A claim with no analytics tags and no room restriction.
-    pub fn new(coupon_id: &str, user_id: &str, idempotency_key: &str, now_ms: u64) -> Self {
-        ClaimRequest {
-            coupon_id: coupon_id.to_owned(),
-            user_id: user_id.to_owned(),
-            idempotency_key: idempotency_key.to_owned(),
-            now_ms,
-            push_id: None,
-            variant: None,
-            offered_in: None,
-        }
-    }
-}
 
 impl SqliteStore {
     /// Decide every claim of `batch` in order in one transaction, committed once.
@@ -111,7 +74,7 @@ fn claim_in(tx: &mut rusqlite::Transaction<'_>, req: &ClaimRequest) -> Result<Cl
         });
     }
 
-    let claim_id = format!("cl_{}", random_hex(8)?);
+    let claim_id = format!("cl_{}", random_id(8)?);
     let sp = tx.savepoint()?;
     // The guard in the WHERE clause is what stops an oversell: it holds even if the checks
     // above are ever reordered.

@@ -1,23 +1,12 @@
-//! Products per merchant (soft-deleted), and [`StoreCatalog`], the catalog view plugins and
-//! the AI host read them through.
+//! [`CatalogStore`] on SQLite: products per merchant, soft-deleted.
 //!
 //! A product id is unique within its merchant only: two merchants may both have a `p1`, and
 //! neither can read, replace or delete the other's.
 
-use super::{random_hex, to_i64, to_u32, to_u64, with_fresh_ids};
-use crate::catalog::{Catalog, Product};
-use crate::store::{SqliteStore, Store, StoreError, now_ms};
+use crate::{SqliteStore, with_fresh_ids};
+use livecart_store::util::{now_ms, random_id, to_i64, to_u32, to_u64};
+use livecart_store::{CatalogStore, Product, ProductRecord, StoreError};
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
-use std::sync::Arc;
-
-/// A stored product with its owner and last change.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProductRecord {
-    pub merchant_id: String,
-    pub product: Product,
-    pub updated_ms: u64,
-}
 
 const PRODUCT_COLS: &str =
     "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs";
@@ -37,38 +26,6 @@ fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
         faq: serde_json::from_str(&faq).unwrap_or_default(),
         specs: serde_json::from_str(&specs).unwrap_or_default(),
     })
-}
-
-/// Each merchant's products.
-///
-/// Contract: products are scoped by merchant — `(merchant_id, id)` is the key, and no call
-/// reads, replaces or deletes another merchant's product. Deletion is soft: a deleted
-/// product is invisible to reads until an upsert with its id brings it back. Lists are in
-/// creation order (a revived product keeps its place).
-pub trait CatalogStore {
-    /// Create or replace a merchant's product. An empty `product.id` gets a fresh one
-    /// (`p_` and 10 hex digits); replacing a deleted product brings it back.
-    fn upsert_product(
-        &self,
-        merchant_id: &str,
-        product: &Product,
-    ) -> Result<ProductRecord, StoreError>;
-
-    /// One of the merchant's products; `None` for another merchant's or a deleted one.
-    fn product(&self, merchant_id: &str, id: &str) -> Result<Option<Product>, StoreError>;
-
-    /// The merchant's products in creation order.
-    fn products(&self, merchant_id: &str) -> Result<Vec<Product>, StoreError> {
-        self.products_limited(merchant_id, usize::MAX)
-    }
-
-    /// Up to `limit` of the merchant's products in creation order.
-    fn products_limited(&self, merchant_id: &str, limit: usize)
-    -> Result<Vec<Product>, StoreError>;
-
-    /// Soft-delete one of the merchant's products. Returns whether it existed (and was
-    /// not deleted already).
-    fn delete_product(&self, merchant_id: &str, id: &str) -> Result<bool, StoreError>;
 }
 
 impl CatalogStore for SqliteStore {
@@ -115,7 +72,7 @@ impl CatalogStore for SqliteStore {
         };
         let id = if product.id.is_empty() {
             with_fresh_ids(|| {
-                let id = format!("p_{}", random_hex(5)?);
+                let id = format!("p_{}", random_id(5)?);
                 write(&id, false)?;
                 Ok(id)
             })?
@@ -169,41 +126,5 @@ impl CatalogStore for SqliteStore {
             params![merchant_id, id, to_i64(now_ms())],
         )?;
         Ok(n == 1)
-    }
-}
-
-/// One merchant's products in the store, as the [`Catalog`] plugins and the AI host read.
-#[derive(Clone)]
-pub struct StoreCatalog {
-    pub store: Arc<dyn Store>,
-    pub merchant_id: String,
-}
-
-impl StoreCatalog {
-    pub fn new(store: Arc<dyn Store>, merchant_id: impl Into<String>) -> Self {
-        StoreCatalog {
-            store,
-            merchant_id: merchant_id.into(),
-        }
-    }
-}
-
-impl Catalog for StoreCatalog {
-    fn get(&self, product_id: &str) -> Option<Product> {
-        self.store
-            .product(&self.merchant_id, product_id)
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, merchant = %self.merchant_id, "catalog read failed");
-                None
-            })
-    }
-
-    fn list(&self, limit: usize) -> Vec<Product> {
-        self.store
-            .products_limited(&self.merchant_id, limit)
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, merchant = %self.merchant_id, "catalog read failed");
-                Vec::new()
-            })
     }
 }

@@ -1,38 +1,12 @@
 //! The flash-sale buy hot path: the checks and writes of one buy inside a caller's
 //! transaction, so that a batch of concurrent buys is decided in order and committed once
-//! (group commit, see `crate::store::CommitQueue`), and a single buy is a batch of one.
+//! (group commit: the host's `CommitQueue`), and a single buy is a batch of one.
 
-use super::sales::{BuyError, Order, OrderRow, SALE_COLS, order_by_key, sale_row};
-use super::{effective_key, random_hex};
-use crate::store::SqliteStore;
+use crate::SqliteStore;
+use crate::sales::{OrderRow, SALE_COLS, order_by_key, sale_row};
+use livecart_store::util::{effective_key, random_id};
+use livecart_store::{BuyError, BuyRequest, Order};
 use rusqlite::{OptionalExtension, params};
-
-/// One flash-sale buy to decide.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuyRequest {
-    pub sale_id: String,
-    pub user_id: String,
-    pub quantity: u32,
-    /// The client's idempotency key; empty means "not idempotent".
-    pub idempotency_key: String,
-    pub now_ms: u64,
-    /// Where it is bought: only a sale of this room can be; any other reads as unknown.
-    pub in_room: Option<String>,
-}
-
-impl BuyRequest {
-    /// A buy with no room restriction.
-    pub fn new(sale_id: &str, user_id: &str, quantity: u32, key: &str, now_ms: u64) -> Self {
-        BuyRequest {
-            sale_id: sale_id.to_owned(),
-            user_id: user_id.to_owned(),
-            quantity,
-            idempotency_key: key.to_owned(),
-            now_ms,
-            in_room: None,
-        }
-    }
-}
 
 impl SqliteStore {
     /// Decide every buy of `batch` in order in one transaction, committed once.
@@ -86,7 +60,7 @@ fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order,
             limit: sale.per_user_limit,
         });
     }
-    let order_id = format!("o_{}", random_hex(8)?);
+    let order_id = format!("o_{}", random_id(8)?);
     let sp = tx.savepoint()?;
     // As with coupons, the guard repeats the stock check inside the write itself.
     let bumped = sp
