@@ -26,6 +26,35 @@ fn check_accepts_a_plugin_and_prints_its_manifest() {
         "{text}"
     );
     assert!(text.contains("events:       likes"), "{text}");
+    // Logs stay on stderr, and without colour codes when it is not a terminal.
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_on_stderr() {
+    // An empty compile cache, so the check compiles and logs it.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(livecart_e2e::livecart())
+        .args(["--log-format", "json", "plugin", "check"])
+        .arg(plugin("hello"))
+        .env("RUST_LOG", "info")
+        .env("LIVECART_CACHE_DIR", cache.path())
+        .output()
+        .expect("running livecart");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: hello"), "{}", stdout(&out));
+    let logs = stderr(&out);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "compiling plugin" && l["level"] == "INFO"),
+        "{logs}"
+    );
 }
 
 #[test]

@@ -19,6 +19,10 @@ pub struct Cli {
     /// More log output (-v: debug, -vv: trace). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log line format on stderr: `text` for people, `json` (one object per line) for log
+    /// shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "LIVECART_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,8 +53,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Structured logs to stderr.
-pub fn init_tracing(verbose: u8) {
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs to stderr: text (coloured only when stderr is a terminal) or JSON lines.
+pub fn init_tracing(verbose: u8, format: LogFormat) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "info,wasmtime=warn,cranelift=warn",
         1 => "debug,wasmtime=info,cranelift=info",
@@ -58,8 +70,11 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
 }
