@@ -257,7 +257,8 @@ async fn create_sale(
     Body(sale): Body<SaleBody>,
 ) -> Result<(StatusCode, Json<FlashSale>), ApiError> {
     let room = owned_room(&s, &m, &room).await?;
-    same_id(sale.room_id.as_deref(), &room.id)?;
+    // An empty room_id is "the path's", as the store's type has always read it.
+    same_id(sale.room_id.as_deref().filter(|r| !r.is_empty()), &room.id)?;
     let sale = sale.into_sale(room.id.clone());
     let open = s.rooms.open(&room.id).map_err(ApiError::internal)?;
     let (store, hub) = (s.store.clone(), open.hub.clone());

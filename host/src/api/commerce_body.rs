@@ -134,7 +134,7 @@ impl From<CouponBody> for NewCoupon {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SaleBody {
-    /// May be left out; if given it must be the path's room.
+    /// May be left out (or empty); if given it must be the path's room.
     #[serde(default)]
     pub room_id: Option<String>,
     pub product_id: String,
