@@ -160,6 +160,12 @@ pub fn render(rooms: RoomFigures) -> String {
         HTTP_ACCEPT_ERRORS.get(),
     );
     metric(
+        "livecart_origin_throttled_total",
+        "counter",
+        "Media requests answered 429 because their client had too many 404s.",
+        livecart_media::origin::throttle::THROTTLED.get(),
+    );
+    metric(
         "livecart_rooms_open",
         "gauge",
         "Rooms open on this node.",

@@ -121,8 +121,8 @@ function readCoupon() {
         valid_until_ms: parseLocalInput($('#c-until')),
         unlocked: $('#c-unlocked').checked,
     };
-    const room = $('#c-room').value;
-    if (room) c.room_id = room;
+    // Always sent: a PUT replaces the whole coupon, and null is "every room".
+    c.room_id = $('#c-room').value || null;
     const id = editing ? editing.id : $('#c-id').value.trim();
     if (id) c.id = id;
     return c;

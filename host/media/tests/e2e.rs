@@ -1,8 +1,9 @@
 //! The whole media path against real peers: ffmpeg publishes over RTMP or RTMPS (or
 //! GStreamer's RTSP server is pulled), the packager runs the ladder, the origin serves the
 //! live MPD over HTTP, and ffprobe/ffmpeg read every rung from it. A dropped and reconnected
-//! publisher starts a new period with a valid MPD, and an ended live replays from the start
-//! through its static MPD.
+//! publisher starts a new period with a valid MPD, an ended live replays from the start
+//! through its static MPD, and ffmpeg on an ended live's MPD stops (or is held to a few
+//! requests a second).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -17,6 +18,7 @@ use livecart_media::pipeline::Packager;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -27,6 +29,8 @@ const ROOM: &str = "shop";
 /// Hub, packager, recorder, origin and RTMP/RTMPS servers on port 0.
 struct Stack {
     http: SocketAddr,
+    /// Requests the origin has received.
+    requests: Arc<AtomicU64>,
     rtmp: SocketAddr,
     rtmps: SocketAddr,
     hub: StreamHub,
@@ -80,11 +84,24 @@ async fn stack() -> Stack {
         recordings: recorder,
         opts: MpdOptions::default(),
     });
+    // Count what readers ask of the origin (and serve with client addresses, as the host
+    // does, so the 404 limiter knows them).
+    let requests = Arc::new(AtomicU64::new(0));
+    let counter = requests.clone();
+    let router = router
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                next.run(req)
+            },
+        ))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, router).await });
     Stack {
         http,
+        requests,
         rtmp,
         rtmps,
         hub,
@@ -418,4 +435,74 @@ async fn timed_event_is_in_band_in_every_video_rung() {
     // The live MPD still plays.
     let live = s.url(&format!("/media/{ROOM}/live.mpd"));
     assert!(decode(&live, "0:v:0", 1).await > 10);
+}
+
+/// `ffmpeg -i {url} -f null -`, logging to `dir`; killed when dropped.
+fn read_to_null(url: &str, dir: &std::path::Path, name: &str) -> common::ChildGuard {
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new("/usr/bin/ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "warning", "-i", url])
+        .args(["-f", "null", "-"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    common::ChildGuard {
+        child,
+        log,
+        started: Instant::now(),
+    }
+}
+
+/// Issue 12, defect 7: ffmpeg 5.1 on the live MPD of an ended live never finished (50,717
+/// segment requests in 23 s, SIGTERM ignored). Now a reader that opens the ended live's
+/// MPD plays it to the end and exits by itself with a handful of requests; a reader that
+/// was on the MPD while it was dynamic (ffmpeg never reads it again) is held to a few
+/// requests a second by the 404 limiter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_on_an_ended_live_mpd_stops() {
+    let s = stack().await;
+    let mut publisher = publish(&format!("rtmp://{}/live/{KEY}", s.rtmp), 3, s.dir.path());
+    s.live_mpd(1).await;
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    let mut on_air = read_to_null(&live, s.dir.path(), "on-air");
+    assert!(publisher.wait(Duration::from_secs(30)).await.success());
+    s.wait_ended().await;
+
+    // The reader that was on the live when it ended: bounded, whatever it does.
+    let before = s.requests.load(Ordering::Relaxed);
+    let window = Duration::from_secs(5);
+    let ended = Instant::now();
+    let mut exited = None;
+    while ended.elapsed() < window && exited.is_none() {
+        exited = on_air.child.try_wait().unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = s.requests.load(Ordering::Relaxed) - before;
+    assert!(
+        asked < 150,
+        "the reader on the live asked {asked} times in {window:?} after the end (exited: \
+         {exited:?}); log:\n{}",
+        on_air.log()
+    );
+    eprintln!("on-air reader: {asked} requests in {window:?} after the end, exited: {exited:?}");
+    drop(on_air);
+    // Every reader here is 127.0.0.1, one client to the limiter: let its bucket refill
+    // (30 404s at 5 a second).
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+
+    // A reader that opens the ended live's MPD: static, played to the end, then exit 0.
+    let mpd = reqwest::get(&live).await.unwrap().text().await.unwrap();
+    assert!(mpd.contains(r#"type="static""#), "{mpd}");
+    let before = s.requests.load(Ordering::Relaxed);
+    let mut after = read_to_null(&live, s.dir.path(), "after-end");
+    let status = after.wait(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}; log:\n{}", after.log());
+    let asked = s.requests.load(Ordering::Relaxed) - before;
+    assert!(
+        asked < 60,
+        "{asked} requests to play a 3 s live; log:\n{}",
+        after.log()
+    );
 }

@@ -115,7 +115,8 @@ fn finish_last(p: &Period) {
 async fn serve(origin: Origin) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(origin)).await.unwrap() });
+    let app = router(origin).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
 
@@ -484,4 +485,68 @@ async fn next_segment_wait_gives_up() {
         assert_eq!(r.status(), 404, "{path}");
         assert_eq!(r.headers()["content-type"], "application/json");
     }
+}
+
+/// A GET from `from` (an address of this host, e.g. 127.0.0.2): status and head.
+async fn get_from(from: std::net::IpAddr, addr: SocketAddr, path: &str) -> (u16, String) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::new(from, 0)).unwrap();
+    let mut s = sock.connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out)
+}
+
+/// Issue 12, defect 7: one ffmpeg turned an ended live into 50,688 404s in 23 s. A client
+/// IP past its 404 budget is answered 429 with `Retry-After` (held, counted, CORS-open),
+/// and other clients are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_storm_from_one_client_is_answered_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        state: MediaState::new(),
+        recordings: Recorder::new(dir.path(), Duration::from_secs(60)).unwrap(),
+        opts: MpdOptions::default(),
+    };
+    let limits = livecart_media::origin::NotFoundLimits {
+        burst: 5,
+        per_second: 1,
+        hold: Duration::from_millis(200),
+    };
+    let app = livecart_media::origin::router_limited(origin, limits)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (storm, calm) = ([127, 0, 0, 2].into(), [127, 0, 0, 3].into());
+
+    let before = livecart_media::origin::throttle::THROTTLED.get();
+    for n in 1..=5 {
+        let (status, _) = get_from(storm, addr, &format!("/media/gone/p1/v0/{n}.m4s")).await;
+        assert_eq!(status, 404, "404 number {n} is within the burst");
+    }
+    let started = std::time::Instant::now();
+    let (status, head) = get_from(storm, addr, "/media/gone/p1/v0/6.m4s").await;
+    assert_eq!(status, 429, "{head}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(190),
+        "the 429 is held"
+    );
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("\r\nretry-after: 1\r\n"), "{head}");
+    assert!(lower.contains("access-control-allow-origin: *"), "{head}");
+    assert!(head.contains(r#"{"error":"#), "{head}");
+    // While its bucket is empty the client is refused everything, the clock included.
+    assert_eq!(get_from(storm, addr, "/media/time").await.0, 429);
+    assert!(livecart_media::origin::throttle::THROTTLED.get() >= before + 2);
+    // Another client is served as usual.
+    assert_eq!(get_from(calm, addr, "/media/time").await.0, 200);
+    assert_eq!(get_from(calm, addr, "/media/gone/live.mpd").await.0, 404);
+    // A token comes back after a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(get_from(storm, addr, "/media/gone/live.mpd").await.0, 404);
 }

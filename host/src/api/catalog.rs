@@ -1,10 +1,16 @@
 //! Products, coupons and flash sales of the calling merchant.
+//!
+//! `POST` creates (a product `POST` with a known id replaces it); `PUT` on `/{id}`
+//! replaces the whole product or coupon and needs every writable field ([`Whole`]), so
+//! nothing is reset by being left out. Unknown fields are refused everywhere.
 
+use super::body::{Body, Whole, same_id};
+use super::commerce_body::{CouponBody, ProductBody, SaleBody};
 use super::{ApiError, AuthMerchant, blocking, owned_room};
 use crate::catalog::Product;
 use crate::room::commerce;
 use crate::server::AppState;
-use crate::store::{Coupon, FlashSale, NewCoupon, NewFlashSale};
+use crate::store::{Coupon, FlashSale, NewCoupon};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -52,8 +58,9 @@ fn check_product(p: &Product) -> Result<(), ApiError> {
 async fn upsert_product(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
-    Json(p): Json<Product>,
+    Body(p): Body<ProductBody>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
+    let p = p.into_product();
     check_product(&p)?;
     let store = s.store.clone();
     let rec = blocking(move || Ok(store.upsert_product(&m.id, &p)?)).await?;
@@ -64,8 +71,10 @@ async fn put_product(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(id): Path<String>,
-    Json(mut p): Json<Product>,
+    Whole(p): Whole<ProductBody>,
 ) -> Result<Json<Product>, ApiError> {
+    same_id(p.id.as_deref(), &id)?;
+    let mut p = p.into_product();
     p.id = id;
     check_product(&p)?;
     let store = s.store.clone();
@@ -124,8 +133,9 @@ async fn check_coupon_room(
 async fn create_coupon(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
-    Json(c): Json<NewCoupon>,
+    Body(c): Body<CouponBody>,
 ) -> Result<(StatusCode, Json<Coupon>), ApiError> {
+    let c = NewCoupon::from(c);
     check_coupon_room(&s, &m, &c).await?;
     let store = s.store.clone();
     let coupon = blocking(move || Ok(store.create_coupon(&m.id, &c)?)).await?;
@@ -161,8 +171,10 @@ async fn update_coupon(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(id): Path<String>,
-    Json(c): Json<NewCoupon>,
+    Whole(c): Whole<CouponBody>,
 ) -> Result<Json<Coupon>, ApiError> {
+    same_id(c.id.as_deref(), &id)?;
+    let c = NewCoupon::from(c);
     check_coupon_room(&s, &m, &c).await?;
     let store = s.store.clone();
     blocking(move || {
@@ -242,10 +254,12 @@ async fn create_sale(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(room): Path<String>,
-    Json(mut sale): Json<NewFlashSale>,
+    Body(sale): Body<SaleBody>,
 ) -> Result<(StatusCode, Json<FlashSale>), ApiError> {
     let room = owned_room(&s, &m, &room).await?;
-    sale.room_id = room.id.clone();
+    // An empty room_id is "the path's", as the store's type has always read it.
+    same_id(sale.room_id.as_deref().filter(|r| !r.is_empty()), &room.id)?;
+    let sale = sale.into_sale(room.id.clone());
     let open = s.rooms.open(&room.id).map_err(ApiError::internal)?;
     let (store, hub) = (s.store.clone(), open.hub.clone());
     blocking(move || {

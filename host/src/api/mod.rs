@@ -6,11 +6,15 @@
 //! versions). A disabled merchant's tokens are refused (403) at once. The operator manages
 //! merchants and their tokens under `/api/operator/…` with its own token
 //! ([`AuthOperator`]). Errors are `{"error": "..."}` with a status that says what kind;
-//! internal failures are logged and answered with a generic message.
+//! internal failures are logged and answered with a generic message. Request bodies go
+//! through [`body::Body`] (or [`body::Whole`] for a `PUT`), so a malformed body, an unknown
+//! field or a missing one is answered in that shape too.
 
 mod account;
 mod analytics;
+mod body;
 mod catalog;
+mod commerce_body;
 mod operator;
 mod plugins;
 mod rooms;

@@ -1,6 +1,7 @@
 //! Plugins: upload (validated), versions, enable per room with config, rollback, disable,
 //! and each room's plugin status with its fault log. A change reloads the live room.
 
+use super::body::Body;
 use super::{ApiError, AuthMerchant, blocking, owned_room};
 use crate::plugin::registry::RegistryError;
 use crate::server::AppState;
@@ -107,6 +108,7 @@ async fn status(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EnableRequest {
     hash: String,
     /// The plugin's config: a JSON object (or a string holding one).
@@ -118,7 +120,7 @@ async fn enable(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(room): Path<String>,
-    Json(body): Json<EnableRequest>,
+    Body(body): Body<EnableRequest>,
 ) -> Result<Json<crate::store::Binding>, ApiError> {
     let room = owned_room(&s, &m, &room).await?;
     let config = match body.config {

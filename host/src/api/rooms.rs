@@ -1,5 +1,6 @@
 //! Rooms: create, list, start, stop, stream key, room tokens, manual product pushes.
 
+use super::body::Body;
 use super::{ApiError, AuthMerchant, blocking, owned_room};
 use crate::auth::{Claims, Role};
 use crate::plugin::model::EventBody;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewRoom {
     title: String,
 }
@@ -32,7 +34,7 @@ struct NewRoom {
 async fn create(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
-    Json(body): Json<NewRoom>,
+    Body(body): Body<NewRoom>,
 ) -> Result<(StatusCode, Json<Room>), ApiError> {
     let title = body.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 120 {
@@ -125,6 +127,7 @@ async fn rotate_key(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TokenRequest {
     user_id: String,
     name: String,
@@ -139,7 +142,7 @@ async fn token(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(room): Path<String>,
-    Json(body): Json<TokenRequest>,
+    Body(body): Body<TokenRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let room = owned_room(&s, &m, &room).await?;
     if body.user_id.trim().is_empty() || body.user_id.len() > 64 || body.name.chars().count() > 32 {
@@ -163,6 +166,7 @@ async fn token(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PushRequest {
     product_id: String,
     #[serde(default)]
@@ -176,7 +180,7 @@ async fn push(
     State(s): State<AppState>,
     AuthMerchant(m): AuthMerchant,
     Path(room): Path<String>,
-    Json(body): Json<PushRequest>,
+    Body(body): Body<PushRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let room = owned_room(&s, &m, &room).await?;
     let open = s.rooms.open(&room.id).map_err(ApiError::internal)?;

@@ -21,6 +21,7 @@ use std::pin::pin;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tower_layer::Layer;
 
 /// Limits of the HTTP listener.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +85,10 @@ pub async fn serve(
             tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
         }
         let io = TokioIo::new(Conn::new(tcp, permit));
-        let service = TowerToHyperService::new(app.clone());
+        // The client's address, for handlers that limit per client (the origin's 404s).
+        let service = TowerToHyperService::new(
+            axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone()),
+        );
         let mut stop = stop_tx.subscribe();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();

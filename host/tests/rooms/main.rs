@@ -5,6 +5,7 @@
 mod abuse;
 mod admin;
 mod api;
+mod bodies;
 mod harness;
 mod longpoll;
 mod operator;

@@ -20,6 +20,9 @@
 //! | `/media/{room}/replay/{period}.mpd` | static (VOD) MPD of a recording |
 //! | `/media/{room}/replay/{period}.m3u8` | VOD HLS multivariant playlist of a recording |
 //!
+//! A client IP that gets too many 404s is answered 429 with `Retry-After` for a while
+//! ([`throttle`]).
+//!
 //! Replay manifests live one level down (`replay/`), so their relative media URLs are
 //! `../{period}/{rep}/…` and land on the same segment route as live ones.
 
@@ -32,12 +35,14 @@ pub mod record;
 pub mod recording;
 pub mod routes;
 mod segments;
+pub mod throttle;
 pub mod time;
 mod xml;
 
 pub use record::{RecordError, Recorder};
 pub use recording::{RecordedEvent, Recording, RecordingSummary};
-pub use routes::{Origin, router};
+pub use routes::{Origin, router, router_limited};
+pub use throttle::NotFoundLimits;
 
 use std::time::Duration;
 

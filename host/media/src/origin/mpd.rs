@@ -22,8 +22,13 @@ const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
 /// The live MPD of `period`, or `None` until it is ready (origin, AST and every init known)
 /// and has been live for the target latency: a player cannot sit that far behind a live edge
 /// that is younger than that (ffmpeg even computes a negative segment number).
-/// Once the period has ended it stays dynamic but gains `mediaPresentationDuration` and
-/// loses `minimumUpdatePeriod`, which tells players the stream is over.
+/// Once the period has ended it becomes `type="static"` with the period's real length as
+/// `mediaPresentationDuration` (the DASH way to end a live: a dynamic MPD turned static),
+/// so players play to the end and stop. A dynamic MPD with a duration was not enough:
+/// ffmpeg 5.1 keeps computing segment numbers from the wall clock while an MPD is dynamic
+/// and asks for ever later segments, tens of thousands of 404s a minute. (A reader that
+/// read the MPD while it was dynamic does not read it again: ffmpeg 5.1 never refreshes a
+/// `$Number$` template MPD. The origin's 404 limiter bounds what such a reader costs.)
 pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<String> {
     if !period.is_ready() {
         return None;
@@ -63,31 +68,37 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
     let ato = d.saturating_sub(period.chunk_duration);
     let target = Duration::from_millis(opts.target_latency_ms.into());
 
+    let ended = period.ended().is_some();
+
     let mut x = Xml::new();
     let mut mpd = Vec::from(attrs![
         ("xmlns", NS),
-        ("type", "dynamic"),
+        ("type", if ended { "static" } else { "dynamic" }),
         ("profiles", PROFILES),
         ("availabilityStartTime", iso8601(ast)),
         ("publishTime", iso8601(now)),
     ]);
-    if period.ended().is_some() {
+    if ended {
         mpd.push(("mediaPresentationDuration", xs_duration(end)));
     } else {
-        mpd.push(("minimumUpdatePeriod", xs_duration(opts.min_update_period)));
+        mpd.extend(attrs![
+            ("minimumUpdatePeriod", xs_duration(opts.min_update_period)),
+            (
+                "timeShiftBufferDepth",
+                xs_duration(d.saturating_mul(window as u32))
+            ),
+        ]);
     }
     mpd.extend(attrs![
-        (
-            "timeShiftBufferDepth",
-            xs_duration(d.saturating_mul(window as u32))
-        ),
         ("maxSegmentDuration", xs_duration(max_seg)),
         (
             "minBufferTime",
             xs_duration(min_buffer(period.chunk_duration))
         ),
-        ("suggestedPresentationDelay", xs_duration(target)),
     ]);
+    if !ended {
+        mpd.push(("suggestedPresentationDelay", xs_duration(target)));
+    }
     x.open("MPD", &mpd);
     x.open("ServiceDescription", &attrs![("id", 0)]);
     x.empty(
@@ -103,31 +114,34 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
     x.open("Period", &attrs![("id", period.id), ("start", "PT0S")]);
     let reps: Vec<(&Rendition, &InitInfo)> = reps.iter().map(|(_, r, i)| (*r, *i)).collect();
     adaptation_sets(&mut x, &reps, true, |x, _, info| {
-        x.empty(
-            "SegmentTemplate",
-            &attrs![
-                ("timescale", info.timescale),
-                (
-                    "duration",
-                    to_timescale(d.as_nanos() as u64, info.timescale)
-                ),
-                ("startNumber", 1),
-                (
-                    "presentationTimeOffset",
-                    to_timescale(origin_ns, info.timescale)
-                ),
-                (
-                    "initialization",
-                    format!("{}/$RepresentationID$/init.mp4", period.id)
-                ),
-                (
-                    "media",
-                    format!("{}/$RepresentationID$/$Number$.m4s", period.id)
-                ),
+        let mut template = Vec::from(attrs![
+            ("timescale", info.timescale),
+            (
+                "duration",
+                to_timescale(d.as_nanos() as u64, info.timescale)
+            ),
+            ("startNumber", 1),
+            (
+                "presentationTimeOffset",
+                to_timescale(origin_ns, info.timescale)
+            ),
+            (
+                "initialization",
+                format!("{}/$RepresentationID$/init.mp4", period.id)
+            ),
+            (
+                "media",
+                format!("{}/$RepresentationID$/$Number$.m4s", period.id)
+            ),
+        ]);
+        // Every segment of an ended live is complete: no early, chunked availability.
+        if !ended {
+            template.extend(attrs![
                 ("availabilityTimeOffset", secs(ato)),
                 ("availabilityTimeComplete", "false"),
-            ],
-        );
+            ]);
+        }
+        x.empty("SegmentTemplate", &template);
     });
     x.close();
     x.empty(

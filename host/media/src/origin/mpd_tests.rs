@@ -87,7 +87,7 @@ fn live_mpd_attributes() {
 }
 
 #[test]
-fn ended_live_mpd_has_duration() {
+fn ended_live_mpd_is_static_with_its_duration() {
     let p = fixture::period(3, false);
     p.end(PeriodEnd::Finished);
     let opts = MpdOptions {
@@ -97,9 +97,21 @@ fn ended_live_mpd_has_duration() {
     let s = live_mpd(&p, &opts, fixture::now()).unwrap();
     let els = elements(&s);
     let mpd = el(&els, "MPD");
-    assert_eq!(attr(mpd, "type"), "dynamic");
+    // Issue 12, defect 7: a dynamic MPD made ffmpeg ask for segments past the end forever.
+    assert_eq!(attr(mpd, "type"), "static");
     assert_eq!(attr(mpd, "mediaPresentationDuration"), "PT6S");
-    assert!(!mpd.attrs.contains_key("minimumUpdatePeriod"));
+    for live_only in [
+        "minimumUpdatePeriod",
+        "timeShiftBufferDepth",
+        "suggestedPresentationDelay",
+    ] {
+        assert!(!mpd.attrs.contains_key(live_only), "{live_only}");
+    }
+    for tpl in els.iter().filter(|e| e.name == "SegmentTemplate") {
+        assert_eq!(attr(tpl, "startNumber"), "1");
+        assert!(!tpl.attrs.contains_key("availabilityTimeOffset"));
+        assert!(!tpl.attrs.contains_key("availabilityTimeComplete"));
+    }
     assert_eq!(
         attr(el(&els, "UTCTiming"), "value"),
         "https://cdn.example/media/time"

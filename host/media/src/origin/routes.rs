@@ -2,10 +2,11 @@
 //! manifests, replay listing, CORS on every response and OPTIONS preflights. Path
 //! parameters are checked strictly ([`valid_id`], `u64` segment numbers) before anything
 //! touches the ring or the disk; errors are JSON `{"error": …}`. Segment delivery lives in
-//! `segments.rs`.
+//! `segments.rs`; a client causing too many 404s is slowed down with 429s (`throttle.rs`).
 
 use super::record::{RecordError, Recorder};
 use super::recording::RecordedEvent;
+use super::throttle::{self, NotFoundLimiter, NotFoundLimits};
 use super::{MpdOptions, hls, mpd, segments, time, valid_id};
 use crate::package::state::MediaState;
 use axum::Router;
@@ -26,8 +27,15 @@ pub struct Origin {
     pub opts: MpdOptions,
 }
 
-/// The `/media` routes, ready to merge into the host's router.
+/// The `/media` routes, ready to merge into the host's router, with the default 404
+/// limits. Serve it with `ConnectInfo<SocketAddr>` for the limiter to know clients.
 pub fn router(origin: Origin) -> Router {
+    router_limited(origin, NotFoundLimits::default())
+}
+
+/// The `/media` routes with these 404 limits per client ([`throttle`]).
+pub fn router_limited(origin: Origin, limits: NotFoundLimits) -> Router {
+    let limiter = Arc::new(NotFoundLimiter::new(limits));
     Router::new()
         .route("/media/time", get(now).options(preflight))
         .route("/media/{room}/live.mpd", get(live_mpd).options(preflight))
@@ -49,6 +57,9 @@ pub fn router(origin: Origin) -> Router {
             "/media/{room}/{period}/{rep}/{file}",
             get(rep_file).options(preflight),
         )
+        .layer(axum::middleware::from_fn(move |req, next| {
+            throttle::limit(limiter.clone(), req, next)
+        }))
         .layer(axum::middleware::map_response(cors))
         .with_state(origin)
 }

@@ -1,0 +1,161 @@
+//! The request bodies of products, coupons and flash sales.
+//!
+//! They mirror the store's input types with `#[serde(deny_unknown_fields)]`, so the REST
+//! API refuses a field it does not know (a product's `variants`, a misspelt `unlokced`)
+//! instead of dropping it, and name the fields a `PUT` must carry ([`WholeObject`]).
+//! `POST` keeps the documented defaults for fields left out; `PUT` has none.
+
+use super::body::WholeObject;
+use crate::catalog::{Faq, Product};
+use crate::store::{NewCoupon, NewFlashSale};
+use serde::Deserialize;
+
+/// A product as the API takes it (`POST /api/products`, `PUT /api/products/{id}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProductBody {
+    pub id: Option<String>,
+    pub title: String,
+    pub price_cents: u64,
+    pub currency: String,
+    pub image_url: String,
+    pub buy_url: String,
+    pub stock: u32,
+    pub description: String,
+    pub faq: Vec<FaqBody>,
+    pub specs: Vec<(String, String)>,
+}
+
+/// One question and answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaqBody {
+    pub question: String,
+    pub answer: String,
+}
+
+impl WholeObject for ProductBody {
+    const WHAT: &'static str = "product";
+    const FIELDS: &'static [&'static str] = &[
+        "title",
+        "price_cents",
+        "currency",
+        "image_url",
+        "buy_url",
+        "stock",
+        "description",
+        "faq",
+        "specs",
+    ];
+}
+
+impl ProductBody {
+    /// The product, with `id` (empty when the body had none: the store generates one).
+    pub fn into_product(self) -> Product {
+        Product {
+            id: self.id.unwrap_or_default(),
+            title: self.title,
+            price_cents: self.price_cents,
+            currency: self.currency,
+            image_url: self.image_url,
+            buy_url: self.buy_url,
+            stock: self.stock,
+            description: self.description,
+            faq: self
+                .faq
+                .into_iter()
+                .map(|f| Faq {
+                    question: f.question,
+                    answer: f.answer,
+                })
+                .collect(),
+            specs: self.specs,
+        }
+    }
+}
+
+/// A coupon's terms as the API takes them (`POST /api/coupons`, `PUT /api/coupons/{id}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CouponBody {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `null` (or left out of a `POST`) for every room of the merchant.
+    #[serde(default)]
+    pub room_id: Option<String>,
+    pub title: String,
+    pub discount_cents: u64,
+    pub quota: u32,
+    #[serde(default = "one")]
+    pub per_user_limit: u32,
+    #[serde(default)]
+    pub valid_from_ms: u64,
+    #[serde(default)]
+    pub valid_until_ms: u64,
+    #[serde(default)]
+    pub unlocked: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl WholeObject for CouponBody {
+    const WHAT: &'static str = "coupon";
+    const FIELDS: &'static [&'static str] = &[
+        "room_id",
+        "title",
+        "discount_cents",
+        "quota",
+        "per_user_limit",
+        "valid_from_ms",
+        "valid_until_ms",
+        "unlocked",
+    ];
+}
+
+impl From<CouponBody> for NewCoupon {
+    fn from(c: CouponBody) -> Self {
+        NewCoupon {
+            id: c.id,
+            room_id: c.room_id,
+            title: c.title,
+            discount_cents: c.discount_cents,
+            quota: c.quota,
+            per_user_limit: c.per_user_limit,
+            valid_from_ms: c.valid_from_ms,
+            valid_until_ms: c.valid_until_ms,
+            unlocked: c.unlocked,
+        }
+    }
+}
+
+/// A flash sale as `POST /api/rooms/{room}/flash-sales` takes it; the room is the path's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleBody {
+    /// May be left out (or empty); if given it must be the path's room.
+    #[serde(default)]
+    pub room_id: Option<String>,
+    pub product_id: String,
+    pub price_cents: u64,
+    pub stock: u32,
+    #[serde(default = "one")]
+    pub per_user_limit: u32,
+    pub starts_ms: u64,
+    pub ends_ms: u64,
+}
+
+impl SaleBody {
+    pub fn into_sale(self, room_id: String) -> NewFlashSale {
+        NewFlashSale {
+            room_id,
+            product_id: self.product_id,
+            price_cents: self.price_cents,
+            stock: self.stock,
+            per_user_limit: self.per_user_limit,
+            starts_ms: self.starts_ms,
+            ends_ms: self.ends_ms,
+        }
+    }
+}
