@@ -150,6 +150,13 @@ impl From<rusqlite::Error> for ClaimError {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl From<tokio_postgres::Error> for ClaimError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ClaimError::Store(StoreError::Postgres(e))
+    }
+}
+
 impl ClaimError {
     /// A stable machine-readable code (`sold_out`, `per_user_limit`, ...) for clients.
     pub fn code(&self) -> &'static str {

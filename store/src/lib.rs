@@ -98,6 +98,9 @@ pub enum StoreError {
     #[cfg(feature = "sqlite")]
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("store lock poisoned")]
     Poisoned,
     #[error("json: {0}")]

@@ -130,6 +130,13 @@ impl From<rusqlite::Error> for BuyError {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl From<tokio_postgres::Error> for BuyError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        BuyError::Store(StoreError::Postgres(e))
+    }
+}
+
 impl BuyError {
     /// A stable machine-readable code (`sold_out`, `ended`, ...) for clients.
     pub fn code(&self) -> &'static str {

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Directory for the SQLite database, secrets and the compiled-plugin cache.
     #[arg(long, default_value = ".livecart", env = "LIVECART_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// The store: `sqlite:PATH` (default `sqlite:<data-dir>/livecart.db`) or
+    /// `postgres://USER@HOST:PORT/DB` for several nodes sharing one database.
+    #[arg(long, env = "LIVECART_STORE")]
+    pub store: Option<String>,
     /// Secret for signing room tokens (HS256). Default: generated once, kept in the data dir.
     #[arg(long, env = "LIVECART_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
@@ -84,15 +88,37 @@ pub struct ServeArgs {
 /// The room every fresh install has.
 pub const DEMO_ROOM: &str = "demo";
 
+/// Open the store `--store` names; an unreachable or unusable database fails `serve` here,
+/// at start, with the reason.
+pub fn open_store(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    match url {
+        None => Ok(Arc::new(
+            SqliteStore::open(&data_dir.join("livecart.db")).context("opening the SQLite store")?,
+        )),
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = std::path::Path::new(&url["sqlite:".len()..]);
+            Ok(Arc::new(SqliteStore::open(path).with_context(|| {
+                format!("opening the SQLite store at {}", path.display())
+            })?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(
+                livecart_store_postgres::PostgresStore::connect(url)
+                    .context("connecting to the PostgreSQL store")?,
+            ))
+        }
+        Some(other) => {
+            anyhow::bail!("--store {other:?}: expected sqlite:PATH or postgres://USER@HOST:PORT/DB")
+        }
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::metrics::install_panic_hook();
     let limits = http_limits(&args);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&args.data_dir.join("livecart.db"))
-            .context("opening the SQLite store")?,
-    );
+    let store = open_store(args.store.as_deref(), &args.data_dir)?;
     let mut config = EngineConfig::new(CpuMeter::Epoch);
     // One pool slot per MiB of the budget, plus an eighth for cold starts and uploads.
     let warm = args.plugin_memory_mib.clamp(16, 16 << 10);
