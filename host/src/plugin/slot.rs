@@ -80,10 +80,10 @@ impl PluginSlot {
     ) -> anyhow::Result<Self> {
         let entries = env.kv.load(&plugin.manifest.name, &env.room_id)?;
         Ok(PluginSlot {
-            cell: Arc::new(Mutex::new(Instance {
-                warm: None,
-                parked: Some(KvSpace::new(engine.limits().kv.clone(), entries)),
-            })),
+            cell: Arc::new(Mutex::new(Instance::parked(KvSpace::new(
+                engine.limits().kv.clone(),
+                entries,
+            )))),
             id: engine.warm_cache().new_id(),
             cache: engine.warm_cache().clone(),
             label: (
@@ -134,8 +134,9 @@ impl PluginSlot {
 
     /// Drop the warm instance; the next batch starts a fresh one. State is kept.
     pub fn cool(&mut self) {
-        lock(&self.cell).cool();
-        self.cache.forget(self.id);
+        let mut inst = lock(&self.cell);
+        inst.cool();
+        self.cache.forget(self.id, &mut inst);
     }
 
     /// Replace the config; the instance is dropped so the plugin re-reads it.
@@ -197,14 +198,13 @@ impl PluginSlot {
                 let fault = Fault::from_call_error(err, limits, engine.meter().is_fuel());
                 // A trapped instance must not be entered again.
                 inst.cool();
-                self.cache.forget(self.id);
+                self.cache.forget(self.id, &mut inst);
                 Err(fault)
             }
         };
         if inst.warm.is_some() {
-            engine
-                .warm_cache()
-                .touch(self.id, &cell, report.peak_memory);
+            self.cache
+                .touch(self.id, &cell, &mut inst, report.peak_memory);
         }
         let now_ms = events.iter().map(|e| e.server_time_ms).max().unwrap_or(0);
         if let Some(over) = self.cpu.record(now_ms, report.cpu_us, limits) {
@@ -231,7 +231,7 @@ impl PluginSlot {
         report.disabled = true;
         report.fault = Some(fault);
         inst.cool();
-        self.cache.forget(self.id);
+        self.cache.forget(self.id, inst);
         report
     }
 
@@ -346,7 +346,7 @@ impl PluginSlot {
             self.disabled = Some(fault.clone());
             report.disabled = true;
             inst.cool();
-            self.cache.forget(self.id);
+            self.cache.forget(self.id, inst);
         }
         report.fault = Some(fault);
         report
@@ -355,7 +355,8 @@ impl PluginSlot {
 
 impl Drop for PluginSlot {
     fn drop(&mut self) {
-        self.cache.forget(self.id);
+        let mut inst = lock(&self.cell);
+        self.cache.forget(self.id, &mut inst);
     }
 }
 

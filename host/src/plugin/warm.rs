@@ -11,7 +11,7 @@
 
 use super::engine::Warm;
 use super::kv::KvSpace;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -23,9 +23,26 @@ pub const INSTANCE_OVERHEAD_BYTES: usize = 64 << 10;
 pub struct Instance {
     pub(crate) warm: Option<Warm>,
     pub(crate) parked: Option<KvSpace>,
+    /// The slot's place in the cache while its instance is warm and counted.
+    ticket: Option<Ticket>,
+}
+
+/// What the slot keeps of its cache entry: its last-use stamp, updated without a lock.
+struct Ticket {
+    used: Arc<AtomicU64>,
+    bytes: usize,
 }
 
 impl Instance {
+    /// No instance yet, and this KV space.
+    pub(crate) fn parked(kv: KvSpace) -> Self {
+        Instance {
+            warm: None,
+            parked: Some(kv),
+            ticket: None,
+        }
+    }
+
     /// Drop the warm instance, keeping its KV space.
     pub(crate) fn cool(&mut self) {
         if let Some(warm) = self.warm.take() {
@@ -51,26 +68,31 @@ pub(crate) fn lock(cell: &Cell) -> MutexGuard<'_, Instance> {
 }
 
 struct Entry {
-    used: u64,
+    used: Arc<AtomicU64>,
     bytes: usize,
     cell: Weak<Mutex<Instance>>,
 }
 
 #[derive(Default)]
 struct Inner {
-    clock: u64,
     entries: HashMap<u64, Entry>,
-    /// Last use → slot id, oldest first.
-    by_use: BTreeMap<u64, u64>,
     bytes: usize,
 }
 
 impl Inner {
-    fn remove(&mut self, id: u64) -> Option<Entry> {
-        let entry = self.entries.remove(&id)?;
-        self.by_use.remove(&entry.used);
-        self.bytes -= entry.bytes;
-        Some(entry)
+    fn remove(&mut self, id: u64) {
+        if let Some(entry) = self.entries.remove(&id) {
+            self.bytes -= entry.bytes;
+        }
+    }
+
+    /// The idle-longest entry other than `skip`.
+    fn oldest(&self, skip: &[u64]) -> Option<u64> {
+        self.entries
+            .iter()
+            .filter(|(id, _)| !skip.contains(id))
+            .min_by_key(|(_, e)| e.used.load(Ordering::Relaxed))
+            .map(|(id, _)| *id)
     }
 }
 
@@ -78,6 +100,7 @@ impl Inner {
 pub struct WarmCache {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
+    clock: AtomicU64,
     max_instances: usize,
     budget_bytes: usize,
     evictions: AtomicU64,
@@ -96,6 +119,7 @@ impl WarmCache {
         WarmCache {
             inner: Mutex::new(Inner::default()),
             next_id: AtomicU64::new(1),
+            clock: AtomicU64::new(1),
             max_instances: max_instances.max(1),
             budget_bytes,
             evictions: AtomicU64::new(0),
@@ -111,28 +135,38 @@ impl WarmCache {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Record that slot `id` used its warm instance of linear memory `memory` just now.
-    pub fn touch(&self, id: u64, cell: &Cell, memory: usize) {
+    /// Record that slot `id` (holding `inst`, the content of `cell`) used its warm instance
+    /// of linear memory `memory` just now. The common case, an instance already counted at
+    /// this size, is one atomic store and takes no lock.
+    pub fn touch(&self, id: u64, cell: &Cell, inst: &mut Instance, memory: usize) {
         let bytes = memory + INSTANCE_OVERHEAD_BYTES;
+        let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        if let Some(ticket) = &inst.ticket
+            && ticket.bytes == bytes
+        {
+            ticket.used.store(now, Ordering::Relaxed);
+            return;
+        }
+        let used = Arc::new(AtomicU64::new(now));
         let mut inner = self.lock();
-        inner.clock += 1;
-        let used = inner.clock;
         inner.remove(id);
-        inner.by_use.insert(used, id);
         inner.bytes += bytes;
         inner.entries.insert(
             id,
             Entry {
-                used,
+                used: used.clone(),
                 bytes,
                 cell: Arc::downgrade(cell),
             },
         );
+        inst.ticket = Some(Ticket { used, bytes });
     }
 
-    /// Slot `id` has no warm instance any more.
-    pub fn forget(&self, id: u64) {
-        self.lock().remove(id);
+    /// Slot `id` (holding `inst`) has no warm instance any more.
+    pub fn forget(&self, id: u64, inst: &mut Instance) {
+        if inst.ticket.take().is_some() {
+            self.lock().remove(id);
+        }
     }
 
     /// Before slot `id` creates an instance: evict idle instances of other slots, oldest
@@ -151,23 +185,17 @@ impl WarmCache {
         let mut evicted = 0;
         {
             let mut inner = self.lock();
-            let mut skipped = Vec::new();
+            let mut skip = vec![id];
             while (one_more && evicted == 0)
-                || inner.entries.len() + 1 > self.max_instances
+                || inner.entries.len() + usize::from(!inner.entries.contains_key(&id))
+                    > self.max_instances
                 || inner.bytes + INSTANCE_OVERHEAD_BYTES > self.budget_bytes
             {
-                let Some((&used, &victim)) = inner.by_use.iter().next() else {
+                let Some(victim) = inner.oldest(&skip) else {
                     break;
                 };
-                inner.by_use.remove(&used);
-                if victim == id {
-                    skipped.push((used, victim));
-                    continue;
-                }
-                let Some(entry) = inner.entries.get(&victim) else {
-                    continue;
-                };
-                let Some(cell) = entry.cell.upgrade() else {
+                let cell = inner.entries.get(&victim).and_then(|e| e.cell.upgrade());
+                let Some(cell) = cell else {
                     inner.remove(victim);
                     continue;
                 };
@@ -175,15 +203,13 @@ impl WarmCache {
                 match cell.try_lock() {
                     Ok(mut instance) => {
                         instance.cool();
+                        instance.ticket = None;
                         drop(instance);
                         inner.remove(victim);
                         evicted += 1;
                     }
-                    Err(_) => skipped.push((used, victim)),
+                    Err(_) => skip.push(victim),
                 }
-            }
-            for (used, victim) in skipped {
-                inner.by_use.insert(used, victim);
             }
         }
         self.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
