@@ -139,6 +139,42 @@ fn ai_host_answers_questions_from_the_catalog_through_the_runner() {
 }
 
 #[test]
+fn ai_host_answers_about_the_product_the_question_names_not_the_pinned_one() {
+    let catalog = Arc::new(
+        MemoryCatalog::from_json(&repo_file("plugins/ai-host/catalog.json")).expect("catalog"),
+    );
+    let events = parse_events(
+        r#"{"time_ms":1000,"type":"product-pushed","product_id":"sku-cap","push_id":"p1"}
+{"time_ms":2000,"type":"comment","comment_id":"c-tee","user_id":"u1","user_name":"Ann","text":"Is the cotton tee true to size?"}
+{"time_ms":3000,"type":"comment","comment_id":"c-any","user_id":"u2","user_name":"Bo","text":"is it washable?"}"#,
+        "demo",
+    )
+    .expect("events");
+    let ai = RetrievalAnswerer::new(catalog.clone());
+    let mut lines = Vec::new();
+    runner::run(
+        fuel_engine(),
+        &plugin_bytes("ai-host"),
+        Scenario {
+            config: "{}".into(),
+            catalog,
+            events,
+        },
+        &ai,
+        &mut |l| lines.push(serde_json::to_value(&l).expect("json")),
+        &mut |_| {},
+    )
+    .expect("run");
+    let asked: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "ask-ai")
+        .map(|l| l["product_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    // The named product wins over the pinned cap; a question naming none falls back to it.
+    assert_eq!(asked, ["sku-tee", "sku-cap"], "{lines:?}");
+}
+
+#[test]
 fn ai_host_rate_limits_questions_per_minute() {
     let e = epoch_engine();
     let mut s = slot(e, "ai-host", r#"{"max_questions_per_minute":3}"#);

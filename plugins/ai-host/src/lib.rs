@@ -3,7 +3,9 @@
 //! Config: `{"max_questions_per_minute": 6}` (default 6, at least 1).
 //! A question-like comment (a `?`/`？`, a leading how/what/which/when/where/why/does/do/is/
 //! are/can/will, or one of 吗/怎么/多少/什么/哪/几/能不能/有没有) is sent to the AI host with
-//! the pinned product's catalog facts as context; the answer is posted as a reply to the
+//! the catalog facts of the product the question names (the catalog product whose title
+//! shares the most words with it — Latin words of three letters or more, CJK character
+//! pairs), or else of the pinned product, as context; the answer is posted as a reply to the
 //! comment. Questions are rate-limited per room per minute of event server time (KV key
 //! `rl:<minute>`); questions over the limit are skipped. Other comments make no host call.
 //! Needs `ai`, `messages`, `kv`, `room-read` and `catalog-read`; subscribes to `comment` and
@@ -56,6 +58,42 @@ fn is_question(text: &str) -> bool {
 /// `9900` cents → `"99.00"`.
 fn format_price(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// The words of a title or question that name a product: lowercased Latin words of three
+/// or more letters, and each pair of adjacent CJK characters.
+fn name_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in text.split(|c: char| !c.is_alphanumeric()) {
+        let latin: String = part
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if latin.len() >= 3 {
+            words.push(latin);
+        }
+        let cjk: Vec<char> = part.chars().filter(|c| !c.is_ascii()).collect();
+        words.extend(cjk.windows(2).map(|w| w.iter().collect::<String>()));
+    }
+    words
+}
+
+/// The product a question names: the one whose title shares the most name words with it.
+fn named_product<'a>(question: &str, products: &'a [Product]) -> Option<&'a Product> {
+    let asked = name_words(question);
+    products
+        .iter()
+        .map(|p| {
+            let shared = name_words(&p.title)
+                .iter()
+                .filter(|w| asked.contains(w))
+                .count();
+            (shared, p)
+        })
+        .filter(|(shared, _)| *shared > 0)
+        .max_by_key(|(shared, _)| *shared)
+        .map(|(_, p)| p)
 }
 
 /// What the AI host should know about a product.
@@ -142,17 +180,20 @@ impl Plugin for AiHost {
             ));
             return Ok(());
         }
-        let pinned = room::snapshot().pinned_product;
-        let context = pinned
-            .as_deref()
-            .and_then(catalog::get)
-            .map(|p| product_context(&p))
-            .unwrap_or_default();
+        let products = catalog::list(100);
+        let product = match named_product(&comment.text, &products) {
+            Some(named) => Some(named.clone()),
+            None => room::snapshot()
+                .pinned_product
+                .as_deref()
+                .and_then(catalog::get),
+        };
+        let context = product.as_ref().map(product_context).unwrap_or_default();
         cx.ask_ai(
             &comment.comment_id,
             &comment.text,
             context,
-            pinned.as_deref(),
+            product.as_ref().map(|p| p.id.as_str()),
         );
         Ok(())
     }
@@ -202,6 +243,36 @@ mod tests {
         ] {
             assert!(!is_question(not), "{not}");
         }
+    }
+
+    fn product(id: &str, title: &str) -> Product {
+        Product {
+            id: id.into(),
+            title: title.into(),
+            price_cents: 100,
+            currency: "CNY".into(),
+            image_url: String::new(),
+            buy_url: String::new(),
+            stock: 1,
+            description: String::new(),
+            faq: Vec::new(),
+            specs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_question_names_its_product_or_none() {
+        let catalog = [
+            product("sku-cap", "Baseball Cap"),
+            product("sku-tee", "Cotton Tee 纯棉T恤"),
+            product("sku-cup", "陶瓷马克杯"),
+        ];
+        let named = |q: &str| named_product(q, &catalog).map(|p| p.id.as_str());
+        assert_eq!(named("Is the cotton tee true to size?"), Some("sku-tee"));
+        assert_eq!(named("does the cap fit a big head?"), Some("sku-cap"));
+        assert_eq!(named("纯棉的吗？"), Some("sku-tee"));
+        assert_eq!(named("马克杯能进洗碗机吗"), Some("sku-cup"));
+        assert_eq!(named("how much is shipping?"), None);
     }
 
     #[test]

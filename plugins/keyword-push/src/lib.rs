@@ -4,7 +4,10 @@
 //! `{"rules":[{"product":"sku-tee","keywords":["尺码","size","多大"],"style":"compact"}],
 //!   "cooldown_ms":30000,"duration_ms":8000}`.
 //! `style` is optional (room default), `cooldown_ms` defaults to 30000 and `duration_ms` to
-//! 8000. Keywords match as substrings, case-insensitively for ASCII letters. The first
+//! 8000. Keywords match case-insensitively for ASCII letters. A keyword that begins (ends)
+//! with a Latin letter or digit matches only at a word boundary there, so "hat" matches
+//! "a hat?" but not "that" or "What"; CJK keywords match as substrings ("尺码" in
+//! "这件有什么尺码"), as Chinese has no spaces between words. The first
 //! matching rule wins, at most one push per comment, and each product is pushed at most once
 //! per cooldown (event server time; last push kept in the KV key `last:<product>`).
 //! Needs `product-push` and `kv`; subscribes to `comment`.
@@ -89,8 +92,20 @@ impl KeywordPush {
         let text = ascii_lowercase(text);
         self.rules
             .iter()
-            .find(|r| r.keywords.iter().any(|k| text.contains(k.as_str())))
+            .find(|r| r.keywords.iter().any(|k| mentions(&text, k)))
     }
+}
+
+/// Whether `text` contains `keyword`, on a word boundary wherever the keyword's edge is a
+/// Latin letter or digit.
+fn mentions(text: &str, keyword: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let (first, last) = (keyword.chars().next(), keyword.chars().next_back());
+    text.match_indices(keyword).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + keyword.len()..].chars().next();
+        !(word(first) && word(before)) && !(word(last) && word(after))
+    })
 }
 
 /// `text` with ASCII letters lowercased; borrows when there is nothing to change.
@@ -170,6 +185,22 @@ mod tests {
         assert_eq!(product("cap size?"), Some("sku-tee"));
         assert_eq!(product("hello everyone"), None);
         assert_eq!(product(""), None);
+        Ok(())
+    }
+
+    #[test]
+    fn latin_keywords_match_whole_words_only() -> Result {
+        let p = plugin(r#"{"rules":[{"product":"sku-cap","keywords":["hat","T恤"]}]}"#)?;
+        let product = |text: &str| p.matching_rule(text).map(|r| r.product.as_str());
+        assert_eq!(product("that is nice"), None);
+        assert_eq!(product("What a show"), None);
+        assert_eq!(product("hatch"), None);
+        assert_eq!(product("Is the hat in stock?"), Some("sku-cap"));
+        assert_eq!(product("HAT!"), Some("sku-cap"));
+        assert_eq!(product("那个hat多少钱"), Some("sku-cap"));
+        // A keyword ending in CJK needs no boundary after it.
+        assert_eq!(product("这件T恤好看"), Some("sku-cap"));
+        assert_eq!(product("ST恤"), None);
         Ok(())
     }
 
