@@ -193,7 +193,8 @@ impl Outbox {
         }
     }
 
-    fn try_take(&self) -> Option<Batch> {
+    /// Take everything queued now, if anything is.
+    pub fn try_take(&self) -> Option<Batch> {
         let mut inner = self.inner.lock().ok()?;
         let has_slots = inner.slots.iter().any(Option::is_some);
         if inner.queue.is_empty() && !has_slots && !inner.resync && !inner.closed {

@@ -5,11 +5,13 @@
 //!
 //! - [`accept`]: the accept loop (caps, header timeout, upgrades);
 //! - [`caps`]: per-IP and global connection counting;
+//! - [`health`]: `/healthz` (alive) and `/readyz` (store answers, not draining);
 //! - [`linger`]: the connection type, which closes without resetting the peer;
 //! - [`process`]: the fd limit and giving memory back after a flood.
 
 pub mod accept;
 pub mod caps;
+pub mod health;
 pub mod linger;
 pub mod process;
 
@@ -51,7 +53,8 @@ pub fn app(state: AppState) -> Router {
     let media = state.media.router();
     let rooms = state.rooms.clone();
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route(
             "/metrics",
             get(move || {
