@@ -5,12 +5,14 @@
 //!
 //! - [`accept`]: the accept loop (caps, header timeout, upgrades);
 //! - [`caps`]: per-IP and global connection counting;
+//! - [`drain`]: the graceful drain on SIGTERM;
 //! - [`health`]: `/healthz` (alive) and `/readyz` (store answers, not draining);
 //! - [`linger`]: the connection type, which closes without resetting the peer;
 //! - [`process`]: the fd limit and giving memory back after a flood.
 
 pub mod accept;
 pub mod caps;
+pub mod drain;
 pub mod health;
 pub mod linger;
 pub mod process;
