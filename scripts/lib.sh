@@ -42,8 +42,8 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x)
 
 # Real peers for the media tests: ffmpeg publishes and probes; GStreamer's RTSP server
-# (driven from Python) is the camera.
-TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0)
+# (driven from Python) is the camera; prometheus_client parses `/metrics` as Prometheus would.
+TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 python3-prometheus-client)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built
 # livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a

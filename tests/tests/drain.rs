@@ -133,6 +133,12 @@ fn sigterm_ends_the_live_so_its_recording_is_complete() {
     wait_for(&serve.addr, "/media/demo/live.mpd", |r| {
         r.starts_with("HTTP/1.1 200") && r.contains("SegmentTemplate")
     });
+    // The origin's responses are counted by status.
+    let metrics = get(&serve.addr, "/metrics");
+    assert!(
+        metrics.contains("livecart_origin_responses_total{status=\"200\"}"),
+        "{metrics}"
+    );
     let mut viewer = join_demo(&serve.addr);
     sigterm(&serve);
     let (_, close) = until_close(&mut viewer);

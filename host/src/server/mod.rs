@@ -52,8 +52,12 @@ pub fn app(state: AppState) -> Router {
         .route("/lp", post(longpoll::open))
         .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
         .with_state(lp);
-    let media = state.media.router();
+    let media = state
+        .media
+        .router()
+        .layer(axum::middleware::map_response(count_origin_response));
     let rooms = state.rooms.clone();
+    let engine = state.engine.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -61,13 +65,14 @@ pub fn app(state: AppState) -> Router {
             "/metrics",
             get(move || {
                 let figures = rooms.figures();
+                let warm = engine.warm_cache().stats();
                 async move {
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,
                             "text/plain; version=0.0.4; charset=utf-8",
                         )],
-                        crate::metrics::render(figures),
+                        crate::metrics::render(figures, &warm),
                     )
                 }
             }),
@@ -78,4 +83,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ws)
         .merge(lp)
         .merge(media)
+}
+
+/// Count the origin's responses by status for `/metrics`.
+async fn count_origin_response(response: axum::response::Response) -> axum::response::Response {
+    crate::metrics::ORIGIN_RESPONSES.inc(response.status().as_u16());
+    response
 }

@@ -62,11 +62,12 @@ impl CommitQueue {
     ///
     /// [`CouponStore::claim_coupons`]: super::CouponStore::claim_coupons
     pub async fn claim(&self, request: ClaimRequest) -> Result<Claim, ClaimError> {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Claim(request, reply))?;
-        answer
-            .await
-            .map_err(|_| gone("the commit queue dropped a claim"))?
+        let answer = answer.await;
+        crate::metrics::CLAIM_SECONDS.observe(started.elapsed());
+        answer.map_err(|_| gone("the commit queue dropped a claim"))?
     }
 
     /// Decide one flash-sale buy (see [`SaleStore::buy_flash_sales`]) with whatever else
@@ -74,11 +75,12 @@ impl CommitQueue {
     ///
     /// [`SaleStore::buy_flash_sales`]: super::SaleStore::buy_flash_sales
     pub async fn buy(&self, request: BuyRequest) -> Result<Order, BuyError> {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Buy(request, reply))?;
-        answer
-            .await
-            .map_err(|_| gone("the commit queue dropped a buy"))?
+        let answer = answer.await;
+        crate::metrics::BUY_SECONDS.observe(started.elapsed());
+        answer.map_err(|_| gone("the commit queue dropped a buy"))?
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
