@@ -21,6 +21,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A `livecart.toml` with any of these flags as keys (default: `./livecart.toml` if it
+    /// exists). Flags and environment variables override it.
+    #[arg(long, env = "LIVECART_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address for HTTP (API, WebSocket, pages, DASH).
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIVECART_LISTEN")]
     pub listen: SocketAddr,
