@@ -200,6 +200,25 @@ impl Media {
         }
     }
 
+    /// End ingest for a drain: refuse new publishers, end every live session so its
+    /// period closes, and wait until packaging has ended every period and the recorder
+    /// has finished every recording. Stops the demo stream first. Bounded by the caller.
+    pub async fn drain(&self, demo: Option<demo::Demo>) {
+        drop(demo);
+        let ended = self.hub.close();
+        tracing::info!(ended, "ingest closed for the drain");
+        let recording = || self.origin.as_ref().map_or(0, |o| o.recordings.recording());
+        loop {
+            let live = self.state.live_rooms().len();
+            let recording = recording();
+            if live == 0 && recording == 0 {
+                return;
+            }
+            tracing::debug!(live, recording, "waiting for lives to end");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The `/media` routes (empty when media is disabled).
     pub fn router(&self) -> axum::Router {
         match &self.origin {

@@ -1,4 +1,5 @@
-//! Process-wide counters for operators: panics and the HTTP listener's connections.
+//! Process-wide metrics for operators: panics, the HTTP listener's connections, room
+//! fan-out, plugins, claim and buy latency, origin responses, and the process itself.
 //!
 //! They are plain atomics so any module can bump them without a handle; `GET /metrics`
 //! renders them in the Prometheus text format ([`render`]). A panic anywhere in the
@@ -20,6 +21,10 @@ impl Counter {
 
     pub fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn get(&self) -> u64 {
@@ -45,6 +50,20 @@ impl Gauge {
     pub fn inc(&self) {
         let now = self.value.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn add(&self, n: u64) {
+        let now = self.value.fetch_add(n, Ordering::Relaxed) + n;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Take `n` off, never below zero.
+    pub fn sub(&self, n: u64) {
+        let _ = self
+            .value
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
     }
 
     pub fn dec(&self) {
@@ -80,6 +99,161 @@ pub static HTTP_HEADER_TIMEOUTS: Counter = Counter::new();
 /// Accept errors (e.g. out of file descriptors).
 pub static HTTP_ACCEPT_ERRORS: Counter = Counter::new();
 
+/// Frames taken out of room outboxes to be written to clients.
+pub static ROOM_FRAMES_OUT: Counter = Counter::new();
+/// Other people's comments not delivered to a client by chat sampling.
+pub static ROOM_FRAMES_DROPPED: Counter = Counter::new();
+/// Times a client fell behind and its backlog was replaced by a catch-up.
+pub static ROOM_RESYNCS: Counter = Counter::new();
+/// Frames queued in every outbox, waiting for their client (the fan-out's lag).
+pub static ROOM_OUTBOX_QUEUED: Gauge = Gauge::new();
+/// Plugin batches run (calls of a plugin's `handle`).
+pub static PLUGIN_CALLS: Counter = Counter::new();
+/// Plugin faults by kind (`Fault::kind`).
+pub static PLUGIN_FAULTS: ByLabel = ByLabel::new();
+/// From a claim's submission to its committed answer.
+pub static CLAIM_SECONDS: Histogram = Histogram::new();
+/// From a buy's submission to its committed answer.
+pub static BUY_SECONDS: Histogram = Histogram::new();
+/// Responses of the media origin by status code.
+pub static ORIGIN_RESPONSES: ByStatus = ByStatus::new();
+
+/// Counts under a label value; for rare events (faults), so a lock is fine.
+#[derive(Debug)]
+pub struct ByLabel(std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>);
+
+impl ByLabel {
+    pub const fn new() -> Self {
+        ByLabel(std::sync::Mutex::new(std::collections::BTreeMap::new()))
+    }
+
+    pub fn inc(&self, label: &'static str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(label).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+}
+
+impl Default for ByLabel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts per HTTP status code, lock-free (every media request bumps one).
+#[derive(Debug)]
+pub struct ByStatus([AtomicU64; 600]);
+
+impl ByStatus {
+    pub const fn new() -> Self {
+        ByStatus([const { AtomicU64::new(0) }; 600])
+    }
+
+    pub fn inc(&self, status: u16) {
+        if let Some(c) = self.0.get(usize::from(status)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The codes seen, with their counts.
+    pub fn snapshot(&self) -> Vec<(u16, u64)> {
+        (100u16..600)
+            .filter_map(|code| {
+                let n = self.0[usize::from(code)].load(Ordering::Relaxed);
+                (n > 0).then_some((code, n))
+            })
+            .collect()
+    }
+}
+
+impl Default for ByStatus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Upper bounds of the latency histograms' buckets, in microseconds.
+const BUCKETS_US: [u64; 12] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000,
+];
+
+/// A latency histogram with fixed buckets (1 ms to 5 s), lock-free.
+#[derive(Debug)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last is over the largest bound.
+    buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub const fn new() -> Self {
+        Histogram {
+            buckets: [const { AtomicU64::new(0) }; BUCKETS_US.len() + 1],
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let i = BUCKETS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(BUCKETS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Render as `name{labels,le=…}` buckets, `_sum` and `_count` (no HELP/TYPE).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = BUCKETS_US
+                .get(i)
+                .map_or("+Inf".to_owned(), |us| format!("{}", *us as f64 / 1e6));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {cumulative}");
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process's open file descriptors and resident memory, from `/proc/self` (Linux).
+pub fn process_figures() -> (Option<u64>, Option<u64>) {
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64);
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        });
+    (fds, rss)
+}
+
 /// Panics so far.
 pub fn panics() -> u64 {
     PANICS.get()
@@ -108,8 +282,11 @@ pub struct RoomFigures {
     pub subscribers: u64,
 }
 
+/// The warm plugin instance cache, as `render` shows it.
+pub use crate::plugin::warm::WarmStats;
+
 /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-pub fn render(rooms: RoomFigures) -> String {
+pub fn render(rooms: RoomFigures, warm: &WarmStats) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = write!(
@@ -183,6 +360,103 @@ pub fn render(rooms: RoomFigures) -> String {
         "Joined room connections, online or not.",
         rooms.subscribers,
     );
+    metric(
+        "livecart_room_frames_out_total",
+        "counter",
+        "Frames taken from room outboxes to be written to clients.",
+        ROOM_FRAMES_OUT.get(),
+    );
+    metric(
+        "livecart_room_frames_dropped_total",
+        "counter",
+        "Chat frames not delivered to a client by sampling.",
+        ROOM_FRAMES_DROPPED.get(),
+    );
+    metric(
+        "livecart_room_resyncs_total",
+        "counter",
+        "Times a lagging client's backlog was replaced by a catch-up.",
+        ROOM_RESYNCS.get(),
+    );
+    metric(
+        "livecart_room_outbox_queued_frames",
+        "gauge",
+        "Frames queued in every outbox for their clients (the fan-out lag).",
+        ROOM_OUTBOX_QUEUED.get(),
+    );
+    metric(
+        "livecart_room_outbox_queued_frames_peak",
+        "gauge",
+        "The most frames queued in all outboxes at once since the last scrape.",
+        ROOM_OUTBOX_QUEUED.take_peak(),
+    );
+    metric(
+        "livecart_plugin_calls_total",
+        "counter",
+        "Plugin batches run.",
+        PLUGIN_CALLS.get(),
+    );
+    metric(
+        "livecart_plugin_warm_instances",
+        "gauge",
+        "Warm plugin instances in the cache.",
+        warm.instances as u64,
+    );
+    metric(
+        "livecart_plugin_warm_bytes",
+        "gauge",
+        "Memory the warm plugin instances hold, bytes.",
+        warm.bytes as u64,
+    );
+    metric(
+        "livecart_plugin_warm_evictions_total",
+        "counter",
+        "Warm plugin instances evicted to make room.",
+        warm.evictions,
+    );
+    let (fds, rss) = process_figures();
+    if let Some(fds) = fds {
+        metric(
+            "livecart_process_open_fds",
+            "gauge",
+            "File descriptors the process has open.",
+            fds,
+        );
+    }
+    if let Some(rss) = rss {
+        metric(
+            "livecart_process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the process (VmRSS), bytes.",
+            rss,
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP livecart_plugin_faults_total Plugin faults by kind.\n\
+         # TYPE livecart_plugin_faults_total counter\n"
+    );
+    for (kind, n) in PLUGIN_FAULTS.snapshot() {
+        let _ = writeln!(out, "livecart_plugin_faults_total{{kind=\"{kind}\"}} {n}");
+    }
+    let _ = write!(
+        out,
+        "# HELP livecart_origin_responses_total Media origin responses by status code.\n\
+         # TYPE livecart_origin_responses_total counter\n"
+    );
+    for (status, n) in ORIGIN_RESPONSES.snapshot() {
+        let _ = writeln!(
+            out,
+            "livecart_origin_responses_total{{status=\"{status}\"}} {n}"
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP livecart_commit_seconds Coupon claims and flash-sale buys, from submission to \
+         the committed answer.\n# TYPE livecart_commit_seconds histogram\n"
+    );
+    CLAIM_SECONDS.render(&mut out, "livecart_commit_seconds", "op=\"claim\"");
+    BUY_SECONDS.render(&mut out, "livecart_commit_seconds", "op=\"buy\"");
     out
 }
 
@@ -191,16 +465,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_metric_has_help_type_and_one_sample() {
-        let text = render(RoomFigures::default());
-        let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    fn every_sample_is_a_livecart_metric_with_a_number() {
+        let text = render(RoomFigures::default(), &WarmStats::default());
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
-        assert_eq!(samples.len(), types);
-        for s in samples {
-            let (name, value) = s.split_once(' ').unwrap_or_default();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(types, helps);
+        for s in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = s.rsplit_once(' ').unwrap_or_default();
             assert!(name.starts_with("livecart_"), "{s}");
-            assert!(value.parse::<u64>().is_ok(), "{s}");
+            assert!(value.parse::<f64>().is_ok(), "{s}");
         }
+    }
+
+    #[test]
+    fn a_histogram_is_cumulative_and_counts_every_observation() {
+        let h = Histogram::new();
+        for ms in [0, 3, 3, 40, 9_000] {
+            h.observe(std::time::Duration::from_millis(ms));
+        }
+        let mut out = String::new();
+        h.render(&mut out, "x", "op=\"claim\"");
+        assert!(
+            out.contains("x_bucket{op=\"claim\",le=\"0.001\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{op=\"claim\",le=\"0.005\"} 3\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_bucket{op=\"claim\",le=\"5\"} 4\n"), "{out}");
+        assert!(
+            out.contains("x_bucket{op=\"claim\",le=\"+Inf\"} 5\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_count{op=\"claim\"} 5\n"), "{out}");
     }
 
     #[test]

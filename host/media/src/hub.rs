@@ -45,6 +45,8 @@ pub enum HubError {
     Busy(String),
     #[error("publishing slot was taken over by a newer publisher")]
     Replaced,
+    #[error("the server is shutting down")]
+    Closed,
 }
 
 /// The kind of an elementary stream.
@@ -329,6 +331,8 @@ struct HubInner {
     rooms: Mutex<HashMap<String, Slot>>,
     watchers: broadcast::Sender<Arc<Session>>,
     next_id: AtomicU64,
+    /// Set by [`StreamHub::close`]: no new publish.
+    closed: AtomicBool,
 }
 
 impl HubInner {
@@ -357,6 +361,7 @@ impl StreamHub {
                 rooms: Mutex::new(HashMap::new()),
                 watchers,
                 next_id: AtomicU64::new(1),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -371,6 +376,9 @@ impl StreamHub {
         let token = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (revoke, revoked) = watch::channel(false);
         let mut rooms = self.inner.lock();
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(HubError::Closed);
+        }
         if let Some(old) = rooms.get(room) {
             match policy {
                 TakeoverPolicy::Refuse => return Err(HubError::Busy(room.to_string())),
@@ -398,6 +406,24 @@ impl StreamHub {
             source: source.to_string(),
             revoked,
         })
+    }
+
+    /// Shut the hub (a server draining): refuse every new claim, and end every session,
+    /// so its subscribers see it end (packaging closes its period, recording completes)
+    /// and its publisher, revoked, disconnects. Returns how many sessions were ended.
+    pub fn close(&self) -> usize {
+        let mut rooms = self.inner.lock();
+        self.inner.closed.store(true, Ordering::Release);
+        let mut ended = 0;
+        for (room, slot) in rooms.drain() {
+            let _ = slot.revoke.send(true);
+            if let Some(session) = slot.session {
+                session.end();
+                ended += 1;
+                tracing::info!(room, session = session.id, "publish ended: shutting down");
+            }
+        }
+        ended
     }
 
     /// New sessions, as they start.
@@ -461,6 +487,26 @@ mod tests {
             hub.claim("r", "c", TakeoverPolicy::Refuse).is_err(),
             "b still holds it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_closed_hub_ends_every_session_and_refuses_new_publishers() {
+        let hub = StreamHub::new();
+        let pubr = hub
+            .claim("r", "a", TakeoverPolicy::Refuse)
+            .unwrap()
+            .start(info())
+            .unwrap();
+        let waiting = hub.claim("q", "b", TakeoverPolicy::Refuse).unwrap();
+        let mut sub = pubr.session().subscribe();
+        assert_eq!(hub.close(), 1);
+        assert!(sub.recv().await.is_none(), "the session ended");
+        assert!(pubr.is_revoked() && waiting.is_revoked());
+        assert_eq!(
+            hub.claim("r", "c", TakeoverPolicy::Replace).unwrap_err(),
+            HubError::Closed
+        );
+        assert!(hub.live("r").is_none());
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ mod bench_bombs;
 mod bench_media;
 mod bench_rooms;
 mod bench_ws;
+pub mod config;
 mod plugin;
 mod serve;
 

@@ -7,8 +7,8 @@ use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
 use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::accept::{self, HttpLimits};
-use crate::server::process;
 use crate::server::{AppState, app};
+use crate::server::{drain, process};
 use crate::store::{NewCoupon, SqliteStore, Store};
 use anyhow::Context;
 use clap::Args;
@@ -21,6 +21,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A `livecart.toml` with any of these flags as keys (default: `./livecart.toml` if it
+    /// exists). Flags and environment variables override it.
+    #[arg(long, env = "LIVECART_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address for HTTP (API, WebSocket, pages, DASH).
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIVECART_LISTEN")]
     pub listen: SocketAddr,
@@ -81,6 +85,11 @@ pub struct ServeArgs {
     /// closed since the busiest moment; 0 never trims.
     #[arg(long, default_value_t = 256, env = "LIVECART_HEAP_TRIM_AFTER")]
     pub heap_trim_after: u64,
+    /// Milliseconds the graceful drain on SIGTERM or Ctrl-C may take (clients told to
+    /// reconnect, claims answered, lives ended and recorded) before the process exits
+    /// anyway; it exits 0 either way.
+    #[arg(long, default_value_t = 10_000, env = "LIVECART_DRAIN_TIMEOUT_MS")]
+    pub drain_timeout_ms: u64,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
 }
@@ -162,7 +171,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let (media, ingest, _demo_stream) =
+        let (media, ingest, demo_stream) =
             crate::media::start(&args.media, &args.data_dir, store.clone(), Some(DEMO_ROOM))
                 .await
                 .context("starting media")?;
@@ -213,8 +222,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             store,
             engine,
             registry,
-            rooms,
-            media,
+            rooms: rooms.clone(),
+            media: media.clone(),
             pages: Arc::new(match args.web_dir {
                 Some(dir) => crate::web::Pages::from_dir(dir),
                 None => crate::web::Pages::embedded(),
@@ -224,12 +233,39 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("HTTP: {}", accept::describe(&limits));
         let _trimmer = (args.heap_trim_after > 0)
             .then(|| process::spawn_trimmer(Duration::from_secs(5), args.heap_trim_after));
-        accept::serve(listener, app(state), limits, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving HTTP")
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let accept = accept::serve(listener, app(state), limits, async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
+        let mut accept = std::pin::pin!(accept);
+        tokio::select! {
+            served = &mut accept => return served.context("serving HTTP"),
+            () = drain::signal() => {}
+        }
+        // The drain (see `server::drain`): readiness and room clients first, then the
+        // listener, commits and media together, all within the deadline.
+        rooms.begin_drain();
+        let _ = stop_tx.send(true);
+        let work = async {
+            let (served, (), ()) =
+                tokio::join!(accept, drain::rooms(&rooms), media.drain(demo_stream));
+            served
+        };
+        match tokio::time::timeout(Duration::from_millis(args.drain_timeout_ms), work).await {
+            Ok(served) => {
+                served.context("serving HTTP")?;
+                tracing::info!("drained; exiting");
+            }
+            Err(_) => tracing::warn!(
+                "drain deadline of {} ms passed with {}; exiting",
+                args.drain_timeout_ms,
+                drain::leftovers(&rooms, &media)
+            ),
+        }
+        anyhow::Ok(())
     })?;
+    // Blocking tasks still running (none should be) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     Ok(ExitCode::SUCCESS)
 }
 

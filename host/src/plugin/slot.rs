@@ -168,6 +168,7 @@ impl PluginSlot {
             report.fault = Some(reason.clone());
             return report;
         }
+        crate::metrics::PLUGIN_CALLS.inc();
         if let Err(fault) = self.warm_up(engine, &mut inst) {
             return self.fail(&mut inst, report, fault, engine.limits());
         }
@@ -218,6 +219,7 @@ impl PluginSlot {
 
     /// Disable the plugin in the room for `fault`, dropping the batch.
     fn disable(&mut self, inst: &mut Instance, mut report: CallReport, fault: Fault) -> CallReport {
+        crate::metrics::PLUGIN_FAULTS.inc(fault.kind());
         if let Some(kv) = inst.kv_mut() {
             kv.rollback();
         }
@@ -318,6 +320,7 @@ impl PluginSlot {
         fault: Fault,
         limits: &Limits,
     ) -> CallReport {
+        crate::metrics::PLUGIN_FAULTS.inc(fault.kind());
         if matches!(fault, Fault::Host(_)) {
             // The host's shortage (no free instance slot, storage): the batch is dropped,
             // never counted against the plugin.

@@ -48,6 +48,12 @@ pub const CLOSE_PROTOCOL: u16 = 1002;
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// A message too big to process.
 pub const CLOSE_TOO_BIG: u16 = 1009;
+/// The server is going away (draining), after a `reconnect` frame.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// How long a client told to reconnect should wait first: long enough for the load
+/// balancer to see the draining node unready, short enough that viewers barely notice.
+pub const RECONNECT_AFTER_MS: u32 = 1000;
 
 pub(super) struct Session {
     pub(super) user: UserRef,
@@ -92,11 +98,27 @@ where
 
     let mut ping = tokio::time::interval(cfg.ping_every);
     ping.tick().await;
+    let mut drained = std::pin::pin!(rooms.drained());
     loop {
         tokio::select! {
             // Outgoing frames first: polling the socket and the timer on every wake-up
             // costs more than the frames themselves in a busy room.
             biased;
+            // A message being handled (a claim waiting for its commit) is answered
+            // before this is polled again.
+            () = &mut drained => {
+                let reconnect = ServerMsg::Reconnect { reason: "draining", retry_ms: RECONNECT_AFTER_MS };
+                // What was queued for this client goes first, so nothing it was owed is lost.
+                let queued = session.outbox.try_take();
+                let flushed = match queued {
+                    Some(batch) => send_frames(&mut sink, &batch.frames, &mut session.last_offset).await,
+                    None => Ok(()),
+                };
+                if flushed.is_ok() && send(&mut sink, &reconnect).await.is_ok() {
+                    close(&mut sink, CLOSE_GOING_AWAY, "server draining").await;
+                }
+                break;
+            }
             batch = session.outbox.next_batch() => {
                 if batch.resync {
                     let catch_up = hub.catch_up(session.last_offset, &StoreCommerce(rooms.deps.store.clone()));

@@ -137,6 +137,9 @@ pub struct Rooms {
     pub(crate) commits: CommitQueue,
     bus: Arc<dyn RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
+    /// Set once when the node starts draining (SIGTERM): every connection is told to
+    /// reconnect elsewhere and closed, and `/readyz` answers 503.
+    draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl Rooms {
@@ -152,6 +155,26 @@ impl Rooms {
             deps: Arc::new(deps),
             bus,
             open: Mutex::new(HashMap::new()),
+            draining: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Start draining the node: every joined connection gets a `reconnect` frame and a
+    /// 1001 close. Returns false if it was already draining.
+    pub fn begin_drain(&self) -> bool {
+        !self.draining.send_replace(true)
+    }
+
+    /// Whether the node is draining.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// Resolves once the node drains (at once if it already is).
+    pub(crate) fn drained(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let mut rx = self.draining.subscribe();
+        async move {
+            let _ = rx.wait_for(|d| *d).await;
         }
     }
 

@@ -12,6 +12,7 @@
 //! - `State(slot)`: only the latest matters (like total, online count), so a new frame
 //!   replaces the pending one.
 
+use crate::metrics;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -136,6 +137,7 @@ impl Outbox {
                 let own = frame.author.as_deref() == Some(&*self.user_id);
                 if !own && !self.admit_chat(&mut inner) {
                     inner.dropped_chat += 1;
+                    metrics::ROOM_FRAMES_DROPPED.inc();
                     return;
                 }
                 self.enqueue(&mut inner, frame);
@@ -168,11 +170,16 @@ impl Outbox {
     fn enqueue(&self, inner: &mut Inner, frame: &Arc<Frame>) {
         if inner.queue.len() >= self.limits.max_queue {
             // Too slow: the backlog is replaced by a snapshot of the current state.
+            metrics::ROOM_OUTBOX_QUEUED.sub(inner.queue.len() as u64);
             inner.queue = VecDeque::new();
+            if !inner.resync {
+                metrics::ROOM_RESYNCS.inc();
+            }
             inner.resync = true;
             return;
         }
         inner.queue.push_back(frame.clone());
+        metrics::ROOM_OUTBOX_QUEUED.inc();
     }
 
     /// Stop accepting frames and wake the writer so it can finish.
@@ -193,14 +200,17 @@ impl Outbox {
         }
     }
 
-    fn try_take(&self) -> Option<Batch> {
+    /// Take everything queued now, if anything is.
+    pub fn try_take(&self) -> Option<Batch> {
         let mut inner = self.inner.lock().ok()?;
         let has_slots = inner.slots.iter().any(Option::is_some);
         if inner.queue.is_empty() && !has_slots && !inner.resync && !inner.closed {
             return None;
         }
         let mut frames: Vec<_> = std::mem::take(&mut inner.queue).into();
+        metrics::ROOM_OUTBOX_QUEUED.sub(frames.len() as u64);
         frames.extend(inner.slots.iter_mut().filter_map(Option::take));
+        metrics::ROOM_FRAMES_OUT.add(frames.len() as u64);
         Some(Batch {
             frames,
             resync: std::mem::take(&mut inner.resync),
@@ -211,6 +221,15 @@ impl Outbox {
     /// Other people's comments dropped by sampling so far.
     pub fn dropped_chat(&self) -> u64 {
         self.inner.lock().map(|i| i.dropped_chat).unwrap_or(0)
+    }
+}
+
+/// Frames still queued when a connection ends leave the lag gauge.
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Ok(inner) = self.inner.get_mut() {
+            metrics::ROOM_OUTBOX_QUEUED.sub(inner.queue.len() as u64);
+        }
     }
 }
 

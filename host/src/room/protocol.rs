@@ -226,6 +226,13 @@ pub enum ServerMsg {
         code: &'static str,
         message: String,
     },
+    /// The node is going away (draining for a restart or a deploy): reconnect, to any
+    /// node, after about `retry_ms`, and join with `resume` to miss nothing. The server
+    /// closes the connection with 1001 right after.
+    Reconnect {
+        reason: &'static str,
+        retry_ms: u32,
+    },
 }
 
 impl ServerMsg {

@@ -5,11 +5,15 @@
 //!
 //! - [`accept`]: the accept loop (caps, header timeout, upgrades);
 //! - [`caps`]: per-IP and global connection counting;
+//! - [`drain`]: the graceful drain on SIGTERM;
+//! - [`health`]: `/healthz` (alive) and `/readyz` (store answers, not draining);
 //! - [`linger`]: the connection type, which closes without resetting the peer;
 //! - [`process`]: the fd limit and giving memory back after a flood.
 
 pub mod accept;
 pub mod caps;
+pub mod drain;
+pub mod health;
 pub mod linger;
 pub mod process;
 
@@ -48,21 +52,27 @@ pub fn app(state: AppState) -> Router {
         .route("/lp", post(longpoll::open))
         .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
         .with_state(lp);
-    let media = state.media.router();
+    let media = state
+        .media
+        .router()
+        .layer(axum::middleware::map_response(count_origin_response));
     let rooms = state.rooms.clone();
+    let engine = state.engine.clone();
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route(
             "/metrics",
             get(move || {
                 let figures = rooms.figures();
+                let warm = engine.warm_cache().stats();
                 async move {
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,
                             "text/plain; version=0.0.4; charset=utf-8",
                         )],
-                        crate::metrics::render(figures),
+                        crate::metrics::render(figures, &warm),
                     )
                 }
             }),
@@ -73,4 +83,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ws)
         .merge(lp)
         .merge(media)
+}
+
+/// Count the origin's responses by status for `/metrics`.
+async fn count_origin_response(response: axum::response::Response) -> axum::response::Response {
+    crate::metrics::ORIGIN_RESPONSES.inc(response.status().as_u16());
+    response
 }

@@ -13,6 +13,7 @@
 //! [`SaleStore::buy_flash_sales`]: super::SaleStore::buy_flash_sales
 
 use super::{BuyError, BuyRequest, Claim, ClaimError, ClaimRequest, Order, Store, StoreError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
@@ -30,12 +31,15 @@ enum Job {
 pub struct CommitQueue {
     store: Arc<dyn Store>,
     jobs: OnceLock<Sender<Job>>,
+    /// Requests submitted and not answered yet.
+    pending: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for CommitQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommitQueue")
             .field("started", &self.jobs.get().is_some())
+            .field("pending", &self.pending())
             .finish()
     }
 }
@@ -45,18 +49,25 @@ impl CommitQueue {
         CommitQueue {
             store,
             jobs: OnceLock::new(),
+            pending: Arc::default(),
         }
+    }
+
+    /// Claims and buys submitted and not answered yet (a drain waits for 0).
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Decide one claim (see [`CouponStore::claim_coupons`]) with whatever else is waiting.
     ///
     /// [`CouponStore::claim_coupons`]: super::CouponStore::claim_coupons
     pub async fn claim(&self, request: ClaimRequest) -> Result<Claim, ClaimError> {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Claim(request, reply))?;
-        answer
-            .await
-            .map_err(|_| gone("the commit queue dropped a claim"))?
+        let answer = answer.await;
+        crate::metrics::CLAIM_SECONDS.observe(started.elapsed());
+        answer.map_err(|_| gone("the commit queue dropped a claim"))?
     }
 
     /// Decide one flash-sale buy (see [`SaleStore::buy_flash_sales`]) with whatever else
@@ -64,11 +75,12 @@ impl CommitQueue {
     ///
     /// [`SaleStore::buy_flash_sales`]: super::SaleStore::buy_flash_sales
     pub async fn buy(&self, request: BuyRequest) -> Result<Order, BuyError> {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Buy(request, reply))?;
-        answer
-            .await
-            .map_err(|_| gone("the commit queue dropped a buy"))?
+        let answer = answer.await;
+        crate::metrics::BUY_SECONDS.observe(started.elapsed());
+        answer.map_err(|_| gone("the commit queue dropped a buy"))?
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
@@ -76,18 +88,21 @@ impl CommitQueue {
             Some(jobs) => jobs,
             None => {
                 let (jobs, queue) = std::sync::mpsc::channel();
-                let store = self.store.clone();
+                let (store, pending) = (self.store.clone(), self.pending.clone());
                 std::thread::Builder::new()
                     .name("livecart-commits".into())
-                    .spawn(move || run(&*store, &queue))
+                    .spawn(move || run(&*store, &queue, &pending))
                     .map_err(|e| gone(&format!("cannot start the commit queue: {e}")))?;
                 // Two first requests at once may both start a writer; the one not kept
                 // sees its channel close and ends.
                 self.jobs.get_or_init(|| jobs)
             }
         };
-        jobs.send(job)
-            .map_err(|_| gone("the commit queue has stopped"))
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        jobs.send(job).map_err(|_| {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            gone("the commit queue has stopped")
+        })
     }
 }
 
@@ -97,10 +112,11 @@ fn gone(why: &str) -> StoreError {
 
 /// The writer: a batch of everything waiting, one step for its claims and one for its
 /// buys, every answer; until the queue closes.
-fn run(store: &dyn Store, queue: &Receiver<Job>) {
+fn run(store: &dyn Store, queue: &Receiver<Job>, pending: &AtomicUsize) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         jobs.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let taken = jobs.len();
         let (mut claims, mut claim_replies) = (Vec::new(), Vec::new());
         let (mut buys, mut buy_replies) = (Vec::new(), Vec::new());
         for job in jobs {
@@ -127,5 +143,6 @@ fn run(store: &dyn Store, queue: &Receiver<Job>) {
                 let _ = reply.send(result);
             }
         }
+        pending.fetch_sub(taken, Ordering::AcqRel);
     }
 }

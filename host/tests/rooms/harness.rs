@@ -27,6 +27,7 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     pub merchant_token: String,
     pub room: String,
+    pub rooms: Arc<Rooms>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -114,7 +115,7 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
         store: store.clone(),
         engine,
         registry,
-        rooms,
+        rooms: rooms.clone(),
         media: livecart::media::Media::disabled(),
         pages: Arc::new(livecart::web::Pages::embedded()),
         operator: livecart::auth::OperatorToken::new(OPERATOR_TOKEN),
@@ -131,6 +132,7 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
         store,
         merchant_token,
         room,
+        rooms,
         _dir: dir,
         task,
     }

@@ -9,5 +9,6 @@ mod bodies;
 mod harness;
 mod longpoll;
 mod operator;
+mod ops;
 mod pages;
 mod ws;

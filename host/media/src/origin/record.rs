@@ -79,6 +79,12 @@ impl Recorder {
         })
     }
 
+    /// Periods being recorded now (a recording ends once its period has ended and its
+    /// metadata is final).
+    pub fn recording(&self) -> usize {
+        lock(&self.active).len()
+    }
+
     /// `root/{room}/{period}`, for valid ids only.
     pub fn period_dir(&self, room: &str, period: &str) -> Result<PathBuf, RecordError> {
         for id in [room, period] {

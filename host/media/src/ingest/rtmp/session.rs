@@ -193,7 +193,7 @@ impl Conn {
             let read = tokio::select! {
                 r = timeout(IDLE_TIMEOUT, stream.read(buf)) => r,
                 () = self.slot.revoked() => {
-                    tracing::info!(peer = %self.peer, room = %self.room, "publisher replaced by a newer one; closing");
+                    tracing::info!(peer = %self.peer, room = %self.room, "publishing slot revoked (a newer publisher, or shutting down); closing");
                     return Ok(());
                 }
                 () = async { if let Some(d) = deadline { sleep_until(d).await } else { std::future::pending().await } } => {
