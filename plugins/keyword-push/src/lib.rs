@@ -104,7 +104,9 @@ fn mentions(text: &str, keyword: &str) -> bool {
     text.match_indices(keyword).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + keyword.len()..].chars().next();
-        !(word(first) && word(before)) && !(word(last) && word(after))
+        let glued_before = word(first) && word(before);
+        let glued_after = word(last) && word(after);
+        !(glued_before || glued_after)
     })
 }
 
