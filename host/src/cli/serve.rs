@@ -5,6 +5,7 @@ use crate::auth::{Claims, MIN_OPERATOR_TOKEN_LEN, OperatorToken, Role, TokenKey}
 use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
+use crate::room::bus::RoomBus;
 use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::{AppState, app};
 use crate::store::{NewCoupon, SqliteStore, Store};
@@ -52,14 +53,60 @@ pub struct ServeArgs {
     /// every request instead of the copies built in: for working on the pages.
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// The room bus: `memory` (one node) or `nats://HOST:PORT` (NATS JetStream; rooms
+    /// span every node on the same server, and their history survives restarts).
+    #[arg(long, default_value = "memory", env = "LIVECART_BUS")]
+    pub bus: String,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
+}
+
+/// Which room bus `--bus` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BusUrl {
+    Memory,
+    Nats(String),
+}
+
+impl std::str::FromStr for BusUrl {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let s = s.trim();
+        if s == "memory" {
+            Ok(BusUrl::Memory)
+        } else if s.starts_with("nats://") && s.len() > "nats://".len() {
+            Ok(BusUrl::Nats(s.to_owned()))
+        } else {
+            anyhow::bail!("--bus takes `memory` or `nats://HOST:PORT`, not `{s}`")
+        }
+    }
+}
+
+/// Connect the room bus `--bus` names; an unreachable NATS is an error at start.
+async fn connect_bus(
+    url: &BusUrl,
+    history: crate::room::hub::HistoryLimits,
+) -> anyhow::Result<RoomBus> {
+    match url {
+        BusUrl::Memory => Ok(RoomBus::in_process()),
+        BusUrl::Nats(url) => {
+            let mut config = livecart_bus_nats::NatsConfig::new(url);
+            config.max_age = history.max_age;
+            config.max_per_room = i64::try_from(history.max_frames).unwrap_or(i64::MAX);
+            let backplane = livecart_bus_nats::NatsBackplane::connect(&config)
+                .await
+                .context("starting the NATS room bus")?;
+            tracing::info!(url, "room bus: NATS JetStream");
+            Ok(RoomBus::new(backplane))
+        }
+    }
 }
 
 /// The room every fresh install has.
 pub const DEMO_ROOM: &str = "demo";
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let bus_url: BusUrl = args.bus.parse()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(
@@ -104,21 +151,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
     runtime.block_on(async move {
+        let room_config = RoomConfig::default();
+        let bus = Arc::new(connect_bus(&bus_url, room_config.history).await?);
         let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
         let (media, ingest, _demo_stream) =
             crate::media::start(&args.media, &args.data_dir, store.clone(), Some(DEMO_ROOM))
                 .await
                 .context("starting media")?;
-        let rooms = Arc::new(Rooms::new(RoomDeps {
-            store: store.clone(),
-            engine: engine.clone(),
-            registry: registry.clone(),
-            ai,
-            tokens,
-            config: RoomConfig::default(),
-            media: media.clone(),
-        }));
+        let rooms = Arc::new(Rooms::with_bus(
+            RoomDeps {
+                store: store.clone(),
+                engine: engine.clone(),
+                registry: registry.clone(),
+                ai,
+                tokens,
+                config: room_config,
+                media: media.clone(),
+            },
+            bus,
+        ));
         crate::media::follow_lives(&media, rooms.clone());
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(

@@ -19,6 +19,9 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Longest a join waits for a freshly opened room to replay its history from the bus.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the transport delivers.
 #[derive(Debug)]
 pub enum WsIn {
@@ -156,6 +159,7 @@ async fn error<S: Sink<WsOut> + Unpin>(
     code: &'static str,
     message: String,
 ) -> Result<(), ()> {
+    let code = code.into();
     send(sink, &ServerMsg::Error { code, message }).await
 }
 
@@ -339,6 +343,10 @@ where
         let _ = error(sink, "merchant_disabled", why).await;
         close(sink, CLOSE_POLICY, "merchant disabled").await;
         return None;
+    }
+    // A room just opened on a durable bus replays its retained history first.
+    if !room.hub.wait_ready(READY_WAIT).await {
+        tracing::warn!(room = %room_id, "room bus not ready; joining with what it has");
     }
     let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
     let commerce = StoreCommerce(rooms.deps.store.clone());

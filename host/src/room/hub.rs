@@ -55,7 +55,12 @@ struct Entry {
 struct State {
     title: String,
     live: bool,
-    next_offset: u64,
+    /// The last offset delivered (or the bus's floor before any): what a snapshot covers.
+    last: u64,
+    /// Every frame after `floor` is in `history`; what came before may be gone.
+    floor: u64,
+    /// The bus has delivered what it retained (see [`RoomHub::ready`]).
+    ready: bool,
     history: VecDeque<Entry>,
     comments: VecDeque<CommentView>,
     pinned: Option<CardView>,
@@ -72,8 +77,9 @@ struct State {
 pub struct RoomHub {
     pub id: String,
     pub merchant_id: String,
-    bus: Arc<dyn RoomBus>,
+    bus: Arc<RoomBus>,
     epoch: String,
+    ready_tx: tokio::sync::watch::Sender<bool>,
     limits: HistoryLimits,
     state: Mutex<State>,
     next_conn: AtomicU64,
@@ -97,20 +103,25 @@ impl RoomHub {
         title: &str,
         live: bool,
         limits: HistoryLimits,
-        bus: Arc<dyn RoomBus>,
+        bus: Arc<RoomBus>,
         timeline: Arc<dyn MediaTimeline>,
     ) -> Self {
         RoomHub {
             timeline,
             id: id.to_owned(),
             merchant_id: merchant_id.to_owned(),
+            // A durable bus names the history (its offsets outlive this process); the
+            // in-process one leaves it to the room.
+            epoch: bus.epoch().unwrap_or_else(new_epoch),
             bus,
-            epoch: new_epoch(),
+            ready_tx: tokio::sync::watch::channel(false).0,
             limits,
             state: Mutex::new(State {
                 title: title.to_owned(),
                 live,
-                next_offset: 1,
+                last: 0,
+                floor: 0,
+                ready: false,
                 history: VecDeque::new(),
                 comments: VecDeque::new(),
                 pinned: None,
@@ -192,10 +203,10 @@ impl RoomHub {
     ) -> CatchUp {
         self.trim(st);
         if let Some((epoch, offset)) = resume {
-            let oldest = st.history.front().map_or(st.next_offset, |e| e.offset);
-            // The history must hold every frame after `offset`.
-            if epoch == self.epoch && offset.saturating_add(1) >= oldest && offset < st.next_offset
-            {
+            // The history must hold every frame after `offset`, and `offset` must not be
+            // from the future. Offsets may have gaps (a bus's sequence spans rooms), so
+            // this compares with the floor, not with the oldest frame's offset.
+            if epoch == self.epoch && st.floor <= offset && offset <= st.last {
                 let frames = st
                     .history
                     .iter()
@@ -215,7 +226,7 @@ impl RoomHub {
             title: st.title.clone(),
             live: st.live,
             epoch: self.epoch.clone(),
-            offset: st.next_offset - 1,
+            offset: st.last,
             online: st.subscribers.len() as u32,
             likes: self.likes_total.load(Ordering::Relaxed),
             pinned: st.pinned.clone(),
@@ -240,7 +251,9 @@ impl RoomHub {
             if st.history.len() > self.limits.max_frames
                 || now.duration_since(front.at) > self.limits.max_age
             {
-                st.history.pop_front();
+                if let Some(gone) = st.history.pop_front() {
+                    st.floor = gone.offset;
+                }
             } else {
                 break;
             }
@@ -261,7 +274,7 @@ impl RoomHub {
     fn publish_with(&self, effect: Effect, class: Class, author: Option<&str>, msg: ServerMsg) {
         self.bus.publish(
             &self.id,
-            Published {
+            &Published {
                 msg,
                 class,
                 author: author.map(Into::into),
@@ -270,12 +283,53 @@ impl RoomHub {
         );
     }
 
-    /// Deliver a published message (called by the bus): apply its state change, give it
-    /// the next offset, encode it once, keep it in history and push it to every outbox,
-    /// all under the room lock, so state and the frame announcing it are one step for
-    /// joiners and every client sees frames in offset order.
-    pub fn deliver(&self, published: Published) {
+    /// The bus has delivered everything it retained of the room (called by the bus):
+    /// every frame after `floor` is in the history from now on.
+    pub fn ready(&self, floor: u64) {
         let mut st = self.lock();
+        st.floor = st.floor.max(floor);
+        st.last = st.last.max(st.floor);
+        st.ready = true;
+        drop(st);
+        self.ready_tx.send_replace(true);
+    }
+
+    /// Wait (at most `limit`) until the bus has delivered what it retained, so a joiner
+    /// gets the room's history and state, not an empty room. The in-process bus is ready
+    /// at once.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let mut rx = self.ready_tx.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether the bus has delivered what it retained.
+    pub fn is_ready(&self) -> bool {
+        self.lock().ready
+    }
+
+    /// A message at `offset` that cannot be applied: later ones still must be newer.
+    pub fn skip(&self, offset: u64) {
+        let mut st = self.lock();
+        st.last = st.last.max(offset);
+    }
+
+    /// Deliver a published message (called by the bus, in its order, with the room's
+    /// sequence number as `offset` and the time the bus accepted it): apply its state
+    /// change, encode it once, keep it in history and push it to every outbox, all under
+    /// the room lock, so state and the frame announcing it are one step for joiners and
+    /// every client sees frames in offset order. A message at or before the last offset
+    /// (a bus redelivering) is ignored.
+    pub fn deliver(&self, offset: u64, published_ms: u64, published: Published) {
+        let mut st = self.lock();
+        if offset <= st.last {
+            return;
+        }
+        if !st.ready && st.history.is_empty() {
+            // The first retained frame: nothing before it is known.
+            st.floor = st.floor.max(offset - 1);
+        }
         match published.effect {
             Effect::None => {}
             Effect::Comment(comment) => {
@@ -287,8 +341,11 @@ impl RoomHub {
             Effect::Pin(card) => st.pinned = Some(card),
             Effect::Forget(id) => st.comments.retain(|c| c.id != id),
         }
-        let offset = st.next_offset;
-        st.next_offset += 1;
+        st.last = offset;
+        // Age from when the bus accepted it: frames replayed from a durable bus are as old
+        // as they are, not as old as this node's copy.
+        let age = Duration::from_millis(crate::store::now_ms().saturating_sub(published_ms));
+        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
         let frame = Arc::new(Frame {
             text: encode(&published.msg.with_offset(offset)).into(),
             class: published.class,
@@ -297,7 +354,7 @@ impl RoomHub {
         });
         st.history.push_back(Entry {
             offset,
-            at: Instant::now(),
+            at,
             frame: frame.clone(),
         });
         self.trim(&mut st);
@@ -381,7 +438,7 @@ impl RoomHub {
     pub fn publish_stock(&self, sale: serde_json::Value) {
         self.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
             o,
-            event: "stock",
+            event: "stock".into(),
             sale,
             media_ms: None,
             period: None,
