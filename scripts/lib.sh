@@ -42,8 +42,9 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x)
 
 # Real peers for the media tests: ffmpeg publishes and probes; GStreamer's RTSP server
-# (driven from Python) is the camera.
-TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0)
+# (driven from Python) is the camera. nats-server (2.9 in Debian 12, with JetStream) is the
+# room bus of the cluster tests.
+TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 nats-server)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built
 # livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a
