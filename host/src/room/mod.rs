@@ -3,7 +3,7 @@
 //! - [`protocol`]: the versioned JSON messages (docs/protocol.md);
 //! - [`outbox`]: a connection's bounded queue with priorities and coalescing;
 //! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
-//! - [`bus`]: how published messages reach every hub of a room (in-process today);
+//! - [`bus`]: how published messages reach every hub of a room, numbered by the bus;
 //! - [`conn`]: one connection's life, generic over any message sink and stream;
 //! - [`commands`]: what each client message does, with its role check;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
