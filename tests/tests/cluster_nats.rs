@@ -1,7 +1,7 @@
 //! Three `livecart serve` nodes on one NATS JetStream bus (`--bus nats://…`), each with its
 //! own data dir and the demo room: viewers on different nodes see the same frames with the
 //! same offsets in the same order; a client resumes on another node with no gap and no
-//! duplicate; after NATS restarts, the rooms carry on without restarting livecart.
+//! duplicate; like totals and online counts are the cluster's; after NATS restarts, the rooms carry on without restarting livecart.
 
 use futures_util::{SinkExt, StreamExt};
 use livecart_e2e::{NatsServer, Serve};
@@ -68,6 +68,30 @@ impl Client {
                 continue;
             }
             return Some(v);
+        }
+    }
+
+    /// Wait for a `likes` or `online` frame with `field == want`, within `WAIT`.
+    async fn state(&mut self, kind: &str, field: &str, want: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last = None;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()
+                .flatten()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| panic!("{}: no {kind} = {want}; last {last:?}", self.name));
+            let Message::Text(text) = msg else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(&text).expect("json frame");
+            if v["type"] == kind {
+                if v[field] == want {
+                    return;
+                }
+                last = Some(v);
+            }
         }
     }
 
@@ -150,6 +174,12 @@ async fn rooms_span_three_nodes_on_nats_resume_anywhere_and_survive_a_nats_resta
     assert!(seen[0].windows(2).all(|w| w[0].0 < w[1].0), "{:?}", seen[0]);
     assert_eq!(seen[0], seen[1], "node 0 and node 1 viewers");
     assert_eq!(seen[0], seen[2], "node 0 and node 2 viewers");
+
+    // Counters are the cluster's: likes tapped on node 0 and every node's connections
+    // (three viewers and two posters), as seen on node 2.
+    ann.send(json!({"type": "like", "count": 7})).await;
+    viewers[2].state("likes", "total", 7).await;
+    viewers[2].state("online", "count", 5).await;
 
     // Viewer 2 (on node 2) goes away after offset `last`, misses three comments, and
     // resumes on node 0: it gets exactly the three, in order, and no snapshot.

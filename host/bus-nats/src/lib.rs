@@ -28,7 +28,7 @@
 use async_nats::jetstream::{self, consumer, consumer::push, message::PublishMessage, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use livecart_bus::{Backplane, Deliver, Event, Message, Subscription};
+use livecart_bus::{Backplane, Deliver, Event, Message, NodeCounters, Subscription};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,6 +38,8 @@ use tokio::sync::mpsc;
 pub const STREAM: &str = "LIVECART_ROOMS";
 /// Subjects are `rooms.<room>`.
 pub const SUBJECT_PREFIX: &str = "rooms";
+/// Counters travel on core NATS (not stored), `livecart.counters.<room>`.
+pub const COUNTERS_PREFIX: &str = "livecart.counters";
 
 /// Settings of the JetStream bus.
 #[derive(Clone, Debug)]
@@ -82,8 +84,17 @@ pub enum NatsBusError {
 /// (so distinct rooms never share a subject, and `.`, `*`, `>` or spaces cannot escape
 /// the room's subject).
 pub fn room_subject(room: &str) -> String {
-    let mut s = String::with_capacity(SUBJECT_PREFIX.len() + 1 + room.len());
-    s.push_str(SUBJECT_PREFIX);
+    subject(SUBJECT_PREFIX, room)
+}
+
+/// The core-NATS subject of a room's counters.
+pub fn counters_subject(room: &str) -> String {
+    subject(COUNTERS_PREFIX, room)
+}
+
+fn subject(prefix: &str, room: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + 1 + room.len());
+    s.push_str(prefix);
     s.push('.');
     if room.is_empty() {
         s.push('~');
@@ -103,7 +114,8 @@ pub struct NatsBackplane {
     js: jetstream::Context,
     stream: String,
     epoch: String,
-    outgoing: mpsc::UnboundedSender<(String, Bytes)>,
+    node: String,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
     publisher: tokio::task::JoinHandle<()>,
 }
 
@@ -142,12 +154,14 @@ impl NatsBackplane {
         let js = jetstream::new(client);
         let stream = ensure_stream(&js, config).await?;
         let epoch = format!("{:x}", stream.cached_info().created.unix_timestamp_nanos());
+        let node = node_id();
         let (outgoing, rx) = mpsc::unbounded_channel();
-        let publisher = tokio::spawn(publish_loop(js.clone(), rx));
+        let publisher = tokio::spawn(publish_loop(js.clone(), node.clone(), rx));
         Ok(Arc::new(NatsBackplane {
             js,
             stream: config.stream.clone(),
             epoch,
+            node,
             outgoing,
             publisher,
         }))
@@ -198,17 +212,43 @@ async fn ensure_stream(
     Ok(stream)
 }
 
+/// A name for this backplane, unique across processes and within one.
+fn node_id() -> String {
+    static NODE: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:x}-{:x}-{:x}",
+        std::process::id(),
+        livecart_bus::now_ms(),
+        NODE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What the publisher task sends.
+enum Outgoing {
+    /// A room message, into the stream.
+    Message(String, Bytes),
+    /// Counters, on core NATS.
+    Counters(String, Bytes),
+}
+
 /// Send every message in order; await acks concurrently; retry a lost ack with the same
 /// message id (JetStream stores it once).
-async fn publish_loop(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(String, Bytes)>) {
-    static NODE: AtomicU64 = AtomicU64::new(0);
-    let node = format!(
-        "{:x}-{:x}",
-        std::process::id(),
-        livecart_bus::now_ms() ^ NODE.fetch_add(1, Ordering::Relaxed)
-    );
+async fn publish_loop(
+    js: jetstream::Context,
+    node: String,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
     let mut n: u64 = 0;
-    while let Some((subject, payload)) = rx.recv().await {
+    while let Some(out) = rx.recv().await {
+        let (subject, payload) = match out {
+            Outgoing::Message(subject, payload) => (subject, payload),
+            Outgoing::Counters(subject, payload) => {
+                if let Err(e) = js.client().publish(subject, payload).await {
+                    tracing::debug!(error = %e, "room counters not sent");
+                }
+                continue;
+            }
+        };
         n += 1;
         let id = format!("{node}-{n}");
         let first = js
@@ -248,23 +288,84 @@ async fn publish_loop(js: jetstream::Context, mut rx: mpsc::UnboundedReceiver<(S
 
 impl Backplane for NatsBackplane {
     fn publish(&self, room: &str, payload: Bytes) {
-        if self.outgoing.send((room_subject(room), payload)).is_err() {
+        if self
+            .outgoing
+            .send(Outgoing::Message(room_subject(room), payload))
+            .is_err()
+        {
             tracing::error!(room, "room bus publisher stopped");
         }
     }
 
     fn subscribe(&self, room: &str, deliver: Deliver) -> Subscription {
-        let task = tokio::spawn(follow(
+        let messages = tokio::spawn(follow(
             self.js.clone(),
             self.stream.clone(),
             room_subject(room),
+            deliver.clone(),
+        ));
+        let counters = tokio::spawn(follow_counters(
+            self.js.client(),
+            counters_subject(room),
+            self.node.clone(),
             deliver,
         ));
-        Subscription::new(move || task.abort())
+        Subscription::new(move || {
+            messages.abort();
+            counters.abort();
+        })
+    }
+
+    fn publish_counters(&self, room: &str, likes: u64, online: u32) {
+        let payload = Bytes::from(format!("{} {likes} {online}", self.node));
+        let _ = self
+            .outgoing
+            .send(Outgoing::Counters(counters_subject(room), payload));
     }
 
     fn epoch(&self) -> Option<String> {
         Some(self.epoch.clone())
+    }
+}
+
+/// `NODE LIKES ONLINE`, from any peer on the server: parsed strictly, never trusted.
+fn parse_counters(payload: &[u8]) -> Option<NodeCounters> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut parts = text.split(' ');
+    let node = parts.next().filter(|n| !n.is_empty() && n.len() <= 64)?;
+    let likes = parts.next()?.parse().ok()?;
+    let online = parts.next()?.parse().ok()?;
+    parts.next().is_none().then(|| NodeCounters {
+        node: node.to_owned(),
+        likes,
+        online,
+    })
+}
+
+/// Deliver the other nodes' counters for a room until aborted (core NATS resubscribes by
+/// itself after a reconnect).
+async fn follow_counters(
+    client: async_nats::Client,
+    subject: String,
+    own: String,
+    deliver: Deliver,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(mut sub) => {
+                backoff = Backoff::default();
+                while let Some(m) = sub.next().await {
+                    match parse_counters(&m.payload) {
+                        Some(c) if c.node != own => deliver(Event::Counters(c)),
+                        Some(_) => {}
+                        None => tracing::debug!(%subject, "malformed room counters"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(%subject, error = %e, "room counters: cannot subscribe yet"),
+        }
+        backoff.wait().await;
     }
 }
 
@@ -440,5 +541,28 @@ mod tests {
         assert_eq!(room_subject("a~2E"), "rooms.a~7E2E");
         assert_eq!(room_subject(""), "rooms.~");
         assert_ne!(room_subject("a.b"), room_subject("a~2Eb"));
+        assert_eq!(counters_subject("a.b"), "livecart.counters.a~2Eb");
+    }
+
+    #[test]
+    fn counters_from_peers_are_parsed_strictly() {
+        assert_eq!(
+            parse_counters(b"n1 12 3"),
+            Some(NodeCounters {
+                node: "n1".into(),
+                likes: 12,
+                online: 3
+            })
+        );
+        for bad in [
+            &b""[..],
+            b"n1 12",
+            b"n1 -1 3",
+            b"n1 1 3 4",
+            b" 1 3",
+            b"\xff 1 2",
+        ] {
+            assert_eq!(parse_counters(bad), None, "{bad:?}");
+        }
     }
 }

@@ -87,7 +87,7 @@ fn messages(seen: &Seen) -> Vec<(u64, Bytes)> {
         .iter()
         .filter_map(|e| match e {
             Event::Message(m) => Some((m.seq, m.payload.clone())),
-            Event::Ready { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -95,7 +95,7 @@ fn messages(seen: &Seen) -> Vec<(u64, Bytes)> {
 fn ready(seen: &Seen) -> Option<u64> {
     seen.lock().expect("lock").iter().find_map(|e| match e {
         Event::Ready { floor } => Some(*floor),
-        Event::Message(_) => None,
+        _ => None,
     })
 }
 
@@ -227,4 +227,38 @@ async fn an_unreachable_server_is_an_error_at_connect() {
         .await
         .expect_err("no server");
     assert!(err.to_string().contains("cannot connect"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_hears_the_other_nodes_counters_not_its_own() {
+    let server = NatsServer::start();
+    let (a, b) = (node(&server).await, node(&server).await);
+    let (seen_a, _sa) = follow(&a, "r");
+    let (seen_b, _sb) = follow(&b, "r");
+    until("ready", Duration::from_secs(10), || {
+        ready(&seen_a).is_some() && ready(&seen_b).is_some()
+    })
+    .await;
+    let counters = |seen: &Seen| -> Vec<(u64, u32)> {
+        seen.lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|e| match e {
+                Event::Counters(c) => Some((c.likes, c.online)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Core NATS delivers only to subscriptions that exist: announce until heard.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counters(&seen_b).is_empty() {
+        assert!(Instant::now() < deadline, "b never heard a's counters");
+        a.publish_counters("r", 7, 2);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counters(&seen_b)[0], (7, 2));
+    assert!(
+        counters(&seen_a).is_empty(),
+        "a node ignores its own counters"
+    );
 }

@@ -26,6 +26,20 @@ pub enum Event {
     /// Everything the bus retained has been delivered; every message after `floor` is
     /// delivered in order from here on.
     Ready { floor: u64 },
+    /// Another node's counters for the room (never this node's own).
+    Counters(NodeCounters),
+}
+
+/// One node's share of a room's counters. Each node announces its own; the room's are the
+/// sum over nodes. Announcements are cumulative, so a lost one costs nothing but delay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Which node (unique per process).
+    pub node: String,
+    /// Likes accepted on that node since it opened the room.
+    pub likes: u64,
+    /// Connections on that node now.
+    pub online: u32,
 }
 
 /// One delivered message.
@@ -38,7 +52,8 @@ pub struct Message {
     pub payload: Bytes,
 }
 
-/// Where a subscription's events go. Called from one task or thread at a time, in order.
+/// Where a subscription's events go. Messages and `Ready` come from one task or thread
+/// at a time, in order; `Counters` may come from another, concurrently.
 pub type Deliver = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// A live subscription; dropping it stops delivery.
@@ -76,6 +91,10 @@ pub trait Backplane: Send + Sync {
     fn publish(&self, room: &str, payload: Bytes);
     /// Deliver `room`'s messages to `deliver` until the subscription is dropped.
     fn subscribe(&self, room: &str, deliver: Deliver) -> Subscription;
+    /// Announce this node's counters for `room` to the other nodes (best effort, not
+    /// kept). A node calls it when they change and now and then, so others can tell a
+    /// node that went away. The in-process bus has no other nodes.
+    fn publish_counters(&self, room: &str, likes: u64, online: u32);
     /// The name of the sequence space: the same on every node and across restarts for a
     /// durable bus, so offsets stay meaningful; `None` when it lives only as long as the
     /// process (the host then names each room's history itself).
@@ -159,6 +178,8 @@ impl Backplane for InProcess {
         })
     }
 
+    fn publish_counters(&self, _room: &str, _likes: u64, _online: u32) {}
+
     fn epoch(&self) -> Option<String> {
         None
     }
@@ -179,7 +200,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Event::Message(m) => Some(m.seq),
-                Event::Ready { .. } => None,
+                _ => None,
             })
             .collect()
     }

@@ -75,6 +75,11 @@ impl RoomBus {
         }
     }
 
+    /// Announce this node's like total and connections in `room` to the other nodes.
+    pub fn publish_counters(&self, room: &str, likes: u64, online: u32) {
+        self.backplane.publish_counters(room, likes, online);
+    }
+
     /// Deliver `room`'s messages to `hub` until the subscription is dropped.
     pub fn subscribe(&self, room: &str, hub: Weak<RoomHub>) -> Subscription {
         let room_id: Arc<str> = room.into();
@@ -86,6 +91,7 @@ impl RoomBus {
                 };
                 match event {
                     Event::Ready { floor } => hub.ready(floor),
+                    Event::Counters(c) => hub.remote_counters(c.node, c.likes, c.online),
                     Event::Message(m) => match serde_json::from_slice::<Published>(&m.payload) {
                         Ok(published) => hub.deliver(m.seq, m.published_ms, published),
                         // A message no node of this version can read: skip it, keep order.

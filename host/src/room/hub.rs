@@ -71,6 +71,34 @@ struct State {
     muted: HashSet<String>,
     blocked_words: Vec<String>,
     blocked: Option<AhoCorasick>,
+    /// The other nodes' counters for this room (cluster bus): likes and online, and when
+    /// each last spoke.
+    remote: HashMap<String, Remote>,
+    /// The like total viewers last got.
+    shown_likes: u64,
+    flushes: u64,
+}
+
+struct Remote {
+    likes: u64,
+    online: u32,
+    heard: Instant,
+}
+
+/// A node not heard from for this long no longer counts as online (its likes stay).
+const REMOTE_ONLINE_TTL: Duration = Duration::from_secs(6);
+/// Counters are announced when they change and every this many flushes (2 s by default).
+const ANNOUNCE_EVERY: u64 = 4;
+
+impl State {
+    fn online(&self) -> u32 {
+        let remote: u32 = self.remote.values().map(|r| r.online).sum();
+        (self.subscribers.len() as u32).saturating_add(remote)
+    }
+
+    fn remote_likes(&self) -> u64 {
+        self.remote.values().map(|r| r.likes).sum()
+    }
 }
 
 /// A room's live state and subscribers.
@@ -84,6 +112,7 @@ pub struct RoomHub {
     state: Mutex<State>,
     next_conn: AtomicU64,
     likes_pending: AtomicU64,
+    /// Likes accepted on this node.
     likes_total: AtomicU64,
     timeline: Arc<dyn MediaTimeline>,
 }
@@ -131,6 +160,9 @@ impl RoomHub {
                 muted: HashSet::new(),
                 blocked_words: Vec::new(),
                 blocked: None,
+                remote: HashMap::new(),
+                shown_likes: 0,
+                flushes: 0,
             }),
             next_conn: AtomicU64::new(1),
             likes_pending: AtomicU64::new(0),
@@ -227,8 +259,8 @@ impl RoomHub {
             live: st.live,
             epoch: self.epoch.clone(),
             offset: st.last,
-            online: st.subscribers.len() as u32,
-            likes: self.likes_total.load(Ordering::Relaxed),
+            online: st.online(),
+            likes: self.likes_total.load(Ordering::Relaxed) + st.remote_likes(),
             pinned: st.pinned.clone(),
             coupons: commerce.coupons(&self.id),
             flash_sale: commerce.flash_sale(&self.id, now),
@@ -307,6 +339,23 @@ impl RoomHub {
     /// Whether the bus has delivered what it retained.
     pub fn is_ready(&self) -> bool {
         self.lock().ready
+    }
+
+    /// Another node's counters for this room (called by the bus): shown at the next flush.
+    pub fn remote_counters(&self, node: String, likes: u64, online: u32) {
+        let mut st = self.lock();
+        let before = st.remote.get(&node).map(|r| r.online);
+        if before != Some(online) {
+            st.online_dirty = true;
+        }
+        st.remote.insert(
+            node,
+            Remote {
+                likes,
+                online,
+                heard: Instant::now(),
+            },
+        );
     }
 
     /// A message at `offset` that cannot be applied: later ones still must be newer.
@@ -446,27 +495,52 @@ impl RoomHub {
     }
 
     /// Flush pending likes and a changed online count to everyone (called every 500 ms).
+    /// Both are the room's across nodes: this node's plus what the others announced
+    /// (this node announces its own here, when they change and every 2 s).
     /// Returns `(delta, total)` when likes were flushed.
     pub fn flush_state(&self) -> Option<(u64, u64)> {
         let delta = self.likes_pending.swap(0, Ordering::Relaxed);
-        let total = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
+        let local = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
         let mut st = self.lock();
-        if delta > 0 {
+        st.flushes += 1;
+        let now = Instant::now();
+        // A silent node's viewers are gone (its likes still count).
+        let mut expired = false;
+        for r in st.remote.values_mut() {
+            if r.online > 0 && now.duration_since(r.heard) >= REMOTE_ONLINE_TTL {
+                r.online = 0;
+                expired = true;
+            }
+        }
+        st.online_dirty |= expired;
+        let total = local + st.remote_likes();
+        if total != st.shown_likes {
+            st.shown_likes = total;
             Self::publish_state(&st, &ServerMsg::Likes { total }, StateSlot::Likes);
         }
-        if std::mem::take(&mut st.online_dirty) {
-            let count = st.subscribers.len() as u32;
+        let online_changed = std::mem::take(&mut st.online_dirty);
+        if online_changed {
+            let count = st.online();
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
+        }
+        let announce = delta > 0 || online_changed || st.flushes % ANNOUNCE_EVERY == 0;
+        let local_online = st.subscribers.len() as u32;
+        drop(st);
+        if announce {
+            self.bus.publish_counters(&self.id, local, local_online);
         }
         (delta > 0).then_some((delta, total))
     }
 
+    /// The room's like total across nodes.
     pub fn likes_total(&self) -> u64 {
-        self.likes_total.load(Ordering::Relaxed)
+        let st = self.lock();
+        self.likes_total.load(Ordering::Relaxed) + st.remote_likes()
     }
 
+    /// The room's connections across nodes.
     pub fn online(&self) -> u32 {
-        self.lock().subscribers.len() as u32
+        self.lock().online()
     }
 
     pub fn pinned_product(&self) -> Option<String> {
