@@ -34,6 +34,9 @@ pub enum BenchCommand {
     /// Media: transcode CPU per ladder, ingest → origin latency, segment serving load
     /// (in-process hub, packager, RTMP ingest and origin; ffmpeg publishes).
     Media(super::bench_media::MediaArgs),
+    /// The room bus hop: publish → receive, in-process and over NATS JetStream with
+    /// several nodes, in the same run.
+    Bus(super::bench_bus::BusArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -45,6 +48,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         } => plugins(&plugins_dir, iterations, cold_iterations),
         BenchCommand::Ws(args) => super::bench_ws::run(args),
         BenchCommand::Media(args) => super::bench_media::run(args),
+        BenchCommand::Bus(args) => super::bench_bus::run(args),
     }
 }
 

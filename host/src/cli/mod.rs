@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod bench;
+mod bench_bus;
 mod bench_media;
 mod bench_ws;
 mod plugin;

@@ -523,7 +523,7 @@ impl RoomHub {
             let count = st.online();
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
         }
-        let announce = delta > 0 || online_changed || st.flushes % ANNOUNCE_EVERY == 0;
+        let announce = delta > 0 || online_changed || st.flushes.is_multiple_of(ANNOUNCE_EVERY);
         let local_online = st.subscribers.len() as u32;
         drop(st);
         if announce {
