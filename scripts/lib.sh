@@ -43,9 +43,10 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
 
 # Real peers for the media tests: ffmpeg publishes and probes; GStreamer's RTSP server
 # (driven from Python) is the camera; PostgreSQL 15 backs the Postgres store tests (a
-# throwaway cluster per test run, never the system service); prometheus_client parses
+# throwaway cluster per test run, never the system service); nats-server (2.9 in Debian
+# 12, with JetStream) is the room bus of the cluster tests; prometheus_client parses
 # `/metrics` as Prometheus would.
-TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 postgresql-15
+TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 postgresql-15 nats-server
     python3-prometheus-client)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built

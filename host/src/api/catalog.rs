@@ -309,7 +309,7 @@ async fn end_sale(
             .publish(crate::room::outbox::Class::Critical, None, |o| {
                 crate::room::protocol::ServerMsg::FlashSale {
                     o,
-                    event: "end",
+                    event: "end".into(),
                     sale: value,
                     // An ended sale is urgent: shown at once, not at a media time.
                     media_ms: None,

@@ -42,6 +42,9 @@ pub enum BenchCommand {
     /// Media: transcode CPU per ladder, ingest → origin latency, segment serving load
     /// (in-process hub, packager, RTMP ingest and origin; ffmpeg publishes).
     Media(super::bench_media::MediaArgs),
+    /// The room bus hop: publish → receive, in-process and over NATS JetStream with
+    /// several nodes, in the same run.
+    Bus(super::bench_bus::BusArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -55,6 +58,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Bombs { plugins_dir } => super::bench_bombs::run(&plugins_dir),
         BenchCommand::Ws(args) => super::bench_ws::run(args),
         BenchCommand::Media(args) => super::bench_media::run(args),
+        BenchCommand::Bus(args) => super::bench_bus::run(args),
     }
 }
 

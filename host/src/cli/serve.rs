@@ -5,6 +5,7 @@ use crate::auth::{Claims, MIN_OPERATOR_TOKEN_LEN, OperatorToken, Role, TokenKey}
 use crate::catalog::Product;
 use crate::plugin::registry::Registry;
 use crate::plugin::{CpuMeter, EngineConfig, PluginEngine};
+use crate::room::bus::RoomBus;
 use crate::room::{RoomConfig, RoomDeps, Rooms};
 use crate::server::accept::{self, HttpLimits};
 use crate::server::{AppState, app};
@@ -90,8 +91,53 @@ pub struct ServeArgs {
     /// anyway; it exits 0 either way.
     #[arg(long, default_value_t = 10_000, env = "LIVECART_DRAIN_TIMEOUT_MS")]
     pub drain_timeout_ms: u64,
+    /// The room bus: `memory` (one node) or `nats://HOST:PORT` (NATS JetStream; rooms
+    /// span every node on the same server, and their history survives restarts).
+    #[arg(long, default_value = "memory", env = "LIVECART_BUS")]
+    pub bus: String,
     #[command(flatten)]
     pub media: crate::media::MediaArgs,
+}
+
+/// Which room bus `--bus` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BusUrl {
+    Memory,
+    Nats(String),
+}
+
+impl std::str::FromStr for BusUrl {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let s = s.trim();
+        if s == "memory" {
+            Ok(BusUrl::Memory)
+        } else if s.starts_with("nats://") && s.len() > "nats://".len() {
+            Ok(BusUrl::Nats(s.to_owned()))
+        } else {
+            anyhow::bail!("--bus takes `memory` or `nats://HOST:PORT`, not `{s}`")
+        }
+    }
+}
+
+/// Connect the room bus `--bus` names; an unreachable NATS is an error at start.
+async fn connect_bus(
+    url: &BusUrl,
+    history: crate::room::hub::HistoryLimits,
+) -> anyhow::Result<RoomBus> {
+    match url {
+        BusUrl::Memory => Ok(RoomBus::in_process()),
+        BusUrl::Nats(url) => {
+            let mut config = livecart_bus_nats::NatsConfig::new(url);
+            config.max_age = history.max_age;
+            config.max_per_room = i64::try_from(history.max_frames).unwrap_or(i64::MAX);
+            let backplane = livecart_bus_nats::NatsBackplane::connect(&config)
+                .await
+                .context("starting the NATS room bus")?;
+            tracing::info!(url, "room bus: NATS JetStream");
+            Ok(RoomBus::new(backplane))
+        }
+    }
 }
 
 /// The room every fresh install has.
@@ -125,6 +171,7 @@ pub fn open_store(url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Resu
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::metrics::install_panic_hook();
     let limits = http_limits(&args);
+    let bus_url: BusUrl = args.bus.parse()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store = open_store(args.store.as_deref(), &args.data_dir)?;
@@ -169,24 +216,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
     runtime.block_on(async move {
+        let room_config = RoomConfig {
+            handshake_timeout: Duration::from_millis(args.hello_timeout_ms),
+            ..RoomConfig::default()
+        };
+        let bus = Arc::new(connect_bus(&bus_url, room_config.history).await?);
         let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
         let (media, ingest, demo_stream) =
             crate::media::start(&args.media, &args.data_dir, store.clone(), Some(DEMO_ROOM))
                 .await
                 .context("starting media")?;
-        let rooms = Arc::new(Rooms::new(RoomDeps {
-            store: store.clone(),
-            engine: engine.clone(),
-            registry: registry.clone(),
-            ai,
-            tokens,
-            config: RoomConfig {
-                handshake_timeout: Duration::from_millis(args.hello_timeout_ms),
-                ..RoomConfig::default()
+        let rooms = Arc::new(Rooms::with_bus(
+            RoomDeps {
+                store: store.clone(),
+                engine: engine.clone(),
+                registry: registry.clone(),
+                ai,
+                tokens,
+                config: room_config,
+                media: media.clone(),
             },
-            media: media.clone(),
-        }));
+            bus,
+        ));
         crate::media::follow_lives(&media, rooms.clone());
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(

@@ -2,23 +2,27 @@
 //!
 //! A hub never pushes a published message to its own viewers directly. It publishes a
 //! [`Published`] (the message, its delivery class, and the state change it carries) to
-//! the bus, and the bus delivers it to every hub subscribed to that room — which then
-//! applies the state change, assigns the next history offset, encodes the frame once and
-//! pushes it to its outboxes, all under the room lock.
+//! the bus as JSON, and the bus delivers it to every hub subscribed to that room, with
+//! the room's next sequence number — which the hub uses as the history offset. The hub
+//! then applies the state change, encodes the frame once and pushes it to its outboxes,
+//! all under the room lock.
 //!
-//! [`InProcessBus`] is the one-node bus: delivery is a direct call to the room's hub, in
-//! publish order. A multi-node bus (e.g. NATS, one subject per room with a single ordered
-//! stream) implements the same trait: `publish` sends to the room's subject, and each
-//! node's subscription delivers to its local hub, so every node applies the same messages
-//! in the same order and assigns the same offsets.
+//! The numbering is the backplane's (`livecart-bus`): 1, 2, 3… per room in process; the
+//! JetStream stream sequence on NATS (`livecart-bus-nats`), so every node gives a message
+//! the same offset and any node can resume any client. Offsets may then have gaps within
+//! a room; clients only compare them.
 
+use super::hub::RoomHub;
 use super::outbox::Class;
 use super::protocol::{CardView, CommentView, ServerMsg};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use bytes::Bytes;
+use livecart_bus::{Backplane, Event, InProcess, Subscription};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Weak};
 
 /// The state a published message changes where it is delivered.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Effect {
     None,
     /// Append to the room's recent comments.
@@ -29,56 +33,76 @@ pub enum Effect {
     Forget(String),
 }
 
-/// A message published in a room, before it has its history offset.
-#[derive(Clone, Debug)]
+/// A message published in a room, before it has its history offset. Travels as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Published {
     pub msg: ServerMsg,
     pub class: Class,
     /// For chat: the author's user id (their own comments bypass sampling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<Arc<str>>,
     pub effect: Effect,
 }
 
-/// Where a room's published messages are delivered on this node.
-pub type Delivery = Arc<dyn Fn(Published) + Send + Sync>;
-
-/// Carries published messages to the hubs of a room.
-pub trait RoomBus: Send + Sync {
-    /// Publish into `room`; every subscribed hub receives it, in publish order.
-    fn publish(&self, room: &str, msg: Published);
-    /// Deliver `room`'s messages on this node to `deliver` (replacing an earlier one).
-    fn subscribe(&self, room: &str, deliver: Delivery);
-    fn unsubscribe(&self, room: &str);
+/// Carries published messages to the hubs of a room, over a [`Backplane`]: the
+/// in-process one by default (`livecart-bus`), JetStream across nodes
+/// (`livecart-bus-nats`). The bus numbers each room's messages; that number is the
+/// message's history offset on every node.
+pub struct RoomBus {
+    backplane: Arc<dyn Backplane>,
 }
 
-/// The one-node bus: delivery is a direct call.
-#[derive(Default)]
-pub struct InProcessBus {
-    rooms: RwLock<HashMap<String, Delivery>>,
-}
+impl RoomBus {
+    pub fn new(backplane: Arc<dyn Backplane>) -> Self {
+        RoomBus { backplane }
+    }
 
-impl RoomBus for InProcessBus {
-    fn publish(&self, room: &str, msg: Published) {
-        let deliver = match self.rooms.read() {
-            Ok(rooms) => rooms.get(room).cloned(),
-            Err(poisoned) => poisoned.into_inner().get(room).cloned(),
-        };
-        match deliver {
-            Some(deliver) => deliver(msg),
-            None => tracing::debug!(room, "published to a room no hub is subscribed to"),
+    /// The one-node bus.
+    pub fn in_process() -> Self {
+        RoomBus::new(InProcess::new())
+    }
+
+    /// The epoch of every room's history when the bus's numbering outlives the process.
+    pub fn epoch(&self) -> Option<String> {
+        self.backplane.epoch()
+    }
+
+    /// Publish into `room`; every subscribed hub receives it, in the bus's order.
+    pub fn publish(&self, room: &str, msg: &Published) {
+        match serde_json::to_vec(msg) {
+            Ok(bytes) => self.backplane.publish(room, Bytes::from(bytes)),
+            Err(e) => tracing::error!(room, error = %e, "could not encode a published message"),
         }
     }
 
-    fn subscribe(&self, room: &str, deliver: Delivery) {
-        if let Ok(mut rooms) = self.rooms.write() {
-            rooms.insert(room.to_owned(), deliver);
-        }
+    /// Announce this node's like total and connections in `room` to the other nodes.
+    pub fn publish_counters(&self, room: &str, likes: u64, online: u32) {
+        self.backplane.publish_counters(room, likes, online);
     }
 
-    fn unsubscribe(&self, room: &str) {
-        if let Ok(mut rooms) = self.rooms.write() {
-            rooms.remove(room);
-        }
+    /// Deliver `room`'s messages to `hub` until the subscription is dropped.
+    pub fn subscribe(&self, room: &str, hub: Weak<RoomHub>) -> Subscription {
+        let room_id: Arc<str> = room.into();
+        self.backplane.subscribe(
+            room,
+            Arc::new(move |event| {
+                let Some(hub) = hub.upgrade() else {
+                    return;
+                };
+                match event {
+                    Event::Ready { floor } => hub.ready(floor),
+                    Event::Counters(c) => hub.remote_counters(c.node, c.likes, c.online),
+                    Event::Message(m) => match serde_json::from_slice::<Published>(&m.payload) {
+                        Ok(published) => hub.deliver(m.seq, m.published_ms, published),
+                        // A message no node of this version can read: skip it, keep order.
+                        Err(e) => {
+                            tracing::warn!(room = %room_id, seq = m.seq, error = %e, "undecodable bus message");
+                            hub.skip(m.seq);
+                        }
+                    },
+                }
+            }),
+        )
     }
 }
 
@@ -86,28 +110,9 @@ impl RoomBus for InProcessBus {
 mod tests {
     use super::*;
     use crate::auth::Role;
-    use crate::room::hub::{CatchUp, CommerceState, HistoryLimits, RoomHub};
+    use crate::room::hub::{CatchUp, CommerceState, HistoryLimits};
     use crate::room::outbox::{Outbox, OutboxLimits};
     use crate::room::protocol::UserRef;
-
-    /// A bus that delivers every message to every subscribed hub, as a multi-node bus
-    /// delivers to one hub per node.
-    #[derive(Default)]
-    struct EveryNode {
-        hubs: RwLock<Vec<Delivery>>,
-    }
-
-    impl RoomBus for EveryNode {
-        fn publish(&self, _room: &str, msg: Published) {
-            for deliver in self.hubs.read().expect("lock").iter() {
-                deliver(msg.clone());
-            }
-        }
-        fn subscribe(&self, _room: &str, deliver: Delivery) {
-            self.hubs.write().expect("lock").push(deliver);
-        }
-        fn unsubscribe(&self, _room: &str) {}
-    }
 
     struct NoCommerce;
     impl CommerceState for NoCommerce {
@@ -119,7 +124,9 @@ mod tests {
         }
     }
 
-    fn node(bus: &Arc<EveryNode>) -> Arc<RoomHub> {
+    /// A hub on its own "node": every hub of the room subscribes to the one backplane, as
+    /// each node subscribes to a multi-node bus.
+    fn node(bus: &Arc<RoomBus>) -> (Arc<RoomHub>, Subscription) {
         let hub = Arc::new(RoomHub::new(
             "r",
             "m",
@@ -129,22 +136,14 @@ mod tests {
             bus.clone(),
             Arc::new(crate::room::timeline::NoMedia),
         ));
-        let weak = Arc::downgrade(&hub);
-        bus.subscribe(
-            "r",
-            Arc::new(move |p| {
-                if let Some(h) = weak.upgrade() {
-                    h.deliver(p);
-                }
-            }),
-        );
-        hub
+        let sub = bus.subscribe("r", Arc::downgrade(&hub));
+        (hub, sub)
     }
 
     #[tokio::test]
     async fn a_message_published_on_one_node_reaches_viewers_on_another_with_the_same_offset() {
-        let bus = Arc::new(EveryNode::default());
-        let (a, b) = (node(&bus), node(&bus));
+        let bus = Arc::new(RoomBus::in_process());
+        let ((a, _sa), (b, _sb)) = (node(&bus), node(&bus));
         let viewer_on_b = Arc::new(Outbox::new("v", OutboxLimits::default()));
         let (_, first) = b.join(viewer_on_b.clone(), None, &NoCommerce);
         assert!(matches!(first, CatchUp::Snapshot(_)));
@@ -181,5 +180,24 @@ mod tests {
         };
         assert_eq!(replay(&a), replay(&b));
         assert_eq!(replay(&a).len(), 2);
+    }
+
+    #[test]
+    fn a_published_message_survives_its_json_round_trip() {
+        let published = Published {
+            msg: ServerMsg::System {
+                o: 0,
+                text: "hi".into(),
+            },
+            class: Class::Critical,
+            author: Some("u1".into()),
+            effect: Effect::Forget("c9".into()),
+        };
+        let json = serde_json::to_vec(&published).expect("encode");
+        let back: Published = serde_json::from_slice(&json).expect("decode");
+        assert_eq!(back.msg, published.msg);
+        assert_eq!(back.class, Class::Critical);
+        assert_eq!(back.author.as_deref(), Some("u1"));
+        assert!(matches!(back.effect, Effect::Forget(id) if id == "c9"));
     }
 }

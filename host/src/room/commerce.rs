@@ -121,7 +121,7 @@ pub fn unlock_coupon(
     let media = hub.media_now();
     hub.publish(Class::Critical, None, |o| ServerMsg::Coupon {
         o,
-        event: "unlocked",
+        event: "unlocked".into(),
         coupon: value,
         media_ms: media.as_ref().map(|m| m.ms),
         period: media.as_ref().map(|m| m.period.clone()),
@@ -152,7 +152,7 @@ pub fn start_flash_sale(
     let media = hub.media_now();
     hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
         o,
-        event: "start",
+        event: "start".into(),
         sale: value,
         media_ms: media.as_ref().map(|m| m.ms),
         period: media.as_ref().map(|m| m.period.clone()),

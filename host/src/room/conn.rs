@@ -21,6 +21,9 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Longest a join waits for a freshly opened room to replay its history from the bus.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the transport delivers.
 #[derive(Debug)]
 pub enum WsIn {
@@ -107,7 +110,7 @@ where
             // A message being handled (a claim waiting for its commit) is answered
             // before this is polled again.
             () = &mut drained => {
-                let reconnect = ServerMsg::Reconnect { reason: "draining", retry_ms: RECONNECT_AFTER_MS };
+                let reconnect = ServerMsg::Reconnect { reason: "draining".into(), retry_ms: RECONNECT_AFTER_MS };
                 // What was queued for this client goes first, so nothing it was owed is lost.
                 let queued = session.outbox.try_take();
                 let flushed = match queued {
@@ -195,6 +198,7 @@ async fn error<S: Sink<WsOut> + Unpin>(
     code: &'static str,
     message: String,
 ) -> Result<(), ()> {
+    let code = code.into();
     send(sink, &ServerMsg::Error { code, message }).await
 }
 
@@ -389,6 +393,10 @@ where
         let _ = error(sink, "merchant_disabled", why).await;
         close(sink, CLOSE_POLICY, "merchant disabled").await;
         return None;
+    }
+    // A room just opened on a durable bus replays its retained history first.
+    if !room.hub.wait_ready(READY_WAIT).await {
+        tracing::warn!(room = %room_id, "room bus not ready; joining with what it has");
     }
     let outbox = Arc::new(Outbox::new(&user.id, cfg.outbox));
     let commerce = StoreCommerce(rooms.deps.store.clone());

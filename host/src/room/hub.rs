@@ -56,7 +56,12 @@ struct Entry {
 struct State {
     title: String,
     live: bool,
-    next_offset: u64,
+    /// The last offset delivered (or the bus's floor before any): what a snapshot covers.
+    last: u64,
+    /// Every frame after `floor` is in `history`; what came before may be gone.
+    floor: u64,
+    /// The bus has delivered what it retained (see [`RoomHub::ready`]).
+    ready: bool,
     history: VecDeque<Entry>,
     comments: VecDeque<CommentView>,
     pinned: Option<CardView>,
@@ -71,18 +76,57 @@ struct State {
     muted: HashSet<String>,
     blocked_words: Vec<String>,
     blocked: Option<AhoCorasick>,
+    /// The other nodes' counters for this room (cluster bus): likes and online, and when
+    /// each last spoke.
+    remote: HashMap<String, Remote>,
+    /// The like total viewers last got.
+    shown_likes: u64,
+    flushes: u64,
+}
+
+struct Remote {
+    likes: u64,
+    online: u32,
+    heard: Instant,
+}
+
+/// A node not heard from for this long no longer counts as online (its likes stay).
+const REMOTE_ONLINE_TTL: Duration = Duration::from_secs(6);
+/// Counters are announced when they change and every this many flushes (2 s by default).
+const ANNOUNCE_EVERY: u64 = 4;
+
+impl State {
+    /// This node's connections counted online: every subscriber but the polled sessions
+    /// nobody is polling (see `presence`).
+    fn local_online(&self) -> u32 {
+        let now = Instant::now();
+        let away = self.polled.values().filter(|p| !p.is_online(now)).count();
+        self.subscribers.len().saturating_sub(away) as u32
+    }
+
+    /// The room's connections across nodes.
+    fn online(&self) -> u32 {
+        let remote: u32 = self.remote.values().map(|r| r.online).sum();
+        self.local_online().saturating_add(remote)
+    }
+
+    fn remote_likes(&self) -> u64 {
+        self.remote.values().map(|r| r.likes).sum()
+    }
 }
 
 /// A room's live state and subscribers.
 pub struct RoomHub {
     pub id: String,
     pub merchant_id: String,
-    bus: Arc<dyn RoomBus>,
+    bus: Arc<RoomBus>,
     epoch: String,
+    ready_tx: tokio::sync::watch::Sender<bool>,
     limits: HistoryLimits,
     state: Mutex<State>,
     next_conn: AtomicU64,
     likes_pending: AtomicU64,
+    /// Likes accepted on this node.
     likes_total: AtomicU64,
     timeline: Arc<dyn MediaTimeline>,
 }
@@ -102,20 +146,25 @@ impl RoomHub {
         title: &str,
         live: bool,
         limits: HistoryLimits,
-        bus: Arc<dyn RoomBus>,
+        bus: Arc<RoomBus>,
         timeline: Arc<dyn MediaTimeline>,
     ) -> Self {
         RoomHub {
             timeline,
             id: id.to_owned(),
             merchant_id: merchant_id.to_owned(),
+            // A durable bus names the history (its offsets outlive this process); the
+            // in-process one leaves it to the room.
+            epoch: bus.epoch().unwrap_or_else(new_epoch),
             bus,
-            epoch: new_epoch(),
+            ready_tx: tokio::sync::watch::channel(false).0,
             limits,
             state: Mutex::new(State {
                 title: title.to_owned(),
                 live,
-                next_offset: 1,
+                last: 0,
+                floor: 0,
+                ready: false,
                 history: VecDeque::new(),
                 comments: VecDeque::new(),
                 pinned: None,
@@ -127,6 +176,9 @@ impl RoomHub {
                 muted: HashSet::new(),
                 blocked_words: Vec::new(),
                 blocked: None,
+                remote: HashMap::new(),
+                shown_likes: 0,
+                flushes: 0,
             }),
             next_conn: AtomicU64::new(1),
             likes_pending: AtomicU64::new(0),
@@ -215,10 +267,10 @@ impl RoomHub {
     ) -> CatchUp {
         self.trim(st);
         if let Some((epoch, offset)) = resume {
-            let oldest = st.history.front().map_or(st.next_offset, |e| e.offset);
-            // The history must hold every frame after `offset`.
-            if epoch == self.epoch && offset.saturating_add(1) >= oldest && offset < st.next_offset
-            {
+            // The history must hold every frame after `offset`, and `offset` must not be
+            // from the future. Offsets may have gaps (a bus's sequence spans rooms), so
+            // this compares with the floor, not with the oldest frame's offset.
+            if epoch == self.epoch && st.floor <= offset && offset <= st.last {
                 let frames = st
                     .history
                     .iter()
@@ -238,9 +290,9 @@ impl RoomHub {
             title: st.title.clone(),
             live: st.live,
             epoch: self.epoch.clone(),
-            offset: st.next_offset - 1,
-            online: Self::online_locked(st),
-            likes: self.likes_total.load(Ordering::Relaxed),
+            offset: st.last,
+            online: st.online(),
+            likes: self.likes_total.load(Ordering::Relaxed) + st.remote_likes(),
             pinned: st.pinned.clone(),
             coupons: commerce.coupons(&self.id),
             flash_sale: commerce.flash_sale(&self.id, now),
@@ -263,7 +315,9 @@ impl RoomHub {
             if st.history.len() > self.limits.max_frames
                 || now.duration_since(front.at) > self.limits.max_age
             {
-                st.history.pop_front();
+                if let Some(gone) = st.history.pop_front() {
+                    st.floor = gone.offset;
+                }
             } else {
                 break;
             }
@@ -284,7 +338,7 @@ impl RoomHub {
     fn publish_with(&self, effect: Effect, class: Class, author: Option<&str>, msg: ServerMsg) {
         self.bus.publish(
             &self.id,
-            Published {
+            &Published {
                 msg,
                 class,
                 author: author.map(Into::into),
@@ -293,12 +347,70 @@ impl RoomHub {
         );
     }
 
-    /// Deliver a published message (called by the bus): apply its state change, give it
-    /// the next offset, encode it once, keep it in history and push it to every outbox,
-    /// all under the room lock, so state and the frame announcing it are one step for
-    /// joiners and every client sees frames in offset order.
-    pub fn deliver(&self, published: Published) {
+    /// The bus has delivered everything it retained of the room (called by the bus):
+    /// every frame after `floor` is in the history from now on.
+    pub fn ready(&self, floor: u64) {
         let mut st = self.lock();
+        st.floor = st.floor.max(floor);
+        st.last = st.last.max(st.floor);
+        st.ready = true;
+        drop(st);
+        self.ready_tx.send_replace(true);
+    }
+
+    /// Wait (at most `limit`) until the bus has delivered what it retained, so a joiner
+    /// gets the room's history and state, not an empty room. The in-process bus is ready
+    /// at once.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let mut rx = self.ready_tx.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether the bus has delivered what it retained.
+    pub fn is_ready(&self) -> bool {
+        self.lock().ready
+    }
+
+    /// Another node's counters for this room (called by the bus): shown at the next flush.
+    pub fn remote_counters(&self, node: String, likes: u64, online: u32) {
+        let mut st = self.lock();
+        let before = st.remote.get(&node).map(|r| r.online);
+        if before != Some(online) {
+            st.online_dirty = true;
+        }
+        st.remote.insert(
+            node,
+            Remote {
+                likes,
+                online,
+                heard: Instant::now(),
+            },
+        );
+    }
+
+    /// A message at `offset` that cannot be applied: later ones still must be newer.
+    pub fn skip(&self, offset: u64) {
+        let mut st = self.lock();
+        st.last = st.last.max(offset);
+    }
+
+    /// Deliver a published message (called by the bus, in its order, with the room's
+    /// sequence number as `offset` and the time the bus accepted it): apply its state
+    /// change, encode it once, keep it in history and push it to every outbox, all under
+    /// the room lock, so state and the frame announcing it are one step for joiners and
+    /// every client sees frames in offset order. A message at or before the last offset
+    /// (a bus redelivering) is ignored.
+    pub fn deliver(&self, offset: u64, published_ms: u64, published: Published) {
+        let mut st = self.lock();
+        if offset <= st.last {
+            return;
+        }
+        if !st.ready && st.history.is_empty() {
+            // The first retained frame: nothing before it is known.
+            st.floor = st.floor.max(offset - 1);
+        }
         match published.effect {
             Effect::None => {}
             Effect::Comment(comment) => {
@@ -310,8 +422,11 @@ impl RoomHub {
             Effect::Pin(card) => st.pinned = Some(card),
             Effect::Forget(id) => st.comments.retain(|c| c.id != id),
         }
-        let offset = st.next_offset;
-        st.next_offset += 1;
+        st.last = offset;
+        // Age from when the bus accepted it: frames replayed from a durable bus are as old
+        // as they are, not as old as this node's copy.
+        let age = Duration::from_millis(crate::store::now_ms().saturating_sub(published_ms));
+        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
         let frame = Arc::new(Frame {
             text: encode(&published.msg.with_offset(offset)).into(),
             class: published.class,
@@ -320,7 +435,7 @@ impl RoomHub {
         });
         st.history.push_back(Entry {
             offset,
-            at: Instant::now(),
+            at,
             frame: frame.clone(),
         });
         self.trim(&mut st);
@@ -404,7 +519,7 @@ impl RoomHub {
     pub fn publish_stock(&self, sale: serde_json::Value) {
         self.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
             o,
-            event: "stock",
+            event: "stock".into(),
             sale,
             media_ms: None,
             period: None,
@@ -412,42 +527,60 @@ impl RoomHub {
     }
 
     /// Flush pending likes and a changed online count to everyone (called every 500 ms).
+    /// Both are the room's across nodes: this node's plus what the others announced
+    /// (this node announces its own here, when they change and every 2 s).
     /// Returns `(delta, total)` when likes were flushed.
     pub fn flush_state(&self) -> Option<(u64, u64)> {
         let delta = self.likes_pending.swap(0, Ordering::Relaxed);
-        let total = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
+        let local = self.likes_total.fetch_add(delta, Ordering::Relaxed) + delta;
         let mut st = self.lock();
-        if delta > 0 {
+        st.flushes += 1;
+        let now = Instant::now();
+        // A silent node's viewers are gone (its likes still count).
+        let mut expired = false;
+        for r in st.remote.values_mut() {
+            if r.online > 0 && now.duration_since(r.heard) >= REMOTE_ONLINE_TTL {
+                r.online = 0;
+                expired = true;
+            }
+        }
+        st.online_dirty |= expired;
+        let total = local + st.remote_likes();
+        if total != st.shown_likes {
+            st.shown_likes = total;
             Self::publish_state(&st, &ServerMsg::Likes { total }, StateSlot::Likes);
         }
         // Polled sessions come and go without joining or leaving: compare counts too.
-        let count = Self::online_locked(&st);
-        if std::mem::take(&mut st.online_dirty) || count != st.online_sent {
+        let count = st.online();
+        let online_changed = std::mem::take(&mut st.online_dirty) || count != st.online_sent;
+        if online_changed {
             st.online_sent = count;
             Self::publish_state(&st, &ServerMsg::Online { count }, StateSlot::Online);
+        }
+        let announce = delta > 0 || online_changed || st.flushes.is_multiple_of(ANNOUNCE_EVERY);
+        let local_online = st.local_online();
+        drop(st);
+        if announce {
+            self.bus.publish_counters(&self.id, local, local_online);
         }
         (delta > 0).then_some((delta, total))
     }
 
+    /// The room's like total across nodes.
     pub fn likes_total(&self) -> u64 {
-        self.likes_total.load(Ordering::Relaxed)
+        let st = self.lock();
+        self.likes_total.load(Ordering::Relaxed) + st.remote_likes()
     }
 
-    /// Connections counted online: every subscriber but the polled sessions nobody is
-    /// polling (see `presence`).
+    /// The room's connections counted online across nodes: every subscriber but the
+    /// polled sessions nobody is polling (see `presence`), plus the other nodes' counts.
     pub fn online(&self) -> u32 {
-        Self::online_locked(&self.lock())
+        self.lock().online()
     }
 
-    /// Every subscriber, online or not.
+    /// Every subscriber on this node, online or not.
     pub fn subscribers(&self) -> u32 {
         self.lock().subscribers.len() as u32
-    }
-
-    fn online_locked(st: &State) -> u32 {
-        let now = Instant::now();
-        let away = st.polled.values().filter(|p| !p.is_online(now)).count();
-        st.subscribers.len().saturating_sub(away) as u32
     }
 
     pub fn pinned_product(&self) -> Option<String> {

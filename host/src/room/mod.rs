@@ -3,7 +3,7 @@
 //! - [`protocol`]: the versioned JSON messages (docs/protocol.md);
 //! - [`outbox`]: a connection's bounded queue with priorities and coalescing;
 //! - [`hub`]: one room's state, ordered encode-once fan-out, history for resume;
-//! - [`bus`]: how published messages reach every hub of a room (in-process today);
+//! - [`bus`]: how published messages reach every hub of a room, numbered by the bus;
 //! - [`conn`]: one connection's life, generic over any message sink and stream;
 //! - [`commands`]: what each client message does, with its role check;
 //! - [`commerce`]: claims, purchases, pushes and moderation on behalf of a connection;
@@ -33,7 +33,7 @@ use crate::plugin::PluginEngine;
 use crate::plugin::model::EventBody;
 use crate::plugin::registry::Registry;
 use crate::store::{CommitQueue, Store};
-use bus::{InProcessBus, RoomBus};
+use bus::RoomBus;
 use hub::{HistoryLimits, RoomHub};
 use outbox::OutboxLimits;
 use std::collections::HashMap;
@@ -117,13 +117,12 @@ pub enum RoomError {
 pub struct OpenRoom {
     pub hub: Arc<RoomHub>,
     pub plugins: plugins::PluginHandle,
-    bus: Arc<dyn RoomBus>,
+    _subscription: livecart_bus::Subscription,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for OpenRoom {
     fn drop(&mut self) {
-        self.bus.unsubscribe(&self.hub.id);
         for t in &self.tasks {
             t.abort();
         }
@@ -135,7 +134,7 @@ pub struct Rooms {
     pub deps: Arc<RoomDeps>,
     /// Every room's coupon claims and flash-sale buys, committed in batches.
     pub(crate) commits: CommitQueue,
-    bus: Arc<dyn RoomBus>,
+    bus: Arc<RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
     /// Set once when the node starts draining (SIGTERM): every connection is told to
     /// reconnect elsewhere and closed, and `/readyz` answers 503.
@@ -145,11 +144,11 @@ pub struct Rooms {
 impl Rooms {
     /// Rooms on one node, with the in-process bus.
     pub fn new(deps: RoomDeps) -> Self {
-        Rooms::with_bus(deps, Arc::new(InProcessBus::default()))
+        Rooms::with_bus(deps, Arc::new(RoomBus::in_process()))
     }
 
     /// Rooms whose messages travel through `bus`.
-    pub fn with_bus(deps: RoomDeps, bus: Arc<dyn RoomBus>) -> Self {
+    pub fn with_bus(deps: RoomDeps, bus: Arc<RoomBus>) -> Self {
         Rooms {
             commits: CommitQueue::new(deps.store.clone()),
             deps: Arc::new(deps),
@@ -202,15 +201,7 @@ impl Rooms {
             self.bus.clone(),
             self.deps.media.clone(),
         ));
-        let weak = Arc::downgrade(&hub);
-        self.bus.subscribe(
-            room_id,
-            Arc::new(move |published| {
-                if let Some(hub) = weak.upgrade() {
-                    hub.deliver(published);
-                }
-            }),
-        );
+        let subscription = self.bus.subscribe(room_id, Arc::downgrade(&hub));
         let (plugins, worker) = plugins::start(self.deps.clone(), hub.clone());
         let flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub),
@@ -221,7 +212,7 @@ impl Rooms {
         let room = Arc::new(OpenRoom {
             hub,
             plugins,
-            bus: self.bus.clone(),
+            _subscription: subscription,
             tasks: vec![worker, flusher],
         });
         open.insert(room_id.to_owned(), room.clone());

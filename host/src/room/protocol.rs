@@ -6,6 +6,7 @@
 
 use crate::auth::Role;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The protocol version this server speaks.
 pub const VERSION: u32 = 1;
@@ -84,7 +85,7 @@ pub struct Resume {
 }
 
 /// A moderation result as the room sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Moderation {
     Mute { user_id: String },
@@ -136,8 +137,9 @@ pub struct CardView {
 }
 
 /// A message from the server. Frames with an `o` (offset) are kept in the room history
-/// for resume.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// for resume. Deserialize is for the room bus, which carries published messages between
+/// nodes as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     Welcome {
@@ -170,7 +172,7 @@ pub enum ServerMsg {
     },
     Coupon {
         o: u64,
-        event: &'static str,
+        event: Cow<'static, str>,
         coupon: serde_json::Value,
         /// Broadcaster media time and live of the event; both omitted when not live.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,7 +190,7 @@ pub enum ServerMsg {
     },
     FlashSale {
         o: u64,
-        event: &'static str,
+        event: Cow<'static, str>,
         sale: serde_json::Value,
         /// As for `Coupon`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,14 +225,14 @@ pub enum ServerMsg {
         server_ms: u64,
     },
     Error {
-        code: &'static str,
+        code: Cow<'static, str>,
         message: String,
     },
     /// The node is going away (draining for a restart or a deploy): reconnect, to any
     /// node, after about `retry_ms`, and join with `resume` to miss nothing. The server
     /// closes the connection with 1001 right after.
     Reconnect {
-        reason: &'static str,
+        reason: Cow<'static, str>,
         retry_ms: u32,
     },
 }
@@ -253,7 +255,7 @@ impl ServerMsg {
 }
 
 /// The room's state, sent on join and whenever a client must catch up.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub room: String,
     pub title: String,

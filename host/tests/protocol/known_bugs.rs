@@ -81,7 +81,7 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
             None
         }
     }
-    let bus = Arc::new(livecart::room::bus::InProcessBus::default());
+    let bus = Arc::new(livecart::room::bus::RoomBus::in_process());
     let hub = RoomHub::new(
         "r",
         "m",

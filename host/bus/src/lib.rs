@@ -1,0 +1,238 @@
+//! The room bus as a backplane: one ordered log per room, over opaque bytes.
+//!
+//! A node publishes a room's messages with [`Backplane::publish`]; every node subscribed
+//! to the room receives every message of it, in one order that all nodes agree on, each
+//! with its **sequence**: a number that only grows within a room and is the same on every
+//! node, so it can serve as the room's history offset. Sequences may have gaps (a bus
+//! may number all rooms in one sequence); only their order means something.
+//!
+//! A subscription first delivers what the bus still retains of the room, then
+//! [`Event::Ready`] with the **floor**: every message of the room after the floor is, or
+//! will be, delivered; what came before may be lost. Then live messages follow.
+//!
+//! [`InProcess`] is the one-node backplane: delivery is a direct call, in publish order,
+//! numbered 1, 2, 3… per room, and it retains nothing. `livecart-bus-nats` is the
+//! JetStream one. The host never knows which it has.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What a subscription delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// One message of the room.
+    Message(Message),
+    /// Everything the bus retained has been delivered; every message after `floor` is
+    /// delivered in order from here on.
+    Ready { floor: u64 },
+    /// Another node's counters for the room (never this node's own).
+    Counters(NodeCounters),
+}
+
+/// One node's share of a room's counters. Each node announces its own; the room's are the
+/// sum over nodes. Announcements are cumulative, so a lost one costs nothing but delay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Which node (unique per process).
+    pub node: String,
+    /// Likes accepted on that node since it opened the room.
+    pub likes: u64,
+    /// Connections on that node now.
+    pub online: u32,
+}
+
+/// One delivered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The room's ordering key, the same on every node.
+    pub seq: u64,
+    /// When the bus accepted it, Unix milliseconds.
+    pub published_ms: u64,
+    pub payload: Bytes,
+}
+
+/// Where a subscription's events go. Messages and `Ready` come from one task or thread
+/// at a time, in order; `Counters` may come from another, concurrently.
+pub type Deliver = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// A live subscription; dropping it stops delivery.
+pub struct Subscription {
+    cancel: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Subscription {
+    pub fn new(cancel: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Subscription {
+            cancel: Some(Box::new(cancel)),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.cancel.take() {
+            cancel();
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subscription")
+    }
+}
+
+/// Carries each room's messages to every node subscribed to it.
+pub trait Backplane: Send + Sync {
+    /// Publish into `room`. Never blocks on the network; a bus that fails to deliver
+    /// says so in its logs and metrics (the room protocol repairs gaps with history and
+    /// snapshots).
+    fn publish(&self, room: &str, payload: Bytes);
+    /// Deliver `room`'s messages to `deliver` until the subscription is dropped.
+    fn subscribe(&self, room: &str, deliver: Deliver) -> Subscription;
+    /// Announce this node's counters for `room` to the other nodes (best effort, not
+    /// kept). A node calls it when they change and now and then, so others can tell a
+    /// node that went away. The in-process bus has no other nodes.
+    fn publish_counters(&self, room: &str, likes: u64, online: u32);
+    /// The name of the sequence space: the same on every node and across restarts for a
+    /// durable bus, so offsets stay meaningful; `None` when it lives only as long as the
+    /// process (the host then names each room's history itself).
+    fn epoch(&self) -> Option<String>;
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Default)]
+struct Log {
+    last: u64,
+    next_id: u64,
+    subscribers: Vec<(u64, Deliver)>,
+}
+
+/// The one-node backplane: a direct call to every subscriber, under the room's lock, so
+/// sequence order and delivery order are the same.
+#[derive(Default)]
+pub struct InProcess {
+    rooms: RwLock<HashMap<String, Arc<Mutex<Log>>>>,
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcess")
+    }
+}
+
+impl InProcess {
+    pub fn new() -> Arc<Self> {
+        Arc::new(InProcess::default())
+    }
+
+    fn log(&self, room: &str) -> Option<Arc<Mutex<Log>>> {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        rooms.get(room).cloned()
+    }
+}
+
+impl Backplane for InProcess {
+    fn publish(&self, room: &str, payload: Bytes) {
+        let Some(log) = self.log(room) else {
+            return; // Nobody listens, and nothing is retained.
+        };
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.last += 1;
+        let message = Message {
+            seq: log.last,
+            published_ms: now_ms(),
+            payload,
+        };
+        for (_, deliver) in &log.subscribers {
+            deliver(Event::Message(message.clone()));
+        }
+    }
+
+    fn subscribe(&self, room: &str, deliver: Deliver) -> Subscription {
+        let log = {
+            let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+            rooms.entry(room.to_owned()).or_default().clone()
+        };
+        let id = {
+            let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+            l.next_id += 1;
+            let id = l.next_id;
+            deliver(Event::Ready { floor: l.last });
+            l.subscribers.push((id, deliver));
+            id
+        };
+        let weak = Arc::downgrade(&log);
+        Subscription::new(move || {
+            if let Some(log) = weak.upgrade() {
+                let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                l.subscribers.retain(|(i, _)| *i != id);
+            }
+        })
+    }
+
+    fn publish_counters(&self, _room: &str, _likes: u64, _online: u32) {}
+
+    fn epoch(&self) -> Option<String> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder() -> (Arc<Mutex<Vec<Event>>>, Deliver) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        (seen, Arc::new(move |e| s.lock().expect("lock").push(e)))
+    }
+
+    fn seqs(events: &[Event]) -> Vec<u64> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_subscriber_gets_every_message_with_the_same_sequence() {
+        let bus = InProcess::new();
+        let (a, da) = recorder();
+        let (b, db) = recorder();
+        let _sa = bus.subscribe("r", da);
+        bus.publish("r", Bytes::from_static(b"one"));
+        let _sb = bus.subscribe("r", db);
+        bus.publish("r", Bytes::from_static(b"two"));
+        bus.publish("other", Bytes::from_static(b"elsewhere"));
+
+        let a = a.lock().expect("lock");
+        let b = b.lock().expect("lock");
+        assert_eq!(a[0], Event::Ready { floor: 0 });
+        assert_eq!(seqs(&a), vec![1, 2]);
+        // A late subscriber starts after what it cannot get: the floor is the last sequence.
+        assert_eq!(b[0], Event::Ready { floor: 1 });
+        assert_eq!(seqs(&b), vec![2]);
+    }
+
+    #[test]
+    fn a_dropped_subscription_receives_nothing_more() {
+        let bus = InProcess::new();
+        let (a, da) = recorder();
+        let sub = bus.subscribe("r", da);
+        bus.publish("r", Bytes::from_static(b"one"));
+        drop(sub);
+        bus.publish("r", Bytes::from_static(b"two"));
+        assert_eq!(seqs(&a.lock().expect("lock")), vec![1]);
+    }
+}
