@@ -129,7 +129,7 @@ fn console_uploads_a_plugin_that_reacts_in_a_viewer_page() {
             "second build dropped",
             "upgraded: viewer sees the kp-cap card",
             "rolled back: viewer sees the kp-tee card again",
-            "fault shown",
+            "refused config: the room keeps running the old one",
             "disabled and enabled again",
         ],
     );
