@@ -280,6 +280,8 @@ pub struct RoomFigures {
     pub online: u64,
     /// Joined connections, online or not (long-poll sessions nobody polls).
     pub subscribers: u64,
+    /// Open rooms whose plugins this node runs (it holds their lease on the bus).
+    pub plugin_leases: u64,
 }
 
 /// The warm plugin instance cache, as `render` shows it.
@@ -359,6 +361,12 @@ pub fn render(rooms: RoomFigures, warm: &WarmStats) -> String {
         "gauge",
         "Joined room connections, online or not.",
         rooms.subscribers,
+    );
+    metric(
+        "livecart_room_plugin_leases",
+        "gauge",
+        "Open rooms whose plugins run on this node (it holds their lease on the room bus).",
+        rooms.plugin_leases,
     );
     metric(
         "livecart_room_frames_out_total",

@@ -3,9 +3,7 @@
 //! The claim storm and the cross-store replay use several Postgres stores (separate pools,
 //! as separate nodes would have) on one database.
 
-mod common;
-
-use common::PgCluster;
+use livecart_e2e::PgCluster;
 use livecart_store::{
     Ack, BuyError, ClaimError, ClaimRequest, NewCoupon, NewFlashSale, Product, Push, RoomStatus,
     Store, StoreError, VersionRecord,
@@ -21,20 +19,7 @@ fn cluster() -> &'static PgCluster {
 }
 
 fn fresh_db(name: &str) -> String {
-    let admin = PostgresStore::connect(&cluster().url).expect("connect to postgres");
-    drop(admin);
-    let out = std::process::Command::new("runuser")
-        .args(["-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql"])
-        .arg(&cluster().url)
-        .args(["-c", &format!("CREATE DATABASE {name}")])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    cluster().url.replace("/postgres", &format!("/{name}"))
+    cluster().create_db(name)
 }
 
 fn both(name: &str, body: impl Fn(Arc<dyn Store>)) {

@@ -1,5 +1,9 @@
 //! Helpers for livecart's end-to-end tests: build and locate the `livecart` binary and
-//! the built plugins, run commands, and stop child processes.
+//! the built plugins, run commands, and stop child processes; the real services the
+//! cluster tests need (NATS, a throwaway PostgreSQL cluster).
+
+mod postgres;
+pub use postgres::PgCluster;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -361,4 +365,37 @@ impl NatsServer {
     pub fn stop(&mut self) {
         self.child = None;
     }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`: the status and the body. `token` goes
+/// in as a bearer token; a non-empty `body` is sent as JSON.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, format!("cannot connect to {addr}"));
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let sent = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut response = String::new();
+    if sent.is_err() || s.read_to_string(&mut response).is_err() {
+        return (0, format!("{method} {path}: no response"));
+    }
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_owned())
 }

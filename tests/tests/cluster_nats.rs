@@ -1,10 +1,19 @@
 //! Three `livecart serve` nodes on one NATS JetStream bus (`--bus nats://…`), each with its
 //! own data dir and the demo room: viewers on different nodes see the same frames with the
 //! same offsets in the same order; a client resumes on another node with no gap and no
-//! duplicate; like totals and online counts are the cluster's; after NATS restarts, the rooms carry on without restarting livecart.
+//! duplicate; like totals and online counts are the cluster's; after NATS restarts, the
+//! rooms carry on without restarting livecart; after every node restarts, a client
+//! resumes with what it missed.
+//!
+//! And three nodes on NATS sharing one PostgreSQL store: a room's plugins run on exactly
+//! one node (its lease), so a like threshold crossed by viewers on every node unlocks its
+//! coupon once; `kill -9` of that node moves them to another, whose viewers resume with
+//! no gap and no duplicate and see the next threshold unlock once; with PostgreSQL
+//! stopped, claims fail with a clear error, `/readyz` says not ready, and what was
+//! acknowledged before is still there after it comes back.
 
 use futures_util::{SinkExt, StreamExt};
-use livecart_e2e::{NatsServer, Serve};
+use livecart_e2e::{NatsServer, PgCluster, Serve, http};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -13,6 +22,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const ROOM: &str = "demo";
 const WAIT: Duration = Duration::from_secs(15);
+
+/// The cluster tests start three nodes each: one at a time on a small machine.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE.lock().await
+}
 
 struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -137,6 +152,7 @@ fn node(nats: &NatsServer) -> Serve {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_span_three_nodes_on_nats_resume_anywhere_and_survive_a_nats_restart() {
+    let _one = one_at_a_time().await;
     let mut nats = NatsServer::start();
     let nodes = [node(&nats), node(&nats), node(&nats)];
 
@@ -205,9 +221,315 @@ async fn rooms_span_three_nodes_on_nats_resume_anywhere_and_survive_a_nats_resta
     tokio::time::sleep(Duration::from_millis(500)).await;
     nats.start_again();
     bob.comment("after the restart").await;
+    let mut last = 0;
     for v in viewers.iter_mut().chain(std::iter::once(&mut back)) {
         let after = v.comments_from("bob", 1).await;
         assert_eq!(after[0].1, "after the restart");
         assert!(after[0].0 > missed[2].0, "offsets keep growing");
+        last = after[0].0;
+    }
+
+    // The client leaves, misses two comments, and every node restarts (new processes):
+    // it resumes on one of them and gets exactly the two, from JetStream.
+    drop(back);
+    for i in 0..2 {
+        ann.comment(&format!("while away {i}")).await;
+    }
+    let away = viewers[0].comments_from("ann", 2).await;
+    drop((viewers, ann, bob));
+    drop(nodes);
+    let nodes = [node(&nats), node(&nats), node(&nats)];
+    let (mut back, first) = Client::join(&nodes[1].addr, "viewer2", Some((&epoch, last))).await;
+    let first = first.expect("the replay");
+    assert_ne!(
+        first["type"], "snapshot",
+        "resumed after a full restart: {first}"
+    );
+    let mut replayed: Vec<_> = comment(&first, "ann").into_iter().collect();
+    let more = 2 - replayed.len();
+    replayed.extend(back.comments_from("ann", more).await);
+    assert_eq!(replayed, away);
+}
+
+fn pg_node(nats: &NatsServer, store: &str) -> Serve {
+    let url = nats.url();
+    Serve::start(&[
+        "--bus",
+        &url,
+        "--store",
+        store,
+        "--no-demo-stream",
+        "--token-secret",
+        "one-secret-for-every-node-of-the-cluster",
+    ])
+}
+
+/// `livecart_room_plugin_leases` of a node, `None` when it does not answer.
+fn leases(node: &Serve) -> Option<u64> {
+    let (status, body) = http(&node.addr, "GET", "/metrics", None, "");
+    (status == 200).then_some(())?;
+    body.lines()
+        .find_map(|l| l.strip_prefix("livecart_room_plugin_leases "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// What a viewer saw of like-coupon's work: unlocked coupon ids and system texts.
+#[derive(Default, Debug)]
+struct Seen {
+    unlocked: Vec<String>,
+    system: Vec<String>,
+    last: u64,
+}
+
+impl Client {
+    /// Tap `count` likes, then read frames for `window`, recording unlocks.
+    async fn like_and_watch(&mut self, count: u32, window: Duration, seen: &mut Seen) {
+        if count > 0 {
+            self.send(json!({"type": "like", "count": count})).await;
+        }
+        while let Some(f) = self.next(window).await {
+            seen.last = seen.last.max(f["o"].as_u64().unwrap_or(0));
+            match f["type"].as_str() {
+                Some("coupon") if f["event"] == "unlocked" => {
+                    seen.unlocked
+                        .push(f["coupon"]["id"].as_str().unwrap_or("").to_owned());
+                }
+                Some("system") => seen
+                    .system
+                    .push(f["text"].as_str().unwrap_or("").to_owned()),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothing() {
+    let _one = one_at_a_time().await;
+    let nats = NatsServer::start();
+    let pg = PgCluster::start();
+    let db = pg.create_db("cluster");
+    // The first node sets the demo up in the shared store; the others find it there.
+    let first = pg_node(&nats, &db);
+    let mut nodes = vec![
+        Some(first),
+        Some(pg_node(&nats, &db)),
+        Some(pg_node(&nats, &db)),
+    ];
+    let node = |nodes: &[Option<Serve>], i: usize| nodes[i].as_ref().expect("running").addr.clone();
+    let token = nodes[0].as_ref().expect("first").merchant_token.clone();
+
+    // like-coupon with two thresholds on the demo's locked coupons.
+    let (status, body) = http(
+        &node(&nodes, 0),
+        "GET",
+        "/api/rooms/demo/plugins",
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let bindings: Value = serde_json::from_str(&body).expect("json");
+    let hash = bindings["plugins"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["binding"]["name"] == "like-coupon"))
+        .and_then(|b| b["binding"]["hash"].as_str())
+        .expect("the demo runs like-coupon")
+        .to_owned();
+    let config = json!({"thresholds": [
+        {"likes": 30, "coupon": "c-1k", "message": "thirty likes"},
+        {"likes": 60, "coupon": "c-10k", "message": "sixty likes"},
+    ]});
+    let enable = json!({"hash": hash, "config": config}).to_string();
+    let (status, body) = http(
+        &node(&nodes, 1),
+        "POST",
+        "/api/rooms/demo/plugins",
+        Some(&token),
+        &enable,
+    );
+    assert!(
+        status == 200 || status == 201,
+        "enable on another node: {status} {body}"
+    );
+
+    // Exactly one node runs the room's plugins.
+    let mut viewers = Vec::new();
+    for i in 0..3 {
+        let (c, snap) = Client::join(&node(&nodes, i), &format!("viewer{i}"), None).await;
+        assert_eq!(snap.expect("snapshot")["type"], "snapshot");
+        viewers.push(c);
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    let holder = loop {
+        let held: Vec<_> = nodes.iter().map(|n| n.as_ref().and_then(leases)).collect();
+        if held.iter().filter(|h| **h == Some(1)).count() == 1
+            && held.iter().all(|h| h.is_some_and(|h| h <= 1))
+        {
+            break held.iter().position(|h| *h == Some(1)).expect("holder");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no single lease holder: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let epoch = {
+        let (mut probe, snap) = Client::join(&node(&nodes, 0), "probe", None).await;
+        probe.ws.close(None).await.ok();
+        snap.expect("snapshot")["epoch"]
+            .as_str()
+            .expect("epoch")
+            .to_owned()
+    };
+
+    // Viewers on every node tap likes until the first threshold is crossed: the coupon
+    // unlocks once, and every viewer sees it once.
+    let mut seen: Vec<Seen> = (0..3).map(|_| Seen::default()).collect();
+    for _round in 0..20 {
+        for (v, s) in viewers.iter_mut().zip(seen.iter_mut()) {
+            v.like_and_watch(2, Duration::from_millis(100), s).await;
+        }
+        if seen.iter().all(|s| !s.unlocked.is_empty()) {
+            break;
+        }
+    }
+    for (v, s) in viewers.iter_mut().zip(seen.iter_mut()) {
+        v.like_and_watch(0, Duration::from_millis(1500), s).await;
+    }
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!(s.unlocked, vec!["c-1k"], "viewer{i}: {s:?}");
+        assert_eq!(s.system, vec!["thirty likes"], "viewer{i}: {s:?}");
+    }
+
+    // kill -9 the holder: another node takes the room's plugins over.
+    let killed = nodes[holder].take().expect("holder");
+    let mut killed_child = killed.child;
+    killed_child.0.kill().expect("kill -9");
+    let _ = killed_child.0.wait();
+    let t = std::time::Instant::now();
+    let new_holder = loop {
+        let held: Vec<_> = nodes.iter().map(|n| n.as_ref().and_then(leases)).collect();
+        if let Some(i) = held.iter().position(|h| *h == Some(1)) {
+            break i;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "nobody took the lease over: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let takeover = t.elapsed();
+    println!("failover: lease taken over {takeover:?} after kill -9");
+    assert!(
+        takeover < Duration::from_secs(5),
+        "takeover took {takeover:?}"
+    );
+
+    // Likes from the surviving viewers cross the second threshold: one unlock, and the
+    // first coupon (its KV state is in PostgreSQL) does not unlock again.
+    let survivor = (0..3).find(|i| nodes[*i].is_some()).expect("a survivor");
+    let last = seen[holder].last;
+    drop(viewers.remove(holder));
+    seen.remove(holder);
+    for _round in 0..30 {
+        for (v, s) in viewers.iter_mut().zip(seen.iter_mut()) {
+            v.like_and_watch(2, Duration::from_millis(100), s).await;
+        }
+        if seen.iter().all(|s| s.unlocked.len() >= 2) {
+            break;
+        }
+    }
+    for (v, s) in viewers.iter_mut().zip(seen.iter_mut()) {
+        v.like_and_watch(0, Duration::from_millis(1500), s).await;
+    }
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!(
+            s.unlocked,
+            vec!["c-1k", "c-10k"],
+            "viewer {i}: {s:?} (new holder {new_holder})"
+        );
+        assert_eq!(
+            s.system,
+            vec!["thirty likes", "sixty likes"],
+            "viewer {i}: {s:?}"
+        );
+    }
+
+    // The killed node's viewer resumes on a surviving node: it gets what it missed, the
+    // second unlock, once, and nothing it had seen.
+    let (mut back, first) =
+        Client::join(&node(&nodes, survivor), "resumed", Some((&epoch, last))).await;
+    let first = first.expect("the replay");
+    assert_ne!(
+        first["type"], "snapshot",
+        "resumed, not a snapshot: {first}"
+    );
+    assert!(first["o"].as_u64().expect("offset") > last, "{first}");
+    let mut missed = Seen::default();
+    if first["type"] == "coupon" {
+        missed
+            .unlocked
+            .push(first["coupon"]["id"].as_str().unwrap_or("").to_owned());
+    } else if first["type"] == "system" {
+        missed
+            .system
+            .push(first["text"].as_str().unwrap_or("").to_owned());
+    }
+    back.like_and_watch(0, Duration::from_millis(1000), &mut missed)
+        .await;
+    assert_eq!(
+        missed.unlocked,
+        vec!["c-10k"],
+        "the resumed viewer: {missed:?}"
+    );
+    assert_eq!(
+        missed.system,
+        vec!["sixty likes"],
+        "the resumed viewer: {missed:?}"
+    );
+
+    // A claim is granted and acknowledged; then PostgreSQL stops.
+    let claimer = &mut viewers[0];
+    let claim = |key: &str| json!({"type": "claim", "coupon_id": "c-1k", "key": key});
+    claimer.send(claim("before-the-outage")).await;
+    let granted = claim_result(claimer).await;
+    assert_eq!(granted["ok"], true, "{granted}");
+    pg.stop();
+    claimer.send(claim("during-the-outage")).await;
+    let refused = claim_result(claimer).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    let error = refused["error"].as_str().unwrap_or_default().to_owned();
+    assert!(!error.is_empty(), "a refused claim says why: {refused}");
+    let (status, body) = http(&node(&nodes, survivor), "GET", "/readyz", None, "");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"store\""), "{body}");
+
+    // PostgreSQL is back: ready again, and the acknowledged claim is there (its key
+    // replays the same claim).
+    pg.start_again();
+    let deadline = std::time::Instant::now() + WAIT;
+    while http(&node(&nodes, survivor), "GET", "/readyz", None, "").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let claimer = &mut viewers[0];
+    claimer.send(claim("before-the-outage")).await;
+    let replayed = claim_result(claimer).await;
+    assert_eq!(replayed["ok"], true, "{replayed}");
+    assert_eq!(
+        replayed["claim_id"], granted["claim_id"],
+        "the same claim, kept"
+    );
+}
+
+async fn claim_result(c: &mut Client) -> Value {
+    loop {
+        let f = c.next(WAIT).await.expect("a claim result");
+        if f["type"] == "claim_result" {
+            return f;
+        }
     }
 }

@@ -15,6 +15,10 @@
 //! at or before the last sequence it delivered, so the host sees each message once, in
 //! order.
 //!
+//! A room's plugins run on one node, the holder of the room's lease in the KV bucket
+//! `<stream>_LEASES` (see [`lease`]); the other nodes forward plugin inputs to it on core
+//! NATS, `livecart.plugin-in.<room>`, best effort.
+//!
 //! Publishing never blocks the room: messages go to one task per node, which sends them
 //! in order and awaits the acks concurrently. Each carries a `Nats-Msg-Id`, so a publish
 //! retried after a lost ack is stored once (the stream's duplicate window).
@@ -28,11 +32,15 @@
 use async_nats::jetstream::{self, consumer, consumer::push, message::PublishMessage, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use livecart_bus::{Backplane, Deliver, Event, Message, NodeCounters, Subscription};
+use livecart_bus::{
+    Backplane, Deliver, DeliverForwarded, Event, Message, NodeCounters, OnLease, Subscription,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+mod lease;
 
 /// The stream holding every room.
 pub const STREAM: &str = "LIVECART_ROOMS";
@@ -40,6 +48,9 @@ pub const STREAM: &str = "LIVECART_ROOMS";
 pub const SUBJECT_PREFIX: &str = "rooms";
 /// Counters travel on core NATS (not stored), `livecart.counters.<room>`.
 pub const COUNTERS_PREFIX: &str = "livecart.counters";
+/// Plugin inputs forwarded to a room's lease holder travel on core NATS,
+/// `livecart.plugin-in.<room>`.
+pub const FORWARD_PREFIX: &str = "livecart.plugin-in";
 
 /// Settings of the JetStream bus.
 #[derive(Clone, Debug)]
@@ -53,6 +64,9 @@ pub struct NatsConfig {
     pub max_per_room: i64,
     /// How long the first connection may take.
     pub connect_timeout: Duration,
+    /// How long a room's lease outlives its holder's last renewal: a dead node's rooms
+    /// move within about this (plus a sixth).
+    pub lease_ttl: Duration,
 }
 
 impl NatsConfig {
@@ -63,6 +77,7 @@ impl NatsConfig {
             max_age: Duration::from_secs(120),
             max_per_room: 10_000,
             connect_timeout: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(3),
         }
     }
 }
@@ -78,6 +93,8 @@ pub enum NatsBusError {
     },
     #[error("JetStream stream `{stream}`: {reason}")]
     Stream { stream: String, reason: String },
+    #[error("JetStream key-value bucket `{bucket}` (room leases): {reason}")]
+    Leases { bucket: String, reason: String },
 }
 
 /// A room id as one subject token: `[A-Za-z0-9_-]` as is, every other byte as `~XX`
@@ -90,6 +107,11 @@ pub fn room_subject(room: &str) -> String {
 /// The core-NATS subject of a room's counters.
 pub fn counters_subject(room: &str) -> String {
     subject(COUNTERS_PREFIX, room)
+}
+
+/// The core-NATS subject of plugin inputs forwarded to a room's lease holder.
+pub fn forward_subject(room: &str) -> String {
+    subject(FORWARD_PREFIX, room)
 }
 
 fn subject(prefix: &str, room: &str) -> String {
@@ -115,6 +137,8 @@ pub struct NatsBackplane {
     stream: String,
     epoch: String,
     node: String,
+    leases: async_nats::jetstream::kv::Store,
+    lease_ttl: Duration,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     publisher: tokio::task::JoinHandle<()>,
 }
@@ -154,6 +178,10 @@ impl NatsBackplane {
         let js = jetstream::new(client);
         let stream = ensure_stream(&js, config).await?;
         let epoch = format!("{:x}", stream.cached_info().created.unix_timestamp_nanos());
+        let bucket = format!("{}_LEASES", config.stream);
+        let leases = lease::bucket(&js, &bucket, config.lease_ttl)
+            .await
+            .map_err(|reason| NatsBusError::Leases { bucket, reason })?;
         let node = node_id();
         let (outgoing, rx) = mpsc::unbounded_channel();
         let publisher = tokio::spawn(publish_loop(js.clone(), node.clone(), rx));
@@ -162,6 +190,8 @@ impl NatsBackplane {
             stream: config.stream.clone(),
             epoch,
             node,
+            leases,
+            lease_ttl: config.lease_ttl,
             outgoing,
             publisher,
         }))
@@ -227,8 +257,8 @@ fn node_id() -> String {
 enum Outgoing {
     /// A room message, into the stream.
     Message(String, Bytes),
-    /// Counters, on core NATS.
-    Counters(String, Bytes),
+    /// Counters and forwarded plugin inputs, on core NATS.
+    Core(String, Bytes),
 }
 
 /// Send every message in order; await acks concurrently; retry a lost ack with the same
@@ -242,9 +272,9 @@ async fn publish_loop(
     while let Some(out) = rx.recv().await {
         let (subject, payload) = match out {
             Outgoing::Message(subject, payload) => (subject, payload),
-            Outgoing::Counters(subject, payload) => {
-                if let Err(e) = js.client().publish(subject, payload).await {
-                    tracing::debug!(error = %e, "room counters not sent");
+            Outgoing::Core(subject, payload) => {
+                if let Err(e) = js.client().publish(subject.clone(), payload).await {
+                    tracing::debug!(error = %e, %subject, "core NATS message not sent");
                 }
                 continue;
             }
@@ -320,11 +350,53 @@ impl Backplane for NatsBackplane {
         let payload = Bytes::from(format!("{} {likes} {online}", self.node));
         let _ = self
             .outgoing
-            .send(Outgoing::Counters(counters_subject(room), payload));
+            .send(Outgoing::Core(counters_subject(room), payload));
     }
 
     fn epoch(&self) -> Option<String> {
         Some(self.epoch.clone())
+    }
+
+    fn lease(&self, room: &str, on_change: OnLease) -> Subscription {
+        lease::compete(
+            self.leases.clone(),
+            room,
+            self.node.clone(),
+            self.lease_ttl,
+            on_change,
+        )
+    }
+
+    fn forward(&self, room: &str, payload: Bytes) {
+        let _ = self
+            .outgoing
+            .send(Outgoing::Core(forward_subject(room), payload));
+    }
+
+    fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription {
+        let task = tokio::spawn(follow_forwarded(
+            self.js.client(),
+            forward_subject(room),
+            deliver,
+        ));
+        Subscription::new(move || task.abort())
+    }
+}
+
+/// Deliver what other nodes forward to a room's lease holder until aborted.
+async fn follow_forwarded(client: async_nats::Client, subject: String, deliver: DeliverForwarded) {
+    let mut backoff = Backoff::default();
+    loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(mut sub) => {
+                backoff = Backoff::default();
+                while let Some(m) = sub.next().await {
+                    deliver(m.payload);
+                }
+            }
+            Err(e) => tracing::warn!(%subject, error = %e, "plugin inputs: cannot subscribe yet"),
+        }
+        backoff.wait().await;
     }
 }
 

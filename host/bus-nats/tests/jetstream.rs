@@ -262,3 +262,77 @@ async fn each_node_hears_the_other_nodes_counters_not_its_own() {
         "a node ignores its own counters"
     );
 }
+
+/// A node's view of a room's lease: whether it holds it now.
+fn compete(bus: &NatsBackplane, room: &str) -> (Arc<Mutex<bool>>, Subscription) {
+    let held = Arc::new(Mutex::new(false));
+    let h = held.clone();
+    let sub = bus.lease(room, Arc::new(move |now| *h.lock().expect("lock") = now));
+    (held, sub)
+}
+
+fn holds(held: &Arc<Mutex<bool>>) -> bool {
+    *held.lock().expect("lock")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_holds_a_room_lease_and_hands_it_over_when_it_lets_go_or_loses_the_server() {
+    let mut server = NatsServer::start();
+    let (a, b) = (node(&server).await, node(&server).await);
+    let (held_a, lease_a) = compete(&a, "r");
+    until("a to take the free lease", Duration::from_secs(5), || {
+        holds(&held_a)
+    })
+    .await;
+    let (held_b, lease_b) = compete(&b, "r");
+    // Other rooms are leased independently.
+    let (held_other, _other) = compete(&b, "other");
+    until("b to take another room", Duration::from_secs(5), || {
+        holds(&held_other)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // past the lease time: a renews
+    assert!(holds(&held_a) && !holds(&held_b), "exactly one holder");
+
+    // a lets go (closes the room): b takes over at its next try.
+    let t = Instant::now();
+    drop(lease_a);
+    assert!(!holds(&held_a));
+    until(
+        "b to take the released lease",
+        Duration::from_secs(5),
+        || holds(&held_b),
+    )
+    .await;
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "released, so no expiry wait: {:?}",
+        t.elapsed()
+    );
+
+    // Forwarded inputs reach the room's subscribers on other nodes.
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let _fwd = b.subscribe_forwarded("r", Arc::new(move |p| g.lock().expect("lock").push(p)));
+    tokio::time::sleep(Duration::from_millis(300)).await; // the core subscription is up
+    a.forward("r", Bytes::from_static(b"event"));
+    until("the forwarded input", Duration::from_secs(5), || {
+        !got.lock().expect("lock").is_empty()
+    })
+    .await;
+
+    // b loses the server: it gives the lease up by itself rather than believe it holds it.
+    server.stop();
+    until(
+        "b to give up a lease it cannot renew",
+        Duration::from_secs(5),
+        || !holds(&held_b),
+    )
+    .await;
+    server.spawn();
+    until("b to take the lease again", Duration::from_secs(15), || {
+        holds(&held_b)
+    })
+    .await;
+    drop(lease_b);
+}

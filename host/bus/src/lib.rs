@@ -10,6 +10,10 @@
 //! [`Event::Ready`] with the **floor**: every message of the room after the floor is, or
 //! will be, delivered; what came before may be lost. Then live messages follow.
 //!
+//! Beside the log, a backplane elects one node per room to run the room's plugins (a
+//! **lease**, [`Backplane::lease`]) and carries plugin inputs from the other nodes to it
+//! ([`Backplane::forward`]): best effort, not kept, never numbered.
+//!
 //! [`InProcess`] is the one-node backplane: delivery is a direct call, in publish order,
 //! numbered 1, 2, 3… per room, and it retains nothing. `livecart-bus-nats` is the
 //! JetStream one. The host never knows which it has.
@@ -51,6 +55,12 @@ pub struct Message {
     pub published_ms: u64,
     pub payload: Bytes,
 }
+
+/// Where forwarded plugin inputs go.
+pub type DeliverForwarded = Arc<dyn Fn(Bytes) + Send + Sync>;
+
+/// Told `true` when this node takes a room's lease and `false` when it loses it.
+pub type OnLease = Arc<dyn Fn(bool) + Send + Sync>;
 
 /// Where a subscription's events go. Messages and `Ready` come from one task or thread
 /// at a time, in order; `Counters` may come from another, concurrently.
@@ -99,6 +109,15 @@ pub trait Backplane: Send + Sync {
     /// durable bus, so offsets stay meaningful; `None` when it lives only as long as the
     /// process (the host then names each room's history itself).
     fn epoch(&self) -> Option<String>;
+    /// Compete for `room`'s lease until the returned subscription is dropped (which gives
+    /// it up). At most one node holds a room's lease at a time; when the holder dies,
+    /// another node gets it within the bus's lease time. `on_change` hears every change,
+    /// from one task or thread at a time.
+    fn lease(&self, room: &str, on_change: OnLease) -> Subscription;
+    /// Send a plugin input to whichever node holds `room`'s lease (best effort).
+    fn forward(&self, room: &str, payload: Bytes);
+    /// Receive what nodes forward for `room` until the subscription is dropped.
+    fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription;
 }
 
 /// Unix time in milliseconds.
@@ -113,6 +132,7 @@ struct Log {
     last: u64,
     next_id: u64,
     subscribers: Vec<(u64, Deliver)>,
+    forwarded: Vec<(u64, DeliverForwarded)>,
 }
 
 /// The one-node backplane: a direct call to every subscriber, under the room's lock, so
@@ -137,6 +157,11 @@ impl InProcess {
         let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
         rooms.get(room).cloned()
     }
+
+    fn log_or_new(&self, room: &str) -> Arc<Mutex<Log>> {
+        let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+        rooms.entry(room.to_owned()).or_default().clone()
+    }
 }
 
 impl Backplane for InProcess {
@@ -157,10 +182,7 @@ impl Backplane for InProcess {
     }
 
     fn subscribe(&self, room: &str, deliver: Deliver) -> Subscription {
-        let log = {
-            let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-            rooms.entry(room.to_owned()).or_default().clone()
-        };
+        let log = self.log_or_new(room);
         let id = {
             let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
             l.next_id += 1;
@@ -182,6 +204,40 @@ impl Backplane for InProcess {
 
     fn epoch(&self) -> Option<String> {
         None
+    }
+
+    /// One node: it always holds every lease.
+    fn lease(&self, _room: &str, on_change: OnLease) -> Subscription {
+        on_change(true);
+        Subscription::new(|| {})
+    }
+
+    fn forward(&self, room: &str, payload: Bytes) {
+        let Some(log) = self.log(room) else {
+            return;
+        };
+        let log = log.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, deliver) in &log.forwarded {
+            deliver(payload.clone());
+        }
+    }
+
+    fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription {
+        let log = self.log_or_new(room);
+        let id = {
+            let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+            l.next_id += 1;
+            let id = l.next_id;
+            l.forwarded.push((id, deliver));
+            id
+        };
+        let weak = Arc::downgrade(&log);
+        Subscription::new(move || {
+            if let Some(log) = weak.upgrade() {
+                let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                l.forwarded.retain(|(i, _)| *i != id);
+            }
+        })
     }
 }
 
@@ -223,6 +279,23 @@ mod tests {
         // A late subscriber starts after what it cannot get: the floor is the last sequence.
         assert_eq!(b[0], Event::Ready { floor: 1 });
         assert_eq!(seqs(&b), vec![2]);
+    }
+
+    #[test]
+    fn one_node_holds_every_lease_and_forwarded_inputs_reach_the_room() {
+        let bus = InProcess::new();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let h = held.clone();
+        let _lease = bus.lease("r", Arc::new(move |b| h.lock().expect("lock").push(b)));
+        assert_eq!(*held.lock().expect("lock"), vec![true]);
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        let sub = bus.subscribe_forwarded("r", Arc::new(move |b| g.lock().expect("lock").push(b)));
+        bus.forward("r", Bytes::from_static(b"in"));
+        bus.forward("other", Bytes::from_static(b"elsewhere"));
+        drop(sub);
+        bus.forward("r", Bytes::from_static(b"after"));
+        assert_eq!(*got.lock().expect("lock"), vec![Bytes::from_static(b"in")]);
     }
 
     #[test]

@@ -448,6 +448,13 @@ fn seed_demo(
             merchant_token: token.trim().to_owned(),
         });
     }
+    if store.room(DEMO_ROOM)?.is_some() {
+        // Another node sharing this store (PostgreSQL) set the demo up: its merchant token
+        // is in that node's data dir.
+        return Ok(Demo {
+            merchant_token: "(the demo was set up by another node sharing this store)".into(),
+        });
+    }
     let (merchant, token) = store.create_merchant("Demo Shop")?;
     write_private(&token_path, token.as_bytes())?;
     store.ensure_room(DEMO_ROOM, &merchant.id, "Demo live room")?;

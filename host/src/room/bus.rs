@@ -80,6 +80,25 @@ impl RoomBus {
         self.backplane.publish_counters(room, likes, online);
     }
 
+    /// Compete for `room`'s plugin lease (see [`Backplane::lease`]).
+    pub fn lease(&self, room: &str, on_change: livecart_bus::OnLease) -> Subscription {
+        self.backplane.lease(room, on_change)
+    }
+
+    /// Send a plugin input to `room`'s lease holder.
+    pub fn forward(&self, room: &str, payload: Bytes) {
+        self.backplane.forward(room, payload);
+    }
+
+    /// Receive the plugin inputs other nodes forward for `room`.
+    pub fn subscribe_forwarded(
+        &self,
+        room: &str,
+        deliver: livecart_bus::DeliverForwarded,
+    ) -> Subscription {
+        self.backplane.subscribe_forwarded(room, deliver)
+    }
+
     /// Deliver `room`'s messages to `hub` until the subscription is dropped.
     pub fn subscribe(&self, room: &str, hub: Weak<RoomHub>) -> Subscription {
         let room_id: Arc<str> = room.into();

@@ -118,6 +118,8 @@ pub struct OpenRoom {
     pub hub: Arc<RoomHub>,
     pub plugins: plugins::PluginHandle,
     _subscription: livecart_bus::Subscription,
+    /// The room's plugin lease: this node runs the room's plugins while it holds it.
+    _lease: livecart_bus::Subscription,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -202,7 +204,8 @@ impl Rooms {
             self.deps.media.clone(),
         ));
         let subscription = self.bus.subscribe(room_id, Arc::downgrade(&hub));
-        let (plugins, worker) = plugins::start(self.deps.clone(), hub.clone());
+        let (plugins, worker) = plugins::start(self.deps.clone(), hub.clone(), self.bus.clone());
+        let lease = plugins.compete();
         let flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub),
             plugins.clone(),
@@ -213,6 +216,7 @@ impl Rooms {
             hub,
             plugins,
             _subscription: subscription,
+            _lease: lease,
             tasks: vec![worker, flusher],
         });
         open.insert(room_id.to_owned(), room.clone());
@@ -252,6 +256,7 @@ impl Rooms {
         for room in open {
             f.online += u64::from(room.hub.online());
             f.subscribers += u64::from(room.hub.subscribers());
+            f.plugin_leases += u64::from(room.plugins.holds_lease());
         }
         f
     }

@@ -7,8 +7,15 @@
 //! faults, and applies the surviving actions: cards, coupons, messages, moderation, flash
 //! sales, timers and AI questions, whose answers come back as events for the plugin that
 //! asked.
+//!
+//! A room's plugins run on one node at a time: the holder of the room's lease on the bus.
+//! Every other node forwards its plugin inputs (events, reloads) to the holder over the
+//! bus; the holder feeds them to its worker with its own. On taking the lease a worker
+//! loads the room's plugins from the store (bindings, KV state) and re-arms the timers
+//! they had armed, which are kept in the store too; on losing it, it drops them.
 
 use super::RoomDeps;
+use super::bus::RoomBus;
 use super::commerce::{self, new_id};
 use super::hub::RoomHub;
 use super::outbox::Class;
@@ -19,8 +26,9 @@ use crate::plugin::bindings::{Action, RoomSnapshot};
 use crate::plugin::model::{EventBody, EventRecord};
 use crate::plugin::{CallReport, Fault, RoomEnv, RoomPlugins, RoomView};
 use crate::store::{NewFlashSale, StoreCatalog};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -36,7 +44,22 @@ enum Input {
     Deliver(String, EventRecord),
     /// The registry changed: rebuild the room's plugins.
     Reload,
+    /// This node took (`true`) or lost the room's lease.
+    Lease(bool),
 }
+
+/// What a node without the lease sends the holder.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Forwarded {
+    Event { record: EventRecord },
+    Reload,
+}
+
+/// Timers a plugin armed are kept in the store's plugin KV under this suffix of the
+/// plugin's name (plugin names cannot hold `#`), keyed by timer name, with the Unix
+/// millisecond they fire at: a node that takes the room's lease re-arms them.
+const TIMERS_SPACE: &str = "#timers";
 
 /// The sending side of a room's plugin worker.
 #[derive(Clone)]
@@ -46,6 +69,9 @@ pub struct PluginHandle {
     next_id: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
     clock: Arc<dyn super::timeline::MediaTimeline>,
+    /// This node holds the room's lease: its worker runs the plugins.
+    held: Arc<AtomicBool>,
+    bus: Arc<RoomBus>,
 }
 
 impl PluginHandle {
@@ -66,10 +92,57 @@ impl PluginHandle {
         }
     }
 
-    /// Hand a room event to the plugins.
+    /// Hand a room event to the plugins, on whichever node runs them.
     pub fn event(&self, body: EventBody) {
         let record = self.record(body);
-        self.send(Input::Event(record));
+        if self.held.load(Ordering::Acquire) {
+            self.send(Input::Event(record));
+        } else {
+            self.forward(&Forwarded::Event { record });
+        }
+    }
+
+    fn forward(&self, input: &Forwarded) {
+        match serde_json::to_vec(input) {
+            Ok(bytes) => self.bus.forward(&self.room_id, bytes.into()),
+            Err(e) => tracing::error!(room = %self.room_id, error = %e, "plugin input not encoded"),
+        }
+    }
+
+    /// A forwarded input from another node (only the lease holder acts on it).
+    fn forwarded(&self, payload: &[u8]) {
+        match serde_json::from_slice::<Forwarded>(payload) {
+            Ok(Forwarded::Event { mut record }) => {
+                // Ids are per node: renumber, so the worker's are unique.
+                record.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                self.send(Input::Event(record));
+            }
+            Ok(Forwarded::Reload) => self.send(Input::Reload),
+            Err(e) => tracing::warn!(room = %self.room_id, error = %e, "undecodable plugin input"),
+        }
+    }
+
+    /// Whether this node runs the room's plugins now.
+    pub fn holds_lease(&self) -> bool {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Take part in the election of the node that runs the room's plugins; dropping the
+    /// subscription gives the lease up.
+    pub fn compete(&self) -> livecart_bus::Subscription {
+        let handle = self.clone();
+        self.bus.lease(
+            &self.room_id,
+            Arc::new(move |held| {
+                handle.held.store(held, Ordering::Release);
+                // Must reach the worker: a lost `Lease` would leave it running or idle.
+                let tx = handle.tx.clone();
+                if let Err(mpsc::error::TrySendError::Full(input)) = tx.try_send(Input::Lease(held))
+                {
+                    tokio::spawn(async move { tx.send(input).await });
+                }
+            }),
+        )
     }
 
     /// Aggregated likes.
@@ -82,7 +155,11 @@ impl PluginHandle {
 
     /// Rebuild the room's plugins from the registry (after enable, upgrade, rollback).
     pub fn reload(&self) {
-        self.send(Input::Reload);
+        if self.held.load(Ordering::Acquire) {
+            self.send(Input::Reload);
+        } else {
+            self.forward(&Forwarded::Reload);
+        }
     }
 
     fn deliver(&self, plugin: &str, body: EventBody) {
@@ -121,7 +198,13 @@ impl RoomView for HubView {
 }
 
 /// Start the worker for `hub`.
-pub fn start(deps: Arc<RoomDeps>, hub: Arc<RoomHub>) -> (PluginHandle, JoinHandle<()>) {
+///
+/// The worker idles until the room's lease is taken: call [`PluginHandle::compete`].
+pub fn start(
+    deps: Arc<RoomDeps>,
+    hub: Arc<RoomHub>,
+    bus: Arc<RoomBus>,
+) -> (PluginHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let handle = PluginHandle {
         room_id: hub.id.as_str().into(),
@@ -129,6 +212,8 @@ pub fn start(deps: Arc<RoomDeps>, hub: Arc<RoomHub>) -> (PluginHandle, JoinHandl
         next_id: Arc::new(AtomicU64::new(1)),
         dropped: Arc::new(AtomicU64::new(0)),
         clock: deps.media.clone(),
+        held: Arc::new(AtomicBool::new(false)),
+        bus,
     };
     let catalog = Arc::new(StoreCatalog::new(
         deps.store.clone(),
@@ -150,6 +235,8 @@ pub fn start(deps: Arc<RoomDeps>, hub: Arc<RoomHub>) -> (PluginHandle, JoinHandl
         hub: Arc::downgrade(&hub),
         handle: handle.clone(),
         timers: HashMap::new(),
+        timer_changes: Vec::new(),
+        forwarded: None,
     };
     (handle, tokio::spawn(worker.run(rx)))
 }
@@ -161,6 +248,10 @@ struct Worker {
     env: RoomEnv,
     handle: PluginHandle,
     timers: HashMap<(String, String), JoinHandle<()>>,
+    /// Timers armed or cancelled by the last applied actions, to write to the store.
+    timer_changes: Vec<(String, String, Option<u64>)>,
+    /// While holding the lease: what other nodes forward.
+    forwarded: Option<livecart_bus::Subscription>,
 }
 
 impl Drop for Worker {
@@ -173,7 +264,7 @@ impl Drop for Worker {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
-        let mut plugins = self.load().await;
+        let mut plugins = RoomPlugins::new(self.env.clone());
         while let Some(first) = rx.recv().await {
             let mut inputs = vec![first];
             while inputs.len() < BATCH {
@@ -184,8 +275,42 @@ impl Worker {
             }
             let mut broadcast = Vec::new();
             for input in inputs {
+                let holding = self.forwarded.is_some();
                 match input {
-                    Input::Event(e) => broadcast.push(e.to_wit()),
+                    Input::Lease(true) if !holding => {
+                        let handle = self.handle.clone();
+                        self.forwarded = Some(self.handle.bus.subscribe_forwarded(
+                            &self.env.room_id,
+                            Arc::new(move |payload| handle.forwarded(&payload)),
+                        ));
+                        plugins = self.load().await;
+                        self.rearm(&plugins).await;
+                    }
+                    Input::Lease(false) if holding => {
+                        drop(
+                            self.run_batch(plugins, None, std::mem::take(&mut broadcast))
+                                .await,
+                        );
+                        self.forwarded = None;
+                        // The timers stay in the store for the next holder.
+                        for (_, t) in self.timers.drain() {
+                            t.abort();
+                        }
+                        plugins = RoomPlugins::new(self.env.clone());
+                    }
+                    Input::Lease(_) => {}
+                    // Another node runs the plugins now (or not yet here).
+                    Input::Event(_) | Input::Reload | Input::Deliver(..) if !holding => {}
+                    Input::Event(mut e) => {
+                        // A forwarded like count carries its node's view of the total:
+                        // the holder's may be newer (every node's announced counters).
+                        if let (EventBody::Likes { total, .. }, Some(hub)) =
+                            (&mut e.body, self.hub.upgrade())
+                        {
+                            *total = (*total).max(hub.likes_total());
+                        }
+                        broadcast.push(e.to_wit());
+                    }
                     Input::Reload => {
                         // Events before the reload go to the plugins that were enabled.
                         drop(
@@ -198,6 +323,7 @@ impl Worker {
                         if let EventBody::TimerFired { name: timer } = &e.body {
                             // A fired timer is no longer armed: forget its task.
                             self.timers.remove(&(name.clone(), timer.clone()));
+                            self.keep_timer(&name, timer, None).await;
                         }
                         plugins = self
                             .run_batch(plugins, None, std::mem::take(&mut broadcast))
@@ -288,6 +414,9 @@ impl Worker {
                 refused.push(Fault::Action(e.to_string()));
             }
         }
+        for (plugin, timer, due) in std::mem::take(&mut self.timer_changes) {
+            self.keep_timer(&plugin, &timer, due).await;
+        }
         if !refused.is_empty() {
             // In the plugin's fault log, where its merchant looks; never disables it.
             let (registry, room) = (self.deps.registry.clone(), self.env.room_id.clone());
@@ -300,6 +429,68 @@ impl Worker {
                 }
             })
             .await;
+        }
+    }
+
+    /// Fire `timer` of `plugin` in `delay_ms`, replacing one of the same name.
+    fn arm(&mut self, plugin: &str, timer: &str, delay_ms: u64) {
+        let handle = self.handle.clone();
+        let (name, plugin_name) = (timer.to_owned(), plugin.to_owned());
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            handle.deliver(&plugin_name, EventBody::TimerFired { name });
+        });
+        if let Some(old) = self
+            .timers
+            .insert((plugin.to_owned(), timer.to_owned()), task)
+        {
+            old.abort();
+        }
+    }
+
+    /// Record an armed timer's due time (`None`: no longer armed) for the next holder.
+    async fn keep_timer(&self, plugin: &str, timer: &str, due: Option<u64>) {
+        let (store, room) = (self.deps.store.clone(), self.env.room_id.clone());
+        let space = format!("{plugin}{TIMERS_SPACE}");
+        let change = vec![(timer.to_owned(), due.map(|d| d.to_be_bytes().to_vec()))];
+        let kept = tokio::task::spawn_blocking(move || store.apply(&space, &room, &change)).await;
+        if !matches!(kept, Ok(Ok(()))) {
+            tracing::warn!(room = %self.env.room_id, plugin, timer, "timer not kept in the store: it will not survive a move to another node");
+        }
+    }
+
+    /// Re-arm the timers the room's plugins had armed (on this node or another).
+    async fn rearm(&mut self, plugins: &RoomPlugins) {
+        let names: Vec<String> = plugins
+            .slots()
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        let (store, room) = (self.deps.store.clone(), self.env.room_id.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            names
+                .into_iter()
+                .map(|name| {
+                    let timers = store.load(&format!("{name}{TIMERS_SPACE}"), &room);
+                    (name, timers)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let now = crate::store::now_ms();
+        for (plugin, timers) in loaded {
+            let Ok(timers) = timers else {
+                tracing::warn!(room = %self.env.room_id, plugin, "armed timers not loaded");
+                continue;
+            };
+            for (timer, due) in timers {
+                let Ok(due) = <[u8; 8]>::try_from(due.as_slice()) else {
+                    continue;
+                };
+                let delay = u64::from_be_bytes(due).saturating_sub(now);
+                self.arm(&plugin, &timer, delay);
+            }
         }
     }
 
@@ -360,21 +551,16 @@ impl Worker {
                 )?;
             }
             Action::SetTimer(t) => {
-                let handle = self.handle.clone();
-                let (name, plugin_name) = (t.name.clone(), plugin.to_owned());
-                let task = tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(t.delay_ms)))
-                        .await;
-                    handle.deliver(&plugin_name, EventBody::TimerFired { name });
-                });
-                if let Some(old) = self.timers.insert((plugin.to_owned(), t.name), task) {
-                    old.abort();
-                }
+                let due = crate::store::now_ms() + u64::from(t.delay_ms);
+                self.arm(plugin, &t.name, u64::from(t.delay_ms));
+                self.timer_changes
+                    .push((plugin.to_owned(), t.name, Some(due)));
             }
             Action::CancelTimer(name) => {
-                if let Some(old) = self.timers.remove(&(plugin.to_owned(), name)) {
+                if let Some(old) = self.timers.remove(&(plugin.to_owned(), name.clone())) {
                     old.abort();
                 }
+                self.timer_changes.push((plugin.to_owned(), name, None));
             }
             Action::AskAi(a) => {
                 let (ai, handle, plugin) =

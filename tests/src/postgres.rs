@@ -77,6 +77,40 @@ impl PgCluster {
         }
     }
 
+    /// A new, empty database on the cluster: its URL.
+    pub fn create_db(&self, name: &str) -> String {
+        as_postgres(&[
+            &format!("{BIN}/psql"),
+            &self.url,
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ]);
+        self.url.replace("/postgres", &format!("/{name}"))
+    }
+
+    /// Start the server again after [`stop`](Self::stop), on the same port and data.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data").to_string_lossy().into_owned();
+        let sock = self.dir.path().to_string_lossy().into_owned();
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split('/').next())
+            .unwrap_or("");
+        as_postgres(&[
+            &format!("{BIN}/pg_ctl"),
+            "-D",
+            &data,
+            "-l",
+            &format!("{sock}/log"),
+            "-o",
+            &format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"),
+            "-w",
+            "start",
+        ]);
+    }
+
     /// Stop the server now (what "Postgres is stopped" means to a test).
     pub fn stop(&self) {
         let data = self.dir.path().join("data");
