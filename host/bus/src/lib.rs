@@ -206,10 +206,10 @@ impl Backplane for InProcess {
         None
     }
 
-    /// One node: it always holds every lease.
+    /// One node: it holds every lease until it gives it up.
     fn lease(&self, _room: &str, on_change: OnLease) -> Subscription {
         on_change(true);
-        Subscription::new(|| {})
+        Subscription::new(move || on_change(false))
     }
 
     fn forward(&self, room: &str, payload: Bytes) {
@@ -286,8 +286,10 @@ mod tests {
         let bus = InProcess::new();
         let held = Arc::new(Mutex::new(Vec::new()));
         let h = held.clone();
-        let _lease = bus.lease("r", Arc::new(move |b| h.lock().expect("lock").push(b)));
+        let lease = bus.lease("r", Arc::new(move |b| h.lock().expect("lock").push(b)));
         assert_eq!(*held.lock().expect("lock"), vec![true]);
+        drop(lease);
+        assert_eq!(*held.lock().expect("lock"), vec![true, false]);
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
         let sub = bus.subscribe_forwarded("r", Arc::new(move |b| g.lock().expect("lock").push(b)));

@@ -92,6 +92,7 @@ impl Default for RoomConfig {
 }
 
 /// Everything rooms need from the rest of the host.
+#[derive(Clone)]
 pub struct RoomDeps {
     pub store: Arc<dyn Store>,
     pub engine: Arc<PluginEngine>,
@@ -118,8 +119,9 @@ pub struct OpenRoom {
     pub hub: Arc<RoomHub>,
     pub plugins: plugins::PluginHandle,
     _subscription: livecart_bus::Subscription,
-    /// The room's plugin lease: this node runs the room's plugins while it holds it.
-    _lease: livecart_bus::Subscription,
+    /// The room's plugin lease: this node runs the room's plugins while it holds it;
+    /// taken away (given up) when the node drains.
+    lease: Mutex<Option<livecart_bus::Subscription>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -164,6 +166,15 @@ impl Rooms {
     /// 1001 close. Returns false if it was already draining.
     pub fn begin_drain(&self) -> bool {
         !self.draining.send_replace(true)
+    }
+
+    /// Give up every room's plugin lease, so other nodes take the plugins over now
+    /// rather than when the leases expire (the end of a drain).
+    pub fn release_leases(&self) {
+        let open: Vec<_> = self.lock().values().cloned().collect();
+        for room in open {
+            drop(room.lease.lock().unwrap_or_else(|p| p.into_inner()).take());
+        }
     }
 
     /// Whether the node is draining.
@@ -216,7 +227,7 @@ impl Rooms {
             hub,
             plugins,
             _subscription: subscription,
-            _lease: lease,
+            lease: Mutex::new(Some(lease)),
             tasks: vec![worker, flusher],
         });
         open.insert(room_id.to_owned(), room.clone());

@@ -3,7 +3,8 @@
 //! In order, all bounded by the drain deadline: `/readyz` turns 503 and every room
 //! connection gets a `reconnect` frame and a 1001 close (`Rooms::begin_drain`); the
 //! listener stops accepting and open HTTP exchanges finish (`accept::serve`); the claims
-//! and buys already read are committed and answered (the commit queue empties); ingest
+//! and buys already read are committed and answered (the commit queue empties), and the
+//! rooms' plugin leases are given up for other nodes to take at once; ingest
 //! ends, so packaging closes each live's period and the recorder completes it
 //! (`Media::drain`). Whatever is left at the deadline is abandoned with a warning.
 
@@ -38,6 +39,10 @@ pub async fn rooms(rooms: &Rooms) {
         let joined = rooms.figures().subscribers;
         let pending = rooms.commits.pending();
         if joined == 0 && pending == 0 {
+            // Nothing more reaches this node's plugins: hand them to other nodes now, and
+            // give the releases a moment to reach the bus.
+            rooms.release_leases();
+            tokio::time::sleep(Duration::from_millis(200)).await;
             return;
         }
         tracing::debug!(joined, pending, "waiting for room connections to close");

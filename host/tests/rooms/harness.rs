@@ -28,6 +28,8 @@ pub struct Server {
     pub merchant_token: String,
     pub room: String,
     pub rooms: Arc<Rooms>,
+    /// What a second node sharing this one's store is built from.
+    deps: RoomDeps,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -102,7 +104,7 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
             )
             .expect("coupon");
     }
-    let rooms = Arc::new(Rooms::new(RoomDeps {
+    let deps = RoomDeps {
         store: store.clone(),
         engine: engine.clone(),
         registry: registry.clone(),
@@ -110,7 +112,8 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
         tokens: TokenKey::new(SECRET),
         config,
         media: Arc::new(livecart::room::timeline::NoMedia),
-    }));
+    };
+    let rooms = Arc::new(Rooms::new(deps.clone()));
     let state = AppState {
         store: store.clone(),
         engine,
@@ -133,8 +136,17 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
         merchant_token,
         room,
         rooms,
+        deps,
         _dir: dir,
         task,
+    }
+}
+
+impl Server {
+    /// The rooms of another node sharing this one's store and plugin engine (with a bus
+    /// of its own: no frames are shared, only what the store holds).
+    pub fn another_node(&self) -> Arc<Rooms> {
+        Arc::new(Rooms::new(self.deps.clone()))
     }
 }
 

@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod bodies;
 mod harness;
+mod lease;
 mod longpoll;
 mod operator;
 mod ops;
