@@ -53,6 +53,11 @@ pub struct MediaArgs {
     /// Do not run the built-in demo stream in the demo room.
     #[arg(long)]
     pub no_demo_stream: bool,
+    /// The URL other nodes reach this node's HTTP listener at, to relay `/media` of the
+    /// rooms it packages (several nodes on one bus). Default: `http://LISTEN` when the
+    /// listen address is a concrete one, else `http://HOSTNAME:PORT`.
+    #[arg(long, env = "LIVECART_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// Size of the demo stream, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     pub demo_size: (u32, u32),
@@ -149,6 +154,8 @@ pub struct Media {
     rtsp: Mutex<HashMap<String, watch::Receiver<RtspStatus>>>,
     origin: Option<Origin>,
     ingest: Option<Ingest>,
+    /// Where other nodes reach this node's `/media` (set once by `serve`).
+    advertise: std::sync::OnceLock<String>,
 }
 
 /// The publish URLs for OBS, without the stream key. A host bound to every interface
@@ -181,6 +188,7 @@ impl Media {
             rtsp: Mutex::new(HashMap::new()),
             origin: None,
             ingest: None,
+            advertise: std::sync::OnceLock::new(),
         })
     }
 
@@ -217,6 +225,21 @@ impl Media {
             tracing::debug!(live, recording, "waiting for lives to end");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Where other nodes reach this node's `/media`: announced on the room bus for each
+    /// room this node packages. Set once; later calls change nothing.
+    pub fn set_advertise(&self, url: String) {
+        let _ = self.advertise.set(url);
+    }
+
+    pub fn advertised(&self) -> Option<&str> {
+        self.advertise.get().map(String::as_str)
+    }
+
+    /// Whether this node packages `room`'s live video now.
+    pub fn is_live_here(&self, room: &str) -> bool {
+        self.state.live(room).is_some()
     }
 
     /// The `/media` routes (empty when media is disabled).
@@ -259,7 +282,11 @@ impl crate::room::timeline::MediaTimeline for Media {
 
 /// Make each room's broadcast status follow its video: live when a publish starts
 /// packaging, ended when it stops. Runs for the life of the process.
+///
+/// With an advertised URL, also announces on the room bus that this node packages the
+/// room while it is live here, so other nodes relay its `/media` here.
 pub fn follow_lives(media: &Media, rooms: Arc<crate::room::Rooms>) {
+    let advertise = media.advertised().map(str::to_owned);
     use crate::store::RoomStatus;
     use tokio::sync::broadcast::error::RecvError;
     let mut changes = media.state.changes();
@@ -273,6 +300,9 @@ pub fn follow_lives(media: &Media, rooms: Arc<crate::room::Rooms>) {
             } else {
                 RoomStatus::Ended
             };
+            if let Some(url) = &advertise {
+                rooms.bus().announce_media(&room, live.then(|| url.clone()));
+            }
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = rooms.set_status(&room, status) {
                     tracing::warn!(room, "room status not updated from its media: {e}");
@@ -428,6 +458,7 @@ pub async fn start(
             rtmp: format!("rtmp://{}/live", addrs.rtmp),
             rtmps: format!("rtmps://{}/live", addrs.rtmps),
         }),
+        advertise: std::sync::OnceLock::new(),
     });
     Ok((media, addrs, demo))
 }

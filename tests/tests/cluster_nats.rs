@@ -11,6 +11,9 @@
 //! no gap and no duplicate and see the next threshold unlock once; with PostgreSQL
 //! stopped, claims fail with a clear error, `/readyz` says not ready, and what was
 //! acknowledged before is still there after it comes back.
+//!
+//! And media across nodes: the node that does not package a live room relays its
+//! `/media` to the one that does, so ffprobe reads the live from either.
 
 use futures_util::{SinkExt, StreamExt};
 use livecart_e2e::{NatsServer, PgCluster, Serve, http};
@@ -532,4 +535,76 @@ async fn claim_result(c: &mut Client) -> Value {
             return f;
         }
     }
+}
+
+/// ffprobe's streams of a manifest URL, as `codec,width,height` lines.
+fn probe(url: &str) -> String {
+    let out = std::process::Command::new("timeout")
+        .args([
+            "30",
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+        ])
+        .args(["-of", "csv=p=0", url])
+        .output()
+        .expect("ffprobe (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffprobe {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_answers_media_for_a_room_packaged_on_another() {
+    let _one = one_at_a_time().await;
+    let nats = NatsServer::start();
+    let url = nats.url();
+    // Node a packages the demo room's stream; node b has no video of its own.
+    let a = Serve::start(&[
+        "--bus",
+        &url,
+        "--token-secret",
+        "one-secret-for-every-node-of-the-cluster",
+    ]);
+    let b = node(&nats);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while http(&a.addr, "GET", "/media/demo/live.mpd", None, "").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo stream did not go live on a"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // b relays the manifest (a's, with its own availability start) and the segments.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mpd = loop {
+        let (status, body) = http(&b.addr, "GET", "/media/demo/live.mpd", None, "");
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b did not relay the MPD: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(mpd.contains("<MPD"), "{mpd}");
+    let (status, master) = http(&b.addr, "GET", "/media/demo/master.m3u8", None, "");
+    assert_eq!(status, 200, "{master}");
+    assert!(master.starts_with("#EXTM3U"), "{master}");
+    let streams = tokio::task::spawn_blocking({
+        let url = format!("http://{}/media/demo/live.mpd", b.addr);
+        move || probe(&url)
+    })
+    .await
+    .expect("probe");
+    assert!(streams.contains("h264"), "ffprobe through b: {streams}");
+    // A room nobody packages is b's own 404, not a relay.
+    let (status, _) = http(&b.addr, "GET", "/media/no-such-room/live.mpd", None, "");
+    assert_eq!(status, 404);
 }

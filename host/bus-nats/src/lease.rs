@@ -20,21 +20,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Open the lease bucket, creating it if needed. The bucket's stream is created here
-/// with the settings a KV bucket has (`KV_<bucket>`, `$KV.<bucket>.>`, rollups, discard
-/// new, direct get): the client's own bucket creation first reads the account's info,
-/// which it cannot parse from nats-server 2.9.
-pub(crate) async fn bucket(
+/// Open (or create) a key-value bucket whose entries expire `max_age` after their last
+/// write. Its stream is created here with the settings a KV bucket has (`KV_<bucket>`,
+/// `$KV.<bucket>.>`, rollups, discard new, direct get): the client's own bucket creation
+/// first reads the account's info, which it cannot parse from nats-server 2.9.
+pub(crate) async fn kv_bucket(
     js: &jetstream::Context,
     name: &str,
-    ttl: Duration,
+    description: &str,
+    max_age: Duration,
 ) -> Result<kv::Store, String> {
     js.get_or_create_stream(jetstream::stream::Config {
         name: format!("KV_{name}"),
-        description: Some("livecart: which node runs each room's plugins".to_owned()),
+        description: Some(description.to_owned()),
         subjects: vec![format!("$KV.{name}.>")],
         max_messages_per_subject: 1,
-        max_age: ttl,
+        max_age,
         storage: jetstream::stream::StorageType::File,
         num_replicas: 1,
         allow_rollup: true,
@@ -49,14 +50,35 @@ pub(crate) async fn bucket(
     js.get_key_value(name).await.map_err(|e| e.to_string())
 }
 
-/// A room id as a KV key: hex, so any room id is a valid key.
-pub(crate) fn lease_key(room: &str) -> String {
-    let mut key = String::with_capacity(2 + room.len() * 2);
-    key.push_str("r.");
+/// Open the lease bucket: entries live `ttl` after their last renewal.
+pub(crate) async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    ttl: Duration,
+) -> Result<kv::Store, String> {
+    kv_bucket(
+        js,
+        name,
+        "livecart: which node runs each room's plugins",
+        ttl,
+    )
+    .await
+}
+
+/// A room id as a KV key under `prefix`: hex, so any room id is a valid key.
+pub(crate) fn kv_key(prefix: &str, room: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + 1 + room.len() * 2);
+    key.push_str(prefix);
+    key.push('.');
     for b in room.bytes() {
         key.push_str(&format!("{b:02x}"));
     }
     key
+}
+
+/// A room's lease key.
+pub(crate) fn lease_key(room: &str) -> String {
+    kv_key("r", room)
 }
 
 /// Compete for `room`'s lease until the subscription is dropped.

@@ -19,6 +19,9 @@
 //! `<stream>_LEASES` (see [`lease`]); the other nodes forward plugin inputs to it on core
 //! NATS, `livecart.plugin-in.<room>`, best effort.
 //!
+//! Where each live room's video is packaged is announced in the KV bucket
+//! `<stream>_MEDIA` (see [`media`]), so any node can relay a room's `/media`.
+//!
 //! Publishing never blocks the room: messages go to one task per node, which sends them
 //! in order and awaits the acks concurrently. Each carries a `Nats-Msg-Id`, so a publish
 //! retried after a lost ack is stored once (the stream's duplicate window).
@@ -41,6 +44,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 mod lease;
+mod media;
 
 /// The stream holding every room.
 pub const STREAM: &str = "LIVECART_ROOMS";
@@ -93,8 +97,8 @@ pub enum NatsBusError {
     },
     #[error("JetStream stream `{stream}`: {reason}")]
     Stream { stream: String, reason: String },
-    #[error("JetStream key-value bucket `{bucket}` (room leases): {reason}")]
-    Leases { bucket: String, reason: String },
+    #[error("JetStream key-value bucket `{bucket}`: {reason}")]
+    Bucket { bucket: String, reason: String },
 }
 
 /// A room id as one subject token: `[A-Za-z0-9_-]` as is, every other byte as `~XX`
@@ -139,6 +143,8 @@ pub struct NatsBackplane {
     node: String,
     leases: async_nats::jetstream::kv::Store,
     lease_ttl: Duration,
+    media: async_nats::jetstream::kv::Store,
+    announcements: media::Announcements,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     publisher: tokio::task::JoinHandle<()>,
 }
@@ -181,7 +187,11 @@ impl NatsBackplane {
         let bucket = format!("{}_LEASES", config.stream);
         let leases = lease::bucket(&js, &bucket, config.lease_ttl)
             .await
-            .map_err(|reason| NatsBusError::Leases { bucket, reason })?;
+            .map_err(|reason| NatsBusError::Bucket { bucket, reason })?;
+        let bucket = format!("{}_MEDIA", config.stream);
+        let media = media::bucket(&js, &bucket)
+            .await
+            .map_err(|reason| NatsBusError::Bucket { bucket, reason })?;
         let node = node_id();
         let (outgoing, rx) = mpsc::unbounded_channel();
         let publisher = tokio::spawn(publish_loop(js.clone(), node.clone(), rx));
@@ -192,6 +202,8 @@ impl NatsBackplane {
             node,
             leases,
             lease_ttl: config.lease_ttl,
+            media,
+            announcements: media::Announcements::default(),
             outgoing,
             publisher,
         }))
@@ -371,6 +383,14 @@ impl Backplane for NatsBackplane {
         let _ = self
             .outgoing
             .send(Outgoing::Core(forward_subject(room), payload));
+    }
+
+    fn announce_media(&self, room: &str, url: Option<String>) {
+        self.announcements.set(&self.media, room, url);
+    }
+
+    fn media_location(&self, room: &str) -> livecart_bus::Located {
+        Box::pin(media::locate(self.media.clone(), room.to_owned()))
     }
 
     fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription {

@@ -56,6 +56,9 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+/// Where another node packages a room's live video, when it is asked.
+pub type Located = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>;
+
 /// Where forwarded plugin inputs go.
 pub type DeliverForwarded = Arc<dyn Fn(Bytes) + Send + Sync>;
 
@@ -118,6 +121,14 @@ pub trait Backplane: Send + Sync {
     fn forward(&self, room: &str, payload: Bytes);
     /// Receive what nodes forward for `room` until the subscription is dropped.
     fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription;
+    /// Tell the other nodes that this node packages `room`'s live video and answers its
+    /// `/media` at `url` (`None`: no longer). Kept fresh until withdrawn; a node that dies
+    /// stops being named soon after. One node has no one to tell.
+    fn announce_media(&self, _room: &str, _url: Option<String>) {}
+    /// The URL of the node that announced `room`'s live video, if one did recently.
+    fn media_location(&self, _room: &str) -> Located {
+        Box::pin(std::future::ready(None))
+    }
 }
 
 /// Unix time in milliseconds.

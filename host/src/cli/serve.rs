@@ -140,6 +140,23 @@ async fn connect_bus(
     }
 }
 
+/// Where other nodes reach this one: `--advertise-url`, else the listen address when it
+/// is a concrete one, else this host's name with the port.
+fn advertise_url(flag: Option<&str>, listen: SocketAddr) -> String {
+    if let Some(url) = flag {
+        return url.trim_end_matches('/').to_owned();
+    }
+    if !listen.ip().is_unspecified() {
+        return format!("http://{listen}");
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("http://{host}:{}", listen.port())
+}
+
 /// The room every fresh install has.
 pub const DEMO_ROOM: &str = "demo";
 
@@ -239,6 +256,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             },
             bus,
         ));
+        media.set_advertise(advertise_url(args.media.advertise_url.as_deref(), addr));
         crate::media::follow_lives(&media, rooms.clone());
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(

@@ -85,6 +85,16 @@ impl RoomBus {
         self.backplane.lease(room, on_change)
     }
 
+    /// Announce (or withdraw) that this node packages `room`'s live video at `url`.
+    pub fn announce_media(&self, room: &str, url: Option<String>) {
+        self.backplane.announce_media(room, url);
+    }
+
+    /// The node that announced `room`'s live video, if any did recently.
+    pub fn media_location(&self, room: &str) -> livecart_bus::Located {
+        self.backplane.media_location(room)
+    }
+
     /// Send a plugin input to `room`'s lease holder.
     pub fn forward(&self, room: &str, payload: Bytes) {
         self.backplane.forward(room, payload);

@@ -168,6 +168,11 @@ impl Rooms {
         !self.draining.send_replace(true)
     }
 
+    /// The room bus (for what other layers share across nodes: where media is).
+    pub fn bus(&self) -> &Arc<RoomBus> {
+        &self.bus
+    }
+
     /// Give up every room's plugin lease, so other nodes take the plugins over now
     /// rather than when the leases expire (the end of a drain).
     pub fn release_leases(&self) {

@@ -8,7 +8,8 @@
 //! - [`drain`]: the graceful drain on SIGTERM;
 //! - [`health`]: `/healthz` (alive) and `/readyz` (store answers, not draining);
 //! - [`linger`]: the connection type, which closes without resetting the peer;
-//! - [`process`]: the fd limit and giving memory back after a flood.
+//! - [`process`]: the fd limit and giving memory back after a flood;
+//! - [`relay`]: `/media` of rooms packaged on another node, relayed to it.
 
 pub mod accept;
 pub mod caps;
@@ -16,6 +17,7 @@ pub mod drain;
 pub mod health;
 pub mod linger;
 pub mod process;
+pub mod relay;
 
 use crate::api;
 use crate::media::Media;
@@ -52,9 +54,15 @@ pub fn app(state: AppState) -> Router {
         .route("/lp", post(longpoll::open))
         .route("/lp/{session}", post(longpoll::send).get(longpoll::poll))
         .with_state(lp);
+    let relay = relay::Relay::new(
+        state.media.clone(),
+        state.rooms.clone(),
+        state.media.advertised().map(str::to_owned),
+    );
     let media = state
         .media
         .router()
+        .layer(axum::middleware::from_fn_with_state(relay, relay::relay))
         .layer(axum::middleware::map_response(count_origin_response));
     let rooms = state.rooms.clone();
     let engine = state.engine.clone();
