@@ -123,3 +123,16 @@ pub enum StoreError {
     #[error("store writer unavailable: {0}")]
     Unavailable(String),
 }
+
+impl StoreError {
+    /// The store could not be reached or used right now (not a refusal of the request):
+    /// callers answer "try again" (HTTP 503), never "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            #[cfg(feature = "postgres")]
+            StoreError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+}

@@ -491,6 +491,48 @@ async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothin
         "the resumed viewer: {missed:?}"
     );
 
+    // A claim storm spread over the surviving nodes (and a third node started now)
+    // grants exactly the quota, and PostgreSQL holds every granted claim.
+    nodes[holder] = Some(pg_node(&nats, &db));
+    let storm = json!({"id": "c-storm", "room_id": "demo", "title": "storm", "discount_cents": 100,
+                       "quota": 10, "per_user_limit": 1, "unlocked": true})
+    .to_string();
+    let (status, body) = http(
+        &node(&nodes, 0),
+        "POST",
+        "/api/coupons",
+        Some(&token),
+        &storm,
+    );
+    assert_eq!(status, 201, "{body}");
+    let mut claimers = Vec::new();
+    for i in 0..30 {
+        let (c, _) = Client::join(&node(&nodes, i % 3), &format!("claimer{i}"), None).await;
+        claimers.push(c);
+    }
+    for (i, c) in claimers.iter_mut().enumerate() {
+        c.send(json!({"type": "claim", "coupon_id": "c-storm", "key": format!("storm-{i}")}))
+            .await;
+    }
+    let mut granted = 0;
+    for c in &mut claimers {
+        let r = claim_result(c).await;
+        granted += usize::from(r["ok"] == true);
+    }
+    assert_eq!(granted, 10, "exactly the quota, over three nodes");
+    let (_, coupons) = http(&node(&nodes, 2), "GET", "/api/coupons", Some(&token), "");
+    let coupons: Value = serde_json::from_str(&coupons).expect("json");
+    let stored = coupons
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "c-storm"))
+        .map(|c| c["claimed"].clone());
+    assert_eq!(
+        stored,
+        Some(json!(10)),
+        "PostgreSQL holds every granted claim: {coupons}"
+    );
+    drop(claimers);
+
     // A claim is granted and acknowledged; then PostgreSQL stops.
     let claimer = &mut viewers[0];
     let claim = |key: &str| json!({"type": "claim", "coupon_id": "c-1k", "key": key});
@@ -506,6 +548,18 @@ async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothin
     let (status, body) = http(&node(&nodes, survivor), "GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"store\""), "{body}");
+    let (status, body) = http(
+        &node(&nodes, survivor),
+        "GET",
+        "/api/coupons",
+        Some(&token),
+        "",
+    );
+    assert_eq!(
+        status, 503,
+        "the merchant API says the store is unavailable: {body}"
+    );
+    assert!(body.contains("store is unavailable"), "{body}");
 
     // PostgreSQL is back: ready again, and the acknowledged claim is there (its key
     // replays the same claim).

@@ -82,6 +82,13 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Invalid(msg) => ApiError::unprocessable(msg),
             StoreError::Conflict(msg) => ApiError(StatusCode::CONFLICT, msg),
+            other if other.is_unavailable() => {
+                tracing::warn!("store unavailable: {other}");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable right now; try again shortly".into(),
+                )
+            }
             other => ApiError::internal(other),
         }
     }

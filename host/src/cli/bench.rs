@@ -45,6 +45,9 @@ pub enum BenchCommand {
     /// The room bus hop: publish → receive, in-process and over NATS JetStream with
     /// several nodes, in the same run.
     Bus(super::bench_bus::BusArgs),
+    /// Coupon claim storms through each node's commit queue: one node on SQLite against
+    /// several nodes on one PostgreSQL database, in the same run.
+    Claims(super::bench_claims::ClaimsArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -59,6 +62,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Ws(args) => super::bench_ws::run(args),
         BenchCommand::Media(args) => super::bench_media::run(args),
         BenchCommand::Bus(args) => super::bench_bus::run(args),
+        BenchCommand::Claims(args) => super::bench_claims::run(args),
     }
 }
 

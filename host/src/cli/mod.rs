@@ -4,6 +4,7 @@ pub mod admin;
 mod bench;
 mod bench_bombs;
 mod bench_bus;
+mod bench_claims;
 mod bench_media;
 mod bench_rooms;
 mod bench_ws;
