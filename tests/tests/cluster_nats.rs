@@ -59,6 +59,26 @@ impl Client {
         (c, first)
     }
 
+    /// Join `ROOM` on `addr` resuming after `offset`, then ping: the first frame after
+    /// the join that is not a counter (a replayed frame, or the `pong` when nothing was
+    /// missed; never a snapshot if the resume worked).
+    async fn resume_and_ping(addr: &str, name: &str, epoch: &str, offset: u64) -> Value {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .expect("websocket");
+        let mut c = Client {
+            ws,
+            name: name.to_owned(),
+        };
+        c.send(json!({"type": "hello", "v": 1, "name": name})).await;
+        let welcome = c.next(WAIT).await.expect("welcome");
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        c.send(json!({"type": "join", "room": ROOM, "resume": {"epoch": epoch, "offset": offset}}))
+            .await;
+        c.send(json!({"type": "ping", "client_ms": 1})).await;
+        c.next(WAIT).await.expect("an answer to the resumed join")
+    }
+
     async fn send(&mut self, v: Value) {
         self.ws
             .send(Message::text(v.to_string()))
@@ -408,8 +428,27 @@ async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothin
     let killed = nodes[holder].take().expect("holder");
     let mut killed_child = killed.child;
     killed_child.0.kill().expect("kill -9");
-    let _ = killed_child.0.wait();
     let t = std::time::Instant::now();
+    let _ = killed_child.0.wait();
+    // Its viewer sees the connection drop and resumes on a surviving node, as the page
+    // does: a `pong` (not a snapshot) answers the ping after the resumed join.
+    let survivor = (0..3).find(|i| nodes[*i].is_some()).expect("a survivor");
+    let orphan = &mut viewers[holder];
+    while tokio::time::timeout(WAIT, orphan.ws.next())
+        .await
+        .expect("the killed node's socket closes")
+        .is_some_and(|m| m.is_ok())
+    {}
+    let resumed =
+        Client::resume_and_ping(&node(&nodes, survivor), "orphan", &epoch, seen[holder].last).await;
+    assert_eq!(
+        resumed["type"], "pong",
+        "resumed with nothing missed: {resumed}"
+    );
+    let resumed_after = t.elapsed();
+    println!(
+        "failover: the killed node's viewer resumed on another node {resumed_after:?} after kill -9"
+    );
     let new_holder = loop {
         let held: Vec<_> = nodes.iter().map(|n| n.as_ref().and_then(leases)).collect();
         if let Some(i) = held.iter().position(|h| *h == Some(1)) {
@@ -430,7 +469,6 @@ async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothin
 
     // Likes from the surviving viewers cross the second threshold: one unlock, and the
     // first coupon (its KV state is in PostgreSQL) does not unlock again.
-    let survivor = (0..3).find(|i| nodes[*i].is_some()).expect("a survivor");
     let last = seen[holder].last;
     drop(viewers.remove(holder));
     seen.remove(holder);

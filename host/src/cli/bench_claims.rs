@@ -140,9 +140,9 @@ async fn storm(queues: &[Arc<CommitQueue>], coupon: &str, claimers: usize) -> St
             let t = Instant::now();
             let granted = queue
                 .claim(ClaimRequest {
-                    coupon_id: coupon,
-                    user_id: format!("u{i}"),
-                    idempotency_key: format!("k{i}"),
+                    coupon_id: coupon.clone(),
+                    user_id: format!("{coupon}-u{i}"),
+                    idempotency_key: format!("{coupon}-k{i}"),
                     now_ms: crate::store::now_ms(),
                     push_id: None,
                     variant: None,
