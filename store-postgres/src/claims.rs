@@ -1,24 +1,19 @@
 //! [`CouponStore`] on PostgreSQL: coupons and their claims.
 //!
-//! A claim batch is one transaction: it locks the row of every coupon the batch names, in
-//! id order (so two nodes' batches never deadlock), then decides each claim in order in a
-//! savepoint — key (replay or `KeyReused`), coupon offered here and not deleted, unlocked,
-//! validity window, per-user limit, quota — and commits once. The row lock serializes every
-//! claim of a coupon across nodes, so the per-user count is exact; the counter moves only
-//! by `UPDATE … WHERE claimed < quota RETURNING` (the oversell guard even if the checks
-//! above were reordered), and a key inserted by a racing transaction for another coupon
-//! surfaces as a unique violation, answered by reading that claim back.
+//! A claim batch is one transaction of a few statements, whatever its size
+//! (`claim_batch.rs`).
 
 use crate::{PostgresStore, fresh_ids, is_unique_violation, u32_at, u64_at};
-use deadpool_postgres::Object;
-use livecart_store::util::{effective_key, now_ms, random_id, to_i64};
-use livecart_store::{Claim, ClaimError, ClaimRequest, Coupon, CouponStore, NewCoupon, StoreError};
-use tokio_postgres::{GenericClient, Row, Transaction};
 
-const COUPON_COLS: &str = "id, merchant_id, room_id, title, discount_cents, quota, claimed,
+use livecart_store::util::{now_ms, random_id, to_i64};
+use livecart_store::{Claim, ClaimError, ClaimRequest, Coupon, CouponStore, NewCoupon, StoreError};
+use tokio_postgres::{GenericClient, Row};
+
+pub(crate) const COUPON_COLS: &str =
+    "id, merchant_id, room_id, title, discount_cents, quota, claimed,
     per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms";
 
-fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
+pub(crate) fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
     Ok(Coupon {
         id: r.try_get(0)?,
         merchant_id: r.try_get(1)?,
@@ -234,7 +229,7 @@ impl CouponStore for PostgresStore {
         let requests = batch.to_vec();
         let n = requests.len();
         let answer = self.run(move |mut db| async move {
-            Ok::<_, StoreError>(claim_batch(&mut db, &requests).await)
+            Ok::<_, StoreError>(crate::claim_batch::claim_batch(&mut db, &requests).await)
         });
         match answer {
             Ok(Ok(results)) => results,
@@ -279,140 +274,4 @@ impl CouponStore for PostgresStore {
             Ok(rows.iter().map(claim_row).collect::<Result<_, _>>()?)
         })
     }
-}
-
-/// The whole batch in one transaction: lock its coupons in id order, decide each claim
-/// in a savepoint, commit once. An error of the transaction itself fails every claim.
-async fn claim_batch(
-    db: &mut Object,
-    batch: &[ClaimRequest],
-) -> Result<Vec<Result<Claim, ClaimError>>, StoreError> {
-    let tx = db.transaction().await?;
-    let mut ids: Vec<&str> = batch.iter().map(|r| r.coupon_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    tx.execute(
-        "SELECT 1 FROM coupons WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        &[&ids],
-    )
-    .await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for req in batch {
-        tx.batch_execute("SAVEPOINT claim").await?;
-        let result = claim_in(&tx, req).await;
-        let end = if result.is_ok() {
-            "RELEASE SAVEPOINT claim"
-        } else {
-            "ROLLBACK TO SAVEPOINT claim; RELEASE SAVEPOINT claim"
-        };
-        tx.batch_execute(end).await?;
-        results.push(result);
-    }
-    tx.commit().await?;
-    Ok(results)
-}
-
-/// The claim an idempotency key names: a replay if it is this user's claim of this coupon,
-/// `KeyReused` if it is anyone else's.
-async fn by_key(
-    tx: &Transaction<'_>,
-    key: &str,
-    req: &ClaimRequest,
-) -> Result<Option<Claim>, ClaimError> {
-    let row = tx
-        .query_opt(
-            "SELECT claim_id, coupon_id, user_id, claimed_ms FROM claims WHERE idem_key = $1",
-            &[&key],
-        )
-        .await?;
-    let Some(claim) = row.as_ref().map(claim_row).transpose()? else {
-        return Ok(None);
-    };
-    if claim.coupon_id == req.coupon_id && claim.user_id == req.user_id {
-        Ok(Some(Claim {
-            replayed: true,
-            ..claim
-        }))
-    } else {
-        Err(ClaimError::KeyReused(key.to_owned()))
-    }
-}
-
-/// One claim inside the batch's transaction (its coupon row already locked).
-async fn claim_in(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Claim, ClaimError> {
-    let key = effective_key(&req.idempotency_key)?;
-    if let Some(replay) = by_key(tx, &key, req).await? {
-        return Ok(replay);
-    }
-    let (coupon_id, user_id) = (req.coupon_id.as_str(), req.user_id.as_str());
-    let coupon = coupon_in(tx, coupon_id)
-        .await?
-        .filter(|c| {
-            req.offered_in.as_ref().is_none_or(|o| {
-                c.merchant_id == o.merchant_id && c.room_id.as_ref().is_none_or(|r| *r == o.room_id)
-            })
-        })
-        .ok_or_else(|| ClaimError::UnknownCoupon(coupon_id.to_owned()))?;
-    if !coupon.unlocked {
-        return Err(ClaimError::Locked(coupon.id));
-    }
-    if req.now_ms < coupon.valid_from_ms {
-        return Err(ClaimError::NotYetValid(coupon.id));
-    }
-    if coupon.valid_until_ms != 0 && req.now_ms >= coupon.valid_until_ms {
-        return Err(ClaimError::Expired(coupon.id));
-    }
-    let mine: i64 = tx
-        .query_one(
-            "SELECT COUNT(*) FROM claims WHERE coupon_id = $1 AND user_id = $2",
-            &[&coupon_id, &user_id],
-        )
-        .await?
-        .try_get(0)?;
-    if mine >= i64::from(coupon.per_user_limit) {
-        return Err(ClaimError::PerUserLimit {
-            coupon_id: coupon.id,
-            user_id: user_id.to_owned(),
-            limit: coupon.per_user_limit,
-        });
-    }
-    let bumped = tx
-        .query_opt(
-            "UPDATE coupons SET claimed = claimed + 1 WHERE id = $1 AND claimed < quota
-             RETURNING claimed",
-            &[&coupon_id],
-        )
-        .await?;
-    if bumped.is_none() {
-        return Err(ClaimError::SoldOut(coupon.id));
-    }
-    let claim_id = format!("cl_{}", random_id(8)?);
-    let inserted = tx
-        .execute(
-            "INSERT INTO claims (claim_id, coupon_id, user_id, idem_key, claimed_ms, push_id,
-                 variant)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idem_key) DO NOTHING",
-            &[
-                &claim_id,
-                &coupon_id,
-                &user_id,
-                &key,
-                &to_i64(req.now_ms),
-                &req.push_id,
-                &req.variant,
-            ],
-        )
-        .await?;
-    if inserted == 0 {
-        // Another transaction took this key meanwhile (for another coupon: this one is
-        // locked). The caller rolls the counter back with the savepoint.
-        return Err(ClaimError::KeyReused(key));
-    }
-    Ok(Claim {
-        claim_id,
-        coupon_id: coupon_id.to_owned(),
-        user_id: user_id.to_owned(),
-        claimed_ms: req.now_ms,
-        replayed: false,
-    })
 }

@@ -27,6 +27,7 @@
 //! lets several nodes start at once.
 
 mod analytics;
+mod claim_batch;
 mod claims;
 mod merchants;
 mod plugins;
