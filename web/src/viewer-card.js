@@ -5,7 +5,7 @@
 
 import { el } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
-import { formatPrice, has, t, tr, trAttr } from './viewer-i18n.js';
+import { formatPrice, has, tr, trAttr } from './viewer-i18n.js';
 
 const DEFAULT_DURATION_MS = 8000;
 
@@ -37,9 +37,10 @@ export function buildCard(card, look, { onBuy, onClose, kicker } = {}) {
         close = trAttr(el('button', { class: 'card-close', type: 'button' }, '×'), 'aria-label', 'card.close');
         close.addEventListener('click', onClose);
     }
+    const titleId = `card-title-${String(card.push_id || '').replace(/[^\w-]/g, '')}`;
     const title = p.title || p.id
-        ? el('div', { class: 'title', translate: 'no', text: p.title || p.id })
-        : tr(el('div', { class: 'title' }), 'card.product');
+        ? el('div', { class: 'title', id: titleId, translate: 'no', text: p.title || p.id })
+        : tr(el('div', { class: 'title', id: titleId }), 'card.product');
     const price = el('div', { class: 'price', dataset: { cents: String(p.price_cents || 0), currency: p.currency || 'CNY' } },
         formatPrice(p.price_cents, p.currency));
     const info = el('div', { class: 'card-info' },
@@ -54,7 +55,7 @@ export function buildCard(card, look, { onBuy, onClose, kicker } = {}) {
     const node = el('div', {
         class: `card card--${look}${p.image_url ? '' : ' no-img'}`,
         role: 'dialog',
-        'aria-label': p.title || t('card.product'),
+        'aria-labelledby': titleId,
         dataset: { pushId: card.push_id, product: p.id || '', variant: look, style: card.style || '' },
     }, el('div', { class: 'card-media' }, img, el('span', { class: 'card-ph' }, icon('bag'))), info, buy, close);
     return node;

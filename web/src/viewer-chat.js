@@ -10,7 +10,7 @@
 
 import { el } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
-import { t, tr } from './viewer-i18n.js';
+import { tr, trSlots } from './viewer-i18n.js';
 
 const MAX_ITEMS = 200;
 const ANNOUNCE_GAP_MS = 3000;
@@ -98,8 +98,9 @@ export class Chat {
 
     /** A name (user content); the viewer's own says so in the page's words. */
     nameNode(name, mine) {
+        const own = el('span', { translate: 'no', text: name });
         if (!mine) return el('span', { class: 'name', translate: 'no', text: name });
-        return tr(el('span', { class: 'name' }), 'chat.you', { name });
+        return trSlots(el('span', { class: 'name' }), 'chat.you', { name: own });
     }
 
     /** Announce comment `c` if it is for the viewer: a reply to one of theirs, or @name. */
@@ -113,9 +114,11 @@ export class Chat {
         const now = performance.now();
         if (now - this.lastAnnounce < ANNOUNCE_GAP_MS) return;
         this.lastAnnounce = now;
-        const text = t(reply ? 'chat.reply' : 'chat.mention', { name: c.user.name, text: c.text });
-        this.announceBox.textContent = text;
-        this.announced.push(text);
+        trSlots(this.announceBox, reply ? 'chat.reply' : 'chat.mention', {
+            name: el('span', { translate: 'no', text: c.user.name }),
+            text: el('span', { translate: 'no', text: c.text }),
+        });
+        this.announced.push(this.announceBox.textContent);
     }
 
     /** A `comment` frame (or a snapshot comment). */

@@ -100,6 +100,7 @@ export class Commerce {
             for (const e of this.coupons.values()) this.renderCoupon(e);
             this.renderSale();
             reformatPrices(this.cardSlot);
+            reformatPrices(this.saleBox);
         });
         setInterval(() => this.tick(), 250);
         addEventListener('pagehide', () => this.flushAcks());
@@ -578,10 +579,11 @@ export class Commerce {
             // In plain words: what was bought, at what price (the order id is for the shop).
             const s = this.sale.sale;
             const p = this.products.get(s.product_id);
+            const currency = (p && p.currency) || this.currency;
             r.dataset.order = msg.order_id || '';
-            tr(r, 'sale.ordered', {
-                title: p ? p.title : s.product_id,
-                price: { cents: s.price_cents, currency: (p && p.currency) || this.currency },
+            trSlots(r, 'sale.ordered', {
+                title: el('span', { translate: 'no', text: p ? p.title : s.product_id }),
+                price: el('span', { class: 'price', dataset: { cents: String(s.price_cents), currency } }, formatPrice(s.price_cents, currency)),
             });
         } else {
             tr(r, ...refusal(msg.error));

@@ -352,6 +352,7 @@ export function has(key) {
 
 /** Set `node`'s text to `t(key, params)` and keep it translated on a language switch. */
 export function tr(node, key, params) {
+    delete node.dataset.i18nSlots;
     node.dataset.i18n = key;
     if (params && Object.keys(params).length) node.dataset.i18nArgs = JSON.stringify(params);
     else delete node.dataset.i18nArgs;
@@ -363,6 +364,7 @@ export function tr(node, key, params) {
 export function untr(node, text = '') {
     delete node.dataset.i18n;
     delete node.dataset.i18nArgs;
+    delete node.dataset.i18nSlots;
     node.textContent = text;
     return node;
 }
@@ -380,6 +382,7 @@ export function trAttr(node, attr, key, params) {
  *  `{n: span}` becomes [span, " left"], and "仅剩 {n} 件" [" 仅剩 ", span, " 件"]. The slot
  *  nodes are kept (others update them), only the words around them change. */
 export function trSlots(node, key, slots) {
+    delete node.dataset.i18n;
     node.dataset.i18nSlots = key;
     for (const [name, child] of Object.entries(slots)) child.dataset.slot = name;
     fillSlots(node, key, slots);
