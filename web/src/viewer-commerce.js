@@ -17,7 +17,7 @@
 import { el, mmss, randomId } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
 import { formatPrice, tr, trSlots, untr } from './viewer-i18n.js';
-import { buildCard, cardFromEvent, reformatPrices } from './viewer-card.js';
+import { buildCard, cardFromEvent, dismissCard, reformatPrices } from './viewer-card.js';
 
 export { buildCard, cardFromEvent, dismissCard } from './viewer-card.js';
 
