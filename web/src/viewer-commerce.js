@@ -16,7 +16,7 @@
 
 import { el, mmss, randomId } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
-import { formatPrice, tr, trSlots, untr } from './viewer-i18n.js';
+import { formatCount, formatPrice, tr, trSlots, untr } from './viewer-i18n.js';
 import { buildCard, cardFromEvent, dismissCard, reformatPrices } from './viewer-card.js';
 
 export { buildCard, cardFromEvent, dismissCard } from './viewer-card.js';
@@ -515,7 +515,7 @@ export class Commerce {
         this.saleEls.price.textContent = formatPrice(s.price_cents, currency);
         this.saleEls.was.textContent = p && p.price_cents > s.price_cents ? formatPrice(p.price_cents, currency) : '';
         const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
-        this.saleEls.stock.textContent = String(left);
+        this.saleEls.stock.textContent = formatCount(left);
         this.saleEls.fill.style.width = `${s.stock ? Math.round((left / s.stock) * 100) : 0}%`;
         this.tick();
     }
