@@ -94,7 +94,7 @@ player.on('state', (state) => {
     $('live-badge').dataset.state = state;
     tr($('live-badge'), { waiting: 'badge.soon', ended: 'badge.ended' }[state] || 'badge.live');
     tr($('host-line'), `host.${state}`);
-    if (state !== 'playing' && state !== 'loading') $('latency-badge').hidden = true;
+    showLatency();
     unmute.hidden = !(state === 'playing' && video.muted);
     replayLink.update(state);
 });

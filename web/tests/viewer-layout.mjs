@@ -18,6 +18,7 @@
 // - the chat list is not a live region; 15 comments from someone else announce nothing, a
 //   mention of the viewer is announced.
 // - an unknown room answers 404 with a styled page in the browser's language.
+// - the coupon says its amount once.
 // Screenshots: layout-{portrait,small,landscape,desktop}.png.
 
 import { api, assert, newPage, openViewer, scenario, screenshot, waitInPage } from './lib.mjs';
@@ -127,6 +128,11 @@ scenario('viewer-layout', async ({ args, browser, report, log }) => {
     const allShown = () => document.querySelector('#coupons .coupon') && !document.querySelector('#sale').hidden
         && document.querySelector('#card .card.in');
     await waitInPage(page, allShown, null, { timeout: 20000, what: 'coupon, sale and card on the phone' });
+
+    // No price said twice on the coupon (the demo coupon's title names its amount).
+    report.couponText = await page.evaluate(() => [...document.querySelectorAll('#coupons .coupon-ticket > *')]
+        .filter((n) => n.checkVisibility()).map((n) => n.textContent).join(' | '));
+    assert((report.couponText.match(/10/g) || []).length === 1, `the coupon repeats its amount: "${report.couponText}"`);
 
     const portrait = await measure(page, 'portrait', report, args.artifacts);
     assert(portrait.m.videoHeightShare >= 0.6, `portrait: the video covers ${portrait.m.videoHeightShare} of the height`);

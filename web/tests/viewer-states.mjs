@@ -11,8 +11,9 @@
 // card (a product card pushed), muted (a moderator muted the viewer). In each state and
 // view the DOM is walked (viewer-checks.mjs `wrongLanguage`): in zh-CN no Latin word
 // outside the allow-list, in en no CJK character, outside what viewers and the shop
-// wrote. Then the language switch turns the en page into zh-CN in place and the choice
-// survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (36 of them).
+// wrote. Counts and prices are formatted per locale (4,080; 1.2万; ¥99), the browser's
+// languages pick the page's (zh* → zh-CN, else en). Then the language switch turns the
+// en page into zh-CN in place and the choice survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (36 of them).
 
 import { api, assert, newPage, scenario, screenshot, waitInPage } from './lib.mjs';
 import { wrongLanguage } from './viewer-checks.mjs';
@@ -50,6 +51,30 @@ scenario('viewer-states', async ({ args, browser, report, log }) => {
         viewers.push({ lang, phone, desk });
     }
     const pages = () => viewers.flatMap((v) => [v.phone.page, v.desk.page]);
+
+    // The locale's formats, as the page uses them, and the choice of language.
+    report.formats = {};
+    for (const { lang, phone } of viewers) {
+        report.formats[lang] = await phone.page.evaluate(async () => {
+            const i18n = await import('/assets/viewer-i18n.js');
+            return {
+                4080: i18n.formatCount(4080), 12000: i18n.formatCount(12000), 1234567: i18n.formatCount(1234567),
+                price9900: i18n.formatPrice(9900, 'CNY'), price990: i18n.formatPrice(990, 'CNY'),
+                pick: [['zh-TW', 'en'], ['fr-FR', 'en-GB'], ['de'], ['zh'], []].map((l) => i18n.pickLang(l)),
+            };
+        });
+    }
+    const want = {
+        'zh-CN': { 4080: '4,080', 12000: '1.2万', 1234567: '123.5万', price9900: '¥99', price990: '¥9.90' },
+        en: { 4080: '4,080', 12000: '12,000', 1234567: '1,234,567', price9900: '¥99', price990: '¥9.90' },
+    };
+    for (const [lang, w] of Object.entries(want)) {
+        for (const [k, v] of Object.entries(w)) {
+            assert(report.formats[lang][k] === v, `${lang}: ${k} formats as "${report.formats[lang][k]}", not "${v}"`);
+        }
+    }
+    assert(JSON.stringify(report.formats.en.pick) === JSON.stringify(['zh-CN', 'en', 'en', 'zh-CN', 'en']),
+        `languages picked: ${JSON.stringify(report.formats.en.pick)}`);
     const waitAll = async (fn, what, timeout = 20000) => {
         for (const p of pages()) await waitInPage(p, fn, null, { timeout, what });
     };
