@@ -98,9 +98,8 @@ export class Chat {
 
     /** A name (user content); the viewer's own says so in the page's words. */
     nameNode(name, mine) {
-        const own = el('span', { translate: 'no', text: name });
         if (!mine) return el('span', { class: 'name', translate: 'no', text: name });
-        return trSlots(el('span', { class: 'name' }), 'chat.you', { name: own });
+        return trSlots(el('span', { class: 'name' }), 'chat.you', { name: el('span', { translate: 'no', text: name }) });
     }
 
     /** Announce comment `c` if it is for the viewer: a reply to one of theirs, or @name. */
