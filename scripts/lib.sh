@@ -88,8 +88,9 @@ ensure_npm() {
     fi
 }
 
-# What the browser tests need: Debian's Chromium and web/'s npm packages.
+# What the browser tests need: Debian's Chromium, a CJK font (the zh-CN screenshots of the
+# viewer page are Chinese text, not boxes) and web/'s npm packages.
 ensure_web() {
-    ensure_apt chromium
+    ensure_apt chromium fonts-noto-cjk
     ensure_npm
 }

@@ -193,7 +193,7 @@ async fn room_page(s: &AppState, room: String, page: &str, headers: &HeaderMap) 
         .await
         .unwrap_or(false);
     if !exists {
-        return not_found_page();
+        return not_found_page(&s.pages, headers);
     }
     serve(&s.pages, page, headers)
 }
@@ -275,21 +275,18 @@ fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-fn not_found_page() -> Response {
-    let mut r = (
-        StatusCode::NOT_FOUND,
-        "<!doctype html><meta charset=utf-8><title>No such live room</title>\
-         <h1>No such live room</h1><p>Check the link you were given.</p>",
-    )
-        .into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+/// The page of a room that does not exist (`viewer-missing.html`, styled and in the
+/// viewer's language), with status 404.
+fn not_found_page(pages: &Pages, headers: &HeaderMap) -> Response {
+    // Never a 304: a 404 is not revalidated, so only the encoding is taken from the request.
+    let mut only_encoding = HeaderMap::new();
+    if let Some(v) = headers.get(header::ACCEPT_ENCODING) {
+        only_encoding.insert(header::ACCEPT_ENCODING, v.clone());
+    }
+    let mut r = serve(pages, "viewer-missing.html", &only_encoding);
+    if r.status().is_success() {
+        *r.status_mut() = StatusCode::NOT_FOUND;
+    }
     r
 }
 

@@ -22,13 +22,23 @@
 //!   publishes over RTMP, and says the live ended when it stops.
 //! - `viewer-abr.mjs`: with a two-rung ladder and Chrome's network shaping, the player
 //!   climbs to the top rung, drops to the lower one at 700 kb/s, and climbs back.
+//! - `viewer-layout.mjs`: on a 390×844 phone the video covers ≥ 60 % of the height and,
+//!   with a coupon, a sale and a card showing, nothing covers the composer and the chat
+//!   keeps ≥ 3 lines (also on 360×640); in landscape the offers and card cover neither the
+//!   room bar, chat nor composer; on a desktop the video is beside the chat; text over the
+//!   video keeps 4.5:1; the latency badge waits for a live; "Tap"/"Click to unmute"; the
+//!   chat is no live region but a mention is announced; the unknown-room page is styled.
+//! - `viewer-states.mjs`: zh-CN and en pages through idle, live, coupon, sale, card and
+//!   muted, on a phone (portrait, landscape) and a desktop: no text in the other language
+//!   outside what viewers and the shop wrote, the switch and its memory, the same string
+//!   keys in both; screenshots in `viewer-states/<lang>/<state>-<view>.png`.
 //!
 //! Needs Chromium, Node, ffmpeg and `web/node_modules` (`scripts/test.sh` installs them);
 //! the tests fail, rather than skip, without them.
 
 use livecart_e2e::Serve;
 use livecart_e2e::browser;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use std::time::Duration;
 
@@ -160,4 +170,53 @@ fn player_switches_rungs_on_a_weak_network() {
     let (report, _) = scenario("viewer-abr.mjs", &server, &[]);
     assert_eq!(number(&report, "/weak/quality"), 0.0, "{report:#}");
     assert_eq!(number(&report, "/recovered/quality"), 1.0, "{report:#}");
+}
+
+#[test]
+fn viewer_layouts_fit_phones_and_desktops() {
+    let _one = browser::one_at_a_time();
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-layout.mjs", &server, &[]);
+    assert!(
+        number(&report, "/portrait/videoHeightShare") >= 0.6,
+        "{report:#}"
+    );
+    for view in ["portrait", "small", "landscape"] {
+        assert!(
+            number(&report, &format!("/{view}/chatLines")) >= 3.0,
+            "{report:#}"
+        );
+    }
+    for view in ["portrait", "small", "landscape", "desktop"] {
+        assert_eq!(report[view]["composerCovered"], json!([]), "{report:#}");
+        assert_eq!(report[view]["lowContrast"], json!([]), "{report:#}");
+        let shot = format!("layout-{view}.png");
+        assert!(browser::artifacts().join(&shot).exists(), "{shot} missing");
+    }
+    assert_eq!(report["idleLatencyBadgeHidden"], true, "{report:#}");
+    assert_eq!(report["announcedAfterBusyChat"], "", "{report:#}");
+    assert_eq!(
+        report["unmuteDesktop"].as_str().map(str::trim),
+        Some("Click to unmute"),
+        "{report:#}"
+    );
+    assert_eq!(report["missing-zh-CN"]["status"], 404, "{report:#}");
+}
+
+#[test]
+fn viewer_speaks_one_language_in_every_state() {
+    let _one = browser::one_at_a_time();
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-states.mjs", &server, &[]);
+    assert_eq!(report["violations"], json!([]), "{report:#}");
+    assert_eq!(number(&report, "/screenshots"), 36.0, "{report:#}");
+    assert_eq!(report["afterReload"], "zh-CN", "{report:#}");
+    for lang in ["zh-CN", "en"] {
+        for state in ["idle", "live", "coupon", "sale", "card", "muted"] {
+            for view in ["phone-portrait", "phone-landscape", "desktop"] {
+                let shot = format!("viewer-states/{lang}/{state}-{view}.png");
+                assert!(browser::artifacts().join(&shot).exists(), "{shot} missing");
+            }
+        }
+    }
 }

@@ -1,15 +1,23 @@
 // viewer-chat.js — the chat list: comments (own ones marked, plugin replies styled as the
 // host's), system lines and gift lines; moderation (hide, pin, mute of me); merging a
 // fresh snapshot into what is on screen without flashing; at most ~200 items in the DOM;
-// sticks to the bottom unless the viewer scrolled up. Every text goes in with textContent.
+// sticks to the bottom unless the viewer scrolled up. Every text goes in with textContent;
+// what viewers and the shop wrote is marked translate="no" (content, not the page's words).
+//
+// The list itself is not a live region (a busy room would talk without pause): only a
+// comment that mentions the viewer (@name) or replies to them is announced, through the
+// separate `announce` region, at most one every ANNOUNCE_GAP_MS.
 
 import { el } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
+import { tr, trSlots } from './viewer-i18n.js';
 
 const MAX_ITEMS = 200;
+const ANNOUNCE_GAP_MS = 3000;
 
 export class Chat {
-    /** `opts`: {list, pinned, newMsgs, isMe(userId) → bool, serverNow() → ms, giftLabel(id)} */
+    /** `opts`: {list, pinned, newMsgs, isMe(userId) → bool, serverNow() → ms, giftLabel(id),
+     *  announce (a polite live region), myName() → the viewer's name or null} */
     constructor(opts) {
         this.list = opts.list;
         this.pinnedBox = opts.pinned;
@@ -17,6 +25,10 @@ export class Chat {
         this.isMe = opts.isMe;
         this.serverNow = opts.serverNow;
         this.giftLabel = opts.giftLabel;
+        this.announceBox = opts.announce || null;
+        this.myName = opts.myName || (() => null);
+        this.lastAnnounce = 0;
+        this.announced = []; // what was announced (exposed to tests)
         this.byId = new Map(); // comment id → {node, comment}
         this.hidden = new Set(); // comment ids hidden by moderators
         this.pinnedId = null;
@@ -72,20 +84,44 @@ export class Chat {
         if (plugin) cls.push('host-reply');
         else if (staff) cls.push(`role-${c.user.role}`);
         const node = el('li', { class: cls.join(' '), dataset: { id: c.id, user: c.user.id } });
-        if (staff) node.append(el('span', { class: 'role', text: plugin || c.user.role === 'host' ? 'HOST' : 'MOD' }));
-        node.append(el('span', { class: 'name', text: mine ? `${c.user.name} (you)` : c.user.name }));
+        if (staff) node.append(tr(el('span', { class: 'role' }), plugin || c.user.role === 'host' ? 'chat.host' : 'chat.mod'));
+        node.append(this.nameNode(c.user.name, mine));
         if (c.reply_to) {
             const orig = this.byId.get(c.reply_to);
             if (orig) {
-                node.append(el('span', { class: 'reply-to', text: `@${orig.comment.user.name} ` }));
+                node.append(el('span', { class: 'reply-to', translate: 'no', text: `@${orig.comment.user.name} ` }));
             }
         }
-        node.append(el('span', { class: 'text', text: c.text }));
+        node.append(el('span', { class: 'text', translate: 'no', text: c.text }));
         return node;
     }
 
+    /** A name (user content); the viewer's own says so in the page's words. */
+    nameNode(name, mine) {
+        if (!mine) return el('span', { class: 'name', translate: 'no', text: name });
+        return trSlots(el('span', { class: 'name' }), 'chat.you', { name: el('span', { translate: 'no', text: name }) });
+    }
+
+    /** Announce comment `c` if it is for the viewer: a reply to one of theirs, or @name. */
+    maybeAnnounce(c) {
+        if (!this.announceBox || this.isMe(c.user.id)) return;
+        const orig = c.reply_to && this.byId.get(c.reply_to);
+        const reply = orig && this.isMe(orig.comment.user.id);
+        const me = this.myName();
+        const mention = me && String(c.text).toLowerCase().includes(`@${me.toLowerCase()}`);
+        if (!reply && !mention) return;
+        const now = performance.now();
+        if (now - this.lastAnnounce < ANNOUNCE_GAP_MS) return;
+        this.lastAnnounce = now;
+        trSlots(this.announceBox, reply ? 'chat.reply' : 'chat.mention', {
+            name: el('span', { translate: 'no', text: c.user.name }),
+            text: el('span', { translate: 'no', text: c.text }),
+        });
+        this.announced.push(this.announceBox.textContent);
+    }
+
     /** A `comment` frame (or a snapshot comment). */
-    addComment(c) {
+    addComment(c, { live = true } = {}) {
         if (!c || !c.id || this.hidden.has(c.id)) return;
         const existing = this.byId.get(c.id);
         if (existing) return;
@@ -93,19 +129,30 @@ export class Chat {
         this.byId.set(c.id, { node, comment: c });
         this.insert(node, c.ts || this.serverNow(), { own: this.isMe(c.user.id) });
         if (this.pinnedId === c.id) this.renderPinned();
+        if (live) this.maybeAnnounce(c);
     }
 
+    /** A system line the room sent (a plugin's or the shop's words: content). */
     addSystem(text, kind = 'system') {
-        const node = el('li', { class: kind }, el('span', { class: 'text', text }));
+        const node = el('li', { class: kind }, el('span', { class: 'text', translate: 'no', text }));
+        this.insert(node, this.serverNow());
+    }
+
+    /** A system line of the page's own (string `key`). */
+    addSystemKey(key, kind = 'system') {
+        const node = el('li', { class: kind }, tr(el('span', { class: 'text' }), key));
         this.insert(node, this.serverNow());
     }
 
     addGift(msg) {
         const gift = this.giftLabel(msg.gift_id);
         const mine = this.isMe(msg.user.id);
+        // A known gift's name is a string of ours (re-translated with the line).
+        const text = tr(el('span', { class: 'text' }), msg.count > 1 ? 'chat.giftMany' : 'chat.gift',
+            { gift: gift.key ? { key: gift.key } : gift.label, n: msg.count });
         const node = el('li', { class: `gift-line gift-${gift.id}${mine ? ' own' : ''}`, dataset: { user: msg.user.id } },
-            el('span', { class: 'name', text: mine ? `${msg.user.name} (you)` : msg.user.name }),
-            el('span', { class: 'text', text: `sent a ${gift.label}${msg.count > 1 ? ` ×${msg.count}` : ''}` }),
+            this.nameNode(msg.user.name, mine),
+            text,
             icon(gift.icon, 'gift-icon'));
         this.insert(node, this.serverNow(), { own: mine });
     }
@@ -135,8 +182,8 @@ export class Chat {
         const c = e.comment;
         this.pinnedBox.append(
             el('span', { class: 'pin-icon' }, icon('pin')),
-            el('span', { class: 'name', text: c.user.name }),
-            el('span', { class: 'text', text: c.text }),
+            el('span', { class: 'name', translate: 'no', text: c.user.name }),
+            el('span', { class: 'text', translate: 'no', text: c.text }),
         );
         this.pinnedBox.dataset.id = c.id;
         this.pinnedBox.hidden = false;
@@ -162,7 +209,7 @@ export class Chat {
                 }
             }
         }
-        for (const c of list) this.addComment(c);
+        for (const c of list) this.addComment(c, { live: false });
         this.scrollToEnd();
     }
 }

@@ -14,8 +14,12 @@
 // DASH video, a moment long past) shows at once, and a moment that does not come (stalled
 // video) shows after a bounded wait (viewer-sync.js).
 
-import { el, formatPrice, mmss, randomId } from './viewer-util.js';
+import { el, mmss, randomId } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
+import { formatCount, formatPrice, tr, trSlots, untr } from './viewer-i18n.js';
+import { buildCard, cardFromEvent, dismissCard, reformatPrices } from './viewer-card.js';
+
+export { buildCard, cardFromEvent, dismissCard } from './viewer-card.js';
 
 const ACK_EVERY_MS = 2000;
 const ACK_BATCH = 20;
@@ -25,77 +29,31 @@ const ANSWER_WITHIN_MS = 15_000; // a claim or buy unanswered this long (while c
 /** Host styles that name one of the two card looks. */
 const STYLE_LOOK = { a: 'a', sheet: 'a', large: 'a', big: 'a', b: 'b', compact: 'b', pill: 'b', small: 'b' };
 
-/** Make a server error sentence presentable ("coupon c-1k is sold out" → "Coupon …."). */
-function sentence(text) {
-    const s = String(text || 'Something went wrong').trim();
-    const cap = s.charAt(0).toUpperCase() + s.slice(1);
-    return /[.!?]$/.test(cap) ? cap : `${cap}.`;
+/** A claim's or buy's refusal (the server's English reason, store/src/coupons.rs and
+ *  sales.rs) as [string key, params] in the viewer's words. */
+export function refusal(error) {
+    const err = String(error || '');
+    const limit = /(?:reached|exceed) the limit of (\d+)/.exec(err);
+    if (limit && /coupon/.test(err)) return [limit[1] === '1' ? 'coupon.limitOne' : 'coupon.limit', { n: Number(limit[1]) }];
+    if (limit) return ['err.saleLimit', { n: Number(limit[1]) }];
+    if (/sold out/.test(err)) return ['err.soldOut', {}];
+    if (/is locked/.test(err)) return ['err.locked', {}];
+    if (/not valid yet|not started/.test(err)) return ['err.notYet', {}];
+    if (/expired|has ended/.test(err)) return ['err.ended', {}];
+    if (/^unknown/.test(err)) return ['err.unknown', {}];
+    return ['err.generic', {}];
 }
 
-/** A card's DOM (detached: the caller puts it in the page), as the viewer page and the
- *  replay page show it. `look`: 'a' (a sheet with a big image) or 'b' (a compact pill);
- *  `onBuy()`: the buy link was clicked (it opens the shop itself); `onClose()`: the close
- *  button (none without it). Product texts only ever become text nodes. */
-/** Take a card off the screen: at once, or with its leaving animation (300 ms). */
-export function dismissCard(node, instant) {
-    if (instant) {
-        node.remove();
-        return;
-    }
-    node.classList.remove('in');
-    node.classList.add('out');
-    setTimeout(() => node.remove(), 300);
+/** Whether a coupon's own title already names its amount ("¥10 off — 1,000 likes"): then
+ *  the ticket does not repeat it. */
+function titleNamesAmount(title, cents) {
+    const whole = Math.round(Number(cents || 0) / 100);
+    return whole > 0 && new RegExp(`(^|[^\\d])${whole}([^\\d]|$)`).test(String(title || ''));
 }
 
-export function buildCard(card, look, { onBuy, onClose, kicker } = {}) {
-    const p = card.product || {};
-    const img = el('img', { class: 'card-img', alt: '', loading: 'eager', decoding: 'async', referrerpolicy: 'no-referrer' });
-    img.addEventListener('error', () => node.classList.add('no-img'));
-    if (p.image_url) img.src = p.image_url;
-    const buy = el('a', { class: 'buy', href: p.buy_url || '#', target: '_blank', rel: 'noopener noreferrer' }, 'Buy now');
-    if (onBuy) buy.addEventListener('click', onBuy);
-    let close = null;
-    if (onClose) {
-        close = el('button', { class: 'card-close', type: 'button', 'aria-label': 'Close' }, '×');
-        close.addEventListener('click', onClose);
-    }
-    const info = el('div', { class: 'card-info' },
-        el('div', { class: 'card-kicker', text: kicker || (card.source && card.source !== 'host' ? 'Recommended' : 'Now presenting') }),
-        el('div', { class: 'title', text: p.title || p.id || 'Product' }),
-        el('div', { class: 'price', text: formatPrice(p.price_cents, p.currency) }));
-    if (look === 'a' && p.description) info.append(el('p', { class: 'desc', text: p.description }));
-    if (look === 'a' && Number.isFinite(p.stock) && p.stock > 0 && p.stock <= 50) {
-        info.append(el('div', { class: 'card-stock', text: `Only ${p.stock} left` }));
-    }
-    const node = el('div', {
-        class: `card card--${look}${p.image_url ? '' : ' no-img'}`,
-        role: 'dialog',
-        'aria-label': p.title || 'Product',
-        dataset: { pushId: card.push_id, product: p.id || '', variant: look, style: card.style || '' },
-    }, el('div', { class: 'card-media' }, img, el('span', { class: 'card-ph' }, icon('bag'))), info, buy, close);
-    return node;
-}
-
-/** A card from a timed event's payload (the in-band copy: the product's main fields). */
-export function cardFromEvent(p, ev = {}) {
-    return {
-        push_id: p.push_id,
-        product: {
-            id: p.product_id,
-            title: p.title,
-            price_cents: p.price_cents,
-            currency: p.currency,
-            image_url: p.image_url || '',
-            buy_url: p.buy_url || '',
-        },
-        style: p.style ?? null,
-        duration_ms: p.duration_ms || ev.durationMs || DEFAULT_DURATION_MS,
-        server_ms: p.server_ms,
-        media_ms: Number.isFinite(ev.mediaMs) ? ev.mediaMs : p.media_ms,
-        period: ev.period || null,
-        source: p.source || 'host',
-        partial: true, // the WebSocket copy has the full product
-    };
+/** Set `node` to string `key` unless it already shows it (the sale ticks 4× a second). */
+function setKey(node, key) {
+    if (node.dataset.i18n !== key) tr(node, key);
 }
 
 export class Commerce {
@@ -126,6 +84,7 @@ export class Commerce {
         this.sale = null; // {sale, key}
         this.saleEls = {
             when: document.getElementById('sale-when'),
+            stockLine: document.getElementById('sale-stock'),
             countdown: this.saleBox.querySelector('.countdown'),
             title: document.getElementById('sale-title'),
             price: document.getElementById('sale-price'),
@@ -136,6 +95,13 @@ export class Commerce {
             result: this.saleBox.querySelector('.buy-result'),
         };
         this.saleEls.buy.addEventListener('click', () => this.buy());
+        trSlots(this.saleEls.stockLine, 'sale.left', { n: this.saleEls.stock });
+        document.addEventListener('langchange', () => {
+            for (const e of this.coupons.values()) this.renderCoupon(e);
+            this.renderSale();
+            reformatPrices(this.cardSlot);
+            reformatPrices(this.saleBox);
+        });
         setInterval(() => this.tick(), 250);
         addEventListener('pagehide', () => this.flushAcks());
     }
@@ -301,12 +267,15 @@ export class Commerce {
         dismissCard(node, instant);
     }
 
-    /** Pad the chat so the card does not cover the latest comments. */
+    /** Mark the page as showing a card of `look` (the layout gives it its place, never
+     *  over the chat), and keep the chat on its latest comments. */
     makeRoom(look) {
-        const area = this.cardSlot.parentElement;
-        if (look) area.dataset.card = look;
-        else delete area.dataset.card;
-        const chat = area.querySelector('.chat');
+        const app = document.getElementById('app');
+        if (app) {
+            if (look) app.dataset.card = look;
+            else delete app.dataset.card;
+        }
+        const chat = document.getElementById('chat');
         if (chat) chat.dispatchEvent(new Event('relayout'));
     }
 
@@ -369,21 +338,30 @@ export class Commerce {
         const existing = this.coupons.get(coupon.id);
         if (existing) {
             existing.coupon = coupon;
-            existing.title.textContent = coupon.title || coupon.id;
+            this.renderCoupon(existing);
             return;
         }
-        const title = el('div', { class: 'title', text: coupon.title || coupon.id });
-        const value = el('div', { class: 'value', text: `${formatPrice(coupon.discount_cents, this.currency)} off` });
-        const button = el('button', { class: 'claim', type: 'button' }, 'Claim');
+        const title = el('div', { class: 'title', translate: 'no' });
+        const value = el('div', { class: 'value' });
+        const button = tr(el('button', { class: 'claim', type: 'button' }), 'coupon.claim');
         const result = el('div', { class: 'claim-result', 'aria-live': 'polite' });
         const node = el('div', { class: 'coupon', dataset: { id: coupon.id } },
             el('div', { class: 'coupon-ticket' }, icon('ticket', 'ticket-icon'), value, title), button, result);
         const entry = { coupon, node, title, value, button, result, claimed: false, key: null };
         button.addEventListener('click', () => this.claim(entry));
+        this.renderCoupon(entry);
         this.coupons.set(coupon.id, entry);
         this.couponsBox.append(node);
         this.renderCouponsBox();
         node.classList.add('new');
+    }
+
+    /** The ticket: the amount (unless the shop's title names it) and the title. */
+    renderCoupon(entry) {
+        const c = entry.coupon;
+        entry.title.textContent = c.title || c.id;
+        entry.value.textContent = formatPrice(c.discount_cents, this.currency);
+        entry.value.hidden = !c.discount_cents || titleNamesAmount(c.title, c.discount_cents);
     }
 
     renderCouponsBox() {
@@ -397,16 +375,16 @@ export class Commerce {
         const me = (this.room.user && this.room.user.id) || 'me';
         entry.key = `${me}:${entry.coupon.id}:${randomId()}`;
         entry.button.disabled = true;
-        entry.button.textContent = 'Claiming…';
-        entry.result.textContent = '';
+        tr(entry.button, 'coupon.claiming');
+        untr(entry.result);
         delete entry.result.dataset.ok;
         this.room.send({ type: 'claim', coupon_id: entry.coupon.id, key: entry.key }, entry.key);
         this.expectAnswer(entry.key, () => entry.key, () => {
             entry.key = null;
             entry.button.disabled = false;
-            entry.button.textContent = 'Try again';
+            tr(entry.button, 'coupon.retry');
             entry.result.dataset.ok = 'false';
-            entry.result.textContent = 'No answer from the shop. Please try again.';
+            tr(entry.result, 'err.noAnswer');
         });
     }
 
@@ -417,19 +395,17 @@ export class Commerce {
         entry.key = null;
         entry.result.dataset.ok = msg.ok ? 'true' : 'false';
         if (msg.ok) {
-            entry.result.textContent = `Claimed! ${formatPrice(entry.coupon.discount_cents, this.currency)} off`;
+            tr(entry.result, 'coupon.ok');
             this.markClaimed(entry);
             return;
         }
-        const err = String(msg.error || '');
-        const limit = /reached the limit of (\d+)/.exec(err);
-        if (limit) {
-            entry.result.textContent = `Not claimed: you have reached the limit of ${limit[1]} claim${limit[1] === '1' ? '' : 's'} for this coupon.`;
+        const [key, params] = refusal(msg.error);
+        tr(entry.result, key, params);
+        if (key.startsWith('coupon.limit')) {
             this.markClaimed(entry);
         } else {
-            entry.result.textContent = sentence(err);
-            entry.button.disabled = /sold out|expired|locked|unknown/.test(err);
-            entry.button.textContent = entry.button.disabled ? 'Unavailable' : 'Try again';
+            entry.button.disabled = key !== 'err.generic';
+            tr(entry.button, entry.button.disabled ? 'coupon.unavailable' : 'coupon.retry');
         }
     }
 
@@ -456,7 +432,7 @@ export class Commerce {
         entry.claimed = true;
         entry.node.classList.add('claimed');
         entry.button.disabled = true;
-        entry.button.textContent = 'Claimed ✓';
+        tr(entry.button, 'coupon.claimed');
     }
 
     // ---- flash sale ---------------------------------------------------------------------
@@ -468,7 +444,7 @@ export class Commerce {
         }
         if (!this.sale || this.sale.sale.id !== sale.id) {
             this.sale = { sale, key: null, bought: false };
-            this.saleEls.result.textContent = '';
+            untr(this.saleEls.result);
             delete this.saleEls.result.dataset.ok;
         } else {
             this.sale.sale = sale;
@@ -539,7 +515,7 @@ export class Commerce {
         this.saleEls.price.textContent = formatPrice(s.price_cents, currency);
         this.saleEls.was.textContent = p && p.price_cents > s.price_cents ? formatPrice(p.price_cents, currency) : '';
         const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
-        this.saleEls.stock.textContent = String(left);
+        this.saleEls.stock.textContent = formatCount(left);
         this.saleEls.fill.style.width = `${s.stock ? Math.round((left / s.stock) * 100) : 0}%`;
         this.tick();
     }
@@ -559,35 +535,35 @@ export class Commerce {
         const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
         const els = this.saleEls;
         if (s.starts_ms && now < s.starts_ms) {
-            els.when.textContent = 'Starts in';
+            setKey(els.when, 'sale.startsIn');
             els.countdown.textContent = mmss(s.starts_ms - now);
             els.buy.disabled = true;
-            els.buy.textContent = 'Soon';
+            setKey(els.buy, 'sale.soon');
             return;
         }
         if (s.ends_ms && now >= s.ends_ms) {
             this.clearSale();
             return;
         }
-        els.when.textContent = 'Ends in';
+        setKey(els.when, 'sale.endsIn');
         els.countdown.textContent = mmss(s.ends_ms - now);
         const busy = Boolean(this.sale.key);
         els.buy.disabled = busy || left === 0;
-        els.buy.textContent = left === 0 ? 'Sold out' : busy ? 'Buying…' : 'Buy now';
+        setKey(els.buy, left === 0 ? 'sale.soldOut' : busy ? 'sale.buying' : 'sale.buy');
     }
 
     buy() {
         if (!this.sale || this.sale.key) return;
         const s = this.sale.sale;
         this.sale.key = `${(this.room.user && this.room.user.id) || 'me'}:${s.id}:${randomId()}`;
-        this.saleEls.result.textContent = '';
+        untr(this.saleEls.result);
         delete this.saleEls.result.dataset.ok;
         const sale = this.sale;
         this.room.send({ type: 'buy', sale_id: s.id, quantity: 1, key: sale.key }, sale.key);
         this.expectAnswer(sale.key, () => sale.key, () => {
             sale.key = null;
             this.saleEls.result.dataset.ok = 'false';
-            this.saleEls.result.textContent = 'No answer from the shop. Please try again.';
+            tr(this.saleEls.result, 'err.noAnswer');
             this.tick();
         });
         this.tick();
@@ -599,7 +575,19 @@ export class Commerce {
         this.sale.key = null;
         const r = this.saleEls.result;
         r.dataset.ok = msg.ok ? 'true' : 'false';
-        r.textContent = msg.ok ? `Order placed! (${msg.order_id})` : sentence(msg.error);
+        if (msg.ok) {
+            // In plain words: what was bought, at what price (the order id is for the shop).
+            const s = this.sale.sale;
+            const p = this.products.get(s.product_id);
+            const currency = (p && p.currency) || this.currency;
+            r.dataset.order = msg.order_id || '';
+            trSlots(r, 'sale.ordered', {
+                title: el('span', { translate: 'no', text: p ? p.title : s.product_id }),
+                price: el('span', { class: 'price', dataset: { cents: String(s.price_cents), currency } }, formatPrice(s.price_cents, currency)),
+            });
+        } else {
+            tr(r, ...refusal(msg.error));
+        }
         this.tick();
     }
 }

@@ -5,19 +5,23 @@
 
 import { el } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
+import { formatCount, t, tr, untr } from './viewer-i18n.js';
 
 const LIKE_EVERY_MS = 300;
 const MAX_HEARTS = 40;
 
+/** The gifts, each with its label's string key. */
 export const GIFTS = [
-    { id: 'rose', icon: 'rose', label: 'Rose' },
-    { id: 'heart', icon: 'heart', label: 'Heart' },
-    { id: 'rocket', icon: 'rocket', label: 'Rocket' },
-    { id: 'crown', icon: 'crown', label: 'Crown' },
+    { id: 'rose', icon: 'rose', key: 'gift.rose' },
+    { id: 'heart', icon: 'heart', key: 'gift.heart' },
+    { id: 'rocket', icon: 'rocket', key: 'gift.rocket' },
+    { id: 'crown', icon: 'crown', key: 'gift.crown' },
 ];
 
+/** A gift by id: {id, icon, key (null for a gift this page does not know), label}. */
 export function giftLabel(id) {
-    return GIFTS.find((g) => g.id === id) || { id, icon: 'gift', label: String(id) };
+    const g = GIFTS.find((x) => x.id === id) || { id, icon: 'gift', key: null };
+    return { ...g, label: g.key ? t(g.key) : String(id) };
 }
 
 /** Transient messages at the top of the screen. */
@@ -96,7 +100,8 @@ export class Likes {
         this.batches = this.batches.filter((b) => now - b.at < 5000);
         const unconfirmed = this.batches.reduce((n, b) => n + b.count, 0);
         this.shown = Math.max(this.shown, this.server + this.pending + unconfirmed);
-        this.count.textContent = String(this.shown);
+        this.count.textContent = formatCount(this.shown);
+        this.count.dataset.n = String(this.shown);
     }
 }
 
@@ -111,7 +116,7 @@ export class Gifts {
         this.showing = false;
         for (const g of GIFTS) {
             const b = el('button', { type: 'button', class: `gift-choice gift-${g.id}`, dataset: { gift: g.id } },
-                el('span', { class: 'gift-emoji' }, icon(g.icon)), el('span', { class: 'gift-name', text: g.label }));
+                el('span', { class: 'gift-emoji' }, icon(g.icon)), tr(el('span', { class: 'gift-name' }), g.key));
             b.addEventListener('click', () => {
                 this.room.send({ type: 'gift', gift_id: g.id, count: 1 });
                 this.toggle(false);
@@ -149,10 +154,9 @@ export class Gifts {
         }
         this.showing = true;
         const gift = giftLabel(g.gift_id);
-        const label = gift.label;
         const node = el('div', { class: `gift-pop gift-${gift.id}` },
             el('span', { class: 'gift-emoji' }, icon(gift.icon)),
-            el('span', { class: 'gift-who' }, el('b', { text: g.user.name }), el('span', { text: ` sent ${label}` })),
+            el('span', { class: 'gift-who' }, el('b', { text: g.user.name, translate: 'no' }), el('span', { text: t('gift.sent', { gift: gift.label }) })),
             el('span', { class: 'gift-count', text: `×${g.count}` }));
         node.addEventListener('animationend', () => {
             node.remove();
@@ -166,26 +170,21 @@ export class Gifts {
 export function renderConn(node, state, visible) {
     node.dataset.state = state;
     node.classList.toggle('show', Boolean(visible));
-    const text = {
-        connecting: 'Connecting…',
-        live: 'Connected',
-        reconnecting: 'Reconnecting…',
-        offline: 'Offline',
-    }[state] || state;
-    node.querySelector('.conn-text').textContent = text;
+    const key = {
+        connecting: 'conn.connecting',
+        live: 'conn.live',
+        reconnecting: 'conn.reconnecting',
+        offline: 'conn.offline',
+    }[state] || 'conn.connecting';
+    tr(node.querySelector('.conn-text'), key);
 }
 
 /** The overlay over the video for the player's state. */
 export function renderVideoStatus(box, text, state) {
-    const messages = {
-        loading: 'Loading the live…',
-        waiting: 'Waiting for the host… The live starts soon.',
-        ended: 'This live has ended. Thanks for watching!',
-        unsupported: 'This browser cannot play the live video.',
-    };
     box.dataset.state = state;
     box.hidden = state === 'playing';
-    text.textContent = messages[state] || '';
+    if (['loading', 'waiting', 'ended', 'unsupported'].includes(state)) tr(text, `status.${state}`);
+    else untr(text);
 }
 
 /** Under "the live has ended", a link to its replay (`/replay/{room}/{period}`, the period
@@ -221,7 +220,7 @@ export class ReplayLink {
         if (rec) {
             this.node.href = `/replay/${encodeURIComponent(this.room)}/${encodeURIComponent(rec.period)}`;
             this.node.dataset.period = rec.period;
-            this.node.textContent = period ? 'Watch the replay' : 'Watch the last live';
+            tr(this.node, period ? 'replay.watch' : 'replay.last');
             this.node.hidden = false;
         } else if (this.tries++ < 20) {
             // The recording of a live that just ended is listed within moments.

@@ -1,5 +1,6 @@
 // viewer-util.js — small helpers shared by the viewer page modules: safe DOM building
-// (text only, never HTML), price formatting, ids for idempotency keys, a tiny event emitter.
+// (text only, never HTML), price formatting (re-exported from viewer-i18n.js), ids for
+// idempotency keys, a tiny event emitter.
 
 /** Create an element: `el('div', {class: 'x', dataset: {id}}, child, 'text', ...)`.
  *  Strings become text nodes: untrusted text can never become markup. */
@@ -23,28 +24,9 @@ export function el(tag, attrs, ...children) {
     return node;
 }
 
-const fmtCache = new Map();
-/** Fraction digits of a currency (CNY 2, JPY 0, ...). */
-function currencyFormat(currency) {
-    const key = currency || 'CNY';
-    if (!fmtCache.has(key)) {
-        let f;
-        try {
-            f = new Intl.NumberFormat(undefined, { style: 'currency', currency: key });
-        } catch (_) {
-            f = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'CNY' });
-        }
-        fmtCache.set(key, f);
-    }
-    return fmtCache.get(key);
-}
-
-/** `9900, 'CNY'` → "CN¥99.00" (per the browser's locale). Amounts are in minor units. */
-export function formatPrice(cents, currency) {
-    const f = currencyFormat(currency);
-    const digits = f.resolvedOptions().maximumFractionDigits;
-    return f.format(Number(cents || 0) / 10 ** digits);
-}
+/** `9900, 'CNY'` → "¥99" in the page's language (viewer-i18n.js). Amounts are in minor
+ *  units. Kept here for the modules that format prices without translating. */
+export { formatPrice } from './viewer-i18n.js';
 
 /** A random id for idempotency keys. */
 export function randomId() {

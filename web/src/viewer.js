@@ -1,6 +1,7 @@
 // viewer.js — entry point of the viewer page (/live/{room}): reads the room and an optional
-// ?token= / ?name= from the URL, wires the room client, player, chat, likes, gifts and
-// commerce together, and exposes `window.__livecart` for tests and debugging.
+// ?token= / ?name= from the URL, picks the language (viewer-i18n.js), wires the room
+// client, player, chat, likes, gifts and commerce together, and exposes
+// `window.__livecart` for tests and debugging.
 
 import { Identity } from './viewer-identity.js';
 import { Room } from './viewer-room.js';
@@ -11,6 +12,7 @@ import { FrameClock, Moments } from './viewer-sync.js';
 import { Gifts, Likes, ReplayLink, Toast, giftLabel, renderConn, renderVideoStatus } from './viewer-ui.js';
 import { store } from './viewer-util.js';
 import { fillIcons } from './viewer-icons.js';
+import { LANG_NAMES, currentLang, formatCount, formatDecimal, initLang, setLang, t, tr, trAttr, translateStatic } from './viewer-i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,7 +27,25 @@ if (params.has('name')) {
     if (saved && saved.user && saved.user.name !== name) store.remove(`livecart:guest:${roomId}`);
 }
 
+initLang();
+translateStatic();
 fillIcons();
+// Touch screens are tapped, others clicked.
+const touch = () => matchMedia('(pointer: coarse)').matches || navigator.maxTouchPoints > 0;
+
+// The language switch names the other language, in that language.
+const langButton = $('lang');
+function showLangButton() {
+    const other = currentLang() === 'zh-CN' ? 'en' : 'zh-CN';
+    langButton.textContent = LANG_NAMES[other];
+    langButton.lang = other;
+    langButton.dataset.to = other;
+}
+showLangButton();
+langButton.addEventListener('click', () => {
+    setLang(langButton.dataset.to);
+    showLangButton();
+});
 const identity = new Identity(roomId, urlToken);
 const room = new Room(roomId, identity);
 const toast = new Toast($('toast'));
@@ -39,6 +59,8 @@ const chat = new Chat({
     isMe,
     serverNow: () => room.serverNow(),
     giftLabel,
+    announce: $('chat-announce'),
+    myName: () => (room.user && room.user.name) || null,
 });
 const video = $('player');
 const player = new Player(video, roomId, () => room.serverNow());
@@ -57,25 +79,22 @@ const commerce = new Commerce({
     coupons: $('coupons'),
     sale: $('sale'),
     variant: () => (identity.current && identity.current.variant) || 'a',
-    toast: (t) => toast.show(t),
+    toast: (text) => toast.show(text),
     moments,
 });
 
 // ---- player -----------------------------------------------------------------------------
 
 const unmute = $('unmute');
+const unmuteText = unmute.querySelector('.unmute-text');
+tr(unmuteText, touch() ? 'unmute.tap' : 'unmute.click');
 const replayLink = new ReplayLink($('replay-link'), roomId, player); // once the live has ended
 player.on('state', (state) => {
     renderVideoStatus($('video-status'), $('video-status-text'), state);
     $('live-badge').dataset.state = state;
-    $('live-badge').textContent = { waiting: 'SOON', ended: 'ENDED' }[state] || 'LIVE';
-    $('host-line').textContent = {
-        loading: 'Connecting to the live…',
-        playing: 'Live now',
-        waiting: 'Starting soon',
-        ended: 'The live has ended',
-        unsupported: 'Chat only on this browser',
-    }[state] || '';
+    tr($('live-badge'), { waiting: 'badge.soon', ended: 'badge.ended' }[state] || 'badge.live');
+    tr($('host-line'), `host.${state}`);
+    showLatency();
     unmute.hidden = !(state === 'playing' && video.muted);
     replayLink.update(state);
 });
@@ -84,14 +103,22 @@ player.on('playing', () => { unmute.hidden = !video.muted; });
 player.on('muted', (muted) => { unmute.hidden = !muted || player.state !== 'playing'; });
 player.on('blocked', () => {
     unmute.hidden = false;
-    unmute.lastElementChild.textContent = 'Tap to play';
+    tr(unmuteText, touch() ? 'play.tap' : 'play.click');
 });
+// The delay behind the live: shown only while there is one to show.
+let lastLatency = null;
+function showLatency() {
+    $('latency-badge').hidden = lastLatency === null || player.state !== 'playing';
+    if (lastLatency !== null) $('latency').textContent = t('badge.latencyValue', { s: formatDecimal(lastLatency) });
+}
 player.on('latency', (lat) => {
-    $('latency').textContent = lat === null ? '–' : `${lat.toFixed(1)} s`;
+    lastLatency = lat;
+    showLatency();
 });
 unmute.addEventListener('click', () => {
     player.unmute();
     unmute.hidden = true;
+    tr(unmuteText, touch() ? 'unmute.tap' : 'unmute.click');
 });
 renderVideoStatus($('video-status'), $('video-status-text'), 'loading');
 
@@ -109,13 +136,19 @@ room.on('welcome', (user) => {
     myIds.add(user.id);
     showMe();
 });
+let online = 0;
+const showOnline = () => { $('online').textContent = formatCount(online); };
 room.on('snapshot', (snap, { resumed }) => {
-    $('title').textContent = snap.title || roomId;
-    document.title = `${snap.title || roomId} · livecart`;
-    $('online').textContent = String(snap.online ?? 0);
+    const title = $('title');
+    delete title.dataset.i18n; // the room's own title, as the merchant wrote it
+    title.translate = false;
+    title.textContent = snap.title || roomId;
+    document.title = t('page.title', { title: snap.title || roomId });
+    online = snap.online ?? 0;
+    showOnline();
     likes.setTotal(snap.likes ?? 0);
     chat.snapshot(snap.comments, { resumed });
-    if (!resumed) chat.addSystem('Welcome! Ask the host anything in the chat, and be kind.', 'welcome');
+    if (!resumed) chat.addSystemKey('chat.welcome', 'welcome');
     commerce.setCoupons(snap.coupons);
     commerce.setSale(snap.flash_sale);
     if (snap.pinned) commerce.onPinned(snap.pinned);
@@ -127,16 +160,25 @@ room.on('gift', (m) => {
     gifts.onGift(m);
 });
 room.on('likes', (m) => likes.setTotal(m.total));
-room.on('online', (m) => { $('online').textContent = String(m.count); });
+room.on('online', (m) => {
+    online = m.count;
+    showOnline();
+});
+document.addEventListener('langchange', () => {
+    showOnline();
+    showLatency();
+    likes.render();
+    document.title = t('page.title', { title: $('title').textContent });
+});
 room.on('moderation', (m) => {
     if (m.action === 'hide') chat.hide(m.comment_id);
     else if (m.action === 'pin') chat.pin(m.comment_id);
     else if (m.action === 'mute' && isMe(m.user_id)) {
-        chat.addSystem('A moderator muted you: your comments are not shown for now.', 'notice');
-        $('chat-input').placeholder = 'You are muted';
+        chat.addSystemKey('chat.mutedMe', 'notice');
+        trAttr($('chat-input'), 'placeholder', 'composer.muted');
     } else if (m.action === 'unmute' && isMe(m.user_id)) {
-        chat.addSystem('You can chat again.', 'notice');
-        $('chat-input').placeholder = 'Say something…';
+        chat.addSystemKey('chat.unmutedMe', 'notice');
+        trAttr($('chat-input'), 'placeholder', 'composer.placeholder');
     }
 });
 room.on('product', (m) => commerce.onProduct(m.card));
@@ -147,19 +189,21 @@ room.on('flash_sale', (m) => commerce.onFlashSale(m));
 room.on('claim_result', (m) => commerce.onClaimResult(m));
 room.on('buy_result', (m) => commerce.onBuyResult(m));
 room.on('error', (m) => {
-    const text = {
-        muted: 'You are muted in this room.',
-        rate_limited: 'Slow down a little — too many messages.',
-        too_large: 'That message is too long.',
-        bad_message: 'That message could not be sent.',
-        forbidden: 'You are not allowed to do that.',
+    const key = {
+        muted: 'toast.muted',
+        rate_limited: 'toast.rateLimited',
+        too_large: 'toast.tooLarge',
+        bad_message: 'toast.badMessage',
+        forbidden: 'toast.forbidden',
     }[m.code];
-    if (text) toast.show(text, 'error');
+    if (key) toast.show(t(key), 'error');
     else if (m.code !== 'invalid_token') console.warn('room error', m.code, m.message);
 });
 room.on('token_refused', () => console.info('token refused; getting a new one'));
 room.on('fatal', (code, message) => {
-    toast.show(code === 'unknown_room' ? 'This live room does not exist.' : message || 'Cannot join this room.', 'error', 10_000);
+    // (The server's own message is English: the page says it in the viewer's language.)
+    toast.show(t(code === 'unknown_room' ? 'toast.unknownRoom' : 'toast.cannotJoin'), 'error', 10_000);
+    if (message) console.info('cannot join:', code, message);
 });
 
 // ---- chat input -------------------------------------------------------------------------
@@ -171,7 +215,7 @@ $('chat-form').addEventListener('submit', (e) => {
     if (!text) return;
     const length = [...text].length;
     if (length > 500) {
-        toast.show(`Comments are at most 500 characters (this one has ${length}).`, 'error');
+        toast.show(t('toast.tooLong', { n: length }), 'error');
         return;
     }
     room.send({ type: 'comment', text });
@@ -185,7 +229,7 @@ $('me').addEventListener('click', () => {
     const u = room.user || (identity.current && identity.current.user);
     $('name-input').value = identity.name || (u ? u.name : '');
     if (identity.current && identity.current.source === 'url') {
-        $('name-hint').textContent = 'Your name comes from your invitation link and cannot be changed here.';
+        tr($('name-hint'), 'name.fromUrl');
     }
     if (dialog.showModal) dialog.showModal();
 });
@@ -200,7 +244,7 @@ $('name-form').addEventListener('submit', async (e) => {
             room.reconnectNow(); // hello again with the new token; resume keeps the page
         }
     } catch (_) {
-        toast.show('Could not change your name right now.', 'error');
+        toast.show(t('name.failed'), 'error');
     }
 });
 
@@ -208,7 +252,7 @@ $('name-form').addEventListener('submit', async (e) => {
 
 identity.ensure().then(() => {
     showMe();
-    if (identity.refusedUrlToken) toast.show('Your link has expired: you are watching as a guest.');
+    if (identity.refusedUrlToken) toast.show(t('toast.linkExpired'));
 }).catch(() => { /* the room client retries */ });
 room.start();
 player.start();
@@ -233,6 +277,7 @@ window.__livecart = {
     get period() { return player.period; },
     get playedPeriod() { return player.playedPeriod; },
     get ws() { return room.ws; },
+    get lang() { return currentLang(); },
     serverNow: () => room.serverNow(),
     room,
     player,

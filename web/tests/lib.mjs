@@ -9,7 +9,8 @@
 //   launch()                  → a Chromium Browser with the contract's flags.
 //   newPage(browser, opts?)   → {context, page, errors}: a fresh context (own storage,
 //        i.e. its own guest) with a 390x844 phone viewport by default (opts.viewport,
-//        opts.isMobile), product images from other origins served locally (so pages never
+//        opts.isMobile, opts.hasTouch, opts.locale: the browser's language, e.g. 'zh-CN'),
+//        product images from other origins served locally (so pages never
 //        reach the internet), and `errors` collecting page errors and console errors.
 //   openViewer(browser, base, room, opts?) → {context, page, errors}: newPage + /live/{room},
 //        waits until the room is joined (#conn[data-state=live]). opts.query: URL query
@@ -97,6 +98,7 @@ export async function newPage(browser, opts = {}) {
         isMobile: opts.isMobile ?? false,
         hasTouch: opts.hasTouch ?? false,
         deviceScaleFactor: opts.deviceScaleFactor || 1,
+        ...(opts.locale ? { locale: opts.locale } : {}),
     });
     const base = opts.base ? new URL(opts.base).origin : null;
     // Nothing leaves the machine: other origins get a picture (images) or a stub page.

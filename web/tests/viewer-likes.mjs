@@ -23,16 +23,17 @@ scenario('viewer-likes', async ({ args, browser, report, log }) => {
         })),
     });
     const b = await openViewer(browser, args.base, args.room);
-    // Start from what the pages show (the room may have likes already).
-    await waitInPage(a.page, (n) => Number(document.querySelector('#likes .n').textContent) >= n, before,
+    // Start from what the pages show (the room may have likes already). Counts are shown
+    // grouped in the page's locale (en here: "1,300").
+    await waitInPage(a.page, (n) => Number(document.querySelector('#likes .n').textContent.replace(/,/g, '')) >= n, before,
         { what: 'the page to show the room total' });
     // Record every value the tapper's counter shows.
     await a.page.evaluate(() => {
         const n = document.querySelector('#likes .n');
-        window.__seen = [Number(n.textContent)];
+        window.__seen = [Number(n.textContent.replace(/,/g, ''))];
         window.__maxHearts = 0;
         new MutationObserver(() => {
-            window.__seen.push(Number(n.textContent));
+            window.__seen.push(Number(n.textContent.replace(/,/g, '')));
             window.__maxHearts = Math.max(window.__maxHearts, document.querySelectorAll('#hearts .float-heart').length);
         }).observe(n, { childList: true, characterData: true, subtree: true });
     });
@@ -44,9 +45,9 @@ scenario('viewer-likes', async ({ args, browser, report, log }) => {
     }
     report.stormMs = Date.now() - t0;
     const target = before + taps;
-    await waitInPage(a.page, (n) => Number(document.querySelector('#likes .n').textContent) >= n, target,
+    await waitInPage(a.page, (n) => Number(document.querySelector('#likes .n').textContent.replace(/,/g, '')) >= n, target,
         { timeout: 5000, what: `the tapper's count to reach ${target}` });
-    await waitInPage(b.page, (n) => Number(document.querySelector('#likes .n').textContent) >= n, target,
+    await waitInPage(b.page, (n) => Number(document.querySelector('#likes .n').textContent.replace(/,/g, '')) >= n, target,
         { timeout: 5000, what: `the other viewer's count to reach ${target}` });
     report.otherSawAfterMs = Date.now() - t0 - report.stormMs;
     const server = await waitFor(async () => {
@@ -55,8 +56,8 @@ scenario('viewer-likes', async ({ args, browser, report, log }) => {
     }, { timeout: 5000, what: `the room total to reach ${target}` });
     await a.page.waitForTimeout(1200); // late totals must not move anything
     const shown = {
-        a: Number(await a.page.textContent('#likes .n')),
-        b: Number(await b.page.textContent('#likes .n')),
+        a: Number((await a.page.textContent('#likes .n')).replace(/,/g, '')),
+        b: Number((await b.page.textContent('#likes .n')).replace(/,/g, '')),
         server: (await rest.get(`/api/rooms/${args.room}`)).likes,
     };
     const seen = await a.page.evaluate(() => window.__seen);
