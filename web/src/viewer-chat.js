@@ -27,7 +27,7 @@ export class Chat {
         this.giftLabel = opts.giftLabel;
         this.announceBox = opts.announce || null;
         this.myName = opts.myName || (() => null);
-        this.lastAnnounce = 0;
+        this.lastAnnounce = -Infinity; // the first mention is announced however young the page
         this.announced = []; // what was announced (exposed to tests)
         this.byId = new Map(); // comment id → {node, comment}
         this.hidden = new Set(); // comment ids hidden by moderators
