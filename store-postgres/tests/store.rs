@@ -455,7 +455,7 @@ fn an_unreachable_database_is_an_error_at_connect() {
 
 /// A sale of `stock` units, at most `per_user` each, open from 0 to 1,000 ms.
 fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::FlashSale {
-    let room = s.create_room("m1", "Live").unwrap();
+    let room = s.create_room("m1", "Live").expect("room");
     let p = s
         .upsert_product(
             "m1",
@@ -464,7 +464,7 @@ fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::Fla
                 ..Product::default()
             },
         )
-        .unwrap();
+        .expect("product");
     s.create_flash_sale(
         "m1",
         &NewFlashSale {
@@ -477,7 +477,7 @@ fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::Fla
             ends_ms: 1_000,
         },
     )
-    .unwrap()
+    .expect("sale")
 }
 
 #[test]
