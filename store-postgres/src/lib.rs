@@ -27,6 +27,7 @@
 //! lets several nodes start at once.
 
 mod analytics;
+mod buy_batch;
 mod claim_batch;
 mod claims;
 mod merchants;

@@ -1,21 +1,18 @@
 //! [`SaleStore`] on PostgreSQL: flash sales and orders.
 //!
-//! Buys follow the claims' recipe (see `claims.rs`): one transaction per batch that locks
-//! every sale it names in id order, each buy in a savepoint, `sold` moved only by `UPDATE …
-//! WHERE sold + $2 <= stock RETURNING`, and the unique `idem_key` of `orders` (one key space
-//! for buys and plain purchases) turning a racing reuse into a replay or `KeyReused`.
+//! A buy batch is one transaction of a few statements, whatever its size (`buy_batch.rs`);
+//! the unique `idem_key` of `orders` is one key space for buys and plain purchases.
 
 use crate::rooms::product_in;
 use crate::{PostgresStore, fresh_ids, u32_at, u64_at};
-use deadpool_postgres::Object;
 use livecart_store::util::{effective_key, now_ms, random_id, to_i64};
 use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, SaleStore, StoreError};
 use tokio_postgres::{GenericClient, Row};
 
-const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
+pub(crate) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
     per_user_limit, starts_ms, ends_ms, created_ms";
 
-fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
+pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
     Ok(FlashSale {
         id: r.try_get(0)?,
         merchant_id: r.try_get(1)?,
@@ -31,11 +28,11 @@ fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
     })
 }
 
-const ORDER_COLS: &str =
+pub(crate) const ORDER_COLS: &str =
     "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id";
 
 /// An order row with the room it was placed in (which [`Order`] does not carry).
-fn order_row(r: &Row) -> Result<(Order, String), tokio_postgres::Error> {
+pub(crate) fn order_row(r: &Row) -> Result<(Order, String), tokio_postgres::Error> {
     Ok((
         Order {
             order_id: r.try_get(0)?,
@@ -231,7 +228,7 @@ impl SaleStore for PostgresStore {
         let requests = batch.to_vec();
         let n = requests.len();
         let answer = self.run(move |mut db| async move {
-            Ok::<_, StoreError>(buy_batch(&mut db, &requests).await)
+            Ok::<_, StoreError>(crate::buy_batch::buy_batch(&mut db, &requests).await)
         });
         match answer {
             Ok(Ok(results)) => results,
@@ -347,116 +344,5 @@ impl PostgresStore {
                 })
                 .collect()
         })
-    }
-}
-
-/// The whole batch in one transaction: lock its sales in id order, decide each buy in a
-/// savepoint, commit once. An error of the transaction itself fails every buy.
-async fn buy_batch(
-    db: &mut Object,
-    batch: &[BuyRequest],
-) -> Result<Vec<Result<Order, BuyError>>, StoreError> {
-    let tx = db.transaction().await?;
-    let mut ids: Vec<&str> = batch.iter().map(|r| r.sale_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    tx.execute(
-        "SELECT 1 FROM flash_sales WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        &[&ids],
-    )
-    .await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for req in batch {
-        tx.batch_execute("SAVEPOINT buy").await?;
-        let result = buy_in(&*tx, req).await;
-        let end = if result.is_ok() {
-            "RELEASE SAVEPOINT buy"
-        } else {
-            "ROLLBACK TO SAVEPOINT buy; RELEASE SAVEPOINT buy"
-        };
-        tx.batch_execute(end).await?;
-        results.push(result);
-    }
-    tx.commit().await?;
-    Ok(results)
-}
-
-/// One buy inside the batch's transaction (its sale row already locked). Checks, in
-/// order: key, quantity, sale exists (in this room), window, per-user limit, stock.
-async fn buy_in(tx: &impl GenericClient, req: &BuyRequest) -> Result<Order, BuyError> {
-    let key = effective_key(&req.idempotency_key)?;
-    let (sale_id, user_id, quantity) = (req.sale_id.as_str(), req.user_id.as_str(), req.quantity);
-    let replay = |found: Option<(Order, String)>| match found {
-        Some((order, _room))
-            if order.sale_id.as_deref() == Some(sale_id) && order.user_id == user_id =>
-        {
-            Ok(Order {
-                replayed: true,
-                ..order
-            })
-        }
-        _ => Err(BuyError::KeyReused(key.clone())),
-    };
-    if let Some(found) = order_by_key(tx, &key).await? {
-        return replay(Some(found));
-    }
-    if quantity == 0 {
-        return Err(BuyError::BadQuantity(quantity));
-    }
-    let sale = sale_in(tx, sale_id)
-        .await?
-        .filter(|s| req.in_room.as_ref().is_none_or(|room| s.room_id == *room))
-        .ok_or_else(|| BuyError::UnknownSale(sale_id.to_owned()))?;
-    if req.now_ms < sale.starts_ms {
-        return Err(BuyError::NotStarted(sale.id));
-    }
-    if req.now_ms >= sale.ends_ms {
-        return Err(BuyError::Ended(sale.id));
-    }
-    let mine: i64 = tx
-        .query_one(
-            "SELECT COALESCE(SUM(quantity), 0)::BIGINT FROM orders
-             WHERE sale_id = $1 AND user_id = $2",
-            &[&sale_id, &user_id],
-        )
-        .await?
-        .try_get(0)?;
-    if mine + i64::from(quantity) > i64::from(sale.per_user_limit) {
-        return Err(BuyError::PerUserLimit {
-            sale_id: sale.id,
-            user_id: user_id.to_owned(),
-            limit: sale.per_user_limit,
-        });
-    }
-    let bumped = tx
-        .query_opt(
-            "UPDATE flash_sales SET sold = sold + $2 WHERE id = $1 AND sold + $2 <= stock
-             RETURNING sold",
-            &[&sale_id, &i64::from(quantity)],
-        )
-        .await?;
-    if bumped.is_none() {
-        return Err(BuyError::SoldOut {
-            left: sale.stock.saturating_sub(sale.sold),
-            sale_id: sale.id,
-        });
-    }
-    let order = NewOrder {
-        sale_id: Some(sale_id),
-        room_id: &sale.room_id,
-        product_id: &sale.product_id,
-        user_id,
-        quantity,
-        amount_cents: sale.price_cents.saturating_mul(u64::from(quantity)),
-        key: &key,
-        now_ms: req.now_ms,
-    }
-    .insert(tx)
-    .await?;
-    match order {
-        Some(order) => Ok(order),
-        // A plain purchase (or a buy of another sale) took this key meanwhile; the
-        // savepoint rollback undoes `sold`.
-        None => Err(BuyError::KeyReused(key.clone())),
     }
 }
