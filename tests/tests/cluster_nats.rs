@@ -241,8 +241,32 @@ async fn rooms_span_three_nodes_on_nats_resume_anywhere_and_survive_a_nats_resta
 
     // NATS restarts; the nodes reconnect and the room carries on.
     nats.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // While a node has lost the bus it says so: not ready, and chat refused clearly.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = http(&nodes[1].addr, "GET", "/readyz", None, "");
+        if status == 503 && body.contains("\"bus\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still ready without NATS: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bob.comment("while NATS is down").await;
+    let refused = bob.next(WAIT).await.expect("an error frame");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "bus_unavailable", "{refused}");
     nats.start_again();
+    let deadline = std::time::Instant::now() + WAIT;
+    while http(&nodes[1].addr, "GET", "/readyz", None, "").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready after NATS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     bob.comment("after the restart").await;
     let mut last = 0;
     for v in viewers.iter_mut().chain(std::iter::once(&mut back)) {

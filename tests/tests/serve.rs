@@ -233,3 +233,43 @@ fn obs_style_publishers_need_their_room_key() {
         r.contains("\"status\":\"ended\"")
     });
 }
+
+/// A port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[test]
+fn an_unreachable_store_or_bus_stops_serve_at_start_with_the_reason() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data = data.path().display().to_string();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", &data];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--rtmps-listen",
+            "127.0.0.1:0",
+        ]);
+        let out = livecart_e2e::run(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let nats = format!("nats://127.0.0.1:{}", dead_port());
+    let (code, stderr) = serve(&["--bus", &nats]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+    let pg = format!("postgres://livecart@127.0.0.1:{}/livecart", dead_port());
+    let (code, stderr) = serve(&["--store", &pg]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    let (code, stderr) = serve(&["--bus", "kafka://somewhere"]);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("kafka://somewhere"), "{stderr}");
+}

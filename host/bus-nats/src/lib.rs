@@ -385,6 +385,10 @@ impl Backplane for NatsBackplane {
             .send(Outgoing::Core(forward_subject(room), payload));
     }
 
+    fn connected(&self) -> bool {
+        self.js.client().connection_state() == async_nats::connection::State::Connected
+    }
+
     fn announce_media(&self, room: &str, url: Option<String>) {
         self.announcements.set(&self.media, room, url);
     }

@@ -121,6 +121,12 @@ pub trait Backplane: Send + Sync {
     fn forward(&self, room: &str, payload: Bytes);
     /// Receive what nodes forward for `room` until the subscription is dropped.
     fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription;
+    /// Whether what is published now reaches the bus (the in-process bus always; a
+    /// network bus while it is connected). Rooms refuse chat, and `/readyz` says not
+    /// ready, while it does not.
+    fn connected(&self) -> bool {
+        true
+    }
     /// Tell the other nodes that this node packages `room`'s live video and answers its
     /// `/media` at `url` (`None`: no longer). Kept fresh until withdrawn; a node that dies
     /// stops being named soon after. One node has no one to tell.

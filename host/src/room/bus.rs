@@ -85,6 +85,11 @@ impl RoomBus {
         self.backplane.lease(room, on_change)
     }
 
+    /// Whether what is published now reaches the bus.
+    pub fn connected(&self) -> bool {
+        self.backplane.connected()
+    }
+
     /// Announce (or withdraw) that this node packages `room`'s live video at `url`.
     pub fn announce_media(&self, room: &str, url: Option<String>) {
         self.backplane.announce_media(room, url);

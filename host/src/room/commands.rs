@@ -72,6 +72,14 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             if hub.is_muted(&user.id) {
                 return Err(Refusal("muted", "you are muted in this room".into()));
             }
+            if !hub.bus_connected() {
+                return Err(Refusal(
+                    "bus_unavailable",
+                    "the room is reconnecting to its message bus: the comment was not sent; \
+                     send it again in a moment"
+                        .into(),
+                ));
+            }
             let shadow = hub.is_blocked(&text);
             let comment = CommentView {
                 id: new_id("c"),

@@ -583,6 +583,11 @@ impl RoomHub {
         self.lock().subscribers.len() as u32
     }
 
+    /// Whether the room's messages reach the other nodes now (see `RoomBus::connected`).
+    pub fn bus_connected(&self) -> bool {
+        self.bus.connected()
+    }
+
     pub fn pinned_product(&self) -> Option<String> {
         self.lock().pinned.as_ref().map(|c| c.product.id.clone())
     }

@@ -2,8 +2,9 @@
 //!
 //! `/healthz` says the process answers HTTP (a liveness probe: restart it if not).
 //! `/readyz` says the node should get new traffic (a readiness probe: route elsewhere if
-//! not): the store answers a trivial read and the node is not draining. Load balancers
-//! stop sending viewers to a draining node before its connections are told to reconnect.
+//! not): the store answers a trivial read, the room bus is connected and the node is not
+//! draining. Load balancers stop sending viewers to a draining node before its
+//! connections are told to reconnect.
 
 use super::AppState;
 use axum::Json;
@@ -21,6 +22,9 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.rooms.is_draining() {
         return not_ready("draining", "the node is shutting down".into());
+    }
+    if !state.rooms.bus().connected() {
+        return not_ready("bus", "the room bus (NATS) is not connected".into());
     }
     let store = state.store.clone();
     // A trivial read through the store's contract: a room id no room can have.
