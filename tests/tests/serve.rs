@@ -263,11 +263,11 @@ fn an_unreachable_store_or_bus_stops_serve_at_start_with_the_reason() {
     };
     let nats = format!("nats://127.0.0.1:{}", dead_port());
     let (code, stderr) = serve(&["--bus", &nats]);
-    assert_eq!(code, Some(1), "{stderr}");
+    assert!(matches!(code, Some(c) if c != 0), "{code:?} {stderr}");
     assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
     let pg = format!("postgres://livecart@127.0.0.1:{}/livecart", dead_port());
     let (code, stderr) = serve(&["--store", &pg]);
-    assert_eq!(code, Some(1), "{stderr}");
+    assert!(matches!(code, Some(c) if c != 0), "{code:?} {stderr}");
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
     let (code, stderr) = serve(&["--bus", "kafka://somewhere"]);
     assert_ne!(code, Some(0), "{stderr}");

@@ -138,8 +138,9 @@ impl PluginHandle {
                 // Must reach the worker: a lost `Lease` would leave it running or idle.
                 let tx = handle.tx.clone();
                 if let Err(mpsc::error::TrySendError::Full(input)) = tx.try_send(Input::Lease(held))
+                    && let Ok(rt) = tokio::runtime::Handle::try_current()
                 {
-                    tokio::spawn(async move { tx.send(input).await });
+                    rt.spawn(async move { tx.send(input).await });
                 }
             }),
         )
