@@ -5,72 +5,9 @@
 use bytes::Bytes;
 use livecart_bus::{Backplane, Event, Subscription};
 use livecart_bus_nats::{NatsBackplane, NatsConfig};
-use std::process::{Child, Command, Stdio};
+use livecart_e2e::NatsServer;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A `nats-server -js` on a free port with a temp store, killed on drop.
-struct NatsServer {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl NatsServer {
-    fn start() -> NatsServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut server = NatsServer {
-            child: None,
-            port,
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        server.spawn();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("nats-server")
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server (apt-get install nats-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 type Seen = Arc<Mutex<Vec<Event>>>;
 
@@ -192,7 +129,7 @@ async fn a_server_restart_loses_no_message_and_duplicates_none() {
 
     server.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.spawn();
+    server.start_again();
     // Published while the nodes may still be reconnecting: retried until acknowledged.
     for i in 0..5 {
         b.publish("r", Bytes::from(format!("after{i}")));
@@ -329,7 +266,7 @@ async fn one_node_holds_a_room_lease_and_hands_it_over_when_it_lets_go_or_loses_
         || !holds(&held_b),
     )
     .await;
-    server.spawn();
+    server.start_again();
     until("b to take the lease again", Duration::from_secs(15), || {
         holds(&held_b)
     })
