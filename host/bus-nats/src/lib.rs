@@ -346,12 +346,15 @@ impl Backplane for NatsBackplane {
             room_subject(room),
             deliver.clone(),
         ));
-        let counters = tokio::spawn(follow_counters(
-            self.js.client(),
-            counters_subject(room),
-            self.node.clone(),
-            deliver,
-        ));
+        let (own, subject) = (self.node.clone(), counters_subject(room));
+        let counters = tokio::spawn(follow_core(self.js.client(), subject, move |payload| {
+            // Other nodes' counters only, parsed strictly.
+            match parse_counters(&payload) {
+                Some(c) if c.node != own => deliver(Event::Counters(c)),
+                Some(_) => {}
+                None => tracing::debug!("malformed room counters"),
+            }
+        }));
         Subscription::new(move || {
             messages.abort();
             counters.abort();
@@ -398,29 +401,12 @@ impl Backplane for NatsBackplane {
     }
 
     fn subscribe_forwarded(&self, room: &str, deliver: DeliverForwarded) -> Subscription {
-        let task = tokio::spawn(follow_forwarded(
+        let task = tokio::spawn(follow_core(
             self.js.client(),
             forward_subject(room),
-            deliver,
+            move |payload| deliver(payload),
         ));
         Subscription::new(move || task.abort())
-    }
-}
-
-/// Deliver what other nodes forward to a room's lease holder until aborted.
-async fn follow_forwarded(client: async_nats::Client, subject: String, deliver: DeliverForwarded) {
-    let mut backoff = Backoff::default();
-    loop {
-        match client.subscribe(subject.clone()).await {
-            Ok(mut sub) => {
-                backoff = Backoff::default();
-                while let Some(m) = sub.next().await {
-                    deliver(m.payload);
-                }
-            }
-            Err(e) => tracing::warn!(%subject, error = %e, "plugin inputs: cannot subscribe yet"),
-        }
-        backoff.wait().await;
     }
 }
 
@@ -438,28 +424,19 @@ fn parse_counters(payload: &[u8]) -> Option<NodeCounters> {
     })
 }
 
-/// Deliver the other nodes' counters for a room until aborted (core NATS resubscribes by
-/// itself after a reconnect).
-async fn follow_counters(
-    client: async_nats::Client,
-    subject: String,
-    own: String,
-    deliver: Deliver,
-) {
+/// Hand every message on a core-NATS `subject` to `each` until aborted, subscribing
+/// again after a failure (core NATS resubscribes by itself after a reconnect).
+async fn follow_core(client: async_nats::Client, subject: String, each: impl Fn(Bytes)) {
     let mut backoff = Backoff::default();
     loop {
         match client.subscribe(subject.clone()).await {
             Ok(mut sub) => {
                 backoff = Backoff::default();
                 while let Some(m) = sub.next().await {
-                    match parse_counters(&m.payload) {
-                        Some(c) if c.node != own => deliver(Event::Counters(c)),
-                        Some(_) => {}
-                        None => tracing::debug!(%subject, "malformed room counters"),
-                    }
+                    each(m.payload);
                 }
             }
-            Err(e) => tracing::warn!(%subject, error = %e, "room counters: cannot subscribe yet"),
+            Err(e) => tracing::warn!(%subject, error = %e, "cannot subscribe yet"),
         }
         backoff.wait().await;
     }
