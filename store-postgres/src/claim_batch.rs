@@ -216,7 +216,7 @@ fn decide(
             })
         })
         .ok_or_else(|| ClaimError::UnknownCoupon(req.coupon_id.clone()))?;
-    if !coupon.unlocked {
+    if !coupon.unlocked && !req.issued {
         return Err(ClaimError::Locked(coupon.id.clone()));
     }
     if req.now_ms < coupon.valid_from_ms {

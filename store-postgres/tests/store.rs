@@ -188,6 +188,9 @@ fn claims_replay_limit_and_sell_out_in_one_batch() {
             ClaimRequest::new(&locked.id, "u1", "k5", 10),
             req("u9", "k3"),
             ClaimRequest::new("c_none", "u1", "k6", 10),
+            // A plugin's issue gives a locked coupon; its per-user limit still holds.
+            ClaimRequest::new(&locked.id, "u2", "k7", 10).issue(),
+            ClaimRequest::new(&locked.id, "u2", "k8", 10).issue(),
         ]);
         let codes: Vec<&str> = results
             .iter()
@@ -207,8 +210,14 @@ fn claims_replay_limit_and_sell_out_in_one_batch() {
                 "sold_out",
                 "locked",
                 "key_reused",
-                "unknown_coupon"
+                "unknown_coupon",
+                "ok",
+                "per_user_limit"
             ]
+        );
+        assert!(
+            !s.coupon(&locked.id).unwrap().unwrap().unlocked,
+            "still locked for others"
         );
         assert_eq!(s.coupon(&c.id).unwrap().unwrap().claimed, 2);
         assert_eq!(s.claims_of_coupon(&c.id).unwrap().len(), 2);

@@ -54,7 +54,7 @@ fn claim_in(tx: &mut rusqlite::Transaction<'_>, req: &ClaimRequest) -> Result<Cl
             })
         })
         .ok_or_else(|| ClaimError::UnknownCoupon(coupon_id.to_owned()))?;
-    if !coupon.unlocked {
+    if !coupon.unlocked && !req.issued {
         return Err(ClaimError::Locked(coupon.id));
     }
     if req.now_ms < coupon.valid_from_ms {

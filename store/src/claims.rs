@@ -17,6 +17,10 @@ pub struct ClaimRequest {
     /// Where it is claimed. Only a coupon offered there can be claimed: the room
     /// merchant's, bound to that room or to none. Any other reads as unknown.
     pub offered_in: Option<OfferedIn>,
+    /// Issued to this viewer by the merchant's side (a plugin's `issue-coupon`, e.g. a
+    /// lottery prize) rather than claimed: a locked coupon can be issued, and stays locked
+    /// for everyone else. Quota, validity and the per-user limit still hold.
+    pub issued: bool,
 }
 
 /// A room, as the place a coupon is claimed in.
@@ -37,6 +41,13 @@ impl ClaimRequest {
             push_id: None,
             variant: None,
             offered_in: None,
+            issued: false,
         }
+    }
+
+    /// The same request as an issue to the viewer (see [`ClaimRequest::issued`]).
+    pub fn issue(mut self) -> Self {
+        self.issued = true;
+        self
     }
 }

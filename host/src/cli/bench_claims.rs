@@ -147,6 +147,7 @@ async fn storm(queues: &[Arc<CommitQueue>], coupon: &str, claimers: usize) -> St
                     push_id: None,
                     variant: None,
                     offered_in: None,
+                    issued: false,
                 })
                 .await
                 .is_ok();

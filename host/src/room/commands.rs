@@ -152,6 +152,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         merchant_id: hub.merchant_id.to_string(),
                         room_id: hub.id.to_string(),
                     }),
+                    issued: false,
                 })
                 .await;
             let reply = match result {
