@@ -57,8 +57,8 @@ build_plugins() {
     local livecart=$1
     echo "==> building plugins"
     "$livecart" plugin build \
-        plugins/hello plugins/like-coupon plugins/keyword-push plugins/ai-host \
-        plugins/sneaky plugins/other-world
+        plugins/hello plugins/like-coupon plugins/keyword-push plugins/ai-host plugins/lottery \
+        plugins/sneaky plugins/other-world plugins/compat-v1
     # The hostile fixtures are wasm32-wasip2 on purpose: they exercise the deny-all WASI.
     "$livecart" plugin build --wasip2 plugins/hostile
 }

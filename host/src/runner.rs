@@ -4,13 +4,15 @@
 //! limits as the server, metered by fuel so instruction counts are exact), in a simulated
 //! room: the snapshot follows the events, timers fire in event time, and `ask-ai` is
 //! answered by an AI provider (the embedded catalog answerer unless told otherwise).
-//! Every action is reported as it happens; the summary says what limits were hit.
+//! Every action is reported as it happens; the summary says what limits were hit. Random
+//! seeds come from the events' `seed` fields (or their ids), so draws replay exactly.
 
 use crate::ai::{AiProvider, AiRequest};
 use crate::catalog::Catalog;
 use crate::plugin::bindings::Action;
 use crate::plugin::kv::MemoryKv;
 use crate::plugin::model::{ActionRecord, EventBody, EventRecord};
+use crate::plugin::random::Seeds;
 use crate::plugin::{CallReport, Fault, PluginEngine, RoomEnv, RoomPlugins, SharedRoom};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -61,6 +63,9 @@ pub struct RunSummary {
     pub timers_pending: usize,
     /// Why the replay stopped before every timer had fired, if it did.
     pub stopped: Option<String>,
+    /// The random seeds the plugin used, by event id: put them in the events file as
+    /// `"seed"` to replay a server's draw.
+    pub seeds: BTreeMap<u64, u64>,
 }
 
 impl RunSummary {
@@ -98,7 +103,12 @@ pub fn run(
         .first()
         .map_or_else(|| "demo".to_owned(), |e| e.room.clone());
     let room = Arc::new(SharedRoom::new(&room_id));
+    let recorded: BTreeMap<u64, u64> = events
+        .iter()
+        .filter_map(|e| e.seed.map(|s| (e.id, s)))
+        .collect();
     let env = RoomEnv {
+        seeds: Seeds::Replay(Arc::new(recorded)),
         room_id: room_id.clone(),
         room: room.clone(),
         catalog,
@@ -125,6 +135,11 @@ pub fn run(
         .max()
         .unwrap_or(0)
         .saturating_add(TIMER_HORIZON_MS);
+    // A recording that holds a timer's firing (with its seed) replays that firing; the
+    // runner simulates only the timers the recording does not have.
+    let recorded_timers = events
+        .iter()
+        .any(|e| matches!(e.body, EventBody::TimerFired { .. }));
     let mut queue: std::collections::VecDeque<EventRecord> = events.into();
 
     loop {
@@ -176,6 +191,7 @@ pub fn run(
                     Err(e) => (None, Some(e.to_string())),
                 };
                 replies.push(EventRecord {
+                    seed: None,
                     id: bump(&mut next_id),
                     room: room_id.clone(),
                     time_ms: event.time_ms,
@@ -187,6 +203,13 @@ pub fn run(
                     },
                 });
             }
+        }
+        if recorded_timers {
+            timers.retain(|name, _| {
+                !queue
+                    .iter()
+                    .any(|e| matches!(&e.body, EventBody::TimerFired { name: n } if n == name))
+            });
         }
         // Answers arrive right after the event that asked, in the order asked.
         for reply in replies.into_iter().rev() {
@@ -227,6 +250,7 @@ fn bump(next_id: &mut u64) -> u64 {
 
 fn fired(room: &str, next_id: &mut u64, at: u64, name: String) -> EventRecord {
     EventRecord {
+        seed: None,
         id: bump(next_id),
         room: room.to_owned(),
         time_ms: at,
@@ -265,6 +289,7 @@ fn absorb(
     summary.max_batch_instructions = summary.max_batch_instructions.max(fuel);
     summary.peak_memory_bytes = summary.peak_memory_bytes.max(report.peak_memory);
     summary.log_lines += report.logs.len();
+    summary.seeds.extend(report.seeds.iter().copied());
     summary.log_lines_dropped += report.logs_dropped;
     for line in &report.logs {
         log(&format!(

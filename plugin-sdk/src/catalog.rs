@@ -1,7 +1,7 @@
 //! The merchant's product catalog (needs [`crate::Capability::CatalogRead`]).
 
 use crate::Product;
-use crate::bindings::livecart::plugin::catalog as host;
+use crate::bindings::livecart::plugin0_1_0::catalog as host;
 
 /// One product by id.
 pub fn get(product_id: &str) -> Option<Product> {

@@ -1,7 +1,7 @@
 //! The merchant-supplied configuration of this plugin in this room.
 
 use crate::Result;
-use crate::bindings::livecart::plugin::config as host;
+use crate::bindings::livecart::plugin0_1_0::config as host;
 
 /// The config as the merchant gave it (JSON text). Passed to [`crate::Plugin::configure`].
 #[derive(Debug, Clone)]

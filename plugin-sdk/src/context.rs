@@ -33,6 +33,14 @@ impl<'a> Context<'a> {
         self.event.id
     }
 
+    /// A generator seeded with this event's recorded seed (needs `Capability::Random`).
+    /// Every call for one event starts from the same seed, so draw once per event.
+    pub fn random(&self) -> crate::Result<crate::random::Rng> {
+        crate::random::seed(self.event.id)
+            .map(crate::random::Rng::from_seed)
+            .ok_or_else(|| crate::Error("the host gave no seed for this event".into()))
+    }
+
     /// Server time of the event, Unix ms: the clock to use for cooldowns and rate limits.
     pub fn now_ms(&self) -> u64 {
         self.event.server_time_ms

@@ -5,7 +5,7 @@
 //! size, key count and total bytes; a write over quota returns [`crate::KvError::QuotaExceeded`].
 
 use crate::Result;
-use crate::bindings::livecart::plugin::kv as host;
+use crate::bindings::livecart::plugin0_1_0::kv as host;
 
 /// The raw bytes under `key`.
 pub fn get(key: &str) -> Option<Vec<u8>> {

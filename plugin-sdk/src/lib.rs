@@ -40,9 +40,10 @@ pub mod catalog;
 pub mod config;
 pub mod kv;
 pub mod log;
+pub mod random;
 pub mod room;
 
-/// Bindings generated from the contract in `wit/plugin.wit`. Prefer the re-exports at the
+/// Bindings generated from the contract in `wit/` (0.2.0, which uses 0.1.0's types). Prefer the re-exports at the
 /// crate root; this module is public so the export glue can name it.
 #[doc(hidden)]
 pub mod bindings {
@@ -52,14 +53,17 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_guest",
         default_bindings_module: "livecart_sdk::bindings",
+        // The 0.1.0 interfaces 0.2.0 uses are generated here too.
+        generate_all,
     });
 }
 
-pub use bindings::livecart::plugin::types::{
-    Action, AiReply, AskAi, Capability, Comment, CouponClaimed, Event, EventBody, EventKind,
-    FaqEntry, FlashSale, Gift, IssueCoupon, KvError, Likes, LogLevel, Manifest, Metric, Presence,
-    Product, ProductClicked, ProductPushed, Purchase, PushProduct, Reply, RoomSnapshot, SetTimer,
+pub use bindings::livecart::plugin0_1_0::types::{
+    Action, AiReply, AskAi, Comment, CouponClaimed, Event, EventBody, EventKind, FaqEntry,
+    FlashSale, Gift, IssueCoupon, KvError, Likes, LogLevel, Metric, Presence, Product,
+    ProductClicked, ProductPushed, Purchase, PushProduct, Reply, RoomSnapshot, SetTimer,
 };
+pub use bindings::livecart::plugin0_2_0::types::{Capability, Manifest};
 pub use config::Config;
 pub use context::Context;
 
@@ -192,7 +196,7 @@ macro_rules! export_plugin {
                 const { ::core::cell::RefCell::new(::core::option::Option::None) };
         }
 
-        impl $crate::bindings::exports::livecart::plugin::guest::Guest for __LivecartGuest {
+        impl $crate::bindings::exports::livecart::plugin0_2_0::guest::Guest for __LivecartGuest {
             fn describe() -> $crate::Manifest {
                 <$plugin as $crate::Plugin>::manifest()
             }

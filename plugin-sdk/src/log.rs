@@ -4,7 +4,7 @@
 //! Anything the plugin prints to stdout or stderr lands here too.
 
 use crate::LogLevel;
-use crate::bindings::livecart::plugin::log as host;
+use crate::bindings::livecart::plugin0_1_0::log as host;
 
 /// Write one line at `level`.
 pub fn write(level: LogLevel, message: &str) {

@@ -1,7 +1,7 @@
 //! The live room as the host sees it (needs [`crate::Capability::RoomRead`]).
 
 use crate::RoomSnapshot;
-use crate::bindings::livecart::plugin::room as host;
+use crate::bindings::livecart::plugin0_1_0::room as host;
 
 /// Online count, like total, live flag and pinned product, now.
 pub fn snapshot() -> RoomSnapshot {

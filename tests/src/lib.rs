@@ -399,3 +399,22 @@ pub fn http(
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_owned())
 }
+
+/// The hash of the version of plugin `name` enabled in room `room`, from the merchant API.
+pub fn enabled_hash(addr: &str, token: &str, room: &str, name: &str) -> String {
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/api/rooms/{room}/plugins"),
+        Some(token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let bindings: serde_json::Value = serde_json::from_str(&body).expect("json");
+    bindings["plugins"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["binding"]["name"] == name))
+        .and_then(|b| b["binding"]["hash"].as_str())
+        .unwrap_or_else(|| panic!("{name} is not enabled in {room}: {bindings}"))
+        .to_owned()
+}

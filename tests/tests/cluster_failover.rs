@@ -10,7 +10,7 @@ mod cluster;
 
 use cluster::{Client, WAIT, one_at_a_time};
 use futures_util::StreamExt;
-use livecart_e2e::{NatsServer, PgCluster, Serve, http};
+use livecart_e2e::{NatsServer, PgCluster, Serve, enabled_hash, http};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -83,21 +83,7 @@ async fn plugins_run_on_one_node_move_on_kill_9_and_postgres_outages_lose_nothin
     let token = nodes[0].as_ref().expect("first").merchant_token.clone();
 
     // like-coupon with two thresholds on the demo's locked coupons.
-    let (status, body) = http(
-        &node(&nodes, 0),
-        "GET",
-        "/api/rooms/demo/plugins",
-        Some(&token),
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
-    let bindings: Value = serde_json::from_str(&body).expect("json");
-    let hash = bindings["plugins"]
-        .as_array()
-        .and_then(|b| b.iter().find(|b| b["binding"]["name"] == "like-coupon"))
-        .and_then(|b| b["binding"]["hash"].as_str())
-        .expect("the demo runs like-coupon")
-        .to_owned();
+    let hash = enabled_hash(&node(&nodes, 0), &token, "demo", "like-coupon");
     let config = json!({"thresholds": [
         {"likes": 30, "coupon": "c-1k", "message": "thirty likes"},
         {"likes": 60, "coupon": "c-10k", "message": "sixty likes"},

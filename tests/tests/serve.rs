@@ -94,7 +94,7 @@ fn serve_prints_its_urls_and_answers() {
     assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
     let plugins = get(&s.addr, "/api/rooms/demo/plugins", Some(&s.merchant_token));
     assert!(plugins.starts_with("HTTP/1.1 200"), "{plugins}");
-    for name in ["like-coupon", "keyword-push", "ai-host"] {
+    for name in ["like-coupon", "keyword-push", "ai-host", "lottery"] {
         assert!(
             plugins.contains(&format!("\"name\":\"{name}\"")),
             "{plugins}"

@@ -128,6 +128,7 @@ fn slot(engine: &PluginEngine, dir: &Path, name: &str, config: &str) -> anyhow::
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let plugin = engine.load(&bytes)?;
     let env = RoomEnv {
+        seeds: Default::default(),
         room_id: "bench".into(),
         room: Arc::new(SharedRoom::new("bench")),
         catalog: Arc::new(MemoryCatalog::default()),

@@ -55,6 +55,7 @@ pub fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
     }
     let make_room = |id: &str| -> anyhow::Result<RoomPlugins> {
         let env = RoomEnv {
+            seeds: Default::default(),
             room_id: id.into(),
             room: Arc::new(SharedRoom::new(id)),
             catalog: Arc::new(MemoryCatalog::default()),

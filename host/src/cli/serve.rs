@@ -488,6 +488,8 @@ fn seed_demo(
         ("c-1k", "¥10 off — 1,000 likes", 1000),
         ("c-10k", "¥30 off — 10,000 likes", 3000),
         ("c-50k", "Free shipping — 50,000 likes", 800),
+        // Never unlocked: only the lottery's winners get it (an issue, not a claim).
+        ("c-lucky", "Lucky draw — ¥20 off", 2000),
     ] {
         let coupon = NewCoupon {
             id: Some(id.into()),
@@ -502,7 +504,7 @@ fn seed_demo(
             store.create_coupon(&merchant.id, &coupon)?;
         }
     }
-    for name in ["like-coupon", "keyword-push", "ai-host"] {
+    for name in ["like-coupon", "keyword-push", "ai-host", "lottery"] {
         let Ok(bytes) = std::fs::read(args.demo_plugins.join(format!("{name}.wasm"))) else {
             tracing::info!(
                 name,

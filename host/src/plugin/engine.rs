@@ -7,7 +7,7 @@
 //! come from a pooling allocator. CPU is metered by epoch interruption in the server and by
 //! fuel in the local runner (which reports instruction counts).
 
-use super::bindings::{self, Event, Manifest, Plugin, PluginPre};
+use super::bindings::{self, Event, Guest, GuestPre, Manifest};
 use super::compile::{CompileBudgetError, CompileSlots, CompileWorker};
 use super::gate::Grants;
 use super::host::HostState;
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 /// How plugin CPU is bounded.
@@ -132,7 +132,7 @@ pub struct CompiledPlugin {
     pub grants: Grants,
     /// Subscribed event kinds, as a bit set over `EventKind`.
     pub subscriptions: u16,
-    pub(crate) pre: PluginPre<HostState>,
+    pub(crate) pre: GuestPre<HostState>,
 }
 
 impl CompiledPlugin {
@@ -154,7 +154,7 @@ impl std::fmt::Debug for CompiledPlugin {
 /// A live instance: its store and typed handle.
 pub struct Warm {
     pub(crate) store: Store<HostState>,
-    pub(crate) bindings: Plugin,
+    pub(crate) bindings: Guest,
 }
 
 /// The process-wide plugin engine.
@@ -207,7 +207,8 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         super::host::deny_blocking(&mut linker)?;
-        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        super::random::route_wasi_random(&mut linker)?;
+        bindings::add_to_linker(&mut linker, |s| s)?;
 
         let ticker = (config.meter == CpuMeter::Epoch).then(|| EpochTicker::start(&engine));
         // Compiles run on at most half the cores, so the server keeps the rest.

@@ -49,4 +49,6 @@ pub struct RoomEnv {
     pub room: Arc<dyn RoomView>,
     pub catalog: Arc<dyn Catalog>,
     pub kv: Arc<dyn super::kv::KvBackend>,
+    /// Where events' random seeds come from (the OS on the server, recorded in a replay).
+    pub seeds: super::random::Seeds,
 }

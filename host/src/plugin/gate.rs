@@ -76,6 +76,8 @@ pub enum HostCall {
     RoomSnapshot,
     /// Any `catalog` function.
     Catalog,
+    /// `random.seed`.
+    Random,
 }
 
 /// Check one host call against the grants.
@@ -84,6 +86,7 @@ pub fn check_call(grants: Grants, call: HostCall) -> Result<(), Denied> {
         HostCall::Kv => (Capability::Kv, "call kv"),
         HostCall::RoomSnapshot => (Capability::RoomRead, "call room.snapshot"),
         HostCall::Catalog => (Capability::CatalogRead, "call catalog"),
+        HostCall::Random => (Capability::Random, "call random.seed"),
     };
     if grants.has(capability) {
         Ok(())
@@ -111,10 +114,12 @@ pub fn import_rule(interface: &str) -> ImportRule {
     match interface {
         "livecart:plugin/log@0.1.0"
         | "livecart:plugin/config@0.1.0"
-        | "livecart:plugin/types@0.1.0" => ImportRule::Free,
+        | "livecart:plugin/types@0.1.0"
+        | "livecart:plugin/types@0.2.0" => ImportRule::Free,
         "livecart:plugin/kv@0.1.0" => ImportRule::Gated(Capability::Kv),
         "livecart:plugin/room@0.1.0" => ImportRule::Gated(Capability::RoomRead),
         "livecart:plugin/catalog@0.1.0" => ImportRule::Gated(Capability::CatalogRead),
+        "livecart:plugin/random@0.2.0" => ImportRule::Gated(Capability::Random),
         _ => ImportRule::Unknown,
     }
 }
@@ -158,5 +163,20 @@ mod tests {
         assert_eq!(denied.capability, Capability::Kv);
         assert!(check_call(Grants::of(&[Capability::Kv]), HostCall::Kv).is_ok());
         assert!(check_call(Grants::default(), HostCall::Catalog).is_err());
+    }
+
+    #[test]
+    fn random_import_and_call_need_the_random_grant() {
+        let denied = check_import(Grants::default(), "livecart:plugin/random@0.2.0")
+            .expect_err("random import needs random");
+        assert_eq!(
+            denied.to_string(),
+            "capability `random` not granted: import livecart:plugin/random@0.2.0 needs it"
+        );
+        let denied = check_call(Grants::of(&[Capability::Kv]), HostCall::Random)
+            .expect_err("random call needs random");
+        assert_eq!(denied.what, "call random.seed");
+        assert!(check_call(Grants::of(&[Capability::Random]), HostCall::Random).is_ok());
+        assert!(check_import(Grants::default(), "livecart:plugin/types@0.2.0").is_ok());
     }
 }

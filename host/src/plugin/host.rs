@@ -5,13 +5,14 @@
 //! with everything denied (see [`deny_all_wasi`]): no files, sockets, environment or wall
 //! clock, and stdout/stderr go to the plugin log.
 
-use super::bindings::livecart::plugin::{catalog, config, kv, log, room, types};
+use super::bindings::{Capability, catalog, config, kv, log, random, room};
 use super::bindings::{FaqEntry, KvError, LogLevel, Product, RoomSnapshot};
 use super::env::RoomEnv;
 use super::gate::{self, Grants, HostCall};
 use super::kv::KvSpace;
 use super::limits::MemoryLimiter;
 use super::logsink::{LogSink, LogSource, LogStream, level_name};
+use super::random::BatchRandom;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -28,6 +29,8 @@ pub struct HostState {
     pub(crate) kv: KvSpace,
     pub(crate) log: Arc<Mutex<LogSink>>,
     pub(crate) limiter: MemoryLimiter,
+    /// The batch's seeds and WASI random stream (`random.rs`).
+    pub(crate) random: BatchRandom,
     /// Built on the first WASI call: most plugins (wasm32-unknown-unknown) never make one,
     /// and building it is a good part of a cold start.
     wasi: Option<WasiCtx>,
@@ -46,6 +49,7 @@ impl HostState {
             limits.max_log_lines_per_call,
             limits.max_log_bytes_per_call,
         )));
+        let random = BatchRandom::new(env.seeds.clone(), grants.has(Capability::Random));
         HostState {
             grants,
             config,
@@ -54,6 +58,7 @@ impl HostState {
             wasi: None,
             log,
             limiter: MemoryLimiter::new(limits.memory_bytes),
+            random,
             table: ResourceTable::new(),
         }
     }
@@ -64,8 +69,9 @@ impl HostState {
 /// Threat model: a wasip2 guest links all of WASI, but here stdin is closed, there are no
 /// preopened directories, no environment or arguments, sockets and name lookup are denied
 /// (wasmtime-wasi's defaults, restated), and both clocks are frozen at zero, so a plugin
-/// cannot read the time except through its events. It can still draw random numbers and
-/// write to stdout/stderr, which land in its bounded log.
+/// cannot read the time except through its events. Random numbers come from the batch's
+/// seeds, never the operating system (`random.rs`). It can still write to stdout/stderr,
+/// which land in its bounded log.
 fn deny_all_wasi(log: &Arc<Mutex<LogSink>>) -> WasiCtx {
     WasiCtx::builder()
         .stdout(LogStream {
@@ -78,6 +84,7 @@ fn deny_all_wasi(log: &Arc<Mutex<LogSink>>) -> WasiCtx {
         })
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
+        .insecure_random_seed(super::random::INSECURE_SEED)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -159,7 +166,14 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+impl super::bindings::types::Host for HostState {}
+
+impl random::Host for HostState {
+    fn seed(&mut self, event_id: u64) -> wasmtime::Result<Option<u64>> {
+        gate::check_call(self.grants, HostCall::Random)?;
+        Ok(self.random.seed(event_id))
+    }
+}
 
 impl log::Host for HostState {
     fn write(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {

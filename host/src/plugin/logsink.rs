@@ -17,6 +17,8 @@ pub enum LogSource {
     Log,
     Stdout,
     Stderr,
+    /// Written by the host about the call (e.g. the random seeds it used).
+    Host,
 }
 
 /// One line of plugin log.

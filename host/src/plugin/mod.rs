@@ -30,6 +30,7 @@ pub mod limits;
 pub mod logsink;
 pub mod model;
 pub mod precheck;
+pub mod random;
 pub mod registry;
 pub mod room;
 pub mod slot;

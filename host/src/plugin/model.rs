@@ -23,6 +23,10 @@ pub struct EventRecord {
     /// Broadcaster-side media time, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_ms: Option<u64>,
+    /// The random seed the event had (see `random.rs`), recorded so a replay redraws
+    /// exactly; events without one get a seed derived from their id in `plugin test`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     #[serde(flatten)]
     pub body: EventBody,
 }

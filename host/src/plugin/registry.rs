@@ -222,6 +222,7 @@ fn try_config(
 ) -> Result<(), RegistryError> {
     use super::model::{EventBody, EventRecord};
     let env = RoomEnv {
+        seeds: Default::default(),
         room_id: room.to_owned(),
         room: Arc::new(super::env::SharedRoom::new(room)),
         catalog: Arc::new(crate::catalog::MemoryCatalog::default()),
@@ -230,6 +231,7 @@ fn try_config(
     let mut slot = super::slot::PluginSlot::new(engine, plugin.clone(), config, env)
         .map_err(|e| RegistryError::State(e.to_string()))?;
     let event = EventRecord {
+        seed: None,
         id: 1,
         room: room.to_owned(),
         time_ms: now_ms(),

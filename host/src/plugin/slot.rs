@@ -16,7 +16,7 @@ use super::gate;
 use super::host::HostState;
 use super::kv::KvSpace;
 use super::limits::Limits;
-use super::logsink::LogLine;
+use super::logsink::{LogLine, LogSource};
 use super::warm::{Cell, Instance, WarmCache, lock};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -47,6 +47,8 @@ pub struct CallReport {
     pub cold_start: bool,
     /// Wall-clock time the call took, microseconds.
     pub cpu_us: u64,
+    /// The random seeds the batch used, by event id (`random.rs`).
+    pub seeds: Vec<(u64, u64)>,
 }
 
 /// A plugin version enabled in a room.
@@ -163,6 +165,7 @@ impl PluginSlot {
             peak_memory: 0,
             cold_start: inst.warm.is_none(),
             cpu_us: 0,
+            seeds: Vec::new(),
         };
         if let Some(reason) = &self.disabled {
             report.fault = Some(reason.clone());
@@ -177,16 +180,30 @@ impl PluginSlot {
             return self.fail(&mut inst, report, fault, engine.limits());
         };
         engine.arm(&mut warm.store);
+        warm.store
+            .data_mut()
+            .random
+            .begin(events.iter().map(|e| e.id));
         let started = std::time::Instant::now();
-        let result = warm
-            .bindings
-            .livecart_plugin_guest()
-            .call_handle(&mut warm.store, events);
+        let result = warm.bindings.handle(&mut warm.store, events);
         report.cpu_us = started.elapsed().as_micros() as u64;
         report.fuel = engine.fuel_used(&warm.store);
         report.peak_memory = warm.store.data().limiter.peak;
         if let Ok(mut sink) = warm.store.data().log.lock() {
             (report.logs, report.logs_dropped) = sink.take();
+        }
+        report.seeds = warm.store.data_mut().random.finish();
+        // Seeds are the audit trail of a draw: logged ahead of the plugin's own lines and
+        // never dropped by the log's bounds.
+        for (i, (event, seed)) in report.seeds.iter().enumerate() {
+            report.logs.insert(
+                i,
+                LogLine {
+                    level: "info",
+                    source: LogSource::Host,
+                    message: format!("random seed of event {event}: {seed}"),
+                },
+            );
         }
         let limits = engine.limits();
         self.timers.fired(events);

@@ -5,7 +5,7 @@
 //! world's export, every import (known, and granted by the manifest), then the manifest
 //! itself, read by calling `describe` in a sandboxed throwaway instance.
 
-use super::bindings::{self, GUEST_EXPORT, Manifest};
+use super::bindings::{GUEST_EXPORT, GUEST_EXPORTS, GUEST_V1, GuestPre, Manifest};
 use super::compile::CompileBudgetError;
 use super::engine::{CompileError, CompiledPlugin, PluginEngine};
 use super::env::{RoomEnv, SharedRoom};
@@ -41,10 +41,12 @@ pub enum InvalidPlugin {
     #[error("{0}")]
     Budget(CompileBudgetError),
     #[error(
-        "the component does not export `{GUEST_EXPORT}`: it was built for another world (its exports: {exports})"
+        "the component does not export `{GUEST_EXPORT}` or `{GUEST_V1}`: it was built for another world (its exports: {exports})"
     )]
     WrongWorld { exports: String },
-    #[error("the component targets `{found}`, but this host implements `{GUEST_EXPORT}`")]
+    #[error(
+        "the component targets `{found}`, but this host implements `{GUEST_EXPORT}` and `{GUEST_V1}`"
+    )]
     ContractVersion { found: String },
     #[error("the component imports `{0}`, which livecart does not provide")]
     UnknownImport(String),
@@ -102,7 +104,10 @@ impl PluginEngine {
             .exports(&self.engine)
             .map(|(n, _)| n.to_owned())
             .collect();
-        if !exports.iter().any(|e| e == GUEST_EXPORT) {
+        let Some(export) = GUEST_EXPORTS
+            .iter()
+            .find(|want| exports.iter().any(|e| e == *want))
+        else {
             if let Some(other) = exports
                 .iter()
                 .find(|e| e.starts_with("livecart:plugin/guest@"))
@@ -118,7 +123,7 @@ impl PluginEngine {
                     exports.join(", ")
                 },
             });
-        }
+        };
 
         let mut contract_imports = Vec::new();
         for (name, item) in ty.imports(&self.engine) {
@@ -136,7 +141,7 @@ impl PluginEngine {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| InvalidPlugin::Link(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(instance_pre)
+        let pre = GuestPre::new(export, instance_pre)
             .map_err(|e| InvalidPlugin::Link(format!("{e:#}")))?;
 
         let manifest = self.describe(&pre)?;
@@ -164,8 +169,9 @@ impl PluginEngine {
     }
 
     /// Call `describe` in a throwaway instance that has no grants and an empty world.
-    fn describe(&self, pre: &bindings::PluginPre<HostState>) -> Result<Manifest, InvalidPlugin> {
+    fn describe(&self, pre: &GuestPre<HostState>) -> Result<Manifest, InvalidPlugin> {
         let env = RoomEnv {
+            seeds: Default::default(),
             room_id: String::new(),
             room: Arc::new(SharedRoom::new("")),
             catalog: Arc::new(MemoryCatalog::default()),
@@ -183,11 +189,8 @@ impl PluginEngine {
         self.arm(&mut store);
         let fuel = self.meter() == super::engine::CpuMeter::Fuel;
         let fault = |e| InvalidPlugin::Describe(Fault::from_call_error(e, self.limits(), fuel));
-        let bindings = pre.instantiate(&mut store).map_err(fault)?;
-        bindings
-            .livecart_plugin_guest()
-            .call_describe(&mut store)
-            .map_err(fault)
+        let guest = pre.instantiate(&mut store).map_err(fault)?;
+        guest.describe(&mut store).map_err(fault)
     }
 }
 

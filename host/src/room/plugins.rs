@@ -25,7 +25,7 @@ use crate::auth::Role;
 use crate::plugin::bindings::{Action, RoomSnapshot};
 use crate::plugin::model::{EventBody, EventRecord};
 use crate::plugin::{CallReport, Fault, RoomEnv, RoomPlugins, RoomView};
-use crate::store::{NewFlashSale, StoreCatalog};
+use crate::store::{ClaimRequest, NewFlashSale, OfferedIn, StoreCatalog, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -77,6 +77,7 @@ pub struct PluginHandle {
 impl PluginHandle {
     fn record(&self, body: EventBody) -> EventRecord {
         EventRecord {
+            seed: None,
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             room: self.room_id.to_string(),
             time_ms: crate::store::now_ms(),
@@ -226,6 +227,7 @@ pub fn start(
     };
     let worker = Worker {
         env: RoomEnv {
+            seeds: Default::default(),
             room_id: hub.id.clone(),
             room: Arc::new(HubView(Arc::downgrade(&hub))),
             catalog,
@@ -387,7 +389,7 @@ impl Worker {
 
     async fn absorb(&mut self, report: CallReport) {
         for line in &report.logs {
-            tracing::info!(plugin = %report.plugin, level = line.level, "plugin log: {}", line.message);
+            tracing::info!(plugin = %report.plugin, room = %self.env.room_id, level = line.level, source = ?line.source, "plugin log: {}", line.message);
         }
         if let Some(fault) = &report.fault {
             let (registry, room) = (self.deps.registry.clone(), self.env.room_id.clone());
@@ -507,8 +509,20 @@ impl Worker {
             Action::UnlockCoupon(id) => commerce::unlock_coupon(store, hub, &id)?,
             Action::IssueCoupon(c) => {
                 let key = format!("{source}:{}", new_id("issue"));
+                // An issue, so a locked coupon (a lottery prize) can be given; and only
+                // one of this room's merchant, offered in this room.
+                let request = ClaimRequest {
+                    offered_in: Some(OfferedIn {
+                        merchant_id: hub.merchant_id.to_string(),
+                        room_id: hub.id.to_string(),
+                    }),
+                    ..ClaimRequest::new(&c.coupon_id, &c.user_id, &key, crate::store::now_ms())
+                }
+                .issue();
                 store
-                    .claim_coupon(&c.coupon_id, &c.user_id, &key, crate::store::now_ms())
+                    .claim_coupons(std::slice::from_ref(&request))
+                    .pop()
+                    .unwrap_or_else(|| Err(StoreError::Commit("no result".into()).into()))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             Action::SystemMessage(text) => {

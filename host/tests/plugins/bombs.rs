@@ -117,7 +117,15 @@ fn a_gibibyte_of_initial_memory_is_refused_with_what_was_declared_and_the_limit(
 #[test]
 fn every_example_plugin_is_within_the_static_limits() {
     let limits = livecart::plugin::Limits::default();
-    for name in ["hello", "like-coupon", "keyword-push", "ai-host", "hostile"] {
+    for name in [
+        "hello",
+        "like-coupon",
+        "keyword-push",
+        "ai-host",
+        "lottery",
+        "compat-v1",
+        "hostile",
+    ] {
         let stats = livecart::plugin::precheck::check(
             &plugin_bytes(name),
             &limits.code,

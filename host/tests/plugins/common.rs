@@ -71,6 +71,7 @@ pub fn fuel_engine() -> &'static PluginEngine {
 /// A room environment with its own in-memory KV backend and catalog.
 pub fn room_env(room: &str, kv: Arc<dyn KvBackend>, catalog: Arc<dyn Catalog>) -> RoomEnv {
     RoomEnv {
+        seeds: Default::default(),
         room_id: room.into(),
         room: Arc::new(SharedRoom::new(room)),
         catalog,
@@ -98,6 +99,7 @@ pub fn slot_with(
 /// An event in the contract's shape, from its JSON body.
 pub fn ev(id: u64, time_ms: u64, body: EventBody) -> Event {
     EventRecord {
+        seed: None,
         id,
         room: "room-1".into(),
         time_ms,
@@ -116,6 +118,19 @@ pub fn comment(id: u64, time_ms: u64, text: &str) -> Event {
             user_id: "u1".into(),
             user_name: "Ann".into(),
             text: text.into(),
+        },
+    )
+}
+
+/// Viewer `u1` called `name` joins, the room's first.
+pub fn joined(id: u64, name: &str) -> Event {
+    ev(
+        id,
+        5,
+        EventBody::ViewerJoined {
+            user_id: "u1".into(),
+            user_name: name.into(),
+            online: 1,
         },
     )
 }

@@ -4,7 +4,7 @@ use crate::common::*;
 use livecart::ai::RetrievalAnswerer;
 use livecart::catalog::MemoryCatalog;
 use livecart::plugin::kv::MemoryKv;
-use livecart::plugin::model::{EventBody, parse_events};
+use livecart::plugin::model::parse_events;
 use livecart::runner::{self, RunLine, Scenario};
 use serde_json::json;
 use std::sync::Arc;
@@ -15,17 +15,8 @@ const LIKE_CONFIG: &str = r#"{"thresholds":[{"likes":10000,"coupon":"c-10k","mes
 fn hello_greets_joining_viewers() {
     let e = epoch_engine();
     let mut s = slot(e, "hello", "{}");
-    let joined = ev(
-        1,
-        5,
-        EventBody::ViewerJoined {
-            user_id: "u1".into(),
-            user_name: "Mei".into(),
-            online: 1,
-        },
-    );
     assert_eq!(
-        ok(e, &mut s, joined),
+        ok(e, &mut s, joined(1, "Mei")),
         [json!({"type": "system-message", "text": "Welcome, Mei!"})]
     );
 }
@@ -188,7 +179,7 @@ fn ai_host_rate_limits_questions_per_minute() {
 
 #[test]
 fn runner_reports_sample_files_for_every_example() {
-    for name in ["like-coupon", "keyword-push", "ai-host"] {
+    for name in ["like-coupon", "keyword-push", "ai-host", "lottery"] {
         let events = parse_events(&repo_file(&format!("plugins/{name}/events.jsonl")), "demo")
             .expect("sample events parse");
         let catalog_text = if name == "ai-host" {

@@ -301,6 +301,7 @@ fn the_runner_ends_a_replay_whose_timers_re_arm_forever() {
         config: r#"{"mode":"timer-loop"}"#.into(),
         catalog: Arc::new(MemoryCatalog::default()),
         events: vec![EventRecord {
+            seed: None,
             id: 1,
             room: "room-1".into(),
             time_ms: 0,

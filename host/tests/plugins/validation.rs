@@ -42,7 +42,7 @@ fn component_for_another_world_is_refused() {
     let err = refused(&plugin_bytes("other-world"));
     assert_eq!(
         err.to_string(),
-        "the component does not export `livecart:plugin/guest@0.1.0`: it was built for another world (its exports: render)"
+        "the component does not export `livecart:plugin/guest@0.2.0` or `livecart:plugin/guest@0.1.0`: it was built for another world (its exports: render)"
     );
 }
 
