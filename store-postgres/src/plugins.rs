@@ -4,7 +4,9 @@
 
 use crate::{PostgresStore, u64_at};
 use livecart_store::util::{now_ms, to_i64};
-use livecart_store::{Binding, FaultRecord, KvBackend, PluginStore, StoreError, VersionRecord};
+use livecart_store::{
+    Binding, FaultRecord, KvBackend, LogRecord, PluginStore, StoreError, VersionRecord,
+};
 use tokio_postgres::{GenericClient, Row};
 
 const VERSION_COLS: &str = "hash, owner, name, label, manifest, size, uploaded_ms";
@@ -263,6 +265,75 @@ impl PluginStore for PostgresStore {
                 })
             };
             Ok(rows.iter().map(fault).collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn record_plugin_logs(&self, lines: &[LogRecord], keep: usize) -> Result<(), StoreError> {
+        let Some(first) = lines.first() else {
+            return Ok(());
+        };
+        let (room, name) = (first.room.clone(), first.name.clone());
+        let column = |f: fn(&LogRecord) -> &String| -> Vec<String> {
+            lines.iter().map(|l| f(l).clone()).collect()
+        };
+        let (hashes, levels, sources, messages) = (
+            column(|l| &l.hash),
+            column(|l| &l.level),
+            column(|l| &l.source),
+            column(|l| &l.message),
+        );
+        let ats: Vec<i64> = lines.iter().map(|l| to_i64(l.at_ms)).collect();
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.run(move |db| async move {
+            // One statement for the lines (in order: WITH ORDINALITY), one to trim.
+            db.execute(
+                "INSERT INTO plugin_logs (room, name, hash, at_ms, level, source, message)
+                 SELECT $1, $2, h, t, l, s, m
+                 FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
+                      WITH ORDINALITY AS u(h, t, l, s, m, i)
+                 ORDER BY i",
+                &[&room, &name, &hashes, &ats, &levels, &sources, &messages],
+            )
+            .await?;
+            db.execute(
+                "DELETE FROM plugin_logs WHERE room = $1 AND name = $2 AND seq <= (
+                     SELECT seq FROM plugin_logs WHERE room = $1 AND name = $2
+                     ORDER BY seq DESC OFFSET $3 LIMIT 1)",
+                &[&room, &name, &keep],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn plugin_logs(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let (room, name) = (room.to_owned(), name.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |db| async move {
+            let rows = db
+                .query(
+                    "SELECT room, name, hash, at_ms, level, source, message FROM plugin_logs
+                     WHERE room = $1 AND name = $2 ORDER BY seq DESC LIMIT $3",
+                    &[&room, &name, &limit],
+                )
+                .await?;
+            let line = |r: &Row| -> Result<LogRecord, tokio_postgres::Error> {
+                Ok(LogRecord {
+                    room: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    hash: r.try_get(2)?,
+                    at_ms: u64_at(r, 3)?,
+                    level: r.try_get(4)?,
+                    source: r.try_get(5)?,
+                    message: r.try_get(6)?,
+                })
+            };
+            Ok(rows.iter().map(line).collect::<Result<_, _>>()?)
         })
     }
 }

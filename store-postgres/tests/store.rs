@@ -5,8 +5,8 @@
 
 use livecart_e2e::PgCluster;
 use livecart_store::{
-    Ack, BuyError, BuyRequest, ClaimError, ClaimRequest, NewCoupon, NewFlashSale, Product, Push,
-    RoomStatus, Store, StoreError, VersionRecord,
+    Ack, BuyError, BuyRequest, ClaimError, ClaimRequest, LogRecord, NewCoupon, NewFlashSale,
+    Product, Push, RoomStatus, Store, StoreError, VersionRecord,
 };
 use livecart_store_postgres::PostgresStore;
 use livecart_store_sqlite::SqliteStore;
@@ -448,7 +448,8 @@ fn migrations_are_recorded_once_across_nodes() {
             .map(|s| s.join().expect("start"))
             .collect()
     });
-    assert_eq!(stores[0].schema_version().unwrap(), 1);
+    // Every migration applied, each once (a second run would have failed on CREATE TABLE).
+    assert_eq!(stores[0].schema_version().unwrap(), 2);
 }
 
 #[test]
@@ -555,4 +556,33 @@ fn a_buy_storm_across_nodes_sells_exactly_the_stock() {
     assert_eq!(sold, 40, "300 buyers, 40 units");
     assert_eq!(nodes[1].flash_sale(&sale.id).unwrap().unwrap().sold, 40);
     assert_eq!(nodes[2].orders_of_sale(&sale.id).unwrap().len(), 40);
+}
+
+#[test]
+fn plugin_logs_keep_the_newest_lines_per_plugin_and_room() {
+    both("logs", |s| {
+        let line = |name: &str, message: &str| LogRecord {
+            room: "r1".into(),
+            name: name.into(),
+            hash: "h".into(),
+            at_ms: 5,
+            level: "info".into(),
+            source: "host".into(),
+            message: message.into(),
+        };
+        s.record_plugin_logs(&[line("lottery", "a"), line("lottery", "b")], 2)
+            .unwrap();
+        s.record_plugin_logs(&[line("other", "x")], 2).unwrap();
+        s.record_plugin_logs(&[line("lottery", "c")], 2).unwrap();
+        s.record_plugin_logs(&[], 2).unwrap();
+        let kept: Vec<String> = s
+            .plugin_logs("r1", "lottery", 10)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.message)
+            .collect();
+        assert_eq!(kept, ["c", "b"], "newest first, trimmed to two");
+        assert_eq!(s.plugin_logs("r1", "other", 10).unwrap().len(), 1);
+        assert_eq!(s.plugin_logs("r1", "lottery", 1).unwrap()[0].message, "c");
+    });
 }

@@ -235,6 +235,20 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE merchants;
     ALTER TABLE merchants_v4 RENAME TO merchants;
     "#,
+    // 5: plugin logs the merchant can read.
+    r#"
+    CREATE TABLE plugin_logs (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        room    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        hash    TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL,
+        level   TEXT NOT NULL,
+        source  TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX plugin_logs_by_room ON plugin_logs(room, name, seq);
+    "#,
 ];
 
 /// The embedded SQLite store.

@@ -3,7 +3,9 @@
 
 use crate::SqliteStore;
 use livecart_store::util::now_ms;
-use livecart_store::{Binding, FaultRecord, KvBackend, PluginStore, StoreError, VersionRecord};
+use livecart_store::{
+    Binding, FaultRecord, KvBackend, LogRecord, PluginStore, StoreError, VersionRecord,
+};
 use rusqlite::{OptionalExtension, params};
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
@@ -196,6 +198,62 @@ impl PluginStore for SqliteStore {
                 kind: r.get(3)?,
                 message: r.get(4)?,
                 at_ms: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_plugin_logs(&self, lines: &[LogRecord], keep: usize) -> Result<(), StoreError> {
+        let Some(first) = lines.first() else {
+            return Ok(());
+        };
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for l in lines {
+            tx.prepare_cached(
+                "INSERT INTO plugin_logs (room, name, hash, at_ms, level, source, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                l.room,
+                l.name,
+                l.hash,
+                l.at_ms as i64,
+                l.level,
+                l.source,
+                l.message
+            ])?;
+        }
+        tx.prepare_cached(
+            "DELETE FROM plugin_logs WHERE room = ?1 AND name = ?2 AND seq <= (
+                 SELECT seq FROM plugin_logs WHERE room = ?1 AND name = ?2
+                 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+        )?
+        .execute(params![first.room, first.name, keep as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn plugin_logs(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT room, name, hash, at_ms, level, source, message FROM plugin_logs
+             WHERE room = ?1 AND name = ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![room, name, limit as i64], |r| {
+            Ok(LogRecord {
+                room: r.get(0)?,
+                name: r.get(1)?,
+                hash: r.get(2)?,
+                at_ms: r.get::<_, i64>(3)? as u64,
+                level: r.get(4)?,
+                source: r.get(5)?,
+                message: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -44,7 +44,7 @@ pub use merchants::{
     ApiToken, MAX_LABEL_CHARS, MAX_NAME_CHARS, Merchant, MerchantStore, token_hash, valid_label,
     valid_name,
 };
-pub use plugins::{Binding, FaultRecord, KvBackend, PluginStore, VersionRecord};
+pub use plugins::{Binding, FaultRecord, KvBackend, LogRecord, PluginStore, VersionRecord};
 pub use products::{CatalogStore, ProductRecord};
 pub use rooms::{Room, RoomStatus, RoomStore, new_stream_key};
 pub use sales::{BuyError, FlashSale, NewFlashSale, Order, SaleStore};

@@ -41,6 +41,21 @@ pub struct FaultRecord {
     pub at_ms: u64,
 }
 
+/// One line of a plugin's log in a room, as the merchant reads it: the plugin's own lines
+/// (`log`, stdout, stderr) and the host's about the call (e.g. the random seeds it used).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogRecord {
+    pub room: String,
+    pub name: String,
+    pub hash: String,
+    pub at_ms: u64,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// `log`, `stdout`, `stderr` or `host`.
+    pub source: String,
+    pub message: String,
+}
+
 /// Where plugin KV spaces persist (the host's `plugin::kv` keeps them in memory and writes
 /// each committed call through this). Every store implements it; tests also use an
 /// in-memory one.
@@ -126,4 +141,16 @@ pub trait PluginStore: KvBackend {
         name: &str,
         limit: usize,
     ) -> Result<Vec<FaultRecord>, StoreError>;
+
+    /// Append log lines (of one plugin in one room, in order) and keep only the newest
+    /// `keep` lines of that plugin there.
+    fn record_plugin_logs(&self, lines: &[LogRecord], keep: usize) -> Result<(), StoreError>;
+
+    /// The newest `limit` log lines of a plugin in a room, newest first.
+    fn plugin_logs(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, StoreError>;
 }

@@ -57,6 +57,26 @@ async fn a_lottery_draws_in_a_served_room_and_issues_its_locked_prize() {
     let coupon = body(http(addr, "GET", "/api/coupons/c-lucky", token, ""), 200);
     assert_eq!(coupon["claimed"], 1, "{coupon}");
     assert_eq!(coupon["unlocked"], false, "{coupon}");
+    // The host recorded the seed in the plugin's log, which the merchant reads.
+    let logs = body(
+        http(
+            addr,
+            "GET",
+            "/api/rooms/demo/plugins/lottery/logs",
+            token,
+            "",
+        ),
+        200,
+    );
+    let recorded = logs["logs"].as_array().is_some_and(|lines| {
+        lines.iter().any(|l| {
+            l["source"] == "host"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with(&format!(": {seed}")))
+        })
+    });
+    assert!(recorded, "seed {seed} is not in the plugin's log: {logs}");
 }
 
 /// The first output of SplitMix64 from `seed`, as docs/plugins.md specifies it.

@@ -8,7 +8,7 @@ use crate::server::AppState;
 use crate::store::VersionRecord;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/rooms/{room}/plugins", get(status).post(enable))
         .route("/api/rooms/{room}/plugins/{name}/rollback", post(rollback))
         .route("/api/rooms/{room}/plugins/{name}", delete(disable))
+        .route("/api/rooms/{room}/plugins/{name}/logs", get(logs))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -173,6 +174,33 @@ async fn disable(
     blocking(move || registry.disable(&room_id, &name).map_err(registry_error)).await?;
     reload(&s, &room.id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    /// Lines to return, newest first (default 100, at most the lines kept).
+    limit: Option<usize>,
+}
+
+async fn logs(
+    State(s): State<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    Path((room, name)): Path<(String, String)>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let room = owned_room(&s, &m, &room).await?;
+    let limit = q
+        .limit
+        .unwrap_or(100)
+        .min(crate::plugin::registry::KEPT_LOG_LINES);
+    let registry = s.registry.clone();
+    let lines = blocking(move || {
+        registry
+            .logs(&room.id, &name, limit)
+            .map_err(registry_error)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "logs": lines })))
 }
 
 fn reload(s: &AppState, room: &str) {

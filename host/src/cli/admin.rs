@@ -7,13 +7,13 @@
 //! operator token comes from `--token` / `LIVECART_OPERATOR_TOKEN`, or, on the machine that
 //! runs `serve`, from the `operator-token` file in its data dir.
 
+use super::client::{ApiClient, Payload};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -103,42 +103,22 @@ pub enum TokenCommand {
     },
 }
 
-/// The server refused a request; `message` is its own `{"error": …}`.
-#[derive(Debug, thiserror::Error)]
-#[error("the server refused ({status}): {message}")]
-pub struct Refused {
-    pub status: u16,
-    pub message: String,
-}
+pub use super::client::Refused;
 
 /// Run a command: exit 0 with its output, 1 when the server refused (the reason on
 /// stderr); failing to reach the server at all is an error (exit 2).
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    match runtime.block_on(execute(&args)) {
-        Ok(text) => {
-            print!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => match e.downcast_ref::<Refused>() {
-            Some(refused) => {
-                eprintln!("error: {refused}");
-                Ok(ExitCode::from(1))
-            }
-            None => Err(e),
-        },
-    }
+    super::client::run_printing(execute(&args))
 }
 
 /// Run a command against the server and return what to print. A refusal is a
 /// [`Refused`] inside the error.
 pub async fn execute(args: &AdminArgs) -> anyhow::Result<String> {
-    let client = Client::new(args)?;
+    let client = ApiClient::new(&args.server, &operator_token(args)?)?;
     let (method, path, body) = request(&args.command);
-    let answer = client.call(method, &path, body).await?;
+    let segments: Vec<&str> = ["api", "operator"].into_iter().chain(path).collect();
+    let body = body.map_or(Payload::None, Payload::Json);
+    let answer = client.call(method, &segments, body).await?;
     if args.json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&answer)?));
     }
@@ -183,89 +163,21 @@ fn request(cmd: &AdminCommand) -> (Method, Vec<&str>, Option<Value>) {
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: Url,
-    token: String,
-}
-
-impl Client {
-    fn new(args: &AdminArgs) -> anyhow::Result<Self> {
-        let base = Url::parse(&args.server)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            .with_context(|| {
-                format!(
-                    "--server {:?} is not an http:// or https:// URL",
-                    args.server
-                )
-            })?;
-        let token = match &args.token {
-            Some(t) => t.trim().to_owned(),
-            None => {
-                let path = args.data_dir.join(super::serve::OPERATOR_TOKEN_FILE);
-                std::fs::read_to_string(&path)
-                    .map(|t| t.trim().to_owned())
-                    .with_context(|| {
-                        format!(
-                            "no operator token: pass --token, set LIVECART_OPERATOR_TOKEN, \
-                             or point --data-dir at the server's data dir ({} is unreadable)",
-                            path.display()
-                        )
-                    })?
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Client { http, base, token })
+/// `--token`, else the `operator-token` file in `--data-dir`.
+fn operator_token(args: &AdminArgs) -> anyhow::Result<String> {
+    if let Some(t) = &args.token {
+        return Ok(t.trim().to_owned());
     }
-
-    /// One request; the answer's JSON, or [`Refused`] with the server's message.
-    async fn call(
-        &self,
-        method: Method,
-        segments: &[&str],
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut url = self.base.clone();
-        // Each segment is percent-encoded: an id cannot climb out of its path position.
-        url.path_segments_mut()
-            .map_err(|()| anyhow::anyhow!("--server {} cannot be a base URL", self.base))?
-            .pop_if_empty()
-            .extend(["api", "operator"])
-            .extend(segments);
-        let mut req = self
-            .http
-            .request(method.clone(), url.clone())
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}: is livecart serve running there?"))?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .with_context(|| format!("reading the answer to {method} {url}"))?;
-        let json: Option<Value> = serde_json::from_str(&text).ok();
-        if !status.is_success() {
-            let message = json
-                .as_ref()
-                .and_then(|v| v["error"].as_str())
-                .map_or_else(|| text.trim().chars().take(200).collect(), str::to_owned);
-            return Err(Refused {
-                status: status.as_u16(),
-                message,
-            }
-            .into());
-        }
-        json.with_context(|| format!("{method} {url} answered something that is not JSON"))
-    }
+    let path = args.data_dir.join(super::serve::OPERATOR_TOKEN_FILE);
+    std::fs::read_to_string(&path)
+        .map(|t| t.trim().to_owned())
+        .with_context(|| {
+            format!(
+                "no operator token: pass --token, set LIVECART_OPERATOR_TOKEN, \
+                 or point --data-dir at the server's data dir ({} is unreadable)",
+                path.display()
+            )
+        })
 }
 
 /// A command's answer as text.

@@ -8,8 +8,11 @@ mod bench_claims;
 mod bench_media;
 mod bench_rooms;
 mod bench_ws;
+mod client;
 pub mod config;
 mod plugin;
+mod plugin_api;
+mod plugin_new;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -1,4 +1,6 @@
-//! `livecart plugin check | test | build`: the plugin developer's tools.
+//! `livecart plugin new | build | check | test | upload | enable | disable | logs`: the
+//! plugin developer's tools. `new` is `plugin_new.rs`; the server's API commands are
+//! `plugin_api.rs`.
 
 use crate::ai::{AiProvider, OpenAiConfig, OpenAiProvider, RetrievalAnswerer};
 use crate::catalog::{Catalog, MemoryCatalog};
@@ -19,6 +21,8 @@ use std::time::Duration;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin project (a crate that builds outside this repository).
+    New(super::plugin_new::NewArgs),
     /// Validate a file as an uploadable plugin (world, imports, size, capabilities).
     Check {
         /// The plugin component (.wasm).
@@ -38,6 +42,8 @@ pub enum PluginCommand {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Api(super::plugin_api::ApiCommand),
     /// Internal: compile a component read from stdin under a memory and CPU limit and write
     /// the precompiled artifact to stdout (the server's compile budget runs this).
     #[command(hide = true)]
@@ -84,6 +90,8 @@ pub struct TestArgs {
 
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        PluginCommand::New(args) => super::plugin_new::run(args),
+        PluginCommand::Api(cmd) => super::plugin_api::run(cmd),
         PluginCommand::Check { file } => check(file),
         PluginCommand::Test(args) => test(args),
         PluginCommand::Build {

@@ -21,6 +21,18 @@ pub enum LogSource {
     Host,
 }
 
+impl LogSource {
+    /// The name the API and logs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogSource::Log => "log",
+            LogSource::Stdout => "stdout",
+            LogSource::Stderr => "stderr",
+            LogSource::Host => "host",
+        }
+    }
+}
+
 /// One line of plugin log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LogLine {

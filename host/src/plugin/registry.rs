@@ -8,9 +8,13 @@
 use super::engine::{CompiledPlugin, PluginEngine};
 use super::env::RoomEnv;
 use super::fault::Fault;
+use super::logsink::LogLine;
 use super::room::RoomPlugins;
 use super::validate::InvalidPlugin;
-use crate::store::{Binding, FaultRecord, Store, StoreError, VersionRecord, now_ms};
+use crate::store::{Binding, FaultRecord, LogRecord, Store, StoreError, VersionRecord, now_ms};
+
+/// Log lines kept per plugin and room for the merchant; older ones are dropped.
+pub const KEPT_LOG_LINES: usize = 500;
 use std::sync::Arc;
 
 /// Why a registry operation was refused.
@@ -167,6 +171,40 @@ impl Registry {
         limit: usize,
     ) -> Result<Vec<FaultRecord>, RegistryError> {
         Ok(self.store.plugin_faults(room, name, limit)?)
+    }
+
+    /// Keep one call's log lines for the merchant (the newest [`KEPT_LOG_LINES`]).
+    pub fn record_logs(
+        &self,
+        room: &str,
+        name: &str,
+        hash: &str,
+        lines: &[LogLine],
+    ) -> Result<(), RegistryError> {
+        let at_ms = now_ms();
+        let records: Vec<LogRecord> = lines
+            .iter()
+            .map(|l| LogRecord {
+                room: room.to_owned(),
+                name: name.to_owned(),
+                hash: hash.to_owned(),
+                at_ms,
+                level: l.level.to_owned(),
+                source: l.source.name().to_owned(),
+                message: l.message.clone(),
+            })
+            .collect();
+        Ok(self.store.record_plugin_logs(&records, KEPT_LOG_LINES)?)
+    }
+
+    /// The newest `limit` log lines of a plugin in a room, newest first.
+    pub fn logs(
+        &self,
+        room: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>, RegistryError> {
+        Ok(self.store.plugin_logs(room, name, limit)?)
     }
 
     /// Build the room's runtime from its enabled bindings.

@@ -389,7 +389,19 @@ impl Worker {
 
     async fn absorb(&mut self, report: CallReport) {
         for line in &report.logs {
-            tracing::info!(plugin = %report.plugin, room = %self.env.room_id, level = line.level, source = ?line.source, "plugin log: {}", line.message);
+            tracing::info!(plugin = %report.plugin, room = %self.env.room_id, level = line.level, source = line.source.name(), "plugin log: {}", line.message);
+        }
+        if !report.logs.is_empty() {
+            // Kept for the merchant (`GET /api/rooms/{room}/plugins/{name}/logs`).
+            let (registry, room) = (self.deps.registry.clone(), self.env.room_id.clone());
+            let (name, hash) = (report.plugin.to_string(), report.version.to_string());
+            let lines = report.logs.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = registry.record_logs(&room, &name, &hash, &lines) {
+                    tracing::warn!(room, plugin = name, "keeping plugin log lines failed: {e}");
+                }
+            })
+            .await;
         }
         if let Some(fault) = &report.fault {
             let (registry, room) = (self.deps.registry.clone(), self.env.room_id.clone());

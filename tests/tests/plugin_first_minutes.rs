@@ -1,0 +1,166 @@
+//! A plugin developer's first ten minutes, from a directory outside this repository:
+//! `plugin new` → build → `plugin test` → `plugin upload` → `plugin enable` → a viewer is
+//! greeted in a served room → `plugin logs` → `plugin disable`.
+
+mod cluster;
+
+use cluster::{Client, WAIT};
+use livecart_e2e::{Serve, livecart, root};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cli(args: &[&str], cwd: &Path) -> Output {
+    Command::new(livecart())
+        .args(args)
+        .current_dir(cwd)
+        // The project builds into its own target/, whatever the developer's shell says.
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("running livecart")
+}
+
+fn ok(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let (dir, sdk) = (home.path(), root().join("plugin-sdk"));
+    let made = ok(&cli(
+        &[
+            "plugin",
+            "new",
+            "greeter",
+            "--sdk",
+            sdk.to_str().unwrap_or_default(),
+        ],
+        dir,
+    ));
+    assert!(made.contains("created plugin greeter"), "{made}");
+    let project = dir.join("greeter");
+    for file in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "events.jsonl",
+        "config.json",
+        "README.md",
+    ] {
+        assert!(project.join(file).is_file(), "{file} is missing");
+    }
+    // A second `new` refuses to overwrite it.
+    let again = cli(
+        &[
+            "plugin",
+            "new",
+            "greeter",
+            "--sdk",
+            sdk.to_str().unwrap_or_default(),
+        ],
+        dir,
+    );
+    assert!(!again.status.success());
+    let why = String::from_utf8_lossy(&again.stderr);
+    assert!(why.contains("already exists and is not empty"), "{why}");
+
+    let built = ok(&cli(&["plugin", "build", "greeter"], dir));
+    let wasm = project.join("target/plugins/greeter.wasm");
+    assert!(built.contains("greeter.wasm") && wasm.is_file(), "{built}");
+    let wasm = wasm.to_str().unwrap_or_default().to_owned();
+
+    let tested = ok(&cli(
+        &[
+            "plugin",
+            "test",
+            &wasm,
+            "--events",
+            "events.jsonl",
+            "--config",
+            "config.json",
+        ],
+        &project,
+    ));
+    assert!(tested.contains("Welcome to the show, Ana!"), "{tested}");
+
+    let s = Serve::start(&["--no-demo-stream"]);
+    let server = format!("http://{}", s.addr);
+    let api = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &server, "--token", &s.merchant_token]);
+        cli(&all, &project)
+    };
+    let uploaded = ok(&api(&["plugin", "upload", &wasm]));
+    assert!(uploaded.starts_with("uploaded greeter 0.1.0"), "{uploaded}");
+
+    // A config the plugin cannot use is refused with its own message, and nothing changes.
+    std::fs::write(project.join("bad.json"), r#"{"greeting": 5}"#).expect("write");
+    let refused = api(&[
+        "plugin", "enable", "--room", "demo", &wasm, "--config", "bad.json",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("invalid type: integer `5`"), "{why}");
+
+    let enabled = ok(&api(&[
+        "plugin",
+        "enable",
+        "--room",
+        "demo",
+        &wasm,
+        "--config",
+        "config.json",
+    ]));
+    assert!(
+        enabled.starts_with("enabled greeter in room demo"),
+        "{enabled}"
+    );
+
+    let (mut viewer, _) = Client::join(&s.addr, "Mei", None).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = viewer
+            .next(left)
+            .await
+            .expect("the greeting within the wait");
+        if frame["type"] == "system" && frame["text"] == "Welcome to the show, Mei!" {
+            break;
+        }
+    }
+
+    let logs = ok(&api(&["plugin", "logs", "--room", "demo", "greeter"]));
+    assert!(logs.starts_with("greeter enabled (hash "), "{logs}");
+    assert!(logs.contains("no faults"), "{logs}");
+    let disabled = ok(&api(&["plugin", "disable", "--room", "demo", "greeter"]));
+    assert_eq!(disabled, "disabled greeter in room demo\n");
+    let logs = ok(&api(&["plugin", "logs", "--room", "demo", "greeter"]));
+    assert!(logs.starts_with("greeter disabled"), "{logs}");
+
+    // A wrong token is the server's refusal, exit 1; no server at all is exit 2.
+    let denied = cli(
+        &[
+            "plugin", "upload", &wasm, "--server", &server, "--token", "nope",
+        ],
+        &project,
+    );
+    assert_eq!(denied.status.code(), Some(1), "{denied:?}");
+    let gone = cli(
+        &[
+            "plugin",
+            "upload",
+            &wasm,
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+        ],
+        &project,
+    );
+    assert_eq!(gone.status.code(), Some(2), "{gone:?}");
+}
