@@ -33,16 +33,9 @@ fn ok(out: &Output) -> String {
 async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
     let home = tempfile::tempdir().expect("tempdir");
     let (dir, sdk) = (home.path(), root().join("plugin-sdk"));
-    let made = ok(&cli(
-        &[
-            "plugin",
-            "new",
-            "greeter",
-            "--sdk",
-            sdk.to_str().unwrap_or_default(),
-        ],
-        dir,
-    ));
+    let sdk = sdk.to_str().unwrap_or_default();
+    let new = || cli(&["plugin", "new", "greeter", "--sdk", sdk], dir);
+    let made = ok(&new());
     assert!(made.contains("created plugin greeter"), "{made}");
     let project = dir.join("greeter");
     for file in [
@@ -55,16 +48,7 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
         assert!(project.join(file).is_file(), "{file} is missing");
     }
     // A second `new` refuses to overwrite it.
-    let again = cli(
-        &[
-            "plugin",
-            "new",
-            "greeter",
-            "--sdk",
-            sdk.to_str().unwrap_or_default(),
-        ],
-        dir,
-    );
+    let again = new();
     assert!(!again.status.success());
     let why = String::from_utf8_lossy(&again.stderr);
     assert!(why.contains("already exists and is not empty"), "{why}");
