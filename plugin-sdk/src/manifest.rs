@@ -11,7 +11,16 @@ impl Manifest {
             description: String::new(),
             capabilities: Vec::new(),
             events: Vec::new(),
+            example_config: None,
         }
+    }
+
+    /// A documented example config (a JSON object, at most 4 KiB) that the merchant
+    /// console shows and offers, e.g. `include_str!("../config.json")`. The host checks at
+    /// upload that the plugin accepts it.
+    pub fn example_config(mut self, json: &str) -> Self {
+        self.example_config = Some(json.to_owned());
+        self
     }
 
     /// Set the one-line description shown in the merchant console.

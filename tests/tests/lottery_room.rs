@@ -26,10 +26,19 @@ async fn a_lottery_draws_in_a_served_room_and_issues_its_locked_prize() {
 
     let (mut mei, _) = Client::join(addr, "Mei", None).await;
     let (mut ben, _) = Client::join(addr, "Ben", None).await;
-    mei.comment("我要抽奖").await;
-    ben.comment("抽奖!").await;
     let mut system = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
+    // Mei enters first (her entry opens the lottery), then Ben: the entry order the
+    // auditor redoes the draw with.
+    mei.comment("我要抽奖").await;
+    while system.is_empty() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let f = mei.next(left).await.expect("the lottery opens");
+        if f["type"] == "system" {
+            system.push(f["text"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    ben.comment("抽奖!").await;
     while !system.iter().any(|t: &String| t.contains("Lottery drawn")) {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let Some(f) = mei.next(left).await else {

@@ -147,4 +147,16 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
         &project,
     );
     assert_eq!(gone.status.code(), Some(2), "{gone:?}");
+
+    // The manifest's example config is the project's config.json: one the plugin refuses
+    // makes the build unusable, and `plugin check` says why.
+    std::fs::write(project.join("config.json"), r#"{"greeting": 5}"#).expect("write");
+    ok(&cli(&["plugin", "build", "."], &project));
+    let checked = cli(&["plugin", "check", &wasm], &project);
+    assert_eq!(checked.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&checked.stderr);
+    assert!(
+        why.contains("its example config is refused: the plugin refused it: invalid type"),
+        "{why}"
+    );
 }

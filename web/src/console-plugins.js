@@ -1,13 +1,15 @@
 // console-plugins.js — the Plugins tab: upload a .wasm (file picker or drag-and-drop) with
 // a real progress bar and the server's verdict; the merchant's versions; enabling a
 // version in the selected room with a JSON config (checked as JSON before sending,
-// prefilled from the room's current config); and the room's plugins with their state,
+// prefilled from the room's current config, else the plugin's example config, which is
+// also shown beside it); and the room's plugins with their state,
 // config and fault log (refreshed every 5 s): disable, enable again, roll back.
 //
 // Test hooks: #plugin-file, #plugin-drop, #upload-progress (value 0–100), #upload-percent,
 // #upload-result[data-ok][data-status] (.result-message, .result-hash, .result-name,
 // .result-caps, button.use), #plugin-versions tbody tr[data-hash], #plugin-enable
-// (#enable-version, #enable-config, #enable-config-state[data-valid]),
+// (#enable-version, #enable-config, #enable-config-state[data-valid], #enable-example,
+// #enable-example-text, #use-example),
 // #room-plugins .plugin[data-plugin][data-enabled][data-hash] (button.disable,
 // button.enable, button.rollback, button.configure, .config, .faults li, .plugin-error).
 
@@ -154,17 +156,38 @@ function pretty(configText) {
     }
 }
 
-/** The room's current config for plugin `name`, pretty-printed, or `{}`. */
+/** The room's current config for plugin `name`, pretty-printed, or null. */
 function previousConfig(name) {
     const b = bindings.find((x) => x.binding.name === name);
-    return b ? pretty(b.binding.config) : '{}';
+    return b ? pretty(b.binding.config) : null;
+}
+
+/** The version's documented example config (from its manifest), or null. */
+function exampleConfig(v) {
+    return v && v.manifest && v.manifest.example_config ? pretty(v.manifest.example_config) : null;
+}
+
+/** Show the selected version's example config, if it has one. */
+function showExample(v) {
+    const example = exampleConfig(v);
+    $('#enable-example').hidden = !example;
+    $('#enable-example-text').textContent = example || '';
 }
 
 function prefill() {
     const v = versionOf($('#enable-version').value);
+    showExample(v);
     if (!v) return;
-    $('#enable-config').value = previousConfig(v.name);
+    $('#enable-config').value = previousConfig(v.name) ?? exampleConfig(v) ?? '{}';
     checkConfig();
+}
+
+function useExample() {
+    const example = exampleConfig(versionOf($('#enable-version').value));
+    if (!example) return;
+    $('#enable-config').value = example;
+    checkConfig();
+    $('#enable-config').focus();
 }
 
 /** Select `hash` in the enable form with the room's config for it; scroll there. */
@@ -361,6 +384,7 @@ export function init() {
         if (file) uploadFile(file);
     });
     $('#enable-version').addEventListener('change', prefill);
+    $('#use-example').addEventListener('click', useExample);
     $('#enable-config').addEventListener('input', checkConfig);
     $('#plugin-enable').addEventListener('submit', enable);
     on('room', () => {

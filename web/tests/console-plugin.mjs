@@ -164,6 +164,11 @@ scenario('console-plugin', async ({ args, browser, report, log }) => {
 
     // ---- enable with a config; rollback has nothing to go back to yet --------------------
     check((await page.inputValue('#enable-version')) === wasmHash, 'the uploaded version is not preselected');
+    // Not enabled in this room yet: the form offers the plugin's documented example config.
+    check(!(await page.isHidden('#enable-example')), 'the example config is not shown');
+    const example = JSON.parse(await text(page, '#enable-example-text'));
+    check(Array.isArray(example.rules) && example.rules.length > 0, `example config: ${JSON.stringify(example)}`);
+    check(canon(await page.inputValue('#enable-config')) === canon(example), 'the form is not prefilled with the example');
     const config1 = {
         rules: [
             { product: teeId, keywords: ['size', '尺码'], style: 'compact' },

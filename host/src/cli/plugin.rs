@@ -8,7 +8,7 @@ use crate::plugin::bindings::{capability_name, event_kind_name};
 use crate::plugin::compile::{self, CompileWorker};
 use crate::plugin::componentize::{self, PluginTarget};
 use crate::plugin::engine::worker_engine;
-use crate::plugin::registry::normalize_config;
+use crate::plugin::registry::{RegistryError, normalize_config};
 use crate::plugin::{CpuMeter, EngineConfig, Limits, PluginEngine, model};
 use crate::runner;
 use anyhow::Context;
@@ -135,7 +135,13 @@ fn tool_engine_config(meter: CpuMeter) -> EngineConfig {
 fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let engine = PluginEngine::new(tool_engine_config(CpuMeter::Fuel))?;
-    match engine.load(&bytes) {
+    let loaded = engine
+        .load(&bytes)
+        .map_err(RegistryError::from)
+        .and_then(|plugin| {
+            crate::plugin::registry::check_example_config(&engine, &plugin).map(|()| plugin)
+        });
+    match loaded {
         Ok(plugin) => {
             let m = &plugin.manifest;
             println!("ok: {} {} ({} bytes)", m.name, m.version, plugin.size);
@@ -147,6 +153,11 @@ fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
             let events: Vec<_> = m.events.iter().map(|k| event_kind_name(*k)).collect();
             println!("  capabilities: {}", caps.join(", "));
             println!("  events:       {}", events.join(", "));
+            if let Some(example) = &m.example_config {
+                let compact = serde_json::from_str::<serde_json::Value>(example)
+                    .map_or_else(|_| example.clone(), |v| v.to_string());
+                println!("  example config: {compact}");
+            }
             let c = &plugin.code;
             println!(
                 "  code:         {} functions, {} bytes; largest function {} bytes, {} locals, {} stack values, nesting {}",
@@ -158,6 +169,10 @@ fn check(file: PathBuf) -> anyhow::Result<ExitCode> {
                 c.max_nesting
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Err(RegistryError::Invalid(e)) => {
+            eprintln!("invalid plugin {}: {e}", file.display());
+            Ok(ExitCode::from(1))
         }
         Err(e) => {
             eprintln!("invalid plugin {}: {e}", file.display());

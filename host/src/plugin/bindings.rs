@@ -163,6 +163,7 @@ fn upgrade(m: v1::livecart::plugin0_1_0::types::Manifest) -> Manifest {
         description: m.description,
         capabilities,
         events: m.events,
+        example_config: None,
     }
 }
 

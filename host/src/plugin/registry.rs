@@ -56,6 +56,7 @@ impl Registry {
         bytes: &[u8],
     ) -> Result<(VersionRecord, Arc<CompiledPlugin>), RegistryError> {
         let plugin = engine.load(bytes)?;
+        check_example_config(engine, &plugin)?;
         if let Some(existing) = self.store.plugin_version(&plugin.hash)? {
             if existing.owner != owner {
                 return Err(RegistryError::Forbidden {
@@ -251,6 +252,22 @@ impl Registry {
     }
 }
 
+/// The manifest's example config, if it has one, must be one the plugin accepts.
+pub fn check_example_config(
+    engine: &PluginEngine,
+    plugin: &Arc<CompiledPlugin>,
+) -> Result<(), RegistryError> {
+    let Some(example) = &plugin.manifest.example_config else {
+        return Ok(());
+    };
+    try_config(engine, plugin, "example", example).map_err(|e| match e {
+        RegistryError::InvalidConfig(why) => {
+            InvalidPlugin::Manifest(format!("its example config is refused: {why}")).into()
+        }
+        other => other,
+    })
+}
+
 /// Run `config` through a throwaway instance of `plugin` with a `config-changed` event.
 fn try_config(
     engine: &PluginEngine,
@@ -317,5 +334,6 @@ pub fn manifest_json(plugin: &CompiledPlugin) -> serde_json::Value {
         "description": m.description,
         "capabilities": m.capabilities.iter().map(|c| capability_name(*c)).collect::<Vec<_>>(),
         "events": m.events.iter().map(|k| event_kind_name(*k)).collect::<Vec<_>>(),
+        "example_config": m.example_config,
     })
 }

@@ -206,6 +206,9 @@ fn check_header(bytes: &[u8]) -> Result<(), InvalidPlugin> {
     }
 }
 
+/// The largest example config a manifest may carry.
+pub const MAX_EXAMPLE_CONFIG: usize = 4096;
+
 fn check_manifest(m: &Manifest) -> Result<(), InvalidPlugin> {
     let bad = |msg: String| Err(InvalidPlugin::Manifest(msg));
     let name_ok = !m.name.is_empty()
@@ -232,6 +235,19 @@ fn check_manifest(m: &Manifest) -> Result<(), InvalidPlugin> {
     if m.events.is_empty() {
         return bad("it subscribes to no events, so it would never run".into());
     }
+    if let Some(example) = &m.example_config {
+        if example.len() > MAX_EXAMPLE_CONFIG {
+            return bad(format!(
+                "example config is {} bytes; the limit is {MAX_EXAMPLE_CONFIG}",
+                example.len()
+            ));
+        }
+        match serde_json::from_str::<serde_json::Value>(example) {
+            Ok(v) if v.is_object() => {}
+            Ok(_) => return bad("example config must be a JSON object".into()),
+            Err(e) => return bad(format!("example config is not valid JSON: {e}")),
+        }
+    }
     Ok(())
 }
 
@@ -247,5 +263,35 @@ mod tests {
             Err(InvalidPlugin::CoreModule)
         );
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn an_example_config_must_be_a_small_json_object() {
+        let with = |example: &str| Manifest {
+            name: "p".into(),
+            version: "1".into(),
+            description: String::new(),
+            capabilities: Vec::new(),
+            events: vec![crate::plugin::bindings::EventKind::Comment],
+            example_config: Some(example.into()),
+        };
+        let msg = |example: &str| match check_manifest(&with(example)) {
+            Err(e) => e.to_string(),
+            Ok(()) => "ok".into(),
+        };
+        assert_eq!(msg(r#"{"a": 1}"#), "ok");
+        assert_eq!(
+            msg("[1]"),
+            "invalid manifest: example config must be a JSON object"
+        );
+        assert!(msg("{").starts_with("invalid manifest: example config is not valid JSON"));
+        let big = format!(r#"{{"a": "{}"}}"#, "x".repeat(MAX_EXAMPLE_CONFIG));
+        assert_eq!(
+            msg(&big),
+            format!(
+                "invalid manifest: example config is {} bytes; the limit is 4096",
+                big.len()
+            )
+        );
     }
 }

@@ -151,6 +151,7 @@ fn forget_previous_minute(current: &str) -> Result {
 impl Plugin for AiHost {
     fn manifest() -> Manifest {
         Manifest::new("ai-host", "0.1.0")
+            .example_config(include_str!("../config.json"))
             .describe("Answers viewers' product questions with the AI host.")
             .capability(Capability::Ai)
             .capability(Capability::Messages)

@@ -122,6 +122,7 @@ fn ascii_lowercase(text: &str) -> Cow<'_, str> {
 impl Plugin for KeywordPush {
     fn manifest() -> Manifest {
         Manifest::new("keyword-push", "0.1.0")
+            .example_config(include_str!("../config.json"))
             .describe("Pushes a product card when a comment mentions one of its keywords.")
             .capability(Capability::ProductPush)
             .capability(Capability::Kv)

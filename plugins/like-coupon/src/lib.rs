@@ -93,6 +93,7 @@ fn group_thousands(n: u64) -> String {
 impl Plugin for LikeCoupon {
     fn manifest() -> Manifest {
         Manifest::new("like-coupon", "0.1.0")
+            .example_config(include_str!("../config.json"))
             .describe("Unlocks coupons when the room's likes reach configured thresholds.")
             .capability(Capability::Coupons)
             .capability(Capability::Messages)

@@ -134,6 +134,7 @@ fn clean(name: &str) -> String {
 impl Plugin for Lottery {
     fn manifest() -> Manifest {
         Manifest::new("lottery", "0.1.0")
+            .example_config(include_str!("../config.json"))
             .describe("Viewers comment a keyword to enter; a timer draws winners who each get a coupon, with an auditable seed.")
             .capability(Capability::Random)
             .capability(Capability::Coupons)
