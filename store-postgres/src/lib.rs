@@ -42,7 +42,10 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
 /// The schema, one file per version; never edit a released file, add the next one.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_schema.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_schema.sql")),
+    (2, include_str!("../migrations/0002_plugin_limits.sql")),
+];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6c69_7665_6361_7274;

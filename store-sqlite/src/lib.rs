@@ -235,6 +235,10 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE merchants;
     ALTER TABLE merchants_v4 RENAME TO merchants;
     "#,
+    // 5: the operator's per-merchant plugin limits (NULL: the node's defaults).
+    r#"
+    ALTER TABLE merchants ADD COLUMN plugin_max_code_bytes INTEGER;
+    "#,
 ];
 
 /// The embedded SQLite store.

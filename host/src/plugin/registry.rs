@@ -8,6 +8,7 @@
 use super::engine::{CompiledPlugin, PluginEngine};
 use super::env::RoomEnv;
 use super::fault::Fault;
+use super::policy::Allowance;
 use super::room::RoomPlugins;
 use super::validate::InvalidPlugin;
 use crate::store::{Binding, FaultRecord, Store, StoreError, VersionRecord, now_ms};
@@ -44,13 +45,24 @@ impl Registry {
         Registry { store }
     }
 
-    /// Validate and store an upload. The same bytes uploaded twice are one version.
+    /// Validate and store an upload. The same bytes uploaded twice are one version. The
+    /// owner's code allowance (the node's default or the operator's override for that
+    /// merchant) is checked first, before anything is compiled.
     pub fn upload(
         &self,
         engine: &PluginEngine,
         owner: &str,
         bytes: &[u8],
     ) -> Result<(VersionRecord, Arc<CompiledPlugin>), RegistryError> {
+        let merchant = match self.store.plugin_limits(owner) {
+            Ok(limits) => limits,
+            // Owners that are not merchants (the demo seed, tests) get the defaults.
+            Err(StoreError::NotFound(_)) => Default::default(),
+            Err(e) => return Err(e.into()),
+        };
+        Allowance::of(engine.limits(), &merchant)
+            .admit(bytes)
+            .map_err(InvalidPlugin::Code)?;
         let plugin = engine.load(bytes)?;
         if let Some(existing) = self.store.plugin_version(&plugin.hash)? {
             if existing.owner != owner {
