@@ -131,7 +131,7 @@ impl Default for CodeLimits {
             max_operand_stack: 2_048,
             max_nesting: 1_024,
             compile_timeout_ms: 4_000,
-            compile_ms_per_mib: 3_000,
+            compile_ms_per_mib: 4_000,
             max_compile_timeout_ms: 60_000,
             compile_memory_bytes: 1 << 30,
         }

@@ -7,5 +7,6 @@ mod capacity;
 mod common;
 mod examples;
 mod hostile;
+mod languages;
 mod registry;
 mod validation;
