@@ -61,6 +61,77 @@ build_plugins() {
         plugins/sneaky plugins/other-world plugins/compat-v1
     # The hostile fixtures are wasm32-wasip2 on purpose: they exercise the deny-all WASI.
     "$livecart" plugin build --wasip2 plugins/hostile
+    build_lang_plugins
+}
+
+# The target directory the build uses (cargo's, unless CARGO_TARGET_DIR moves it).
+target_dir() {
+    echo "${CARGO_TARGET_DIR:-target}"
+}
+
+# The Python and JavaScript plugin toolchains, pinned in scripts/plugin-tools and installed
+# into <target>/plugin-tools once: componentize-py in a venv (Debian's python3 needs
+# python3-venv for that), jco and its QuickJS backend from npm (`npm ci` from the lock,
+# --prefer-offline so a warm npm cache needs no network). Reinstalled only when the pins
+# change.
+ensure_plugin_tools() {
+    local tools
+    tools="$(target_dir)/plugin-tools"
+    mkdir -p "$tools"
+    python3 -c 'import ensurepip, venv' 2>/dev/null || ensure_apt python3 python3-venv
+    if ! cmp -s scripts/plugin-tools/requirements.txt "$tools/py/requirements.txt"; then
+        echo "==> installing the Python plugin toolchain (componentize-py)"
+        rm -rf "$tools/py"
+        python3 -m venv "$tools/py"
+        "$tools/py/bin/pip" install -q --disable-pip-version-check -r scripts/plugin-tools/requirements.txt
+        cp scripts/plugin-tools/requirements.txt "$tools/py/requirements.txt"
+    fi
+    command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
+    if ! cmp -s scripts/plugin-tools/package-lock.json "$tools/js/package-lock.json"; then
+        echo "==> installing the JavaScript plugin toolchain (jco, componentize-qjs)"
+        rm -rf "$tools/js"
+        mkdir -p "$tools/js"
+        cp scripts/plugin-tools/package.json scripts/plugin-tools/package-lock.json "$tools/js/"
+        (cd "$tools/js" && npm ci --prefer-offline --no-audit --no-fund)
+    fi
+}
+
+# Build plugin $1 (a directory under plugins/) with command "${@:3}" writing $2, unless a
+# build of exactly these sources (the plugin's files, the contract, the toolchain pins)
+# is cached: <target>/plugins/cache/<name>-<sha256>.wasm. A Python build takes ~10 s.
+cached_build() {
+    local dir=$1 out=$2 name key cache
+    shift 2
+    name=$(basename "$dir")
+    key=$( (find -L "$dir" plugin-sdk/wit scripts/plugin-tools -type f \
+        ! -name '*.wasm' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum) \
+        | sha256sum | cut -c1-16)
+    cache="$(dirname "$out")/cache/$name-$key.wasm"
+    if [ ! -f "$cache" ]; then
+        echo "==> building $name"
+        mkdir -p "$(dirname "$cache")"
+        "$@" "$cache.tmp.wasm"
+        mv "$cache.tmp.wasm" "$cache"
+    fi
+    cp "$cache" "$out"
+}
+
+# The Python and JavaScript example plugins (plugins/keyword-push-py, -js), built with the
+# toolchains above against their own world (wit/world.wit, which names only the imports
+# they use) into <target>/plugins.
+build_lang_plugins() {
+    local tools out py=$PWD/plugins/keyword-push-py js=$PWD/plugins/keyword-push-js
+    ensure_plugin_tools
+    tools="$(realpath "$(target_dir)")/plugin-tools"
+    out="$(realpath "$(target_dir)")/plugins"
+    mkdir -p "$out"
+    # Absolute paths: jco resolves the entry file from its own directory.
+    cached_build plugins/keyword-push-py "$out/keyword-push-py.wasm" \
+        "$tools/py/bin/componentize-py" -d "$py/wit" -w keyword-push \
+        componentize -p "$py" app -o
+    cached_build plugins/keyword-push-js "$out/keyword-push-js.wasm" \
+        "$tools/js/node_modules/.bin/jco" componentize "$js/keyword-push.js" \
+        --wit "$js/wit" -n keyword-push --backend quickjs --backend-qjs-disable-async -o
 }
 
 # A target/ kept between runs only grows: every change of a dependency or of the profiles

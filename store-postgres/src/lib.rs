@@ -44,7 +44,8 @@ use tokio_postgres::error::SqlState;
 /// The schema, one file per version; never edit a released file, add the next one.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_schema.sql")),
-    (2, include_str!("../migrations/0002_plugin_logs.sql")),
+    (2, include_str!("../migrations/0002_plugin_limits.sql")),
+    (3, include_str!("../migrations/0003_plugin_logs.sql")),
 ];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.

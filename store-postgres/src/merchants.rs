@@ -7,7 +7,8 @@ use crate::{PostgresStore, fresh_ids, opt_u64_at, u64_at};
 use deadpool_postgres::Object;
 use livecart_store::util::{now_ms, random_id, to_i64};
 use livecart_store::{
-    ApiToken, Merchant, MerchantStore, StoreError, token_hash, valid_label, valid_name,
+    ApiToken, Merchant, MerchantStore, PluginLimits, StoreError, token_hash, valid_label,
+    valid_name,
 };
 use tokio_postgres::{GenericClient, Row};
 
@@ -34,6 +35,43 @@ fn token_row(r: &Row) -> Result<ApiToken, tokio_postgres::Error> {
 }
 
 impl MerchantStore for PostgresStore {
+    fn plugin_limits(&self, merchant_id: &str) -> Result<PluginLimits, StoreError> {
+        let id = merchant_id.to_owned();
+        self.run(move |db| async move {
+            let row = db
+                .query_opt(
+                    "SELECT plugin_max_code_bytes FROM merchants WHERE id = $1",
+                    &[&id],
+                )
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("merchant {id}")))?;
+            Ok(PluginLimits {
+                max_code_bytes: opt_u64_at(&row, 0)?,
+            })
+        })
+    }
+
+    fn set_plugin_limits(
+        &self,
+        merchant_id: &str,
+        limits: &PluginLimits,
+    ) -> Result<PluginLimits, StoreError> {
+        let (id, limits) = (merchant_id.to_owned(), limits.clone());
+        self.run(move |db| async move {
+            let code = limits.max_code_bytes.map(to_i64);
+            let changed = db
+                .execute(
+                    "UPDATE merchants SET plugin_max_code_bytes = $2 WHERE id = $1",
+                    &[&id, &code],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("merchant {id}")));
+            }
+            Ok(limits)
+        })
+    }
+
     fn create_merchant(&self, name: &str) -> Result<(Merchant, String), StoreError> {
         let name = valid_name(name)?;
         self.run(move |mut db| async move {

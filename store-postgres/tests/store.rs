@@ -6,7 +6,7 @@
 use livecart_e2e::PgCluster;
 use livecart_store::{
     Ack, BuyError, BuyRequest, ClaimError, ClaimRequest, LogRecord, NewCoupon, NewFlashSale,
-    Product, Push, RoomStatus, Store, StoreError, VersionRecord,
+    PluginLimits, Product, Push, RoomStatus, Store, StoreError, VersionRecord,
 };
 use livecart_store_postgres::PostgresStore;
 use livecart_store_sqlite::SqliteStore;
@@ -54,6 +54,24 @@ fn merchants_tokens_disable_and_rotate() {
         ));
         assert!(!s.merchant_by_token(&token).unwrap().unwrap().is_enabled());
         s.set_merchant_disabled(&m.id, false).unwrap();
+        // The operator's plugin limits: none, set, cleared; unknown merchants are NotFound.
+        assert!(s.plugin_limits(&m.id).unwrap().is_empty());
+        let more = PluginLimits {
+            max_code_bytes: Some(32 << 20),
+        };
+        assert_eq!(s.set_plugin_limits(&m.id, &more).unwrap(), more);
+        assert_eq!(s.plugin_limits(&m.id).unwrap(), more);
+        s.set_plugin_limits(&m.id, &PluginLimits::default())
+            .unwrap();
+        assert!(s.plugin_limits(&m.id).unwrap().is_empty());
+        assert!(matches!(
+            s.plugin_limits("m_nobody"),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.set_plugin_limits("m_nobody", &more),
+            Err(StoreError::NotFound(_))
+        ));
         let tokens = s.tokens_of(&m.id).unwrap();
         assert_eq!(tokens.len(), 1);
         let (new, secret) = s.rotate_token(&m.id, &tokens[0].id).unwrap();
@@ -449,7 +467,7 @@ fn migrations_are_recorded_once_across_nodes() {
             .collect()
     });
     // Every migration applied, each once (a second run would have failed on CREATE TABLE).
-    assert_eq!(stores[0].schema_version().unwrap(), 2);
+    assert_eq!(stores[0].schema_version().unwrap(), 3);
 }
 
 #[test]

@@ -235,7 +235,11 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE merchants;
     ALTER TABLE merchants_v4 RENAME TO merchants;
     "#,
-    // 5: plugin logs the merchant can read.
+    // 5: the operator's per-merchant plugin limits (NULL: the node's defaults).
+    r#"
+    ALTER TABLE merchants ADD COLUMN plugin_max_code_bytes INTEGER;
+    "#,
+    // 6: plugin logs the merchant can read.
     r#"
     CREATE TABLE plugin_logs (
         seq     INTEGER PRIMARY KEY AUTOINCREMENT,

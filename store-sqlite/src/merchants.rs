@@ -4,7 +4,8 @@
 use crate::{SqliteStore, with_fresh_ids};
 use livecart_store::util::{now_ms, random_id, to_i64, to_u64};
 use livecart_store::{
-    ApiToken, Merchant, MerchantStore, StoreError, token_hash, valid_label, valid_name,
+    ApiToken, Merchant, MerchantStore, PluginLimits, StoreError, token_hash, valid_label,
+    valid_name,
 };
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -31,6 +32,38 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 impl MerchantStore for SqliteStore {
+    fn plugin_limits(&self, merchant_id: &str) -> Result<PluginLimits, StoreError> {
+        let code: Option<Option<i64>> = self
+            .conn()?
+            .query_row(
+                "SELECT plugin_max_code_bytes FROM merchants WHERE id = ?1",
+                [merchant_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let code = code.ok_or_else(|| StoreError::NotFound(format!("merchant {merchant_id}")))?;
+        Ok(PluginLimits {
+            max_code_bytes: code.map(to_u64),
+        })
+    }
+
+    fn set_plugin_limits(
+        &self,
+        merchant_id: &str,
+        limits: &PluginLimits,
+    ) -> Result<PluginLimits, StoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE merchants SET plugin_max_code_bytes = ?2 WHERE id = ?1",
+                params![merchant_id, limits.max_code_bytes.map(to_i64)],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("merchant {merchant_id}")));
+            }
+            Ok(limits.clone())
+        })
+    }
+
     fn create_merchant(&self, name: &str) -> Result<(Merchant, String), StoreError> {
         let name = valid_name(name)?;
         let created_ms = now_ms();

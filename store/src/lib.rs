@@ -41,8 +41,8 @@ pub use catalog::{Faq, Product};
 pub use claims::{ClaimRequest, OfferedIn};
 pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
 pub use merchants::{
-    ApiToken, MAX_LABEL_CHARS, MAX_NAME_CHARS, Merchant, MerchantStore, token_hash, valid_label,
-    valid_name,
+    ApiToken, MAX_LABEL_CHARS, MAX_NAME_CHARS, Merchant, MerchantStore, PluginLimits, token_hash,
+    valid_label, valid_name,
 };
 pub use plugins::{Binding, FaultRecord, KvBackend, LogRecord, PluginStore, VersionRecord};
 pub use products::{CatalogStore, ProductRecord};

@@ -3,7 +3,7 @@
 //! is ever stored.
 
 use crate::StoreError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The longest display name of a merchant, in characters.
@@ -40,6 +40,24 @@ pub struct ApiToken {
     pub created_ms: u64,
     /// When it was revoked (or rotated away); a revoked token never works again.
     pub revoked_ms: Option<u64>,
+}
+
+/// What the operator allows one merchant's plugins instead of the node's defaults. Only the
+/// fields that are set override; every value stays under the node's ceiling, which the
+/// host applies on top.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Bytes of code (function bodies) one plugin may hold; the compile deadline follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_code_bytes: Option<u64>,
+}
+
+impl PluginLimits {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        self.max_code_bytes.is_none()
+    }
 }
 
 /// What the database keeps of a token: its SHA-256, hex-encoded.
@@ -136,4 +154,17 @@ pub trait MerchantStore {
     /// Revoke one of a merchant's tokens; it stops working at once. Returns the token as
     /// stored afterwards. `Conflict` if it is already revoked.
     fn revoke_token(&self, merchant_id: &str, token_id: &str) -> Result<ApiToken, StoreError>;
+
+    /// The operator's plugin-limit override for a merchant; the empty override when none
+    /// was set. `NotFound` for an unknown merchant. Read at every upload, never cached, so
+    /// a change applies to the next upload on every node.
+    fn plugin_limits(&self, merchant_id: &str) -> Result<PluginLimits, StoreError>;
+
+    /// Replace a merchant's plugin-limit override (the empty one clears it); returns it as
+    /// stored. `NotFound` for an unknown merchant. Plugins already uploaded stay.
+    fn set_plugin_limits(
+        &self,
+        merchant_id: &str,
+        limits: &PluginLimits,
+    ) -> Result<PluginLimits, StoreError>;
 }

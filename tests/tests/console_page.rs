@@ -167,7 +167,7 @@ fn console_shows_refusals_and_loses_nothing() {
     );
     let text = report.to_string();
     assert!(
-        text.contains("Too large (413): upload is larger than the limit of 1048576 bytes"),
+        text.contains("Too large (413): upload is larger than the limit of 67108864 bytes"),
         "{report:#}"
     );
     assert!(text.contains("Refused (422)"), "{report:#}");

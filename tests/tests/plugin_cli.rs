@@ -66,14 +66,14 @@ fn check_names_each_problem_and_exits_1() {
     std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
     let big = dir.path().join("big.wasm");
     let mut f = std::fs::File::create(&big).expect("create");
-    f.write_all(&vec![0u8; (1 << 20) + 10]).expect("write");
+    f.write_all(&vec![0u8; (64 << 20) + 10]).expect("write");
 
     let cases = [
         (text_file, "not a WebAssembly file"),
         (core, "this is a core WebAssembly module, not a component"),
         (
             big,
-            "file is 1048586 bytes; the upload limit is 1048576 bytes",
+            "file is 67108874 bytes; the upload limit is 67108864 bytes",
         ),
         (
             plugin("other-world"),
@@ -206,4 +206,52 @@ fn test_refuses_invalid_config_and_events_precisely() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The Python and JavaScript builds of keyword-push pass `plugin check` under the default
+/// limits and, replayed over the Rust plugin's sample events, push the same cards.
+#[test]
+fn the_python_and_javascript_plugins_check_and_replay_like_the_rust_one() {
+    let root = root();
+    let dir = root.join("plugins/keyword-push");
+    let pushes = |name: &str| {
+        let out = run(&[
+            "plugin",
+            "test",
+            plugin(name).to_str().unwrap_or_default(),
+            "--events",
+            dir.join("events.jsonl").to_str().unwrap_or_default(),
+            "--config",
+            dir.join("config.json").to_str().unwrap_or_default(),
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+            .collect();
+        let summary = &lines.last().expect("summary line")["summary"];
+        assert_eq!(summary["faults"], 0, "{name}: {summary}");
+        lines
+            .iter()
+            .filter(|l| l["type"] == "push-product")
+            .map(|l| (l["event"].clone(), l["product_id"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let rust = pushes("keyword-push");
+    assert_eq!(rust.len(), 3, "{rust:?}");
+    for name in ["keyword-push-js", "keyword-push-py"] {
+        let out = run(&["plugin", "check", plugin(name).to_str().unwrap_or_default()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(
+            stdout(&out).starts_with(&format!("ok: {name} 0.1.0")),
+            "{}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).contains("capabilities: product-push, kv"),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(pushes(name), rust, "{name}");
+    }
 }

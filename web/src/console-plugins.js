@@ -94,7 +94,7 @@ async function uploadFile(file) {
     } catch (e) {
         const status = e instanceof ApiError ? e.status : 0;
         const hint = status === 413
-            ? 'Plugins may be at most 1 MiB: build with the size-tuned `plugin` profile.'
+            ? 'Uploads may be at most 64 MiB. Within that, a plugin is judged by its code (see docs/plugins.md, "Size policy").'
             : status === 422 ? 'Nothing was stored. Fix the component and upload it again.' : null;
         showUploadResult(false, [
             h('p', { class: 'result-title' }, status === 413 ? 'Too large' : status === 422 ? 'Not a valid plugin' : 'Upload failed'),

@@ -58,7 +58,7 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     const rowsBefore = await page.locator('#plugin-versions tbody tr').count();
     const scratch = mkdtempSync(join(tmpdir(), 'console-bad-input-'));
     const big = join(scratch, 'too-big.wasm');
-    const bytes = Buffer.alloc(1024 * 1024 + 4096, 0x61);
+    const bytes = Buffer.alloc(64 * 1024 * 1024 + 4096, 0x61);
     Buffer.from([0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0]).copy(bytes); // a component's header
     writeFileSync(big, bytes);
     await page.setInputFiles('#plugin-file', big);
@@ -66,7 +66,7 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     rmSync(scratch, { recursive: true, force: true }); // read by now (Chromium reads on send)
     const tooBig = await text(page, '#upload-result .result-message');
     check((await page.getAttribute('#upload-result', 'data-status')) === '413', `status ${await page.getAttribute('#upload-result', 'data-status')}: ${tooBig}`);
-    check(tooBig.includes('413') && tooBig.includes('larger than the limit of 1048576 bytes'), `413 message: ${tooBig}`);
+    check(tooBig.includes('413') && tooBig.includes('larger than the limit of 67108864 bytes'), `413 message: ${tooBig}`);
     check((await text(page, '#upload-result .result-title')) === 'Too large', 'the refusal has no title');
     check((await rest.get('/api/plugins')).length === versionsBefore, 'an oversized upload was stored');
     check(await page.locator('#plugin-versions tbody tr').count() === rowsBefore, 'the versions list changed');

@@ -16,6 +16,7 @@ mod body;
 mod catalog;
 mod commerce_body;
 mod operator;
+mod operator_limits;
 mod plugins;
 mod rooms;
 mod viewers;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi))
         .merge(account::routes())
         .merge(operator::routes())
+        .merge(operator_limits::routes())
         .merge(rooms::routes())
         .merge(catalog::routes())
         .merge(plugins::routes())

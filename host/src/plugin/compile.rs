@@ -5,9 +5,12 @@
 //! compiles untrusted code on its own threads: it runs `livecart plugin compile-worker`
 //! (this same binary), which caps its own memory (`RLIMIT_DATA`) and CPU (`RLIMIT_CPU`),
 //! lowers its priority, compiles on one thread and writes the precompiled artifact to
-//! stdout. The parent kills it at the deadline. What a guest can still do: make one
-//! compile use one core, at low priority, for `compile_timeout_ms`, in at most
-//! `compile_memory_bytes`; compiles run at most [`CompileSlots`] at a time.
+//! stdout. The parent kills it at the deadline, which grows with the amount of code
+//! ([`CodeLimits::compile_deadline_ms`]: the static limits leave only shapes whose cost is
+//! about linear in size, so an 18 MB CPython gets more time than a 40 KB Rust plugin, and a
+//! small bomb no more than the base). What a guest can still do: make one compile use one
+//! core, at low priority, until that deadline (at most `max_compile_timeout_ms`), in at
+//! most `compile_memory_bytes`; compiles run at most [`CompileSlots`] at a time.
 //!
 //! The artifact is loaded with `Component::deserialize`, which trusts it: it was written by
 //! our own binary from the upload, exactly what an in-process compile would have produced,
@@ -97,8 +100,11 @@ impl CompileWorker {
         bytes: &[u8],
         limits: &CodeLimits,
     ) -> Result<Vec<u8>, CompileBudgetError> {
-        let timeout = Duration::from_millis(limits.compile_timeout_ms);
-        let _slot = slots.take(timeout).ok_or(CompileBudgetError::Busy)?;
+        let deadline_ms = limits.compile_deadline_ms(super::precheck::code_bytes(bytes));
+        let timeout = Duration::from_millis(deadline_ms);
+        // Waiting for a slot is bounded by the base deadline: the host is busy, not the plugin.
+        let wait = Duration::from_millis(limits.compile_timeout_ms);
+        let _slot = slots.take(wait).ok_or(CompileBudgetError::Busy)?;
         run_child(&self.exe, meter_arg, bytes, limits, timeout)
     }
 }
@@ -154,7 +160,7 @@ fn run_child(
                 let _ = child.wait();
                 let _ = (writer.join(), out.join(), err.join());
                 return Err(CompileBudgetError::Timeout {
-                    limit_ms: limits.compile_timeout_ms,
+                    limit_ms: timeout.as_millis() as u64,
                 });
             }
             None => std::thread::sleep(Duration::from_millis(5)),
@@ -169,7 +175,7 @@ fn run_child(
     if status.success() {
         return Ok(artifact);
     }
-    Err(classify(status, message.trim(), limits))
+    Err(classify(status, message.trim(), limits, timeout))
 }
 
 /// What a failed worker's exit says. Exit code 2 is "the code is invalid"; running out of
@@ -178,6 +184,7 @@ fn classify(
     status: std::process::ExitStatus,
     message: &str,
     limits: &CodeLimits,
+    timeout: Duration,
 ) -> CompileBudgetError {
     use std::os::unix::process::ExitStatusExt;
     let memory = CompileBudgetError::Memory {
@@ -189,7 +196,7 @@ fn classify(
     match (status.code(), status.signal()) {
         (Some(2), _) => CompileBudgetError::Invalid(message.to_owned()),
         (_, Some(libc::SIGXCPU | libc::SIGKILL)) => CompileBudgetError::Timeout {
-            limit_ms: limits.compile_timeout_ms,
+            limit_ms: timeout.as_millis() as u64,
         },
         (_, Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGBUS)) => memory,
         _ => CompileBudgetError::Worker(format!("{status}: {message}")),

@@ -27,8 +27,16 @@ pub struct Limits {
     pub max_log_lines_per_call: usize,
     /// Bytes of log kept per call.
     pub max_log_bytes_per_call: usize,
-    /// Largest accepted `.wasm` upload.
+    /// Largest `.wasm` the transport accepts: a cap on request bodies, not the policy.
+    /// What an upload may hold is decided by what it costs (`code`, `memory_bytes` and
+    /// the merchant's code allowance), because the byte size of a component says little:
+    /// an embedded CPython is 18 MB, two thirds of it data segments (the standard library).
     pub max_upload_bytes: usize,
+    /// Code one merchant's plugin may hold unless the operator gives that merchant an
+    /// override (`PUT /api/operator/merchants/{id}/plugin-limits`); at most
+    /// `code.max_code_bytes`, the node's ceiling. Bounds, through the compile deadline,
+    /// how long one upload may keep a compile slot.
+    pub merchant_code_bytes: usize,
     /// Events in one batch; longer batches are split.
     pub max_batch_events: usize,
     /// Faults among the last `fault_window_batches` batches at which the plugin is
@@ -62,7 +70,8 @@ impl Default for Limits {
             max_output_bytes: 64 << 10,
             max_log_lines_per_call: 32,
             max_log_bytes_per_call: 8 << 10,
-            max_upload_bytes: 1 << 20,
+            max_upload_bytes: 64 << 20,
+            merchant_code_bytes: 16 << 20,
             max_batch_events: 256,
             max_faults: 5,
             fault_window_batches: 100,
@@ -89,7 +98,7 @@ impl Default for Limits {
 pub struct CodeLimits {
     /// Functions with a body, across the component's core modules.
     pub max_functions: u32,
-    /// Bytes of all function bodies.
+    /// Bytes of all function bodies: the node's ceiling, whatever a merchant's allowance.
     pub max_code_bytes: usize,
     /// Bytes of one function body.
     pub max_function_bytes: usize,
@@ -99,8 +108,15 @@ pub struct CodeLimits {
     pub max_operand_stack: u32,
     /// Depth of nested blocks, loops and ifs in one function.
     pub max_nesting: u32,
-    /// Wall-clock budget of one compile.
+    /// Wall-clock budget of one compile, before the allowance for its size.
     pub compile_timeout_ms: u64,
+    /// Extra compile time per whole MiB of code (function bodies). The static limits
+    /// exclude the shapes whose compile cost is not linear, so what is left grows with the
+    /// amount of code; a fixed deadline would refuse big honest plugins or let small bombs
+    /// run long.
+    pub compile_ms_per_mib: u64,
+    /// The deadline never exceeds this, however much code.
+    pub max_compile_timeout_ms: u64,
     /// Memory (data segment and anonymous mappings) of the compiling child process.
     pub compile_memory_bytes: u64,
 }
@@ -109,14 +125,28 @@ impl Default for CodeLimits {
     fn default() -> Self {
         CodeLimits {
             max_functions: 20_000,
-            max_code_bytes: 16 << 20,
-            max_function_bytes: 256 << 10,
+            max_code_bytes: 64 << 20,
+            max_function_bytes: 512 << 10,
             max_locals: 10_000,
             max_operand_stack: 2_048,
             max_nesting: 1_024,
             compile_timeout_ms: 4_000,
+            compile_ms_per_mib: 4_000,
+            max_compile_timeout_ms: 60_000,
             compile_memory_bytes: 1 << 30,
         }
+    }
+}
+
+impl CodeLimits {
+    /// The compile deadline of a component holding `code_bytes` of function bodies:
+    /// `compile_timeout_ms` plus `compile_ms_per_mib` per whole MiB, at most
+    /// `max_compile_timeout_ms` (and never below the base).
+    pub fn compile_deadline_ms(&self, code_bytes: usize) -> u64 {
+        let mib = (code_bytes >> 20) as u64;
+        self.compile_timeout_ms
+            .saturating_add(self.compile_ms_per_mib.saturating_mul(mib))
+            .min(self.max_compile_timeout_ms.max(self.compile_timeout_ms))
     }
 }
 

@@ -4,8 +4,9 @@
 //! pieces, in the order a plugin meets them:
 //!
 //! - [`validate`]: bytes → [`CompiledPlugin`], or a precise [`InvalidPlugin`] reason;
+//! - [`policy`]: how much code a merchant may upload (default, override, ceiling);
 //! - [`precheck`], [`compile`]: static code limits before compiling, and the compile
-//!   budget (a child process with a deadline and a memory cap);
+//!   budget (a child process with a deadline that grows with the code, and a memory cap);
 //! - [`engine`]: the wasmtime engine, compile cache, pooling allocator and CPU meters;
 //! - [`host`]: per-instance state and the contract's imports (plus deny-all WASI);
 //! - [`gate`]: the capability gate, the only place grants are checked;
@@ -29,6 +30,7 @@ pub mod kv;
 pub mod limits;
 pub mod logsink;
 pub mod model;
+pub mod policy;
 pub mod precheck;
 pub mod random;
 pub mod registry;

@@ -41,6 +41,11 @@ pub enum CodeLimitExceeded {
     Functions { found: u64, limit: u32 },
     #[error("the component holds {found} bytes of code; the limit is {limit}")]
     CodeBytes { found: usize, limit: usize },
+    /// Over the uploading merchant's allowance (`policy.rs`), which the operator can raise.
+    #[error(
+        "the component holds {found} bytes of code; this merchant's limit (max_code_bytes) is {limit}; the operator can raise it for the merchant"
+    )]
+    MerchantCode { found: usize, limit: usize },
     #[error("{at} is {found} bytes of code; the limit for one function is {limit}")]
     FunctionBytes {
         at: FuncAt,
@@ -99,6 +104,24 @@ impl std::fmt::Display for FuncAt {
             self.function, self.module
         )
     }
+}
+
+/// Bytes of function bodies across every core module of `bytes`, read from the code
+/// sections' headers without validating anything: what the compile deadline and a
+/// merchant's code allowance are measured in. Malformed input counts what was read so far
+/// (the full check refuses it).
+pub fn code_bytes(bytes: &[u8]) -> usize {
+    let mut total = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::CodeSectionStart { size, .. }) => {
+                total = total.saturating_add(size as usize)
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    total
 }
 
 /// Check every core module of `bytes` against `limits` and the instance memory limit,

@@ -9,13 +9,14 @@ use super::engine::{CompiledPlugin, PluginEngine};
 use super::env::RoomEnv;
 use super::fault::Fault;
 use super::logsink::LogLine;
+use super::policy::Allowance;
 use super::room::RoomPlugins;
 use super::validate::InvalidPlugin;
 use crate::store::{Binding, FaultRecord, LogRecord, Store, StoreError, VersionRecord, now_ms};
+use std::sync::Arc;
 
 /// Log lines kept per plugin and room for the merchant; older ones are dropped.
 pub const KEPT_LOG_LINES: usize = 500;
-use std::sync::Arc;
 
 /// Why a registry operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,13 +49,24 @@ impl Registry {
         Registry { store }
     }
 
-    /// Validate and store an upload. The same bytes uploaded twice are one version.
+    /// Validate and store an upload. The same bytes uploaded twice are one version. The
+    /// owner's code allowance (the node's default or the operator's override for that
+    /// merchant) is checked first, before anything is compiled.
     pub fn upload(
         &self,
         engine: &PluginEngine,
         owner: &str,
         bytes: &[u8],
     ) -> Result<(VersionRecord, Arc<CompiledPlugin>), RegistryError> {
+        let merchant = match self.store.plugin_limits(owner) {
+            Ok(limits) => limits,
+            // Owners that are not merchants (the demo seed, tests) get the defaults.
+            Err(StoreError::NotFound(_)) => Default::default(),
+            Err(e) => return Err(e.into()),
+        };
+        Allowance::of(engine.limits(), &merchant)
+            .admit(bytes)
+            .map_err(InvalidPlugin::Code)?;
         let plugin = engine.load(bytes)?;
         check_example_config(engine, &plugin)?;
         if let Some(existing) = self.store.plugin_version(&plugin.hash)? {

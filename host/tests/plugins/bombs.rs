@@ -23,11 +23,24 @@ fn refused(bytes: &[u8]) -> CodeLimitExceeded {
     }
 }
 
+/// Refused by the static check with one function limited to 256 KiB, the default until an
+/// embedded CPython (one 427 KB function: its interpreter loop) had to fit.
+fn refused_at_256_kib(bytes: &[u8]) -> CodeLimitExceeded {
+    let limits = livecart::plugin::limits::CodeLimits {
+        max_function_bytes: 256 << 10,
+        ..Default::default()
+    };
+    match livecart::plugin::precheck::check(bytes, &limits, 16 << 20) {
+        Err(e) => e,
+        Ok(stats) => panic!("accepted: {stats:?}"),
+    }
+}
+
 #[test]
 fn a_function_holding_100k_live_values_is_refused_before_compiling() {
     // The bomb as found: its one function is also far over the size limit.
     assert_eq!(
-        refused(&generate::live_values(100_000)).to_string(),
+        refused_at_256_kib(&generate::live_values(100_000)).to_string(),
         "function 0 of core module 0 is 491746 bytes of code; the limit for one function is 262144"
     );
 }
@@ -35,8 +48,36 @@ fn a_function_holding_100k_live_values_is_refused_before_compiling() {
 #[test]
 fn a_function_with_100k_nested_blocks_is_refused_before_compiling() {
     assert_eq!(
-        refused(&generate::nested_blocks(100_000)).to_string(),
+        refused_at_256_kib(&generate::nested_blocks(100_000)).to_string(),
         "function 0 of core module 0 is 300002 bytes of code; the limit for one function is 262144"
+    );
+}
+
+/// With one function allowed 512 KiB (the default since the Python plugins), the two
+/// bombs above are still refused before compiling, by what makes them bombs, in
+/// milliseconds.
+#[test]
+fn the_found_bombs_are_refused_before_compiling_under_the_default_limits() {
+    let started = std::time::Instant::now();
+    let live = refused(&generate::live_values(100_000));
+    assert!(
+        matches!(live, CodeLimitExceeded::OperandStack { limit: 2048, .. }),
+        "{live}"
+    );
+    let nested = refused(&generate::nested_blocks(100_000));
+    assert!(
+        matches!(nested, CodeLimitExceeded::Nesting { limit: 1024, .. }),
+        "{nested}"
+    );
+    let huge = refused(&generate::huge_function(1_000_000));
+    assert!(
+        matches!(huge, CodeLimitExceeded::FunctionBytes { limit, .. } if limit == 512 << 10),
+        "{huge}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
 
@@ -96,7 +137,7 @@ fn a_component_with_75k_functions_is_refused_before_compiling() {
 
 #[test]
 fn a_one_megabyte_function_is_refused_before_compiling() {
-    let err = refused(&generate::huge_function(1_000_000));
+    let err = refused_at_256_kib(&generate::huge_function(1_000_000));
     match err {
         CodeLimitExceeded::FunctionBytes { at, found, limit } => {
             assert_eq!((at, limit), (FIRST, 256 << 10));
@@ -125,6 +166,8 @@ fn every_example_plugin_is_within_the_static_limits() {
         "lottery",
         "compat-v1",
         "hostile",
+        "keyword-push-js",
+        "keyword-push-py",
     ] {
         let stats = livecart::plugin::precheck::check(
             &plugin_bytes(name),
@@ -133,7 +176,38 @@ fn every_example_plugin_is_within_the_static_limits() {
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(stats.functions > 0, "{name}: {stats:?}");
+        // And within a merchant's default code allowance.
+        let code = livecart::plugin::precheck::code_bytes(&plugin_bytes(name));
+        // Section sizes: the bodies and their length prefixes.
+        assert!(
+            code >= stats.code_bytes,
+            "{name}: {code} < {}",
+            stats.code_bytes
+        );
+        assert!(code <= limits.merchant_code_bytes, "{name}: {code}");
     }
+}
+
+/// The deadline grows with the code: the base for small components, a per-MiB allowance
+/// for big ones, never past the cap.
+#[test]
+fn the_compile_deadline_scales_with_the_code_and_is_bounded() {
+    let code = livecart::plugin::limits::CodeLimits::default();
+    assert_eq!(code.compile_deadline_ms(40_000), 4_000);
+    assert_eq!(
+        code.compile_deadline_ms(1_300_000),
+        4_000 + code.compile_ms_per_mib
+    );
+    let python = code_bytes_of("keyword-push-py");
+    assert!(code.compile_deadline_ms(python) >= 16_000, "{python}");
+    assert_eq!(
+        code.compile_deadline_ms(usize::MAX),
+        code.max_compile_timeout_ms
+    );
+}
+
+fn code_bytes_of(name: &str) -> usize {
+    livecart::plugin::precheck::code_bytes(&plugin_bytes(name))
 }
 
 fn worker_engine(tune: impl FnOnce(&mut livecart::plugin::Limits)) -> PluginEngine {

@@ -7,6 +7,7 @@ mod capacity;
 mod common;
 mod examples;
 mod hostile;
+mod languages;
 mod random;
 mod registry;
 mod validation;

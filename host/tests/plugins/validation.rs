@@ -57,13 +57,14 @@ fn import_without_its_capability_is_refused() {
 
 #[test]
 fn oversized_file_is_refused_before_parsing() {
+    // The transport cap: what a plugin may hold is judged by its code (policy.rs).
     let mut bytes = plugin_bytes("hello");
-    bytes.resize((1 << 20) + 1, 0);
+    bytes.resize((64 << 20) + 1, 0);
     assert_eq!(
         refused(&bytes),
         InvalidPlugin::TooLarge {
-            size: (1 << 20) + 1,
-            limit: 1 << 20
+            size: (64 << 20) + 1,
+            limit: 64 << 20
         }
     );
 }

@@ -141,11 +141,13 @@ async fn bad_plugins_and_configs_are_refused_with_the_reason() {
             .contains("capability `catalog-read` not granted"),
         "{body}"
     );
-    let (status, body) = upload(&s, &vec![0u8; (1 << 20) + 100]).await;
+    // The transport cap, not the policy (that is the code allowance).
+    let cap = livecart::plugin::Limits::default().max_upload_bytes;
+    let (status, body) = upload(&s, &vec![0u8; cap + 100]).await;
     assert_eq!(status, 413);
     assert_eq!(
         body["error"],
-        "upload is larger than the limit of 1048576 bytes"
+        "upload is larger than the limit of 67108864 bytes"
     );
 
     let (status, version) = upload(&s, &plugin_bytes("like-coupon")).await;
@@ -386,6 +388,7 @@ async fn openapi_documents_every_route() {
         "/api/operator/merchants/{id}/tokens",
         "/api/operator/merchants/{id}/tokens/{token}/rotate",
         "/api/operator/merchants/{id}/tokens/{token}/revoke",
+        "/api/operator/merchants/{id}/plugin-limits",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

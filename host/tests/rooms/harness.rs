@@ -58,6 +58,15 @@ pub async fn start(config: RoomConfig) -> Server {
 
 /// A server whose HTTP listener has `limits` (caps, header timeout).
 pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
+    start_tuned(config, limits, |_| {}).await
+}
+
+/// A server whose plugin engine settings `tune` changes first.
+pub async fn start_tuned(
+    config: RoomConfig,
+    limits: HttpLimits,
+    tune: impl FnOnce(&mut EngineConfig),
+) -> Server {
     count_panics();
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> =
@@ -66,6 +75,7 @@ pub async fn start_with(config: RoomConfig, limits: HttpLimits) -> Server {
     ec.instance_slots = 16;
     ec.limits.cpu_ms_per_batch = 10_000;
     ec.cache_dir = Some(target_dir().join("plugin-cache"));
+    tune(&mut ec);
     let engine = Arc::new(PluginEngine::new(ec).expect("engine"));
     let registry = Arc::new(Registry::new(store.clone()));
     let (merchant, merchant_token) = store.create_merchant("Shop A").expect("merchant");

@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod bodies;
 mod harness;
+mod languages;
 mod lease;
 mod longpoll;
 mod operator;

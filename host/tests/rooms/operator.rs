@@ -63,6 +63,8 @@ async fn every_operator_route_refuses_missing_and_wrong_tokens_and_merchant_toke
             "POST",
             format!("/api/operator/merchants/{m}/tokens/tk_x/revoke"),
         ),
+        ("GET", format!("/api/operator/merchants/{m}/plugin-limits")),
+        ("PUT", format!("/api/operator/merchants/{m}/plugin-limits")),
     ] {
         let body = json!({"name": "Intruder"});
         let (status, v) = call(&s, method, &path, None, body.clone()).await;
