@@ -160,3 +160,75 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
         "{why}"
     );
 }
+
+/// `plugin new --lang python|js`: each project builds with its language's toolchain (the
+/// ones `./scripts/test.sh` installs), passes `plugin check` with its example config, and
+/// greets in `plugin test`.
+#[test]
+fn python_and_javascript_projects_build_with_their_toolchains() {
+    let tools = livecart_e2e::target_dir().join("plugin-tools");
+    let (py, js) = (
+        tools.join("py/bin/componentize-py"),
+        tools.join("js/node_modules/.bin/jco"),
+    );
+    assert!(
+        py.is_file() && js.is_file(),
+        "the plugin toolchains are missing from {}: run ./scripts/test.sh",
+        tools.display()
+    );
+    let home = tempfile::tempdir().expect("tempdir");
+    for (lang, name) in [("python", "hi-py"), ("js", "hi-js")] {
+        let made = ok(&cli(&["plugin", "new", name, "--lang", lang], home.path()));
+        assert!(made.contains(&format!("plugin {name} in")), "{made}");
+        let project = home.path().join(name);
+        let mut build = if lang == "python" {
+            let mut c = Command::new(&py);
+            c.args(["-d", "wit", "-w", "plugin", "componentize", "app", "-o"]);
+            c
+        } else {
+            let mut c = Command::new(&js);
+            let source = project.join(format!("{name}.js"));
+            c.arg("componentize")
+                .arg(source)
+                .arg("--wit")
+                .arg(project.join("wit"))
+                .args([
+                    "-n",
+                    "plugin",
+                    "--backend",
+                    "quickjs",
+                    "--backend-qjs-disable-async",
+                    "-o",
+                ]);
+            c
+        };
+        let built = build
+            .arg(format!("{name}.wasm"))
+            .current_dir(&project)
+            .output()
+            .expect("running the toolchain");
+        assert!(built.status.success(), "{lang}: {built:?}");
+        let wasm = format!("{name}.wasm");
+        let checked = ok(&cli(&["plugin", "check", &wasm], &project));
+        assert!(
+            checked.contains(r#"example config: {"greeting":"Welcome to the show"}"#),
+            "{checked}"
+        );
+        let tested = ok(&cli(
+            &[
+                "plugin",
+                "test",
+                &wasm,
+                "--events",
+                "events.jsonl",
+                "--config",
+                "config.json",
+            ],
+            &project,
+        ));
+        assert!(
+            tested.contains("Welcome to the show, Bo!"),
+            "{lang}: {tested}"
+        );
+    }
+}

@@ -1,6 +1,12 @@
-//! `livecart plugin new NAME`: a plugin project that builds outside this repository.
+//! `livecart plugin new NAME [--lang rust|python|js]`: a plugin project that builds
+//! outside this repository.
 //!
-//! The project is a workspace of its own with a `cdylib` crate, size-tuned
+//! Python and JavaScript projects get the plugin (`app.py`, or `NAME.js`), a world of their
+//! own in `wit/world.wit` naming only the imports it uses, the contract this binary
+//! implements copied into `wit/deps` (0.2.0 and the released 0.1.0), the samples and a
+//! README with the componentize-py or jco commands; they need no livecart checkout.
+//!
+//! A Rust project is a workspace of its own with a `cdylib` crate, size-tuned
 //! `[profile.release]` settings (what `livecart plugin build` uses outside this repository),
 //! a hello-world `src/lib.rs`, sample `events.jsonl` and `config.json`, and a README with
 //! the build, test and upload commands. The SDK (`livecart-sdk`, not published to a
@@ -47,17 +53,19 @@ const EVENTS: &str = include_str!("plugin_template/events.jsonl.in");
 const CONFIG: &str = include_str!("plugin_template/config.json.in");
 const README: &str = include_str!("plugin_template/README.md.in");
 const GITIGNORE: &str = include_str!("plugin_template/gitignore.in");
+const APP_PY: &str = include_str!("plugin_template/app.py.in");
+const PLUGIN_JS: &str = include_str!("plugin_template/plugin.js.in");
+const WORLD: &str = include_str!("plugin_template/world.wit.in");
+const README_LANG: &str = include_str!("plugin_template/README.lang.md.in");
+/// The contract this binary implements, for projects that bind it themselves.
+const CONTRACT: &str = include_str!("../../../plugin-sdk/wit/plugin.wit");
+const CONTRACT_V1: &str =
+    include_str!("../../../plugin-sdk/wit/deps/livecart-plugin-0.1.0/plugin.wit");
 
 pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     check_name(&args.name)?;
     if args.lang != Lang::Rust {
-        bail!(
-            "--lang {}: not yet supported; `plugin new` makes Rust projects only for now \
-             (components from other languages' toolchains are accepted: see docs/plugins.md)",
-            args.lang
-                .to_possible_value()
-                .map_or("?".to_owned(), |v| v.get_name().to_owned())
-        );
+        return other_language(&args);
     }
     let sdk = Sdk::resolve(args.sdk.as_deref(), args.sdk_git.as_deref())?;
     let dir = args.dir.join(&args.name);
@@ -100,6 +108,69 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         args.name,
         d = dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A Python or JavaScript project: the plugin, its world, the contract, samples, README.
+fn other_language(args: &NewArgs) -> anyhow::Result<ExitCode> {
+    let name = &args.name;
+    let dir = args.dir.join(name);
+    ensure_empty(&dir)?;
+    let (language, toolchain, source, plugin, build) = match args.lang {
+        Lang::Python => (
+            "Python",
+            "componentize-py 0.25.1 (`pip install componentize-py==0.25.1`, in a venv)",
+            "app.py".to_owned(),
+            APP_PY,
+            format!("componentize-py -d wit -w plugin componentize app -o {name}.wasm"),
+        ),
+        _ => (
+            "JavaScript",
+            "jco 1.35 (`npm install @bytecodealliance/jco@1.35.0 @bytecodealliance/componentize-qjs`)",
+            format!("{name}.js"),
+            PLUGIN_JS,
+            format!(
+                "jco componentize \"$PWD/{name}.js\" --wit \"$PWD/wit\" -n plugin \\\n    \
+                 --backend quickjs --backend-qjs-disable-async -o {name}.wasm"
+            ),
+        ),
+    };
+    let config = CONFIG.trim();
+    let fill = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{config}}", config)
+            .replace("{{language}}", language)
+            .replace("{{toolchain}}", toolchain)
+            .replace("{{build}}", &build)
+    };
+    let files = [
+        (source.as_str(), fill(plugin)),
+        ("wit/world.wit", fill(WORLD)),
+        ("wit/deps/livecart-plugin/plugin.wit", CONTRACT.to_owned()),
+        (
+            "wit/deps/livecart-plugin-0.1.0/plugin.wit",
+            CONTRACT_V1.to_owned(),
+        ),
+        ("events.jsonl", EVENTS.to_owned()),
+        ("config.json", CONFIG.to_owned()),
+        ("README.md", fill(README_LANG)),
+        (".gitignore", "*.wasm\n__pycache__/\n".to_owned()),
+    ];
+    for (path, text) in files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("created {language} plugin {name} in {}", dir.display());
+    println!("next, in {}:", dir.display());
+    for line in build.lines() {
+        println!("  {line}");
+    }
+    println!("  livecart plugin test {name}.wasm --events events.jsonl --config config.json");
     Ok(ExitCode::SUCCESS)
 }
 
