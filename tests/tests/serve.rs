@@ -1,6 +1,7 @@
 //! `livecart serve` starts on its embedded defaults, answers health checks, shows the demo
 //! room's plugins and plays its demo stream; OBS-style publishers (ffmpeg) get into a
-//! merchant's own room with its stream key and nowhere else.
+//! merchant's own room with its stream key and nowhere else; the operator's plugin limits
+//! are flags.
 
 use livecart_e2e::Serve;
 use std::io::{Read, Write};
@@ -272,4 +273,39 @@ fn an_unreachable_store_or_bus_stops_serve_at_start_with_the_reason() {
     let (code, stderr) = serve(&["--bus", "kafka://somewhere"]);
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("kafka://somewhere"), "{stderr}");
+}
+
+/// The operator's node-wide plugin limits are `serve` flags (and so `livecart.toml` keys):
+/// a 1 MiB code allowance refuses the JavaScript build's 1.3 MB of code, naming the limit.
+#[test]
+fn the_operator_sets_the_plugin_code_allowance() {
+    let s = Serve::start(&["--no-demo-stream", "--plugin-code-mib", "1"]);
+    let wasm = std::fs::read(livecart_e2e::plugin("keyword-push-js")).expect("js build");
+    let refused = upload(&s, &wasm);
+    assert!(refused.starts_with("HTTP/1.1 4"), "{refused}");
+    assert!(
+        refused.contains("this merchant's limit (max_code_bytes) is 1048576"),
+        "{refused}"
+    );
+    let small = std::fs::read(livecart_e2e::plugin("hello")).expect("hello build");
+    let ok = upload(&s, &small);
+    assert!(ok.starts_with("HTTP/1.1 20"), "{ok}");
+}
+
+/// `POST /api/plugins` with `wasm` as the body: the raw response.
+fn upload(s: &Serve, wasm: &[u8]) -> String {
+    let addr = &s.addr;
+    let mut c = TcpStream::connect(addr).expect("connect");
+    write!(
+        c,
+        "POST /api/plugins HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/wasm\r\nContent-Length: {}\r\n\r\n",
+        s.merchant_token,
+        wasm.len()
+    )
+    .expect("send head");
+    c.write_all(wasm).expect("send body");
+    let mut response = String::new();
+    c.read_to_string(&mut response).expect("read");
+    response
 }

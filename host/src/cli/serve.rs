@@ -63,6 +63,16 @@ pub struct ServeArgs {
     /// and re-created on their next event; their state is kept.
     #[arg(long, default_value_t = 1024, env = "LIVECART_PLUGIN_MEMORY_MIB")]
     pub plugin_memory_mib: usize,
+    /// Each merchant's default allowance of plugin code (function bodies), MiB; the
+    /// operator can set another per merchant (`/api/operator/merchants/{id}/plugin-limits`),
+    /// never past the node's ceiling of 64 MiB. The compile deadline grows with the code.
+    #[arg(long, default_value_t = 16, env = "LIVECART_PLUGIN_CODE_MIB",
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub plugin_code_mib: u64,
+    /// Linear memory one plugin instance may use, MiB (an embedded CPython takes about 13).
+    #[arg(long, default_value_t = 16, env = "LIVECART_PLUGIN_INSTANCE_MIB",
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub plugin_instance_mib: u64,
     /// Serve the web pages from this directory (its `src/` and `node_modules/dashjs`) on
     /// every request instead of the copies built in: for working on the pages.
     #[arg(long)]
@@ -198,6 +208,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.instance_slots = u32::try_from(warm + warm / 7).unwrap_or(u32::MAX);
     config.warm_budget_bytes = warm << 20;
     config.cache_dir = Some(args.data_dir.join("plugin-cache"));
+    config.limits.merchant_code_bytes = (args.plugin_code_mib as usize) << 20;
+    config.limits.memory_bytes = (args.plugin_instance_mib as usize) << 20;
     config.compile_worker = Some(
         crate::plugin::compile::CompileWorker::current_exe()
             .context("finding the livecart binary for the plugin compile worker")?,
