@@ -67,13 +67,13 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Latency percentiles of a run.
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
+pub(super) struct Stats {
+    pub p50: Duration,
+    pub p99: Duration,
+    pub per_sec: f64,
 }
 
-fn measure(iterations: usize, mut f: impl FnMut()) -> Stats {
+pub(super) fn measure(iterations: usize, mut f: impl FnMut()) -> Stats {
     for _ in 0..iterations.min(10_000) {
         f();
     }
@@ -109,7 +109,7 @@ fn median(rounds: &[Stats]) -> Stats {
     }
 }
 
-fn us(d: Duration) -> String {
+pub(super) fn us(d: Duration) -> String {
     format!("{:.2} µs", d.as_secs_f64() * 1e6)
 }
 
@@ -248,6 +248,9 @@ fn plugins(dir: &Path, iterations: usize, cold_iterations: usize) -> anyhow::Res
         }
         let overhead = (med[1].per_sec / med[0].per_sec - 1.0) * 100.0;
         println!("| epoch overhead vs none (throughput) | {name} | | | {overhead:+.1} % |");
+        if name == "like-coupon" {
+            super::bench_budget::row(iterations, ev, name, &med[0]);
+        }
     }
 
     let engine = PluginEngine::new(bench_config(CpuMeter::Epoch))?;

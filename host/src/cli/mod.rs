@@ -3,6 +3,7 @@
 pub mod admin;
 mod bench;
 mod bench_bombs;
+mod bench_budget;
 mod bench_bus;
 mod bench_claims;
 mod bench_media;
