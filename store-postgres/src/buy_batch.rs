@@ -215,6 +215,9 @@ fn decide(
     if req.now_ms >= sale.ends_ms {
         return Err(BuyError::Ended(sale.id.clone()));
     }
+    if sale.signed_in_only && req.guest {
+        return Err(BuyError::SignInRequired(sale.id.clone()));
+    }
     let mine = bought
         .entry((req.sale_id.clone(), req.user_id.clone()))
         .or_default();

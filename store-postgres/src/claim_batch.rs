@@ -219,6 +219,9 @@ fn decide(
     if !coupon.unlocked && !req.issued {
         return Err(ClaimError::Locked(coupon.id.clone()));
     }
+    if coupon.signed_in_only && req.guest {
+        return Err(ClaimError::SignInRequired(coupon.id.clone()));
+    }
     if req.now_ms < coupon.valid_from_ms {
         return Err(ClaimError::NotYetValid(coupon.id.clone()));
     }

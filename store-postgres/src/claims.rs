@@ -11,7 +11,7 @@ use tokio_postgres::{GenericClient, Row};
 
 pub(crate) const COUPON_COLS: &str =
     "id, merchant_id, room_id, title, discount_cents, quota, claimed,
-    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms";
+    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only";
 
 pub(crate) fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
     Ok(Coupon {
@@ -27,6 +27,7 @@ pub(crate) fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
         valid_until_ms: u64_at(r, 9)?,
         unlocked: r.try_get(10)?,
         created_ms: u64_at(r, 11)?,
+        signed_in_only: r.try_get(12)?,
     })
 }
 
@@ -79,8 +80,10 @@ impl CouponStore for PostgresStore {
                             &format!(
                                 "INSERT INTO coupons (id, merchant_id, room_id, title,
                                      discount_cents, quota, claimed, per_user_limit,
-                                     valid_from_ms, valid_until_ms, unlocked, created_ms, deleted)
-                                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, FALSE)
+                                     valid_from_ms, valid_until_ms, unlocked, created_ms, deleted,
+                                     signed_in_only)
+                                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, FALSE,
+                                     $12)
                                  RETURNING {COUPON_COLS}"
                             ),
                             &[
@@ -95,6 +98,7 @@ impl CouponStore for PostgresStore {
                                 &to_i64(c.valid_until_ms),
                                 &c.unlocked,
                                 &to_i64(now_ms()),
+                                &c.signed_in_only,
                             ],
                         )
                         .await?;
@@ -174,7 +178,7 @@ impl CouponStore for PostgresStore {
                     &format!(
                         "UPDATE coupons SET room_id = $2, title = $3, discount_cents = $4,
                              quota = $5, per_user_limit = $6, valid_from_ms = $7,
-                             valid_until_ms = $8, unlocked = $9
+                             valid_until_ms = $8, unlocked = $9, signed_in_only = $10
                          WHERE id = $1 RETURNING {COUPON_COLS}"
                     ),
                     &[
@@ -187,6 +191,7 @@ impl CouponStore for PostgresStore {
                         &to_i64(c.valid_from_ms),
                         &to_i64(c.valid_until_ms),
                         &c.unlocked,
+                        &c.signed_in_only,
                     ],
                 )
                 .await?;

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_schema.sql")),
     (2, include_str!("../migrations/0002_plugin_limits.sql")),
     (3, include_str!("../migrations/0003_plugin_logs.sql")),
+    (4, include_str!("../migrations/0004_signed_in_only.sql")),
 ];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.

@@ -10,7 +10,7 @@ use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, SaleS
 use tokio_postgres::{GenericClient, Row};
 
 pub(crate) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
-    per_user_limit, starts_ms, ends_ms, created_ms";
+    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only";
 
 pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
     Ok(FlashSale {
@@ -25,6 +25,7 @@ pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
         starts_ms: u64_at(r, 8)?,
         ends_ms: u64_at(r, 9)?,
         created_ms: u64_at(r, 10)?,
+        signed_in_only: r.try_get(11)?,
     })
 }
 
@@ -142,8 +143,8 @@ impl SaleStore for PostgresStore {
             }
             let sql = format!(
                 "INSERT INTO flash_sales (id, merchant_id, room_id, product_id, price_cents,
-                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10) RETURNING {SALE_COLS}"
+                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11) RETURNING {SALE_COLS}"
             );
             let insert = || async {
                 let row = db
@@ -160,6 +161,7 @@ impl SaleStore for PostgresStore {
                             &to_i64(s.starts_ms),
                             &to_i64(s.ends_ms),
                             &to_i64(now_ms()),
+                            &s.signed_in_only,
                         ],
                     )
                     .await?;

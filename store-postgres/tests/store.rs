@@ -275,6 +275,7 @@ fn buys_and_purchases_share_one_key_space() {
                     per_user_limit: 2,
                     starts_ms: 0,
                     ends_ms: 1_000,
+                    signed_in_only: false,
                 },
             )
             .unwrap();
@@ -467,7 +468,7 @@ fn migrations_are_recorded_once_across_nodes() {
             .collect()
     });
     // Every migration applied, each once (a second run would have failed on CREATE TABLE).
-    assert_eq!(stores[0].schema_version().unwrap(), 3);
+    assert_eq!(stores[0].schema_version().unwrap(), 4);
 }
 
 #[test]
@@ -503,6 +504,7 @@ fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::Fla
             per_user_limit: per_user,
             starts_ms: 0,
             ends_ms: 1_000,
+            signed_in_only: false,
         },
     )
     .expect("sale")
@@ -602,5 +604,69 @@ fn plugin_logs_keep_the_newest_lines_per_plugin_and_room() {
         assert_eq!(kept, ["c", "b"], "newest first, trimmed to two");
         assert_eq!(s.plugin_logs("r1", "other", 10).unwrap().len(), 1);
         assert_eq!(s.plugin_logs("r1", "lottery", 1).unwrap()[0].message, "c");
+    });
+}
+
+#[test]
+fn offers_for_signed_in_viewers_refuse_guests_in_both_engines() {
+    both("signed_in", |s| {
+        let vip = s
+            .create_coupon(
+                "m1",
+                &NewCoupon {
+                    signed_in_only: true,
+                    ..coupon(5, 1)
+                },
+            )
+            .unwrap();
+        assert!(s.coupon(&vip.id).unwrap().unwrap().signed_in_only, "kept");
+        let guest = ClaimRequest {
+            guest: true,
+            ..ClaimRequest::new(&vip.id, "g_1", "k1", 10)
+        };
+        let signed = ClaimRequest::new(&vip.id, "shopper", "k2", 10);
+        let codes: Vec<&str> = s
+            .claim_coupons(&[guest, signed])
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
+            .collect();
+        assert_eq!(codes, ["sign_in_required", "ok"]);
+        assert_eq!(s.coupon(&vip.id).unwrap().unwrap().claimed, 1);
+
+        let room = s.create_room("m1", "signed").unwrap();
+        s.upsert_product(
+            "m1",
+            &Product {
+                id: "p1".into(),
+                ..Product::default()
+            },
+        )
+        .unwrap();
+        let sale = s
+            .create_flash_sale(
+                "m1",
+                &NewFlashSale {
+                    room_id: room.id.clone(),
+                    product_id: "p1".into(),
+                    price_cents: 100,
+                    stock: 3,
+                    per_user_limit: 1,
+                    starts_ms: 0,
+                    ends_ms: 1_000,
+                    signed_in_only: true,
+                },
+            )
+            .unwrap();
+        let guest = BuyRequest {
+            guest: true,
+            ..BuyRequest::new(&sale.id, "g_1", 1, "b1", 10)
+        };
+        let results =
+            s.buy_flash_sales(&[guest, BuyRequest::new(&sale.id, "shopper", 1, "b2", 10)]);
+        let codes: Vec<&str> = results
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
+            .collect();
+        assert_eq!(codes, ["sign_in_required", "ok"]);
     });
 }

@@ -48,6 +48,9 @@ fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order,
     if req.now_ms >= sale.ends_ms {
         return Err(BuyError::Ended(sale.id));
     }
+    if sale.signed_in_only && req.guest {
+        return Err(BuyError::SignInRequired(sale.id));
+    }
     let mine: i64 = tx
         .prepare_cached(
             "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = ?1 AND user_id = ?2",

@@ -57,6 +57,9 @@ fn claim_in(tx: &mut rusqlite::Transaction<'_>, req: &ClaimRequest) -> Result<Cl
     if !coupon.unlocked && !req.issued {
         return Err(ClaimError::Locked(coupon.id));
     }
+    if coupon.signed_in_only && req.guest {
+        return Err(ClaimError::SignInRequired(coupon.id));
+    }
     if req.now_ms < coupon.valid_from_ms {
         return Err(ClaimError::NotYetValid(coupon.id));
     }

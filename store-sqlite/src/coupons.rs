@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 pub(super) const COUPON_COLS: &str =
     "id, merchant_id, room_id, title, discount_cents, quota, claimed,
-    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms";
+    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only";
 
 pub(super) fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
     Ok(Coupon {
@@ -25,6 +25,7 @@ pub(super) fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
         valid_until_ms: to_u64(r.get(9)?),
         unlocked: r.get(10)?,
         created_ms: to_u64(r.get(11)?),
+        signed_in_only: r.get(12)?,
     })
 }
 
@@ -46,8 +47,8 @@ impl CouponStore for SqliteStore {
             self.conn()?.execute(
                 "INSERT INTO coupons (id, merchant_id, room_id, title, discount_cents, quota,
                      claimed, per_user_limit, valid_from_ms, valid_until_ms, unlocked,
-                     created_ms, deleted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, 0)",
+                     created_ms, deleted, signed_in_only)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
                 params![
                     id,
                     merchant_id,
@@ -59,7 +60,8 @@ impl CouponStore for SqliteStore {
                     to_i64(c.valid_from_ms),
                     to_i64(c.valid_until_ms),
                     c.unlocked,
-                    now
+                    now,
+                    c.signed_in_only
                 ],
             )?;
             Ok(id)
@@ -129,7 +131,8 @@ impl CouponStore for SqliteStore {
         }
         tx.execute(
             "UPDATE coupons SET room_id = ?2, title = ?3, discount_cents = ?4, quota = ?5,
-                 per_user_limit = ?6, valid_from_ms = ?7, valid_until_ms = ?8, unlocked = ?9
+                 per_user_limit = ?6, valid_from_ms = ?7, valid_until_ms = ?8, unlocked = ?9,
+                 signed_in_only = ?10
              WHERE id = ?1",
             params![
                 id,
@@ -140,7 +143,8 @@ impl CouponStore for SqliteStore {
                 i64::from(c.per_user_limit),
                 to_i64(c.valid_from_ms),
                 to_i64(c.valid_until_ms),
-                c.unlocked
+                c.unlocked,
+                c.signed_in_only
             ],
         )?;
         tx.commit()?;

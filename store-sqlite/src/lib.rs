@@ -253,6 +253,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX plugin_logs_by_room ON plugin_logs(room, name, seq);
     "#,
+    // 7: coupons and flash sales for signed-in viewers only (guests are refused).
+    r#"
+    ALTER TABLE coupons ADD COLUMN signed_in_only INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE flash_sales ADD COLUMN signed_in_only INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The embedded SQLite store.

@@ -9,7 +9,7 @@ use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, Store
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 pub(super) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
-    per_user_limit, starts_ms, ends_ms, created_ms";
+    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only";
 
 pub(super) fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
     Ok(FlashSale {
@@ -24,6 +24,7 @@ pub(super) fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
         starts_ms: to_u64(r.get(8)?),
         ends_ms: to_u64(r.get(9)?),
         created_ms: to_u64(r.get(10)?),
+        signed_in_only: r.get(11)?,
     })
 }
 
@@ -125,8 +126,8 @@ impl SaleStore for SqliteStore {
             let id = format!("fs_{}", random_id(5)?);
             self.conn()?.execute(
                 "INSERT INTO flash_sales (id, merchant_id, room_id, product_id, price_cents,
-                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10)",
+                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     id,
                     merchant_id,
@@ -137,7 +138,8 @@ impl SaleStore for SqliteStore {
                     i64::from(s.per_user_limit),
                     to_i64(s.starts_ms),
                     to_i64(s.ends_ms),
-                    now
+                    now,
+                    s.signed_in_only
                 ],
             )?;
             Ok(id)

@@ -14,6 +14,8 @@ pub struct BuyRequest {
     pub now_ms: u64,
     /// Where it is bought: only a sale of this room can be; any other reads as unknown.
     pub in_room: Option<String>,
+    /// The buyer is a guest: refused by sales for signed-in viewers only.
+    pub guest: bool,
 }
 
 impl BuyRequest {
@@ -26,6 +28,7 @@ impl BuyRequest {
             idempotency_key: key.to_owned(),
             now_ms,
             in_room: None,
+            guest: false,
         }
     }
 }

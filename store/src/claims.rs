@@ -21,6 +21,9 @@ pub struct ClaimRequest {
     /// lottery prize) rather than claimed: a locked coupon can be issued, and stays locked
     /// for everyone else. Quota, validity and the per-user limit still hold.
     pub issued: bool,
+    /// The claimer is a guest (no identity minted by the merchant): refused by coupons for
+    /// signed-in viewers only.
+    pub guest: bool,
 }
 
 /// A room, as the place a coupon is claimed in.
@@ -42,6 +45,7 @@ impl ClaimRequest {
             variant: None,
             offered_in: None,
             issued: false,
+            guest: false,
         }
     }
 

@@ -36,6 +36,9 @@ pub struct Coupon {
     pub valid_until_ms: u64,
     /// Whether it can be claimed yet (a plugin or the host unlocks it, e.g. at 10k likes).
     pub unlocked: bool,
+    /// Only viewers with an identity the merchant minted (a viewer token from the
+    /// merchant's own sign-in) may claim it; guests are refused with `sign_in_required`.
+    pub signed_in_only: bool,
     pub created_ms: u64,
 }
 
@@ -63,6 +66,9 @@ pub struct NewCoupon {
     /// Claimable from the start; defaults to locked.
     #[serde(default)]
     pub unlocked: bool,
+    /// Only for signed-in viewers (see [`Coupon::signed_in_only`]); defaults to false.
+    #[serde(default)]
+    pub signed_in_only: bool,
 }
 
 fn one() -> u32 {
@@ -81,6 +87,7 @@ impl Default for NewCoupon {
             valid_from_ms: 0,
             valid_until_ms: 0,
             unlocked: false,
+            signed_in_only: false,
         }
     }
 }
@@ -139,6 +146,8 @@ pub enum ClaimError {
     },
     #[error("idempotency key {0} was already used by another user or coupon")]
     KeyReused(String),
+    #[error("coupon {0} is for signed-in viewers only; sign in to claim it")]
+    SignInRequired(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -168,6 +177,7 @@ impl ClaimError {
             ClaimError::SoldOut(_) => "sold_out",
             ClaimError::PerUserLimit { .. } => "per_user_limit",
             ClaimError::KeyReused(_) => "key_reused",
+            ClaimError::SignInRequired(_) => "sign_in_required",
             ClaimError::Store(_) => "internal",
         }
     }
@@ -182,7 +192,8 @@ impl ClaimError {
 ///   never exceeds `quota` (no oversell), a user never exceeds `per_user_limit`, and a key
 ///   yields at most one claim (no double claim). The checks and the write happen in one
 ///   serializable step, in the order: key (replay or [`ClaimError::KeyReused`]), coupon
-///   exists and is not deleted, unlocked, validity window, per-user limit, quota.
+///   exists and is not deleted, unlocked, signed-in viewers only, validity window, per-user
+///   limit, quota.
 /// - Idempotency keys are unique across all claims; an empty key means "not idempotent".
 /// - Coupon ids are unique across merchants. Deletion is soft: a deleted coupon reads as
 ///   `None` and cannot be claimed, its claims stay.

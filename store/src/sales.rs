@@ -28,6 +28,9 @@ pub struct FlashSale {
     pub starts_ms: u64,
     /// End of the sale (exclusive).
     pub ends_ms: u64,
+    /// Only viewers with an identity the merchant minted may buy; guests are refused with
+    /// `sign_in_required`.
+    pub signed_in_only: bool,
     pub created_ms: u64,
 }
 
@@ -47,6 +50,9 @@ pub struct NewFlashSale {
     pub starts_ms: u64,
     /// After `starts_ms`.
     pub ends_ms: u64,
+    /// Only for signed-in viewers (see [`FlashSale::signed_in_only`]); defaults to false.
+    #[serde(default)]
+    pub signed_in_only: bool,
 }
 
 fn one() -> u32 {
@@ -111,6 +117,8 @@ pub enum BuyError {
     BadQuantity(u32),
     #[error("idempotency key {0} was already used for another order")]
     KeyReused(String),
+    #[error("flash sale {0} is for signed-in viewers only; sign in to buy")]
+    SignInRequired(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -148,6 +156,7 @@ impl BuyError {
             BuyError::PerUserLimit { .. } => "per_user_limit",
             BuyError::BadQuantity(_) => "bad_quantity",
             BuyError::KeyReused(_) => "key_reused",
+            BuyError::SignInRequired(_) => "sign_in_required",
             BuyError::Store(_) => "internal",
         }
     }

@@ -3,9 +3,9 @@
 // live sold/stock and a countdown on the server's clock, refreshed every 2 s; end now).
 //
 // Test hooks: #coupon-new, #coupon-form (#c-title, #c-id, #c-discount, #c-quota, #c-limit,
-// #c-room, #c-from, #c-until, #c-unlocked), #coupons tbody tr[data-coupon] (.claimed,
+// #c-room, #c-from, #c-until, #c-unlocked, #c-signed-in), #coupons tbody tr[data-coupon] (.claimed,
 // .state, button.unlock, button.edit, button.delete), #sale-form (#s-product, #s-price,
-// #s-stock, #s-limit, #s-duration), #sales tbody tr[data-sale][data-state] (.sold,
+// #s-stock, #s-limit, #s-duration, #s-signed-in), #sales tbody tr[data-sale][data-state] (.sold,
 // .countdown, button.end).
 
 import { get, post, put, del, seg, serverClockOffset } from './console-api.js';
@@ -53,7 +53,7 @@ function renderCoupons() {
             h('td', { class: 'claimed' },
                 h('span', { class: 'claimed-n' }, `${count(c.claimed)} / ${count(c.quota)}`),
                 meter(c.claimed, c.quota),
-                h('div', { class: 'muted small' }, `${count(c.per_user_limit)} per viewer`)),
+                h('div', { class: 'muted small' }, `${count(c.per_user_limit)} per viewer${c.signed_in_only ? ' · signed-in only' : ''}`)),
             h('td', {}, roomTitle(c.room_id)),
             h('td', {}, h('span', { class: `state badge ${st.replace(' ', '-')}` }, st)),
             h('td', { class: 'actions' },
@@ -101,6 +101,7 @@ function openCouponForm(c) {
     $('#c-from').value = c ? localInputValue(c.valid_from_ms) : '';
     $('#c-until').value = c ? localInputValue(c.valid_until_ms) : '';
     $('#c-unlocked').checked = c ? c.unlocked : false;
+    $('#c-signed-in').checked = c ? !!c.signed_in_only : false;
     form.hidden = false;
     form.scrollIntoView({ block: 'start', behavior: 'smooth' });
     $('#c-title').focus({ preventScroll: true });
@@ -120,6 +121,7 @@ function readCoupon() {
         valid_from_ms: parseLocalInput($('#c-from')),
         valid_until_ms: parseLocalInput($('#c-until')),
         unlocked: $('#c-unlocked').checked,
+        signed_in_only: $('#c-signed-in').checked,
     };
     // Always sent: a PUT replaces the whole coupon, and null is "every room".
     c.room_id = $('#c-room').value || null;
@@ -195,7 +197,7 @@ function renderSales() {
             h('td', { class: 'sold' },
                 h('span', { class: 'sold-n' }, `${count(s.sold)} / ${count(s.stock)}`),
                 meter(s.sold, s.stock),
-                h('div', { class: 'muted small' }, `${count(s.per_user_limit)} per viewer`)),
+                h('div', { class: 'muted small' }, `${count(s.per_user_limit)} per viewer${s.signed_in_only ? ' · signed-in only' : ''}`)),
             h('td', {}, h('span', { class: 'countdown mono' }, timeLeft(s)),
                 h('div', {}, h('span', { class: `badge ${st.replace(' ', '-')}` }, st))),
             h('td', { class: 'actions' },
@@ -259,6 +261,7 @@ async function startSale(event) {
             per_user_limit: parseCount($('#s-limit'), 'the per-viewer limit', { min: 1, empty: 1 }),
             starts_ms: starts,
             ends_ms: starts + Math.round(minutes * 60_000),
+            signed_in_only: $('#s-signed-in').checked,
         });
     });
     if (!ok) return;

@@ -31,7 +31,9 @@ const STYLE_LOOK = { a: 'a', sheet: 'a', large: 'a', big: 'a', b: 'b', compact: 
 
 /** A claim's or buy's refusal (the server's English reason, store/src/coupons.rs and
  *  sales.rs) as [string key, params] in the viewer's words. */
-export function refusal(error) {
+export function refusal(error, code) {
+    if (code === 'sign_in_required') return ['err.signIn', {}];
+    if (code === 'guest_limit') return ['err.guestLimit', {}];
     const err = String(error || '');
     const limit = /(?:reached|exceed) the limit of (\d+)/.exec(err);
     if (limit && /coupon/.test(err)) return [limit[1] === '1' ? 'coupon.limitOne' : 'coupon.limit', { n: Number(limit[1]) }];
@@ -66,6 +68,8 @@ export class Commerce {
         this.couponsBox = opts.coupons;
         this.saleBox = opts.sale;
         this.variant = opts.variant;
+        // Whether the viewer is a guest: offers for signed-in viewers say "sign in" then.
+        this.isGuest = opts.isGuest || (() => false);
         this.toast = opts.toast;
         this.products = new Map(); // product id → product (from cards seen)
         this.currency = 'CNY';
@@ -360,6 +364,16 @@ export class Commerce {
     renderCoupon(entry) {
         const c = entry.coupon;
         entry.title.textContent = c.title || c.id;
+        // A guest may not claim a coupon for signed-in viewers: say so on the button.
+        const signIn = Boolean(c.signed_in_only) && this.isGuest() && !entry.claimed;
+        entry.node.classList.toggle('sign-in', signIn);
+        if (signIn) {
+            entry.button.disabled = true;
+            tr(entry.button, 'coupon.signIn');
+        } else if (entry.button.dataset.i18n === 'coupon.signIn') {
+            entry.button.disabled = false;
+            tr(entry.button, 'coupon.claim');
+        }
         entry.value.textContent = formatPrice(c.discount_cents, this.currency);
         entry.value.hidden = !c.discount_cents || titleNamesAmount(c.title, c.discount_cents);
     }
@@ -399,7 +413,7 @@ export class Commerce {
             this.markClaimed(entry);
             return;
         }
-        const [key, params] = refusal(msg.error);
+        const [key, params] = refusal(msg.error, msg.code);
         tr(entry.result, key, params);
         if (key.startsWith('coupon.limit')) {
             this.markClaimed(entry);
@@ -547,6 +561,11 @@ export class Commerce {
         }
         setKey(els.when, 'sale.endsIn');
         els.countdown.textContent = mmss(s.ends_ms - now);
+        if (s.signed_in_only && this.isGuest()) {
+            els.buy.disabled = true;
+            setKey(els.buy, 'sale.signIn');
+            return;
+        }
         const busy = Boolean(this.sale.key);
         els.buy.disabled = busy || left === 0;
         setKey(els.buy, left === 0 ? 'sale.soldOut' : busy ? 'sale.buying' : 'sale.buy');
@@ -586,7 +605,7 @@ export class Commerce {
                 price: el('span', { class: 'price', dataset: { cents: String(s.price_cents), currency } }, formatPrice(s.price_cents, currency)),
             });
         } else {
-            tr(r, ...refusal(msg.error));
+            tr(r, ...refusal(msg.error, msg.code));
         }
         this.tick();
     }

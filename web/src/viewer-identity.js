@@ -7,6 +7,7 @@
 import { store } from './viewer-util.js';
 
 const NAME_KEY = 'livecart:name';
+const DEVICE_KEY = 'livecart:device';
 const guestKey = (room) => `livecart:guest:${room}`;
 
 export class Identity {
@@ -15,6 +16,20 @@ export class Identity {
         this.room = room;
         this.urlToken = urlToken || null;
         this.current = null; // {token, user, variant, expires_s?, source: 'url'|'guest'}
+    }
+
+    /** This browser's device id (made once, kept in localStorage): the server counts a
+     *  guest's claims and buys per device, so reconnecting as a new guest does not reset
+     *  them. */
+    get device() {
+        let id = String(store.get(DEVICE_KEY) || '');
+        if (!/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+            const bytes = new Uint8Array(12);
+            crypto.getRandomValues(bytes);
+            id = `d_${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+            store.set(DEVICE_KEY, id);
+        }
+        return id;
     }
 
     /** The stored display name ('' when none). */

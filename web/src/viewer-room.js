@@ -149,7 +149,7 @@ export class Room extends Emitter {
         let refused = null;
         ws.onopen = () => {
             this.lastHeard = performance.now();
-            this.raw({ type: 'hello', v: PROTOCOL_VERSION, token: auth.token });
+            this.raw({ type: 'hello', v: PROTOCOL_VERSION, token: auth.token, device: this.identity.device });
             const join = { type: 'join', room: this.room };
             if (this.epoch) join.resume = { epoch: this.epoch, offset: this.offset };
             this.raw(join);

@@ -79,6 +79,7 @@ const commerce = new Commerce({
     coupons: $('coupons'),
     sale: $('sale'),
     variant: () => (identity.current && identity.current.variant) || 'a',
+    isGuest: () => !identity.current || identity.current.source === 'guest',
     toast: (text) => toast.show(text),
     moments,
 });

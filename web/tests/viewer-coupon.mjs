@@ -27,11 +27,13 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
     const coupon = args.coupon;
     const rest = api(args.base, args.merchantToken);
     const claimFrames = [];
+    const helloFrames = [];
     const v = await openViewer(browser, args.base, args.room, {
         beforeGoto: (page) => page.on('websocket', (ws) => ws.on('framesent', (f) => {
             try {
                 const m = JSON.parse(f.payload);
                 if (m.type === 'claim') claimFrames.push(m);
+                if (m.type === 'hello') helloFrames.push(m);
             } catch (_) { /* not JSON */ }
         })),
     });
@@ -110,5 +112,25 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
         { timeout: 5000, what: 'the stock to go down to 4' });
     await rest.post(`/api/flash-sales/${sale.id}/end`);
     await page.waitForSelector('#sale', { state: 'hidden', timeout: 8000 });
+
+    // A coupon for signed-in viewers only: this guest is told to sign in, and cannot claim.
+    const vip = await rest.post('/api/coupons', {
+        id: `c-vip-${Date.now()}`, room_id: args.room, title: 'VIP ¥20', discount_cents: 2000,
+        quota: 100, per_user_limit: 1, unlocked: true, signed_in_only: true,
+    });
+    const vipCard = `#coupons .coupon[data-id="${vip.id}"]`;
+    await page.reload();
+    await page.waitForSelector(`${vipCard} button.claim`, { state: 'visible', timeout: 8000 });
+    report.signIn = await page.$eval(vipCard, (c) => ({
+        button: c.querySelector('button.claim').textContent,
+        disabled: c.querySelector('button.claim').disabled,
+        marked: c.classList.contains('sign-in'),
+    }));
+    assert(report.signIn.button === 'Sign in to claim' && report.signIn.disabled && report.signIn.marked,
+        `a guest sees a signed-in-only coupon as ${JSON.stringify(report.signIn)}`);
+    // The page names its device in hello, the same across reloads (guest throttles).
+    const devices = [...new Set(helloFrames.map((m) => m.device))];
+    report.devices = devices;
+    assert(devices.length === 1 && /^d_[0-9a-f]{24}$/.test(devices[0]), `hello devices: ${devices}`);
     log(`first: "${first.text}"; second: "${second.text}"; sale: ${JSON.stringify(report.sale)}`);
 }, { coupon: 'c-1k' });

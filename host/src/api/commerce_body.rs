@@ -94,6 +94,10 @@ pub struct CouponBody {
     pub valid_until_ms: u64,
     #[serde(default)]
     pub unlocked: bool,
+    /// Only viewers the merchant signed in (a token from `POST /api/rooms/{room}/tokens`)
+    /// may claim it; guests are refused with `sign_in_required`.
+    #[serde(default)]
+    pub signed_in_only: bool,
 }
 
 fn one() -> u32 {
@@ -111,6 +115,7 @@ impl WholeObject for CouponBody {
         "valid_from_ms",
         "valid_until_ms",
         "unlocked",
+        "signed_in_only",
     ];
 }
 
@@ -126,6 +131,7 @@ impl From<CouponBody> for NewCoupon {
             valid_from_ms: c.valid_from_ms,
             valid_until_ms: c.valid_until_ms,
             unlocked: c.unlocked,
+            signed_in_only: c.signed_in_only,
         }
     }
 }
@@ -144,6 +150,9 @@ pub struct SaleBody {
     pub per_user_limit: u32,
     pub starts_ms: u64,
     pub ends_ms: u64,
+    /// Only viewers the merchant signed in may buy; guests get `sign_in_required`.
+    #[serde(default)]
+    pub signed_in_only: bool,
 }
 
 impl SaleBody {
@@ -156,6 +165,7 @@ impl SaleBody {
             per_user_limit: self.per_user_limit,
             starts_ms: self.starts_ms,
             ends_ms: self.ends_ms,
+            signed_in_only: self.signed_in_only,
         }
     }
 }

@@ -150,6 +150,13 @@ async fn token(
             "user_id must have 1 to 64 bytes and name at most 32 characters",
         ));
     }
+    if crate::room::guests::is_guest(&body.user_id) {
+        // Guests' ids are livecart's; a viewer the merchant signed in is never a guest.
+        return Err(ApiError::unprocessable(format!(
+            "user_id must not start with `{}`, which is reserved for guests",
+            crate::room::guests::GUEST_PREFIX
+        )));
+    }
     let ttl = body.ttl_s.unwrap_or(12 * 3600).clamp(60, 7 * 24 * 3600);
     let exp = crate::auth::now_s() + ttl;
     let claims = Claims {

@@ -148,6 +148,7 @@ async fn storm(queues: &[Arc<CommitQueue>], coupon: &str, claimers: usize) -> St
                     variant: None,
                     offered_in: None,
                     issued: false,
+                    guest: false,
                 })
                 .await
                 .is_ok();

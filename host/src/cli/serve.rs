@@ -84,6 +84,15 @@ pub struct ServeArgs {
     /// Milliseconds a room client (WebSocket or long-poll) has for `hello` and `join`.
     #[arg(long, default_value_t = 10_000, env = "LIVECART_HELLO_TIMEOUT_MS")]
     pub hello_timeout_ms: u64,
+    /// Guests on one network may claim a coupon (or buy a sale) this many times its
+    /// per-user limit; a guest's device, once. Signed-in viewers are not throttled.
+    #[arg(long, default_value_t = 5, env = "LIVECART_GUEST_CLAIMS_PER_NETWORK",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub guest_claims_per_network: u32,
+    /// Addresses of proxies (load balancers) whose `X-Forwarded-For` names the client,
+    /// comma-separated; every other peer is the client itself.
+    #[arg(long, value_delimiter = ',', env = "LIVECART_TRUSTED_PROXIES")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Most open HTTP connections (WebSockets included); more get a 503. 0 is no cap. It
     /// is lowered to fit the file-descriptor limit.
     #[arg(long, default_value_t = 100_000, env = "LIVECART_MAX_CONNS")]
@@ -247,6 +256,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let room_config = RoomConfig {
             handshake_timeout: Duration::from_millis(args.hello_timeout_ms),
+            guests: crate::room::guests::GuestLimits {
+                per_network: args.guest_claims_per_network,
+                ..Default::default()
+            },
+            trusted_proxies: args.trusted_proxies.clone(),
             ..RoomConfig::default()
         };
         let bus = Arc::new(connect_bus(&bus_url, room_config.history).await?);

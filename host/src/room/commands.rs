@@ -5,12 +5,14 @@
 use super::Rooms;
 use super::commerce::{self, new_id};
 use super::conn::{Session, WsOut, send};
+use super::guests;
 use super::outbox::Class;
 use super::protocol::{ClientMsg, CommentView, Moderation, ServerMsg};
 use crate::auth::Role;
 use crate::plugin::model::EventBody;
 use crate::store::{BuyRequest, CARD_VARIANTS, ClaimRequest, Click, OfferedIn, ab_variant, now_ms};
 use futures_util::Sink;
+use std::time::Instant;
 
 /// A refused message: the error code and a sentence for people.
 pub(super) struct Refusal(pub(super) &'static str, pub(super) String);
@@ -33,6 +35,31 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| Refusal("internal", "internal error".into()))
+}
+
+/// For a guest: whether the device and network throttles let it take `amount` of `item`,
+/// whose per-user limit is `per_user` (`None`: unknown item, the store will say so).
+fn guest_check(
+    rooms: &Rooms,
+    session: &Session,
+    item: &str,
+    what: &str,
+    per_user: Option<u32>,
+    amount: u32,
+) -> Result<(), guests::GuestRefusal> {
+    let Some(limit) = per_user else {
+        return Ok(());
+    };
+    let now = Instant::now();
+    rooms.guests.check(
+        item,
+        what,
+        limit,
+        amount,
+        &session.user.id,
+        &session.origin,
+        now,
+    )
 }
 
 pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
@@ -138,6 +165,27 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             let variant = push_id
                 .as_ref()
                 .map(|_| ab_variant(&user.id, &hub.id, CARD_VARIANTS));
+            let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
+            let item = format!("coupon:{coupon_id}");
+            if guest {
+                let (s, id) = (store.clone(), coupon_id.clone());
+                let per_user =
+                    blocking(move || s.coupon(&id).ok().flatten().map(|c| c.per_user_limit))
+                        .await?;
+                let what = format!("coupon {coupon_id}");
+                let checked = guest_check(rooms, session, &item, &what, per_user, 1);
+                if let Err(refused) = checked {
+                    let reply = ServerMsg::ClaimResult {
+                        coupon_id,
+                        ok: false,
+                        claim_id: None,
+                        error: Some(refused.to_string()),
+                        code: Some("guest_limit".into()),
+                    };
+                    let _ = send(sink, &reply).await;
+                    return Ok(());
+                }
+            }
             let result = rooms
                 .commits
                 .claim(ClaimRequest {
@@ -153,10 +201,16 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         room_id: hub.id.to_string(),
                     }),
                     issued: false,
+                    guest,
                 })
                 .await;
             let reply = match result {
                 Ok(claim) => {
+                    if !claim.replayed && guest {
+                        rooms
+                            .guests
+                            .record(&item, 1, &user.id, &session.origin, Instant::now());
+                    }
                     if !claim.replayed {
                         plugins.event(EventBody::CouponClaimed {
                             coupon_id: coupon_id.clone(),
@@ -168,6 +222,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         ok: true,
                         claim_id: Some(claim.claim_id),
                         error: None,
+                        code: None,
                     }
                 }
                 Err(e) => ServerMsg::ClaimResult {
@@ -175,6 +230,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                     ok: false,
                     claim_id: None,
                     error: Some(e.to_string()),
+                    code: Some(e.code().into()),
                 },
             };
             let _ = send(sink, &reply).await;
@@ -184,6 +240,27 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             quantity,
             key,
         } => {
+            let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
+            let item = format!("sale:{sale_id}");
+            if guest {
+                let (s, id) = (store.clone(), sale_id.clone());
+                let per_user =
+                    blocking(move || s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit))
+                        .await?;
+                let what = format!("flash sale {sale_id}");
+                let checked = guest_check(rooms, session, &item, &what, per_user, quantity);
+                if let Err(refused) = checked {
+                    let reply = ServerMsg::BuyResult {
+                        sale_id,
+                        ok: false,
+                        order_id: None,
+                        error: Some(refused.to_string()),
+                        code: Some("guest_limit".into()),
+                    };
+                    let _ = send(sink, &reply).await;
+                    return Ok(());
+                }
+            }
             let result = rooms
                 .commits
                 .buy(BuyRequest {
@@ -194,10 +271,20 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                     now_ms: now_ms(),
                     // Only the sales of this room.
                     in_room: Some(hub.id.to_string()),
+                    guest,
                 })
                 .await;
             let reply = match result {
                 Ok(order) => {
+                    if !order.replayed && guest {
+                        rooms.guests.record(
+                            &item,
+                            order.quantity,
+                            &user.id,
+                            &session.origin,
+                            Instant::now(),
+                        );
+                    }
                     if !order.replayed {
                         hub.stock_changed(&sale_id);
                         plugins.event(EventBody::Purchase {
@@ -213,6 +300,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         ok: true,
                         order_id: Some(order.order_id),
                         error: None,
+                        code: None,
                     }
                 }
                 Err(e) => ServerMsg::BuyResult {
@@ -220,6 +308,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                     ok: false,
                     order_id: None,
                     error: Some(e.to_string()),
+                    code: Some(e.code().into()),
                 },
             };
             let _ = send(sink, &reply).await;

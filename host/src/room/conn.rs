@@ -9,6 +9,7 @@
 
 use super::commands::{self, Refusal};
 use super::commerce::{StoreCommerce, new_id};
+use super::guests::{self, ClientOrigin};
 use super::hub::CatchUp;
 use super::outbox::{Frame, Outbox};
 use super::presence::Presence;
@@ -68,12 +69,21 @@ pub(super) struct Session {
     /// Refused messages in the current window, and when the window started.
     violations: u32,
     window: Instant,
+    /// Where the client comes from, for the guest throttles.
+    pub(super) origin: ClientOrigin,
 }
 
 /// Run a connection to completion. `presence` is `None` for a connection that counts as
 /// online while it is open, or a long-poll session's polling (see `presence`).
-pub async fn serve<S, R>(rooms: Arc<Rooms>, mut sink: S, stream: R, presence: Option<Arc<Presence>>)
-where
+/// `client_ip` is the client's address as the transport saw it (after a trusted proxy's
+/// `X-Forwarded-For`), for the guest throttles.
+pub async fn serve<S, R>(
+    rooms: Arc<Rooms>,
+    mut sink: S,
+    stream: R,
+    presence: Option<Arc<Presence>>,
+    client_ip: Option<std::net::IpAddr>,
+) where
     S: Sink<WsOut> + Unpin,
     R: Stream<Item = WsIn> + Unpin,
 {
@@ -82,7 +92,8 @@ where
     let mut stream = stream.fuse();
     let cfg = rooms.deps.config.clone();
     let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
-    let Some(user) = handshake_hello(&rooms, &mut sink, &mut stream, deadline).await else {
+    let Some((user, device)) = handshake_hello(&rooms, &mut sink, &mut stream, deadline).await
+    else {
         drain(&mut stream).await;
         return;
     };
@@ -90,6 +101,13 @@ where
     let Some(mut session) = joined else {
         drain(&mut stream).await;
         return;
+    };
+    session.origin = ClientOrigin {
+        // Loopback is a local tool or an undeclared local proxy: not one network.
+        network: client_ip
+            .filter(|ip| !ip.is_loopback())
+            .map(guests::network_of),
+        device,
     };
     let hub = session.room.hub.clone();
     let conn_id = session.room_conn_id;
@@ -265,7 +283,8 @@ async fn handshake_hello<S, R>(
     sink: &mut S,
     stream: &mut R,
     deadline: tokio::time::Instant,
-) -> Option<(UserRef, Option<String>)>
+    // The user and the token's room, and the device id the client sent (if valid).
+) -> Option<((UserRef, Option<String>), Option<String>)>
 where
     S: Sink<WsOut> + Unpin,
     R: Stream<Item = WsIn> + Unpin,
@@ -279,7 +298,12 @@ where
         }
     };
     match decode(&text, cfg.max_frame) {
-        Ok(ClientMsg::Hello { v, token, name }) => {
+        Ok(ClientMsg::Hello {
+            v,
+            token,
+            name,
+            device,
+        }) => {
             if v != VERSION {
                 let _ = error(
                     sink,
@@ -315,7 +339,10 @@ where
                 server_ms: now_ms(),
             };
             send(sink, &welcome).await.ok()?;
-            Some((user, token_room))
+            Some((
+                (user, token_room),
+                device.filter(|d| guests::valid_device(d)),
+            ))
         }
         Ok(_) => {
             let _ = error(sink, "bad_state", "the first message must be hello".into()).await;
@@ -428,6 +455,7 @@ where
         bucket: Bucket::new(cfg.msgs_per_sec, cfg.msgs_burst),
         violations: 0,
         window: Instant::now(),
+        origin: ClientOrigin::default(),
     })
 }
 

@@ -108,7 +108,13 @@ fn parse_batch(body: &str) -> Result<Vec<String>, String> {
 }
 
 /// `POST /lp`: open a session.
-pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
+pub async fn open(
+    State(lp): State<Arc<LongPoll>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let ip = super::ws::client_ip(&lp.rooms, peer, &headers);
     let messages = match parse_batch(&body) {
         Ok(m) => m,
         Err(msg) => return error(StatusCode::BAD_REQUEST, &msg),
@@ -133,6 +139,7 @@ pub async fn open(State(lp): State<Arc<LongPoll>>, body: String) -> Response {
         Box::pin(sink),
         Box::pin(stream),
         Some(presence.clone()),
+        ip,
     ));
     for m in messages {
         let _ = to_conn.send(WsIn::Text(m)).await;

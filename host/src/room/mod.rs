@@ -18,6 +18,7 @@ pub mod bus;
 pub mod commands;
 pub mod commerce;
 pub mod conn;
+pub mod guests;
 pub mod hub;
 pub mod longpoll;
 pub mod outbox;
@@ -68,6 +69,10 @@ pub struct RoomConfig {
     /// A long-poll session counts as online while polled and for this long after the
     /// last poll ended (see `presence`).
     pub poll_grace: Duration,
+    /// Guests' claims and buys per device and per network (`guests.rs`).
+    pub guests: guests::GuestLimits,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for RoomConfig {
@@ -87,6 +92,8 @@ impl Default for RoomConfig {
             ping_every: Duration::from_secs(25),
             poll_idle: Duration::from_secs(60),
             poll_grace: Duration::from_secs(5),
+            guests: guests::GuestLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -138,6 +145,8 @@ pub struct Rooms {
     pub deps: Arc<RoomDeps>,
     /// Every room's coupon claims and flash-sale buys, committed in batches.
     pub(crate) commits: CommitQueue,
+    /// Guests' claims and buys on this node, per device and network.
+    pub(crate) guests: guests::GuestThrottle,
     bus: Arc<RoomBus>,
     open: Mutex<HashMap<String, Arc<OpenRoom>>>,
     /// Set once when the node starts draining (SIGTERM): every connection is told to
@@ -155,6 +164,7 @@ impl Rooms {
     pub fn with_bus(deps: RoomDeps, bus: Arc<RoomBus>) -> Self {
         Rooms {
             commits: CommitQueue::new(deps.store.clone()),
+            guests: guests::GuestThrottle::new(deps.config.guests),
             deps: Arc::new(deps),
             bus,
             open: Mutex::new(HashMap::new()),

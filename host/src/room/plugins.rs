@@ -574,6 +574,7 @@ impl Worker {
                         per_user_limit: f.per_user_limit.max(1),
                         starts_ms: now,
                         ends_ms: now + u64::from(f.duration_ms),
+                        signed_in_only: false,
                     },
                 )?;
             }

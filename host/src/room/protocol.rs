@@ -23,6 +23,11 @@ pub enum ClientMsg {
         /// Display name for a guest (ignored with a token).
         #[serde(default)]
         name: Option<String>,
+        /// A guest's device id, kept by the viewer page in local storage (8 to 64 of
+        /// `A-Za-z0-9-_`; others are ignored): guests' claims and buys are throttled per
+        /// device.
+        #[serde(default)]
+        device: Option<String>,
     },
     /// Enter a room; with `resume`, continue after the last frame seen.
     Join {
@@ -187,6 +192,9 @@ pub enum ServerMsg {
         claim_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The refusal's code (e.g. `sign_in_required`, `guest_limit`, `per_user_limit`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<Cow<'static, str>>,
     },
     FlashSale {
         o: u64,
@@ -205,6 +213,9 @@ pub enum ServerMsg {
         order_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// As for `ClaimResult`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<Cow<'static, str>>,
     },
     System {
         o: u64,

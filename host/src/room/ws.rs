@@ -9,8 +9,10 @@
 
 use super::Rooms;
 use super::conn::{self, WsIn, WsOut};
-use axum::extract::State;
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -21,17 +23,39 @@ use std::sync::Arc;
 const MAX_MESSAGE: usize = 64 << 10;
 
 /// `GET /ws`: upgrade and serve the room protocol.
-pub async fn upgrade(State(rooms): State<Arc<Rooms>>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(rooms): State<Arc<Rooms>>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ip = client_ip(&rooms, peer, &headers);
     // tungstenite allocates the read buffer up front; it grows for larger messages.
     ws.read_buffer_size(1 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(256 << 10)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| run(rooms, socket))
+        .on_upgrade(move |socket| run(rooms, socket, ip))
 }
 
-async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
+/// The client's address for the guest throttles: the peer's, or what a trusted proxy
+/// forwarded. `None` when the server runs without `ConnectInfo` (tests).
+pub(super) fn client_ip(
+    rooms: &Rooms,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: &HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let Extension(ConnectInfo(peer)) = peer?;
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    Some(super::guests::client_ip(
+        peer.ip(),
+        forwarded,
+        &rooms.deps.config.trusted_proxies,
+    ))
+}
+
+async fn run(rooms: Arc<Rooms>, socket: WebSocket, ip: Option<std::net::IpAddr>) {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: WsOut| async move {
         Ok::<_, axum::Error>(match out {
@@ -56,7 +80,7 @@ async fn run(rooms: Arc<Rooms>, socket: WebSocket) {
             Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => None,
         })
     });
-    conn::serve(rooms, Box::pin(sink), Box::pin(stream), None).await;
+    conn::serve(rooms, Box::pin(sink), Box::pin(stream), None, ip).await;
 }
 
 /// What a read error means for the connection: a text frame that is not UTF-8 is closed

@@ -22,6 +22,7 @@ pub(crate) fn flash_setup(store: &dyn Store, stock: u32, per_user_limit: u32) ->
                 per_user_limit,
                 starts_ms: 1_000,
                 ends_ms: 60_000,
+                signed_in_only: false,
             },
         )
         .expect("sale");
@@ -50,6 +51,7 @@ fn each_buy_rule_fails_with_its_own_message() {
         per_user_limit: 1,
         starts_ms: 0,
         ends_ms: 10,
+        signed_in_only: false,
     };
     let err = store
         .create_flash_sale("m_a", &foreign)

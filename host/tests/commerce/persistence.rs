@@ -34,6 +34,7 @@ fn everything_survives_reopening_the_database() {
                     per_user_limit: 2,
                     starts_ms: T0,
                     ends_ms: T0 + 60_000,
+                    signed_in_only: false,
                 },
             )
             .expect("sale")

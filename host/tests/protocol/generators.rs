@@ -144,15 +144,17 @@ pub fn ack() -> impl Strategy<Value = (Ack, Value)> {
 pub fn message() -> impl Strategy<Value = (&'static str, ClientMsg, Fields)> {
     let s = || text(24);
     prop_oneof![
-        (any::<u32>(), opt(s()), opt(s())).prop_map(|(v, token, name)| {
+        (any::<u32>(), opt(s()), opt(s()), opt(s())).prop_map(|(v, token, name, device)| {
             let mut f = Fields::new();
             put(&mut f, "v", v);
             put_opt(&mut f, "token", &token);
             put_opt(&mut f, "name", &name);
+            put_opt(&mut f, "device", &device);
             let msg = ClientMsg::Hello {
                 v,
                 token: token.value,
                 name: name.value,
+                device: device.value,
             };
             ("hello", msg, f)
         }),

@@ -177,7 +177,7 @@ proptest! {
 fn is_optional(kind: &str, field: &str) -> bool {
     matches!(
         (kind, field),
-        ("hello", "token" | "name")
+        ("hello", "token" | "name" | "device")
             | ("join", "resume")
             | ("claim", "push_id")
             | ("push", "style" | "duration_ms")

@@ -16,6 +16,7 @@ fn whole_coupon(room: Option<&str>, title: &str, unlocked: bool) -> Value {
     json!({
         "room_id": room, "title": title, "discount_cents": 500, "quota": 1000,
         "per_user_limit": 1, "valid_from_ms": 0, "valid_until_ms": 0, "unlocked": unlocked,
+        "signed_in_only": false,
     })
 }
 

@@ -195,6 +195,35 @@ impl Client {
         }
     }
 
+    /// Connect as a client behind a proxy (`X-Forwarded-For: forwarded_for`), say hello with
+    /// `hello` (merged into `{"type":"hello","v":1}`) and join `room`.
+    pub async fn join_as(server: &Server, room: &str, forwarded_for: &str, hello: Value) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws", server.addr)
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            forwarded_for.parse().expect("header value"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("connect");
+        let mut c = Client {
+            ws,
+            seen: Vec::new(),
+        };
+        let mut msg = json!({"type": "hello", "v": 1});
+        if let (Some(m), Some(extra)) = (msg.as_object_mut(), hello.as_object()) {
+            m.extend(extra.clone());
+        }
+        c.send(msg).await;
+        c.expect_type("welcome").await;
+        c.send(json!({"type": "join", "room": room})).await;
+        c.expect_type("snapshot").await;
+        c
+    }
+
     /// Connect, say hello (with an optional token) and join; returns the client after the
     /// first frame after `welcome` (snapshot or replay) has arrived.
     pub async fn join(server: &Server, room: &str, token: Option<&str>) -> Client {

@@ -6,6 +6,7 @@ mod abuse;
 mod admin;
 mod api;
 mod bodies;
+mod guests;
 mod harness;
 mod languages;
 mod lease;

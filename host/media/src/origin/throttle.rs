@@ -125,8 +125,9 @@ impl NotFoundLimiter {
     }
 }
 
-/// One bucket per IPv4 address and per IPv6 /64.
-fn key(ip: IpAddr) -> IpAddr {
+/// One bucket per IPv4 address and per IPv6 /64 (one subscriber's prefix); the host's
+/// guest throttles count networks the same way.
+pub fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
