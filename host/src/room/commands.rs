@@ -5,7 +5,7 @@
 use super::Rooms;
 use super::commerce::{self, new_id};
 use super::conn::{Session, WsOut, send};
-use super::guests;
+use super::guests::{self, ClientOrigin};
 use super::outbox::Class;
 use super::protocol::{ClientMsg, CommentView, Moderation, ServerMsg};
 use crate::auth::Role;
@@ -167,7 +167,9 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 .map(|_| ab_variant(&user.id, &hub.id, CARD_VARIANTS));
             let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
             let item = format!("coupon:{coupon_id}");
-            if guest {
+            // Nothing to count a guest by (no device id, a loopback client): no throttle,
+            // and no read of the offer's limit.
+            if guest && session.origin != ClientOrigin::default() {
                 let (s, id) = (store.clone(), coupon_id.clone());
                 let per_user =
                     blocking(move || s.coupon(&id).ok().flatten().map(|c| c.per_user_limit))
@@ -242,7 +244,9 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
         } => {
             let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
             let item = format!("sale:{sale_id}");
-            if guest {
+            // Nothing to count a guest by (no device id, a loopback client): no throttle,
+            // and no read of the offer's limit.
+            if guest && session.origin != ClientOrigin::default() {
                 let (s, id) = (store.clone(), sale_id.clone());
                 let per_user =
                     blocking(move || s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit))
