@@ -37,6 +37,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|_| Refusal("internal", "internal error".into()))
 }
 
+/// An offer's per-user limit for the guest throttles: remembered for a few seconds, else
+/// `read` from the store (a claim storm reads it once).
+async fn offer_limit(
+    rooms: &Rooms,
+    item: &str,
+    read: impl FnOnce() -> Option<u32> + Send + 'static,
+) -> Result<Option<u32>, Refusal> {
+    if let Some(known) = rooms.guests.known_limit(item, Instant::now()) {
+        return Ok(known);
+    }
+    let limit = blocking(read).await?;
+    rooms.guests.remember_limit(item, limit, Instant::now());
+    Ok(limit)
+}
+
 /// For a guest: whether the device and network throttles let it take `amount` of `item`,
 /// whose per-user limit is `per_user` (`None`: unknown item, the store will say so).
 fn guest_check(
@@ -171,9 +186,10 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             // and no read of the offer's limit.
             if guest && session.origin != ClientOrigin::default() {
                 let (s, id) = (store.clone(), coupon_id.clone());
-                let per_user =
-                    blocking(move || s.coupon(&id).ok().flatten().map(|c| c.per_user_limit))
-                        .await?;
+                let per_user = offer_limit(rooms, &item, move || {
+                    s.coupon(&id).ok().flatten().map(|c| c.per_user_limit)
+                })
+                .await?;
                 let what = format!("coupon {coupon_id}");
                 let checked = guest_check(rooms, session, &item, &what, per_user, 1);
                 if let Err(refused) = checked {
@@ -248,9 +264,10 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             // and no read of the offer's limit.
             if guest && session.origin != ClientOrigin::default() {
                 let (s, id) = (store.clone(), sale_id.clone());
-                let per_user =
-                    blocking(move || s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit))
-                        .await?;
+                let per_user = offer_limit(rooms, &item, move || {
+                    s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit)
+                })
+                .await?;
                 let what = format!("flash sale {sale_id}");
                 let checked = guest_check(rooms, session, &item, &what, per_user, quantity);
                 if let Err(refused) = checked {

@@ -102,18 +102,43 @@ impl Taken {
     }
 }
 
+/// How long an offer's per-user limit, read from the store, is reused: a claim storm
+/// reads it once, and a merchant's change reaches the throttles within this.
+const LIMIT_TTL: Duration = Duration::from_secs(10);
+
 /// Guest claims and buys per coupon or sale, per device and per network, on this node.
 #[derive(Debug, Default)]
 pub struct GuestThrottle {
     limits: GuestLimits,
     counts: Mutex<HashMap<(String, Who), Taken>>,
+    /// Offers' per-user limits (`None`: no such offer), as last read, and when.
+    per_user: Mutex<HashMap<String, (Option<u32>, Instant)>>,
 }
 
 impl GuestThrottle {
     pub fn new(limits: GuestLimits) -> Self {
         GuestThrottle {
             limits,
-            counts: Mutex::new(HashMap::new()),
+            ..Default::default()
+        }
+    }
+
+    /// The per-user limit of `item` read within the last [`LIMIT_TTL`], if any.
+    pub fn known_limit(&self, item: &str, now: Instant) -> Option<Option<u32>> {
+        let known = self.per_user.lock().ok()?;
+        known
+            .get(item)
+            .filter(|(_, at)| now.duration_since(*at) < LIMIT_TTL)
+            .map(|(limit, _)| *limit)
+    }
+
+    /// Remember the per-user limit of `item` as read from the store.
+    pub fn remember_limit(&self, item: &str, limit: Option<u32>, now: Instant) {
+        if let Ok(mut known) = self.per_user.lock() {
+            if known.len() > 10_000 {
+                known.retain(|_, (_, at)| now.duration_since(*at) < LIMIT_TTL);
+            }
+            known.insert(item.to_owned(), (limit, now));
         }
     }
 

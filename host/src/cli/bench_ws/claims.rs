@@ -235,10 +235,14 @@ pub async fn run(opts: &Opts, args: &ClaimsArgs) -> anyhow::Result<Verdict> {
     let mut all_exact = true;
     for &k in &args.conns {
         let quota = args.quota.unwrap_or((k / 4).max(1) as u32);
-        let (size_rows, size_notes, exact) = one(opts, k, quota).await?;
-        rows.extend(size_rows);
-        notes.extend(size_notes);
-        all_exact &= exact;
+        // The same storms by viewers with device ids (as the viewer page sends): their
+        // claims and buys also pass the guest throttles, in the same run.
+        for devices in [false, true] {
+            let (size_rows, size_notes, exact) = one(opts, k, quota, devices).await?;
+            rows.extend(size_rows);
+            notes.extend(size_notes);
+            all_exact &= exact;
+        }
     }
     println!();
     println!(
@@ -264,7 +268,13 @@ async fn one(
     opts: &Opts,
     k: usize,
     quota: u32,
+    devices: bool,
 ) -> anyhow::Result<(Vec<String>, Vec<String>, bool)> {
+    let who = if devices {
+        " (guests with device ids)"
+    } else {
+        ""
+    };
     opts.check_fds(k)?;
     let server = ServerChild::start(opts.demo_plugins.as_deref(), opts.quiet_wait).await?;
     server
@@ -281,7 +291,12 @@ async fn one(
         .api(
             "PUT",
             &format!("/api/products/{PRODUCT}"),
-            Some(json!({"title": "Bench flash item", "price_cents": 1000, "stock": quota})),
+            // PUT replaces the whole product: every field.
+            Some(
+                json!({"title": "Bench flash item", "price_cents": 1000, "currency": "CNY",
+                "image_url": "", "buy_url": "", "stock": quota, "description": "",
+                "faq": [], "specs": []}),
+            ),
         )
         .await?;
     let sale = server
@@ -298,7 +313,7 @@ async fn one(
         bail!("creating the flash sale answered {sale}");
     };
     let sale_id: Arc<str> = sale_id.into();
-    let (conns, _) = client::join_many(server.addr, k, opts.concurrency).await?;
+    let (conns, _) = client::join_many_with(server.addr, k, opts.concurrency, devices).await?;
     let mut pings = storm(conns, Storm::Ping, &server, opts).await;
     let mut claims = storm(
         std::mem::take(&mut pings.conns),
@@ -360,7 +375,7 @@ async fn one(
             }
         };
         rows.push(format!(
-            "| {k} | {} | {limit} | {} | {refused} | {lost} | {} | {} | {} | {:.0} | {stored_text} | {} | {target} |",
+            "| {k} | {}{who} | {limit} | {} | {refused} | {lost} | {} | {} | {} | {:.0} | {stored_text} | {} | {target} |",
             kind.name(),
             result.ok,
             ms(result.hist.quantile_us(0.50)),

@@ -85,10 +85,20 @@ async fn expect_type(ws: &mut Ws, ty: &str) -> anyhow::Result<Value> {
 /// Connect, hello (with an optional room token), join the demo room; returns the socket
 /// after the snapshot and the `welcome` frame.
 pub async fn join(addr: SocketAddr, token: Option<&str>) -> anyhow::Result<(Ws, Value)> {
+    join_with(addr, token, None).await
+}
+
+/// [`join`], with the device id a viewer page sends (guests' claims are then throttled
+/// per device, which costs a read of the offer's limit).
+pub async fn join_with(
+    addr: SocketAddr,
+    token: Option<&str>,
+    device: Option<&str>,
+) -> anyhow::Result<(Ws, Value)> {
     let mut ws = connect(addr).await?;
     send(
         &mut ws,
-        &json!({"type": "hello", "v": 1, "token": token, "name": "bench"}),
+        &json!({"type": "hello", "v": 1, "token": token, "name": "bench", "device": device}),
     )
     .await?;
     let welcome = expect_type(&mut ws, "welcome").await?;
@@ -108,6 +118,16 @@ pub async fn join_many(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<(Vec<Ws>, Duration)> {
+    join_many_with(addr, n, concurrency, false).await
+}
+
+/// [`join_many`]; with `devices`, each viewer sends a device id of its own.
+pub async fn join_many_with(
+    addr: SocketAddr,
+    n: usize,
+    concurrency: usize,
+    devices: bool,
+) -> anyhow::Result<(Vec<Ws>, Duration)> {
     let start = Instant::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
@@ -115,7 +135,8 @@ pub async fn join_many(
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            let (ws, _) = join(addr, None).await?;
+            let device = devices.then(|| format!("bench-device-{i:06}"));
+            let (ws, _) = join_with(addr, None, device.as_deref()).await?;
             anyhow::Ok((i, ws))
         });
     }

@@ -91,6 +91,8 @@ impl ServerChild {
             // Rooms only: the demo stream's transcoding would take a third of a core, and
             // the ingest listeners must not collide with a livecart already running.
             .arg("--no-demo-stream")
+            // Every bench client connects from 127.0.0.1: no per-address cap.
+            .args(["--max-conns-per-ip", "0"])
             .args([
                 "--rtmp-listen",
                 "127.0.0.1:0",
