@@ -8,6 +8,7 @@ use clap::Args;
 use livecart_media::hub::{StreamHub, TakeoverPolicy};
 use livecart_media::ingest::rtsp::{RtspSource, RtspStatus};
 use livecart_media::ingest::{KeyRejection, StreamKeys, demo, rtmp, tls};
+use livecart_media::meter::IngestStats;
 use livecart_media::origin::{MpdOptions, Origin, Recorder};
 use livecart_media::package::state::{MediaState, MediaStatus};
 use livecart_media::pipeline::ladder::LadderConfig;
@@ -177,6 +178,12 @@ pub struct RoomMedia {
     pub rtsp: Option<RtspStatus>,
     /// Where OBS publishes (null when media is disabled).
     pub ingest: Option<Ingest>,
+    /// The live publisher's bitrate and speed over the last few seconds (null when not
+    /// live).
+    pub publisher: Option<IngestStats>,
+    /// What the merchant should know now, e.g. that the publisher sends slower than
+    /// real time.
+    pub warning: Option<String>,
 }
 
 impl Media {
@@ -199,12 +206,21 @@ impl Media {
             .unwrap_or_else(|e| e.into_inner())
             .get(room)
             .map(|rx| rx.borrow().clone());
+        let publisher = self.hub.live(room).map(|s| s.ingest());
+        let warning = publisher.as_ref().filter(|p| p.slow).map(|p| {
+            format!(
+                "the publisher sends slower than real time ({:.0} %): viewers will stall; lower its bitrate or check its uplink",
+                p.speed.unwrap_or(0.0) * 100.0
+            )
+        });
         RoomMedia {
             status: self.state.status(room),
             dash: format!("/media/{room}/live.mpd"),
             hls: format!("/media/{room}/master.m3u8"),
             rtsp,
             ingest: self.ingest.clone(),
+            publisher,
+            warning,
         }
     }
 

@@ -287,8 +287,11 @@ pub struct RoomFigures {
 /// The warm plugin instance cache, as `render` shows it.
 pub use crate::plugin::warm::WarmStats;
 
+/// A live publish, as `render` shows it: its room and how fast its publisher sends.
+pub type LiveFigures = (String, livecart_media::meter::IngestStats);
+
 /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-pub fn render(rooms: RoomFigures, warm: &WarmStats) -> String {
+pub fn render(rooms: RoomFigures, warm: &WarmStats, lives: &[LiveFigures]) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = write!(
@@ -465,7 +468,47 @@ pub fn render(rooms: RoomFigures, warm: &WarmStats) -> String {
     );
     CLAIM_SECONDS.render(&mut out, "livecart_commit_seconds", "op=\"claim\"");
     BUY_SECONDS.render(&mut out, "livecart_commit_seconds", "op=\"buy\"");
+    render_lives(&mut out, lives);
     out
+}
+
+/// Per live publish: the publisher's bitrate and speed (media time per wall time; under
+/// 0.9 it is slow, see `livecart_media::meter`).
+fn render_lives(out: &mut String, lives: &[LiveFigures]) {
+    let _ = write!(
+        out,
+        "# HELP livecart_ingest_bitrate_bits Bits per second a live's publisher sent over the last 5 s.\n\
+         # TYPE livecart_ingest_bitrate_bits gauge\n"
+    );
+    for (room, s) in lives {
+        let _ = writeln!(
+            out,
+            "livecart_ingest_bitrate_bits{{room=\"{}\"}} {}",
+            label(room),
+            s.bitrate_bps
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP livecart_ingest_speed Media time per wall time a live's publisher sent over the last 5 s (1 is real time).\n\
+         # TYPE livecart_ingest_speed gauge\n"
+    );
+    for (room, s) in lives {
+        if let Some(speed) = s.speed {
+            let _ = writeln!(
+                out,
+                "livecart_ingest_speed{{room=\"{}\"}} {speed:.3}",
+                label(room)
+            );
+        }
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped, as the text format wants.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -474,7 +517,7 @@ mod tests {
 
     #[test]
     fn every_sample_is_a_livecart_metric_with_a_number() {
-        let text = render(RoomFigures::default(), &WarmStats::default());
+        let text = render(RoomFigures::default(), &WarmStats::default(), &[]);
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         assert_eq!(types, helps);

@@ -50,10 +50,30 @@ fn wait_for(addr: &str, path: &str, token: Option<&str>, ok: impl Fn(&str) -> bo
 
 /// ffmpeg publishing a 320x180 test pattern with a tone, as OBS would (1 s GOP).
 fn publish(url: &str, secs: u32) -> livecart_e2e::KillOnDrop {
+    publish_at(url, secs, "1")
+}
+
+/// [`publish`] at `speed` times real time (ffmpeg's `-readrate`): under 1 is a publisher
+/// whose uplink cannot carry its bitrate.
+fn publish_at(url: &str, secs: u32, speed: &str) -> livecart_e2e::KillOnDrop {
     let child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args([
+            "-readrate",
+            speed,
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=30",
+        ])
+        .args([
+            "-readrate",
+            speed,
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+        ])
         .args([
             "-c:v",
             "libx264",
@@ -308,4 +328,36 @@ fn upload(s: &Serve, wasm: &[u8]) -> String {
     let mut response = String::new();
     c.read_to_string(&mut response).expect("read");
     response
+}
+
+/// A publisher slower than real time (an uplink too thin for its bitrate) is shown where an
+/// OBS user and an operator look: the room's media status and `/metrics`.
+#[test]
+fn a_publisher_slower_than_real_time_is_shown_in_the_status_and_metrics() {
+    let s = Serve::start(&["--no-demo-stream"]);
+    let token = Some(s.merchant_token.as_str());
+    let url = format!("rtmp://{}/live/{}", s.rtmp, s.demo_stream_key);
+    let _ffmpeg = publish_at(&url, 60, "0.5");
+    let status = json(&wait_for(&s.addr, "/api/rooms/demo/media", token, |r| {
+        r.contains("\"slow\":true")
+    }));
+    let speed = status["publisher"]["speed"].as_f64().unwrap_or(1.0);
+    assert!((0.3..0.7).contains(&speed), "{status}");
+    assert!(
+        status["publisher"]["bitrate_bps"].as_u64().unwrap_or(0) > 0,
+        "{status}"
+    );
+    assert!(
+        status["warning"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("the publisher sends slower than real time")),
+        "{status}"
+    );
+    let metrics = get(&s.addr, "/metrics", None);
+    let sample = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("livecart_ingest_speed{room=\"demo\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no ingest speed for demo in {metrics}"));
+    assert!(sample < 0.9, "{sample}");
 }

@@ -16,11 +16,12 @@
 //! or other subscribers. The hub keeps the current GOP (from the last video keyframe), so a
 //! new subscriber starts at once from a keyframe instead of waiting for the next one.
 
+use crate::meter::{Change, IngestMeter, IngestStats, WINDOW};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Frames buffered per subscriber before it starts dropping to the next keyframe.
@@ -107,6 +108,8 @@ pub struct Session {
     pub started: SystemTime,
     fanout: Mutex<Fanout>,
     ended: AtomicBool,
+    /// How fast the publisher really sends (`meter.rs`).
+    meter: Mutex<IngestMeter>,
 }
 
 #[derive(Debug, Default)]
@@ -170,7 +173,33 @@ impl Session {
         self.ended.load(Ordering::Acquire)
     }
 
+    /// The publisher's bitrate and speed over the last few seconds.
+    pub fn ingest(&self) -> IngestStats {
+        lock(&self.meter).stats()
+    }
+
+    /// Count the frame in the meter; warn once when the publisher falls behind real time.
+    fn measure(&self, frame: &Frame) {
+        let change = lock(&self.meter).record(frame.dts, frame.data.len(), Instant::now());
+        match change {
+            Change::BecameSlow(speed) => tracing::warn!(
+                room = %self.room,
+                session = self.id,
+                source = %self.source,
+                speed = format!("{speed:.2}"),
+                "the publisher sends slower than real time ({:.0} % over {} s): viewers will stall; lower its bitrate or check its uplink",
+                speed * 100.0,
+                WINDOW.as_secs()
+            ),
+            Change::Recovered => {
+                tracing::info!(room = %self.room, session = self.id, "the publisher is back to real time")
+            }
+            Change::None => {}
+        }
+    }
+
     fn deliver(&self, frame: &Frame) {
+        self.measure(frame);
         let video_key = frame.track == TrackKind::Video && frame.keyframe;
         let has_video = self.info.video.is_some();
         let mut fanout = lock(&self.fanout);
@@ -267,6 +296,7 @@ impl PublishLease {
                 started: SystemTime::now(),
                 fanout: Mutex::new(Fanout::default()),
                 ended: AtomicBool::new(false),
+                meter: Mutex::new(IngestMeter::default()),
             });
             slot.session = Some(session.clone());
             session
@@ -434,6 +464,16 @@ impl StreamHub {
     /// The room's live session, if any.
     pub fn live(&self, room: &str) -> Option<Arc<Session>> {
         self.inner.lock().get(room).and_then(|s| s.session.clone())
+    }
+
+    /// Every live session.
+    pub fn lives(&self) -> Vec<Arc<Session>> {
+        self.inner
+            .lock()
+            .values()
+            .filter_map(|s| s.session.clone())
+            .filter(|s| !s.is_ended())
+            .collect()
     }
 }
 

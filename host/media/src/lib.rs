@@ -5,6 +5,7 @@
 
 pub mod hub;
 pub mod ingest;
+pub mod meter;
 pub mod origin;
 pub mod package;
 pub mod pipeline;

@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(count_origin_response));
     let rooms = state.rooms.clone();
     let engine = state.engine.clone();
+    let lives = state.media.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -74,13 +75,19 @@ pub fn app(state: AppState) -> Router {
             get(move || {
                 let figures = rooms.figures();
                 let warm = engine.warm_cache().stats();
+                let lives: Vec<crate::metrics::LiveFigures> = lives
+                    .hub
+                    .lives()
+                    .iter()
+                    .map(|s| (s.room.clone(), s.ingest()))
+                    .collect();
                 async move {
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,
                             "text/plain; version=0.0.4; charset=utf-8",
                         )],
-                        crate::metrics::render(figures, &warm),
+                        crate::metrics::render(figures, &warm, &lives),
                     )
                 }
             }),
