@@ -15,7 +15,15 @@ ensure_apt() {
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "==> installing Debian packages: ${missing[*]}"
         as_root apt-get update -qq
+        # Packages with a service (nginx, postgresql) must not start it: the tests run
+        # their own instances on temp dirs and free ports. policy-rc.d says so to dpkg.
+        local policy=/usr/sbin/policy-rc.d placed=
+        if [ ! -e "$policy" ]; then
+            as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
+            placed=1
+        fi
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        [ -n "$placed" ] && as_root rm -f "$policy"
     fi
 }
 
@@ -45,9 +53,10 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
 # (driven from Python) is the camera; PostgreSQL 15 backs the Postgres store tests (a
 # throwaway cluster per test run, never the system service); nats-server (2.9 in Debian
 # 12, with JetStream) is the room bus of the cluster tests; prometheus_client parses
-# `/metrics` as Prometheus would.
+# `/metrics` as Prometheus would; nginx with its RTMP module is the ingest POP of
+# deploy/ingest-pop (run with -p PREFIX -c CONF, never as the system service).
 TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 postgresql-15 nats-server
-    python3-prometheus-client)
+    python3-prometheus-client nginx libnginx-mod-rtmp)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built
 # livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a

@@ -418,3 +418,36 @@ pub fn enabled_hash(addr: &str, token: &str, room: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} is not enabled in {room}: {bindings}"))
         .to_owned()
 }
+
+/// ffmpeg publishing a 320x180 test pattern with a tone to `url` for `secs`, as OBS would
+/// (x264 ultrafast, zerolatency, a 1 s GOP, AAC), at `speed` times real time (ffmpeg's
+/// `-readrate`: "1" is real time; under 1 is a publisher whose uplink cannot keep up).
+pub fn publish_at(url: &str, secs: u32, speed: &str) -> KillOnDrop {
+    let lavfi = |source: &str| {
+        ["-readrate", speed, "-f", "lavfi", "-i"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([source.to_owned()])
+            .collect::<Vec<_>>()
+    };
+    let child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(lavfi("testsrc2=size=320x180:rate=30"))
+        .args(lavfi("sine=frequency=440:sample_rate=48000"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .args(["-t", &secs.to_string(), "-f", "flv", url])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ffmpeg");
+    KillOnDrop(child)
+}

@@ -3,7 +3,7 @@
 //! merchant's own room with its stream key and nowhere else; the operator's plugin limits
 //! are flags.
 
-use livecart_e2e::Serve;
+use livecart_e2e::{Serve, publish_at};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -51,45 +51,6 @@ fn wait_for(addr: &str, path: &str, token: Option<&str>, ok: impl Fn(&str) -> bo
 /// ffmpeg publishing a 320x180 test pattern with a tone, as OBS would (1 s GOP).
 fn publish(url: &str, secs: u32) -> livecart_e2e::KillOnDrop {
     publish_at(url, secs, "1")
-}
-
-/// [`publish`] at `speed` times real time (ffmpeg's `-readrate`): under 1 is a publisher
-/// whose uplink cannot carry its bitrate.
-fn publish_at(url: &str, secs: u32, speed: &str) -> livecart_e2e::KillOnDrop {
-    let child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-        .args([
-            "-readrate",
-            speed,
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=30",
-        ])
-        .args([
-            "-readrate",
-            speed,
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac"])
-        .args(["-t", &secs.to_string(), "-f", "flv", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ffmpeg");
-    livecart_e2e::KillOnDrop(child)
 }
 
 /// ffmpeg's exit status publishing to `url`, killed after `limit`.

@@ -1,0 +1,149 @@
+//! The ingest POP of `deploy/ingest-pop/nginx.conf`: Debian's nginx with the RTMP module
+//! takes the host's publish near her and pushes it to livecart, which puts it in the room
+//! of its stream key; a wrong key makes no room live.
+
+use livecart_e2e::{KillOnDrop, Serve, http, publish_at, root};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+/// nginx running the POP config on a free port, pushing to `upstream`.
+struct Pop {
+    nginx: KillOnDrop,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Drop for Pop {
+    /// `nginx -s stop`: the master ends its workers too (killing only the master would
+    /// leave them running, holding the port).
+    fn drop(&mut self) {
+        let _ = Command::new("nginx")
+            .arg("-p")
+            .arg(self.dir.path())
+            .arg("-c")
+            .arg(self.dir.path().join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.nginx.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn start_pop(upstream: &str) -> Pop {
+    assert!(
+        std::path::Path::new(RTMP_MODULE).exists(),
+        "{RTMP_MODULE} is missing: run ./scripts/test.sh, which installs libnginx-mod-rtmp"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("logs")).expect("logs dir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let conf = std::fs::read_to_string(root().join("deploy/ingest-pop/nginx.conf"))
+        .expect("the POP config")
+        .replace("@PREFIX@", &dir.path().display().to_string())
+        .replace("@LISTEN@", &addr)
+        .replace("@UPSTREAM@", upstream)
+        .replace("@MODULE@", RTMP_MODULE);
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write config");
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nginx");
+    let nginx = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Pop { nginx, dir, addr }
+}
+
+fn media(s: &Serve, room: &str) -> serde_json::Value {
+    let (status, body) = http(
+        &s.addr,
+        "GET",
+        &format!("/api/rooms/{room}/media"),
+        Some(&s.merchant_token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+#[test]
+fn a_publish_through_the_pop_goes_live_in_the_room_of_its_key() {
+    let s = Serve::start(&["--no-demo-stream"]);
+    let pop = start_pop(&s.rtmp);
+    // A second room, published to with a wrong key through the same POP.
+    let (status, body) = http(
+        &s.addr,
+        "POST",
+        "/api/rooms",
+        Some(&s.merchant_token),
+        r#"{"title":"Other"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let other: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let other = other["id"].as_str().expect("id").to_owned();
+    let _wrong = publish_at(&format!("rtmp://{}/live/not-a-key", pop.addr), 30, "1");
+
+    let _host = publish_at(
+        &format!("rtmp://{}/live/{}", pop.addr, s.demo_stream_key),
+        30,
+        "1",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let live = loop {
+        let m = media(&s, "demo");
+        if m["live"] == true {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo room never went live: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // It came in over RTMP from the POP (a local address), not from the demo source.
+    assert!(
+        live["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("rtmp 127.0.0.1:")),
+        "{live}"
+    );
+    // And it is served: the live MPD once its first segment is out.
+    let mpd = loop {
+        let (status, mpd) = http(&s.addr, "GET", "/media/demo/live.mpd", None, "");
+        if status == 200 {
+            break mpd;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(20),
+            "{status} {mpd}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(mpd.contains("type=\"dynamic\""), "{mpd}");
+    // The wrong key reached livecart through the POP too, and was refused.
+    assert_eq!(media(&s, &other)["live"], false);
+}
