@@ -6,7 +6,7 @@
 use livecart_e2e::{Serve, publish_at};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
