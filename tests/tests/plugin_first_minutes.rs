@@ -9,6 +9,13 @@ use livecart_e2e::{Serve, livecart, root};
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// One test at a time: a cold cargo build of a new project and a compile of CPython each
+/// take both cores of a small machine, and the compile has a deadline.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn cli(args: &[&str], cwd: &Path) -> Output {
     Command::new(livecart())
         .args(args)
@@ -31,6 +38,7 @@ fn ok(out: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
+    let one = one_at_a_time();
     let home = tempfile::tempdir().expect("tempdir");
     let (dir, sdk) = (home.path(), root().join("plugin-sdk"));
     let sdk = sdk.to_str().unwrap_or_default();
@@ -71,6 +79,8 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
         &project,
     ));
     assert!(tested.contains("Welcome to the show, Ana!"), "{tested}");
+    // The heavy part (a cold cargo build) is done.
+    drop(one);
 
     let s = Serve::start(&["--no-demo-stream"]);
     let server = format!("http://{}", s.addr);
@@ -150,6 +160,7 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
 
     // The manifest's example config is the project's config.json: one the plugin refuses
     // makes the build unusable, and `plugin check` says why.
+    let _one = one_at_a_time();
     std::fs::write(project.join("config.json"), r#"{"greeting": 5}"#).expect("write");
     ok(&cli(&["plugin", "build", "."], &project));
     let checked = cli(&["plugin", "check", &wasm], &project);
@@ -166,6 +177,7 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
 /// greets in `plugin test`.
 #[test]
 fn python_and_javascript_projects_build_with_their_toolchains() {
+    let _one = one_at_a_time();
     let tools = livecart_e2e::target_dir().join("plugin-tools");
     let (py, js) = (
         tools.join("py/bin/componentize-py"),
