@@ -287,8 +287,9 @@ pub struct RoomFigures {
 /// The warm plugin instance cache, as `render` shows it.
 pub use crate::plugin::warm::WarmStats;
 
-/// A live publish, as `render` shows it: its room and how fast its publisher sends.
-pub type LiveFigures = (String, livecart_media::meter::IngestStats);
+/// A live publish, as `render` shows it: its room, how fast its publisher sends, and how
+/// long packaging takes (seconds, once a segment is out).
+pub type LiveFigures = (String, livecart_media::meter::IngestStats, Option<f64>);
 
 /// Every metric, in the Prometheus text exposition format (version 0.0.4).
 pub fn render(rooms: RoomFigures, warm: &WarmStats, lives: &[LiveFigures]) -> String {
@@ -473,14 +474,14 @@ pub fn render(rooms: RoomFigures, warm: &WarmStats, lives: &[LiveFigures]) -> St
 }
 
 /// Per live publish: the publisher's bitrate and speed (media time per wall time; under
-/// 0.9 it is slow, see `livecart_media::meter`).
+/// 0.9 it is slow, see `livecart_media::meter`), and the packaging lag.
 fn render_lives(out: &mut String, lives: &[LiveFigures]) {
     let _ = write!(
         out,
         "# HELP livecart_ingest_bitrate_bits Bits per second a live's publisher sent over the last 5 s.\n\
          # TYPE livecart_ingest_bitrate_bits gauge\n"
     );
-    for (room, s) in lives {
+    for (room, s, _) in lives {
         let _ = writeln!(
             out,
             "livecart_ingest_bitrate_bits{{room=\"{}\"}} {}",
@@ -493,11 +494,25 @@ fn render_lives(out: &mut String, lives: &[LiveFigures]) {
         "# HELP livecart_ingest_speed Media time per wall time a live's publisher sent over the last 5 s (1 is real time).\n\
          # TYPE livecart_ingest_speed gauge\n"
     );
-    for (room, s) in lives {
+    for (room, s, _) in lives {
         if let Some(speed) = s.speed {
             let _ = writeln!(
                 out,
                 "livecart_ingest_speed{{room=\"{}\"}} {speed:.3}",
+                label(room)
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "# HELP livecart_packaging_lag_seconds From the media time of a live's newest segment's first frame (ingest clock) to its first CMAF chunk being ready.\n\
+         # TYPE livecart_packaging_lag_seconds gauge\n"
+    );
+    for (room, _, lag) in lives {
+        if let Some(lag) = lag {
+            let _ = writeln!(
+                out,
+                "livecart_packaging_lag_seconds{{room=\"{}\"}} {lag:.3}",
                 label(room)
             );
         }

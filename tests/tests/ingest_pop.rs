@@ -144,6 +144,18 @@ fn a_publish_through_the_pop_goes_live_in_the_room_of_its_key() {
         std::thread::sleep(Duration::from_millis(250));
     };
     assert!(mpd.contains("type=\"dynamic\""), "{mpd}");
+    // /metrics follows the live: bytes coming in, and how long packaging takes.
+    let (_, metrics) = http(&s.addr, "GET", "/metrics", None, "");
+    let sample = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{room=\"demo\"}} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} for demo in {metrics}"))
+    };
+    assert!(sample("livecart_ingest_bitrate_bits") > 0.0);
+    let lag = sample("livecart_packaging_lag_seconds");
+    assert!((0.0..10.0).contains(&lag), "packaging lag {lag} s");
     // The wrong key reached livecart through the POP too, and was refused.
     assert_eq!(media(&s, &other)["live"], false);
 }

@@ -79,7 +79,14 @@ pub fn app(state: AppState) -> Router {
                     .hub
                     .lives()
                     .iter()
-                    .map(|s| (s.room.clone(), s.ingest()))
+                    .map(|s| {
+                        let lag = lives
+                            .state
+                            .live(&s.room)
+                            .and_then(|p| p.packaging_lag())
+                            .map(|d| d.as_secs_f64());
+                        (s.room.clone(), s.ingest(), lag)
+                    })
                     .collect();
                 async move {
                     (

@@ -277,6 +277,28 @@ impl Period {
         }
     }
 
+    /// How long packaging takes: from the media time of the newest video segment's first
+    /// frame (on the ingest clock, `media_zero` + its decode time) to its first CMAF chunk
+    /// being ready. `None` before the first segment.
+    pub fn packaging_lag(&self) -> Option<Duration> {
+        let track = self
+            .tracks
+            .iter()
+            .find(|t| t.rendition.kind == crate::hub::TrackKind::Video)
+            .or_else(|| self.tracks.first())?;
+        let timescale = u64::from(track.init()?.1.timescale.max(1));
+        let segment = track.last()?;
+        let media = Duration::from_nanos(
+            u64::try_from(u128::from(segment.start) * 1_000_000_000 / u128::from(timescale))
+                .unwrap_or(u64::MAX),
+        );
+        segment
+            .first_chunk_at
+            .duration_since(self.media_zero + media)
+            .ok()
+            .or(Some(Duration::ZERO))
+    }
+
     /// Fix the media origin: the media time (ns) at which segment 1 starts. First call wins.
     pub fn set_origin(&self, origin_ns: u64) -> u64 {
         *self.origin_ns.get_or_init(|| origin_ns)
