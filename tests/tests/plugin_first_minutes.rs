@@ -26,6 +26,20 @@ fn cli(args: &[&str], cwd: &Path) -> Output {
         .expect("running livecart")
 }
 
+/// `plugin test` of `wasm` on the project's sample events and config.
+fn replay(wasm: &str, project: &Path) -> Output {
+    let args = [
+        "plugin",
+        "test",
+        wasm,
+        "--events",
+        "events.jsonl",
+        "--config",
+        "config.json",
+    ];
+    cli(&args, project)
+}
+
 fn ok(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -66,18 +80,7 @@ async fn a_new_plugin_goes_from_the_template_to_a_served_room() {
     assert!(built.contains("greeter.wasm") && wasm.is_file(), "{built}");
     let wasm = wasm.to_str().unwrap_or_default().to_owned();
 
-    let tested = ok(&cli(
-        &[
-            "plugin",
-            "test",
-            &wasm,
-            "--events",
-            "events.jsonl",
-            "--config",
-            "config.json",
-        ],
-        &project,
-    ));
+    let tested = ok(&replay(&wasm, &project));
     assert!(tested.contains("Welcome to the show, Ana!"), "{tested}");
     // The heavy part (a cold cargo build) is done.
     drop(one);
@@ -226,18 +229,7 @@ fn python_and_javascript_projects_build_with_their_toolchains() {
             checked.contains(r#"example config: {"greeting":"Welcome to the show"}"#),
             "{checked}"
         );
-        let tested = ok(&cli(
-            &[
-                "plugin",
-                "test",
-                &wasm,
-                "--events",
-                "events.jsonl",
-                "--config",
-                "config.json",
-            ],
-            &project,
-        ));
+        let tested = ok(&replay(&wasm, &project));
         assert!(
             tested.contains("Welcome to the show, Bo!"),
             "{lang}: {tested}"

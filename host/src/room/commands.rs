@@ -37,44 +37,37 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|_| Refusal("internal", "internal error".into()))
 }
 
-/// An offer's per-user limit for the guest throttles: remembered for a few seconds, else
-/// `read` from the store (a claim storm reads it once).
-async fn offer_limit(
-    rooms: &Rooms,
-    item: &str,
-    read: impl FnOnce() -> Option<u32> + Send + 'static,
-) -> Result<Option<u32>, Refusal> {
-    if let Some(known) = rooms.guests.known_limit(item, Instant::now()) {
-        return Ok(known);
-    }
-    let limit = blocking(read).await?;
-    rooms.guests.remember_limit(item, limit, Instant::now());
-    Ok(limit)
-}
-
-/// For a guest: whether the device and network throttles let it take `amount` of `item`,
-/// whose per-user limit is `per_user` (`None`: unknown item, the store will say so).
-fn guest_check(
+/// For a guest: why the device and network throttles refuse `amount` more of `item`
+/// (`what` names it for people), if they do. The offer's per-user limit is remembered
+/// for a few seconds, else `read` from the store (a claim storm reads it once). A guest
+/// with nothing to count it by (no device id, a loopback client) is not throttled.
+async fn guest_refusal(
     rooms: &Rooms,
     session: &Session,
     item: &str,
     what: &str,
-    per_user: Option<u32>,
     amount: u32,
-) -> Result<(), guests::GuestRefusal> {
-    let Some(limit) = per_user else {
-        return Ok(());
+    read: impl FnOnce() -> Option<u32> + Send + 'static,
+) -> Result<Option<guests::GuestRefusal>, Refusal> {
+    if session.origin == ClientOrigin::default() {
+        return Ok(None);
+    }
+    let per_user = match rooms.guests.known_limit(item, Instant::now()) {
+        Some(known) => known,
+        None => {
+            let limit = blocking(read).await?;
+            rooms.guests.remember_limit(item, limit, Instant::now());
+            limit
+        }
     };
-    let now = Instant::now();
-    rooms.guests.check(
-        item,
-        what,
-        limit,
-        amount,
-        &session.user.id,
-        &session.origin,
-        now,
-    )
+    let Some(limit) = per_user else {
+        return Ok(None); // no such offer: the store says so
+    };
+    let (user, now) = (&session.user.id, Instant::now());
+    Ok(rooms
+        .guests
+        .check(item, what, limit, amount, user, &session.origin, now)
+        .err())
 }
 
 pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
@@ -182,17 +175,14 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 .map(|_| ab_variant(&user.id, &hub.id, CARD_VARIANTS));
             let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
             let item = format!("coupon:{coupon_id}");
-            // Nothing to count a guest by (no device id, a loopback client): no throttle,
-            // and no read of the offer's limit.
-            if guest && session.origin != ClientOrigin::default() {
-                let (s, id) = (store.clone(), coupon_id.clone());
-                let per_user = offer_limit(rooms, &item, move || {
-                    s.coupon(&id).ok().flatten().map(|c| c.per_user_limit)
-                })
-                .await?;
-                let what = format!("coupon {coupon_id}");
-                let checked = guest_check(rooms, session, &item, &what, per_user, 1);
-                if let Err(refused) = checked {
+            if guest {
+                let (s, id, what) = (
+                    store.clone(),
+                    coupon_id.clone(),
+                    format!("coupon {coupon_id}"),
+                );
+                let read = move || s.coupon(&id).ok().flatten().map(|c| c.per_user_limit);
+                if let Some(refused) = guest_refusal(rooms, session, &item, &what, 1, read).await? {
                     let reply = ServerMsg::ClaimResult {
                         coupon_id,
                         ok: false,
@@ -260,17 +250,16 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
         } => {
             let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
             let item = format!("sale:{sale_id}");
-            // Nothing to count a guest by (no device id, a loopback client): no throttle,
-            // and no read of the offer's limit.
-            if guest && session.origin != ClientOrigin::default() {
-                let (s, id) = (store.clone(), sale_id.clone());
-                let per_user = offer_limit(rooms, &item, move || {
-                    s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit)
-                })
-                .await?;
-                let what = format!("flash sale {sale_id}");
-                let checked = guest_check(rooms, session, &item, &what, per_user, quantity);
-                if let Err(refused) = checked {
+            if guest {
+                let (s, id, what) = (
+                    store.clone(),
+                    sale_id.clone(),
+                    format!("flash sale {sale_id}"),
+                );
+                let read = move || s.flash_sale(&id).ok().flatten().map(|f| f.per_user_limit);
+                if let Some(refused) =
+                    guest_refusal(rooms, session, &item, &what, quantity, read).await?
+                {
                     let reply = ServerMsg::BuyResult {
                         sale_id,
                         ok: false,
