@@ -54,9 +54,10 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
 # throwaway cluster per test run, never the system service); nats-server (2.9 in Debian
 # 12, with JetStream) is the room bus of the cluster tests; prometheus_client parses
 # `/metrics` as Prometheus would; nginx with its RTMP module is the ingest POP of
-# deploy/ingest-pop (run with -p PREFIX -c CONF, never as the system service).
+# deploy/ingest-pop, and nginx with Varnish the CDN edge of deploy/cdn-edge (each run on
+# temp dirs and free ports, never as the system service).
 TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 postgresql-15 nats-server
-    python3-prometheus-client nginx libnginx-mod-rtmp)
+    python3-prometheus-client nginx libnginx-mod-rtmp varnish)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built
 # livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a

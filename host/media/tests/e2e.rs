@@ -271,6 +271,30 @@ async fn rtmp_live_is_served_then_replays_from_the_start() {
     );
 }
 
+/// A phone held upright publishes portrait video: its rungs follow the short side, as a
+/// landscape source's do, so the top rung keeps every pixel (180x320 → 180x320 and 90x160,
+/// not 102x180 and 50x90).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portrait_publish_gets_portrait_rungs_by_the_short_side() {
+    let s = stack().await;
+    let _publisher = common::publish_sized(
+        &format!("rtmp://{}/live/{KEY}", s.rtmp),
+        15,
+        "180x320",
+        s.dir.path(),
+    );
+    s.live_mpd(1).await;
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(
+        probe(&live).await,
+        vec![
+            ("aac".into(), 0, 0),
+            ("h264".into(), 90, 160),
+            ("h264".into(), 180, 320),
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtmps_publish_is_served() {
     let s = stack().await;

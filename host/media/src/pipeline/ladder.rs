@@ -1,9 +1,11 @@
 //! The adaptive ladder: which renditions to make of a source, and how to encode them.
 //!
-//! Rungs are given by height (and optionally width); widths follow the source's aspect, so
-//! a square source with rungs 720 and 400 gets 720x720 and 400x400. Rungs taller than the
-//! source are skipped (no upscaling). With `passthrough`, the source itself is the top rung
-//! and only the lower rungs are encoded.
+//! Rungs are given by their short side, as "720p" is (`height`, and optionally the long
+//! side, `width`); the long side follows the source's aspect. So a 1920x1080 source with
+//! rungs 720 and 360 gets 1280x720 and 640x360, a portrait 720x1280 phone stream gets
+//! 720x1280 and 360x640, and a square one with rungs 720 and 400 gets 720x720 and 400x400.
+//! Rungs bigger than the source's short side are skipped (no upscaling). With
+//! `passthrough`, the source itself is the top rung and only the lower rungs are encoded.
 
 use crate::package::ring::Rendition;
 use std::time::Duration;
@@ -11,8 +13,9 @@ use std::time::Duration;
 /// One rung of the ladder.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rung {
+    /// The short side: the height of a landscape rung, the width of a portrait one.
     pub height: u32,
-    /// Force this width (otherwise the source aspect decides).
+    /// Force the long side (otherwise the source aspect decides).
     #[serde(default)]
     pub width: Option<u32>,
     pub bitrate_kbps: u32,
@@ -102,21 +105,32 @@ impl LadderConfig {
                 passthrough: true,
             });
         }
+        let portrait = src_h > src_w;
+        let (short, long) = if portrait {
+            (src_w, src_h)
+        } else {
+            (src_h, src_w)
+        };
         let mut rungs = self.rungs.clone();
         rungs.sort_by_key(|r| std::cmp::Reverse(r.height));
         for r in rungs {
-            let too_tall = if self.passthrough {
-                r.height >= src_h
+            let too_big = if self.passthrough {
+                r.height >= short
             } else {
-                r.height > src_h
+                r.height > short
             };
-            if too_tall || r.height == 0 {
+            if too_big || r.height == 0 {
                 continue;
             }
-            let width = r.width.unwrap_or_else(|| {
-                even((r.height as u64 * src_w as u64) as f64 / src_h.max(1) as f64)
+            let long_side = r.width.unwrap_or_else(|| {
+                even((r.height as u64 * long as u64) as f64 / short.max(1) as f64)
             });
-            let (width, height) = (even(width as f64), even(r.height as f64));
+            let (short_side, long_side) = (even(r.height as f64), even(long_side as f64));
+            let (width, height) = if portrait {
+                (short_side, long_side)
+            } else {
+                (long_side, short_side)
+            };
             if out.iter().any(|p| p.width == width && p.height == height) {
                 continue;
             }
@@ -211,11 +225,17 @@ mod tests {
             sizes(&square.plan(720, 720)),
             vec![(720, 720, false), (400, 400, false)]
         );
-        // Portrait phone video keeps its aspect.
+        // Portrait phone video: rungs follow the short side, as for landscape.
         assert_eq!(
             sizes(&c.plan(720, 1280)),
-            vec![(406, 720, false), (202, 360, false)]
+            vec![(720, 1280, false), (360, 640, false)]
         );
+        assert_eq!(
+            sizes(&c.plan(1080, 1920)),
+            vec![(720, 1280, false), (360, 640, false)]
+        );
+        // A portrait source smaller than the top rung skips it (no upscaling).
+        assert_eq!(sizes(&c.plan(480, 854)), vec![(360, 640, false)]);
     }
 
     #[test]
@@ -233,5 +253,10 @@ mod tests {
         let ids: Vec<_> = p.plan(1280, 720).into_iter().map(|p| p.id).collect();
         assert_eq!(ids, ["v0", "v1"]);
         assert_eq!(sizes(&p.plan(320, 180)), vec![(320, 180, true)]);
+        // Passthrough of a portrait source: the lower rungs by the short side.
+        assert_eq!(
+            sizes(&p.plan(720, 1280)),
+            vec![(720, 1280, true), (360, 640, false)]
+        );
     }
 }

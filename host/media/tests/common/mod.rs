@@ -63,13 +63,19 @@ impl Drop for ChildGuard {
 
 /// `ffmpeg` publishing `secs` seconds of 320x180@30 H.264 (1 s GOP) + 48 kHz mono AAC to `url`.
 pub fn publish(url: &str, secs: u32, logs: &Path) -> ChildGuard {
+    publish_sized(url, secs, "320x180", logs)
+}
+
+/// [`publish`] at another picture size (`WxH`), e.g. a portrait phone's.
+pub fn publish_sized(url: &str, secs: u32, size: &str, logs: &Path) -> ChildGuard {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = logs.join(format!("ffmpeg-{n}.log"));
     let stderr = std::fs::File::create(&log).unwrap();
     let child = Command::new("/usr/bin/ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
-        .args(["-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
+        .args(["-re", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=30"))
         .args([
             "-re",
             "-f",
