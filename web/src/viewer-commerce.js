@@ -456,6 +456,11 @@ export class Commerce {
             this.clearSale();
             return;
         }
+        // The sale names its product (title, image, list price): a viewer who joined after
+        // its card still shows it. A card seen, with more about it, is kept.
+        if (sale.product && sale.product.id && !this.products.has(sale.product.id)) {
+            this.products.set(sale.product.id, sale.product);
+        }
         if (!this.sale || this.sale.sale.id !== sale.id) {
             this.sale = { sale, key: null, bought: false };
             untr(this.saleEls.result);

@@ -97,7 +97,11 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
     const shown = await page.evaluate(() => ({
         countdown: document.querySelector('#sale .countdown').textContent,
         stock: document.querySelector('#sale .stock').textContent,
+        title: document.querySelector('#sale-title').textContent,
     }));
+    // The sale names its product: the page shows it whether or not it saw its card.
+    const cap = await rest.get('/api/products/sku-cap');
+    assert(shown.title === cap.title, `the sale shows "${shown.title}", the product is "${cap.title}"`);
     const [mm, ss] = shown.countdown.split(':').map(Number);
     const left = (sale.ends_ms - Date.now()) / 1000;
     report.sale = { id: sale.id, ...shown, secondsLeft: +left.toFixed(1) };

@@ -7,7 +7,7 @@ use super::hub::{CommerceState, RoomHub};
 use super::outbox::Class;
 use super::protocol::{CardView, ServerMsg};
 use super::timeline::{InBandEvent, MediaTime};
-use crate::store::{NewFlashSale, Push, Store};
+use crate::store::{FlashSale, NewFlashSale, Push, Store};
 use std::sync::Arc;
 
 /// Why a commerce effect was refused.
@@ -148,7 +148,7 @@ pub fn start_flash_sale(
     let sale = store
         .create_flash_sale(&hub.merchant_id, &sale)
         .map_err(|e| CommerceError::Refused(e.to_string()))?;
-    let value = serde_json::to_value(&sale).unwrap_or_default();
+    let value = sale_view(store, &sale);
     let media = hub.media_now();
     hub.publish(Class::Critical, None, |o| ServerMsg::FlashSale {
         o,
@@ -166,6 +166,20 @@ pub fn start_flash_sale(
         in_band(hub, new_id("ev"), at, 0, event.clone(), event);
     }
     Ok(())
+}
+
+/// A sale as viewers get it: the stored sale plus what they need to show its product
+/// (`product`: title, image, list price and currency), so a viewer who joins mid-sale sees
+/// the product, not its bare id, without having seen its card.
+pub fn sale_view(store: &dyn Store, sale: &FlashSale) -> serde_json::Value {
+    let mut value = serde_json::to_value(sale).unwrap_or_default();
+    if let Ok(Some(p)) = store.product(&sale.merchant_id, &sale.product_id) {
+        value["product"] = serde_json::json!({
+            "id": p.id, "title": p.title, "image_url": p.image_url,
+            "price_cents": p.price_cents, "currency": p.currency,
+        });
+    }
+    value
 }
 
 /// Snapshots read coupons and the running sale from the store.
@@ -188,7 +202,7 @@ impl CommerceState for StoreCommerce {
             .active_flash_sale(room, now_ms)
             .ok()
             .flatten()
-            .and_then(|s| serde_json::to_value(s).ok())
+            .map(|s| sale_view(self.0.as_ref(), &s))
     }
 }
 

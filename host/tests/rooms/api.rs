@@ -259,6 +259,10 @@ async fn rooms_products_coupons_and_sales_round_trip() {
         .cloned()
         .expect("snapshot");
     assert_eq!(snap["flash_sale"]["id"], sale["id"]);
+    // A late joiner who never saw the product's card can still show it.
+    let product = &snap["flash_sale"]["product"];
+    assert_eq!(product["title"], "Mug", "{snap}");
+    assert_eq!(product["price_cents"], 3900, "{snap}");
     viewer
         .send(json!({"type": "buy", "sale_id": sale["id"], "quantity": 1, "key": "o1"}))
         .await;
