@@ -71,7 +71,9 @@ export class Chat {
 
     remove(node) {
         if (!node) return;
-        if (node.dataset.id && node.classList.contains('comment')) this.byId.delete(node.dataset.id);
+        if (node.dataset.id && (node.classList.contains('comment') || node.classList.contains('system'))) {
+            this.byId.delete(node.dataset.id);
+        }
         node.remove();
     }
 
@@ -125,6 +127,10 @@ export class Chat {
         if (!c || !c.id || this.hidden.has(c.id)) return;
         const existing = this.byId.get(c.id);
         if (existing) return;
+        if (c.kind === 'system') {
+            this.addSystem(c.text, 'system', { id: c.id, ts: c.ts });
+            return;
+        }
         const node = this.commentNode(c);
         this.byId.set(c.id, { node, comment: c });
         this.insert(node, c.ts || this.serverNow(), { own: this.isMe(c.user.id) });
@@ -132,10 +138,14 @@ export class Chat {
         if (live) this.maybeAnnounce(c);
     }
 
-    /** A system line the room sent (a plugin's or the shop's words: content). */
-    addSystem(text, kind = 'system') {
+    /** A system line the room sent (a plugin's or the shop's words: content). With its
+     *  `id`, a snapshot that has it too (among its comments) does not add it twice. */
+    addSystem(text, kind = 'system', { id = null, ts = null } = {}) {
+        if (id && this.byId.has(id)) return;
         const node = el('li', { class: kind }, el('span', { class: 'text', translate: 'no', text }));
-        this.insert(node, this.serverNow());
+        if (id) node.dataset.id = id;
+        if (id) this.byId.set(id, { node, comment: { id, kind: 'system', text, ts, user: { id: 'system' } } });
+        this.insert(node, ts || this.serverNow());
     }
 
     /** A system line of the page's own (string `key`). */
@@ -203,7 +213,7 @@ export class Chat {
             const oldest = Math.min(...list.map((c) => c.ts));
             for (const [id, e] of [...this.byId]) {
                 const c = e.comment;
-                const viewerComment = !String(c.user.id).startsWith('plugin:');
+                const viewerComment = c.kind !== 'system' && !String(c.user.id).startsWith('plugin:');
                 if (viewerComment && c.ts >= oldest && !keep.has(id) && !this.isMe(c.user.id)) {
                     this.remove(e.node);
                 }

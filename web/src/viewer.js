@@ -155,7 +155,7 @@ room.on('snapshot', (snap, { resumed }) => {
     if (snap.pinned) commerce.onPinned(snap.pinned);
 });
 room.on('comment', (m) => chat.addComment(m.comment));
-room.on('system', (m) => chat.addSystem(m.text));
+room.on('system', (m) => chat.addSystem(m.text, 'system', { id: m.id || null, ts: m.ts || null }));
 room.on('gift', (m) => {
     chat.addGift(m);
     gifts.onGift(m);

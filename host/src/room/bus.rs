@@ -193,6 +193,7 @@ mod tests {
             text: "hello from node a".into(),
             ts: 1,
             reply_to: None,
+            kind: None,
         };
         a.comment(comment, &author, false);
         a.hide_comment("c0".into());
@@ -221,6 +222,7 @@ mod tests {
         let published = Published {
             msg: ServerMsg::System {
                 o: 0,
+                id: "s1".into(),
                 text: "hi".into(),
             },
             class: Class::Critical,

@@ -122,6 +122,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 text: text.clone(),
                 ts: now_ms(),
                 reply_to: None,
+                kind: None,
             };
             let comment_id = comment.id.clone();
             hub.comment(comment, &session.outbox, shadow);

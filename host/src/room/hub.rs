@@ -14,8 +14,11 @@
 use super::bus::{Effect, Published, RoomBus};
 use super::outbox::{Class, Frame, Outbox, StateSlot};
 use super::presence::Presence;
-use super::protocol::{CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, encode};
+use super::protocol::{
+    CardView, CommentView, Moderation, Resume, ServerMsg, Snapshot, UserRef, encode,
+};
 use super::timeline::{InBandEvent, MediaTime, MediaTimeline};
+use crate::auth::Role;
 use aho_corasick::AhoCorasick;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -472,6 +475,39 @@ impl RoomHub {
             comment: comment.clone(),
         };
         self.publish_with(Effect::Comment(comment), Class::Chat, Some(&author), msg);
+    }
+
+    /// A reply (a plugin answering a comment): never dropped, and kept among the
+    /// snapshot's recent comments like the comment it answers.
+    pub fn reply(&self, comment: CommentView) {
+        let msg = ServerMsg::Comment {
+            o: 0,
+            comment: comment.clone(),
+        };
+        self.publish_with(Effect::Comment(comment), Class::Critical, None, msg);
+    }
+
+    /// A system line (a plugin's announcement): never dropped, and kept among the
+    /// snapshot's recent comments (`kind: "system"`), so joiners see it in order.
+    pub fn system_line(&self, text: String) {
+        let line = CommentView {
+            id: super::commerce::new_id("s"),
+            user: UserRef {
+                id: "system".into(),
+                name: String::new(),
+                role: Role::Host,
+            },
+            text: text.clone(),
+            ts: crate::store::now_ms(),
+            reply_to: None,
+            kind: Some("system".into()),
+        };
+        let msg = ServerMsg::System {
+            o: 0,
+            id: line.id.clone(),
+            text,
+        };
+        self.publish_with(Effect::Comment(line), Class::Critical, None, msg);
     }
 
     /// Show a product card; it stays pinned for snapshots.

@@ -538,7 +538,7 @@ impl Worker {
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             Action::SystemMessage(text) => {
-                hub.publish(Class::Critical, None, |o| ServerMsg::System { o, text });
+                hub.system_line(text);
             }
             Action::Reply(r) => {
                 let comment = CommentView {
@@ -551,8 +551,9 @@ impl Worker {
                     text: r.text,
                     ts: crate::store::now_ms(),
                     reply_to: Some(r.comment_id),
+                    kind: None,
                 };
-                hub.publish(Class::Critical, None, |o| ServerMsg::Comment { o, comment });
+                hub.reply(comment);
             }
             Action::PinComment(comment_id) => {
                 hub.publish(Class::Critical, None, |o| ServerMsg::Moderation {

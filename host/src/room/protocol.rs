@@ -120,6 +120,10 @@ pub struct CommentView {
     /// Set on a reply, e.g. the AI host answering a question.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// `"system"` for a system line (a snapshot keeps those among the comments, in order);
+    /// absent for a comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// A product card as clients see it.
@@ -219,6 +223,9 @@ pub enum ServerMsg {
     },
     System {
         o: u64,
+        /// The line's id, as it appears among a snapshot's `comments`.
+        #[serde(default)]
+        id: String,
         text: String,
     },
     Moderation {

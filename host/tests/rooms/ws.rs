@@ -77,6 +77,10 @@ async fn a_plugin_unlocks_a_coupon_that_viewers_then_claim_once() {
     assert_eq!(status, 200, "{binding}");
 
     let mut viewer = Client::join(&s, &s.room, None).await;
+    viewer
+        .send(json!({"type": "comment", "text": "so close"}))
+        .await;
+    viewer.expect_type("comment").await;
     viewer.send(json!({"type": "like", "count": 1000})).await;
     let unlocked = viewer.expect_type("coupon").await;
     assert_eq!(unlocked["event"], "unlocked");
@@ -109,6 +113,24 @@ async fn a_plugin_unlocks_a_coupon_that_viewers_then_claim_once() {
     late.send(json!({"type": "join", "room": s.room})).await;
     let snap = late.expect_type("snapshot").await;
     assert_eq!(snap["coupons"][0]["id"], "c-1k");
+    // ... and the plugin's system line among the recent comments, after the comment
+    // that came before it.
+    let lines: Vec<_> = snap["comments"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| (c["kind"].as_str().unwrap_or("comment"), c["text"].clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        lines,
+        [
+            ("comment", json!("so close")),
+            ("system", json!("1k likes!"))
+        ],
+        "{snap}"
+    );
 }
 
 #[tokio::test]
