@@ -12,7 +12,7 @@ import {
     $, $$, FieldError, acting, clearError, confirmDialog, count, fill, h, money, moneyValue,
     parseCount, parseMoney, showError, submitting, toast,
 } from './console-dom.js';
-import { loadProducts, on, state } from './console-state.js';
+import { currentRoom, idleWarning, loadProducts, on, state } from './console-state.js';
 
 /** The product being edited, or null when the form creates one. */
 let editing = null;
@@ -73,6 +73,8 @@ async function push(button, p) {
         }
         body.duration_ms = n * 1000;
     }
+    const idle = idleWarning();
+    if (idle && !(await confirmDialog({ title: `Push “${p.title}” anyway?`, text: idle, ok: 'Push anyway' }))) return;
     let card = null;
     const ok = await acting(button, async () => {
         card = await post(`/api/rooms/${seg(state.room)}/push`, body);
@@ -87,7 +89,11 @@ async function push(button, p) {
         label.classList.remove('muted');
         label.classList.add('ok');
     }
-    toast(`“${p.title}” is on viewers' screens${card && card.push_id ? ` (push ${card.push_id})` : ''}`);
+    // Say what happened, not what we hope: nobody may be watching.
+    const online = (currentRoom() || {}).online || 0;
+    toast(idle ? `“${p.title}” pushed, but the room is not live`
+        : online > 0 ? `“${p.title}” is on the screens of ${count(online)} ${online === 1 ? 'viewer' : 'viewers'}`
+            : `“${p.title}” pushed; no viewer is in the room right now`);
 }
 
 async function remove(button, p) {

@@ -13,7 +13,7 @@ import {
     $, FieldError, acting, clearError, confirmDialog, count, countdown, fill, h, localInputValue,
     money, moneyValue, parseCount, parseLocalInput, parseMoney, showError, submitting, toast,
 } from './console-dom.js';
-import { every, loadProducts, on, productTitle, state } from './console-state.js';
+import { every, idleWarning, loadProducts, on, productTitle, state } from './console-state.js';
 
 let coupons = [];
 let sales = [];
@@ -242,6 +242,8 @@ function fillProductSelect() {
 async function startSale(event) {
     event.preventDefault();
     const form = event.currentTarget;
+    const idle = idleWarning();
+    if (idle && !(await confirmDialog({ title: 'Start the flash sale anyway?', text: idle, ok: 'Start anyway' }))) return;
     let sale = null;
     const ok = await submitting(form, async () => {
         const product = $('#s-product').value;

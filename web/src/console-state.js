@@ -32,6 +32,17 @@ export function currentRoom() {
     return state.rooms.find((r) => r.id === state.room) || null;
 }
 
+/** Why a card or a sale would reach nobody in the selected room now (a sentence for the
+ *  merchant), or null while the room is live. Pushes and sales ask before going out to
+ *  an idle or ended room. */
+export function idleWarning() {
+    const r = currentRoom();
+    if (!r || r.status === 'live') return null;
+    return r.status === 'ended'
+        ? 'This room’s live has ended, so no viewer will see it.'
+        : 'This room is not live yet, so no viewer will see it until you go live.';
+}
+
 /** Replace one room in the list with a fresher copy (from a poll, start, stop, rotate). */
 export function updateRoom(room) {
     const i = state.rooms.findIndex((r) => r.id === room.id);

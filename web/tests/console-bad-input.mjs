@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api as restApi, assert as check, scenario } from './lib.mjs';
-import { openConsole, signIn, stepper, text, unexpected, until } from './console-lib.mjs';
+import { confirm, openConsole, signIn, stepper, text, unexpected, until } from './console-lib.mjs';
 
 scenario('console-bad-input', async ({ args, browser, report, log }) => {
     const { base, artifacts } = args;
@@ -180,7 +180,18 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await rest.req('DELETE', `/api/products/${ghost}`);
     await page.selectOption('#s-product', ghost);
     await page.fill('#s-price', '1');
+    // The room is not live: the console asks first, and cancelling sends nothing.
+    const salesSent = () => sent.filter((r) => /^POST .*\/flash-sales$/.test(r)).length;
+    const salesBefore = salesSent();
     await page.click('#sale-form button[type=submit]');
+    await page.waitForSelector('#confirm[open]');
+    check((await text(page, '#confirm-text')).includes('not live'), `idle-room warning: ${await text(page, '#confirm-text')}`);
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#confirm', { state: 'hidden' });
+    check(salesSent() === salesBefore, 'a cancelled sale was sent');
+    step('sale in an idle room asked first');
+    await page.click('#sale-form button[type=submit]');
+    await confirm(page);
     const sErr = await formError('#sale-form');
     check(sErr.status === '422' && sErr.message.includes(`product ${ghost}`) && sErr.message.includes('not found'),
         `sale error: ${JSON.stringify(sErr)}`);
