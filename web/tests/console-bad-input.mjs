@@ -197,6 +197,20 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
         `sale error: ${JSON.stringify(sErr)}`);
     check(await page.locator('#sales tbody tr').count() === 0, 'a refused sale is listed');
     step('sale of a vanished product refused', sErr.message);
+
+    // A push into the idle room asks first too; cancelling sends nothing.
+    await page.click('#tabs button[data-tab=products]');
+    const pushButton = page.locator('#products tbody tr button.push').first();
+    await pushButton.waitFor();
+    const pushesSent = () => sent.filter((r) => /^POST .*\/push$/.test(r)).length;
+    const pushesBefore = pushesSent();
+    await pushButton.click();
+    await page.waitForSelector('#confirm[open]');
+    check((await text(page, '#confirm-ok')) === 'Push anyway', `push confirm button: ${await text(page, '#confirm-ok')}`);
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#confirm', { state: 'hidden' });
+    check(pushesSent() === pushesBefore, 'a cancelled push was sent');
+    step('push into an idle room asked first');
     await page.screenshot({ path: join(artifacts, 'console-bad-input.png') });
 
     check(unexpected(errors).length === 0, `the console logged errors:\n  ${unexpected(errors).join('\n  ')}`);
