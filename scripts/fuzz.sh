@@ -26,9 +26,9 @@ command -v cargo-afl >/dev/null || cargo install cargo-afl --locked
 cargo afl config --build >/dev/null 2>&1 || true
 
 # Media-only targets build without the host crate (no wasmtime): much quicker.
-features=(--no-default-features --features afl)
+features=(--features afl)
 for t in "${run[@]}"; do
-    [[ " ${MEDIA_TARGETS[*]} " == *" $t "* ]] || features=(--features afl)
+    [[ " ${MEDIA_TARGETS[*]} " == *" $t "* ]] || features=(--features afl,host)
 done
 # cargo-afl adds `-C debug-assertions -C overflow_checks`: overflows are crashes too.
 echo "==> building fuzz targets (${features[*]})"
