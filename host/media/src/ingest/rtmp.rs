@@ -12,14 +12,19 @@
 //! messages it cannot parse safely, its calls run under `catch_unwind`, and every connection
 //! has handshake, idle and publish-start deadlines.
 
-mod flv;
-mod guard;
+// `flv` and `guard` are public (hidden) only so the fuzz targets reach the real parsers.
+#[doc(hidden)]
+pub mod flv;
+#[doc(hidden)]
+pub mod guard;
 mod media;
+mod replay;
 mod session;
 mod sps;
 
 pub use flv::FlvError;
 pub use guard::GuardError;
+pub use replay::replay;
 pub use session::handle_connection;
 pub use sps::{SpsError, SpsInfo, parse_sps};
 
