@@ -26,7 +26,7 @@ command -v cargo-afl >/dev/null || cargo install cargo-afl --locked
 cargo afl config --build >/dev/null 2>&1 || true
 
 # Media-only targets build without the host crate (no wasmtime): much quicker.
-features=(--features afl)
+features=(--no-default-features --features afl)
 for t in "${run[@]}"; do
     [[ " ${MEDIA_TARGETS[*]} " == *" $t "* ]] || features=(--features afl,host)
 done
