@@ -451,3 +451,62 @@ pub fn publish_at(url: &str, secs: u32, speed: &str) -> KillOnDrop {
         .expect("spawn ffmpeg");
     KillOnDrop(child)
 }
+
+/// nginx running `<prefix>/nginx.conf` (`-p prefix -c conf`), as the ingest POP and CDN
+/// edge tests run it; stopped with `nginx -s stop` when dropped, which ends its workers
+/// too (killing only the master would leave them holding the port).
+pub struct Nginx {
+    child: KillOnDrop,
+    prefix: PathBuf,
+}
+
+impl Nginx {
+    /// Start nginx on `prefix` (which holds `nginx.conf`) and wait until `addr` accepts.
+    pub fn start(prefix: &Path, addr: &str) -> Nginx {
+        use std::process::Stdio;
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nginx");
+        let nginx = Nginx {
+            child: KillOnDrop(child),
+            prefix: prefix.to_owned(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen on {addr}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        nginx
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("nginx")
+            .arg("-p")
+            .arg(&self.prefix)
+            .arg("-c")
+            .arg(self.prefix.join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

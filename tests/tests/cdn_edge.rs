@@ -3,7 +3,7 @@
 //! as a viewer of the origin does; the origin sees one fetch per segment per edge; dash.js
 //! plays through an edge as close to live as from the origin, in the same run.
 
-use livecart_e2e::{KillOnDrop, Serve, browser, http, root};
+use livecart_e2e::{KillOnDrop, Nginx, Serve, browser, http, root};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -29,34 +29,13 @@ fn wait_listening(addr: &str, what: &str) {
 }
 
 /// One edge: nginx on `addr` in front of its own Varnish, which fetches from `origin`.
+/// Killing Varnish's manager (`-F`, in the foreground) ends its cache process, which
+/// watches the manager.
 struct Edge {
     addr: String,
-    dir: tempfile::TempDir,
-    nginx: KillOnDrop,
+    _nginx: Nginx,
     _varnish: KillOnDrop,
-}
-
-impl Drop for Edge {
-    /// `nginx -s stop` ends its workers too; killing Varnish's manager (`-F`, in the
-    /// foreground) ends its cache process, which watches the manager.
-    fn drop(&mut self) {
-        let _ = Command::new("nginx")
-            .arg("-p")
-            .arg(self.dir.path())
-            .arg("-c")
-            .arg(self.dir.path().join("nginx.conf"))
-            .args(["-s", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.nginx.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    dir: tempfile::TempDir,
 }
 
 fn config(name: &str, vars: &[(&str, &str)]) -> String {
@@ -110,23 +89,12 @@ fn start_edge(origin: &str) -> Edge {
     );
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let nginx = Command::new("nginx")
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn nginx");
-    let nginx = KillOnDrop(nginx);
-    wait_listening(&addr, "nginx");
+    let nginx = Nginx::start(dir.path(), &addr);
     Edge {
         addr,
-        dir,
-        nginx,
+        _nginx: nginx,
         _varnish: varnish,
+        dir,
     }
 }
 

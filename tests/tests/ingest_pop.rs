@@ -2,41 +2,17 @@
 //! takes the host's publish near her and pushes it to livecart, which puts it in the room
 //! of its stream key; a wrong key makes no room live.
 
-use livecart_e2e::{KillOnDrop, Serve, http, publish_at, root};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use livecart_e2e::{Nginx, Serve, http, publish_at, root};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 
 /// nginx running the POP config on a free port, pushing to `upstream`.
 struct Pop {
-    nginx: KillOnDrop,
-    dir: tempfile::TempDir,
+    _nginx: Nginx,
+    _dir: tempfile::TempDir,
     addr: String,
-}
-
-impl Drop for Pop {
-    /// `nginx -s stop`: the master ends its workers too (killing only the master would
-    /// leave them running, holding the port).
-    fn drop(&mut self) {
-        let _ = Command::new("nginx")
-            .arg("-p")
-            .arg(self.dir.path())
-            .arg("-c")
-            .arg(self.dir.path().join("nginx.conf"))
-            .args(["-s", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.nginx.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 fn start_pop(upstream: &str) -> Pop {
@@ -59,23 +35,12 @@ fn start_pop(upstream: &str) -> Pop {
         .replace("@MODULE@", RTMP_MODULE);
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).expect("write config");
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn nginx");
-    let nginx = KillOnDrop(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not listen on {addr}");
-        std::thread::sleep(Duration::from_millis(100));
+    let nginx = Nginx::start(dir.path(), &addr);
+    Pop {
+        _nginx: nginx,
+        _dir: dir,
+        addr,
     }
-    Pop { nginx, dir, addr }
 }
 
 fn media(s: &Serve, room: &str) -> serde_json::Value {

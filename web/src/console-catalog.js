@@ -75,9 +75,8 @@ async function push(button, p) {
     }
     const idle = idleWarning();
     if (idle && !(await confirmDialog({ title: `Push “${p.title}” anyway?`, text: idle, ok: 'Push anyway' }))) return;
-    let card = null;
     const ok = await acting(button, async () => {
-        card = await post(`/api/rooms/${seg(state.room)}/push`, body);
+        await post(`/api/rooms/${seg(state.room)}/push`, body);
     });
     if (!ok) return;
     const at = new Date().toLocaleTimeString();
