@@ -155,3 +155,13 @@ fn sigterm_ends_the_live_so_its_recording_is_complete() {
     let meta: serde_json::Value = serde_json::from_str(&meta).expect("JSON");
     assert_eq!(meta["ended"], true, "{meta}");
 }
+
+#[test]
+fn sigterm_as_soon_as_the_banner_is_out_still_drains_and_exits_0() {
+    // A supervisor may signal the moment the address is printed: the signal is kept for
+    // the drain, not left to its default action (death by SIGTERM, sockets cut mid-frame).
+    let mut serve = Serve::start(&["--no-demo-stream", "--drain-timeout-ms", "5000"]);
+    sigterm(&serve);
+    let status = exit_within(&mut serve, Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+}

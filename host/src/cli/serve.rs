@@ -284,6 +284,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ));
         media.set_advertise(advertise_url(args.media.advertise_url.as_deref(), addr));
         crate::media::follow_lives(&media, rooms.clone());
+        // From here a supervisor or a test may signal us: keep the signal for the drain.
+        let signals = drain::Signals::install();
         // A closed stdout (e.g. piped into `head`) must not stop the server.
         let banner = format!(
             "livecart is running\n\
@@ -336,7 +338,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut accept = std::pin::pin!(accept);
         tokio::select! {
             served = &mut accept => return served.context("serving HTTP"),
-            () = drain::signal() => {}
+            () = signals.recv() => {}
         }
         // The drain (see `server::drain`): readiness and room clients first, then the
         // listener, commits and media together, all within the deadline.

@@ -12,24 +12,43 @@ use crate::media::Media;
 use crate::room::Rooms;
 use std::time::Duration;
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn signal() {
+/// SIGTERM and SIGINT (Ctrl-C), listened for from [`Signals::install`] on: a signal that
+/// arrives before the server waits for it is kept, not left to its default action (which
+/// would kill the process without a drain). Install before the listener is announced.
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM: draining"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: draining"),
-                }
-                return;
-            }
-            Err(e) => tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C only"),
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Start listening; needs the tokio runtime.
+    pub fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .inspect_err(|e| tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C only"))
+                .ok();
+            Signals { unix }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("Ctrl-C: draining");
+
+    /// Resolves on the first SIGTERM or SIGINT since [`Signals::install`].
+    pub async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.unix {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: draining"),
+                _ = int.recv() => tracing::info!("Ctrl-C: draining"),
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: draining");
+    }
 }
 
 /// Wait until every room connection has left and every claim and buy read before the
