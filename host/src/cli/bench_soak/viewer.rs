@@ -204,7 +204,7 @@ async fn session(
             _ = tokio::time::sleep_until(next_chat) => {
                 chats += 1;
                 // Every fifth message asks about sizes: keyword-push and ai-host answer.
-                let tail = if chats % 5 == 0 { "what size is the tee?" } else { "love it" };
+                let tail = if chats.is_multiple_of(5) { "what size is the tee?" } else { "love it" };
                 let text = format!("soak {} {} {tail}", shared.clock.ns(), plan.index);
                 client::send(ws, &json!({"type": "comment", "text": text})).await?;
                 shared.chat_sent.fetch_add(1, Ordering::Relaxed);
