@@ -48,6 +48,10 @@ pub enum BenchCommand {
     /// Coupon claim storms through each node's commit queue: one node on SQLite against
     /// several nodes on one PostgreSQL database, in the same run.
     Claims(super::bench_claims::ClaimsArgs),
+    /// One node for a long run: viewers chatting and liking, a claim storm every minute,
+    /// plugins acting, a live stream; RSS, fds, CPU and latencies every minute (against a
+    /// `serve` child process on 127.0.0.1; ffmpeg publishes).
+    Soak(super::bench_soak::SoakArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -63,6 +67,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Media(args) => super::bench_media::run(args),
         BenchCommand::Bus(args) => super::bench_bus::run(args),
         BenchCommand::Claims(args) => super::bench_claims::run(args),
+        BenchCommand::Soak(args) => super::bench_soak::run(args),
     }
 }
 

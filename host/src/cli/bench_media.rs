@@ -26,7 +26,7 @@ mod measure;
 mod origin;
 mod player;
 mod serve;
-mod stack;
+pub(super) mod stack;
 mod transcode;
 
 use clap::{Args, Subcommand};

@@ -17,7 +17,7 @@
 //! `ulimit -n 65536; cargo build --release -p livecart && ./target/release/livecart bench ws all`.
 
 mod claims;
-mod client;
+pub(super) mod client;
 mod fanout;
 mod likes;
 mod memory;
@@ -146,21 +146,21 @@ async fn all(opts: &Opts) -> anyhow::Result<Verdict> {
 
 /// Nanoseconds since the bench started; one clock for senders and receivers.
 #[derive(Clone, Copy, Debug)]
-struct Clock(Instant);
+pub(super) struct Clock(Instant);
 
 impl Clock {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Clock(Instant::now())
     }
 
-    fn ns(&self) -> u64 {
+    pub(super) fn ns(&self) -> u64 {
         u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
 /// A lock-free latency histogram in microseconds: 1 µs buckets below 100 ms, 1 ms
 /// buckets up to 120 s.
-struct Histogram {
+pub(super) struct Histogram {
     fine: Vec<AtomicU64>,
     coarse: Vec<AtomicU64>,
     count: AtomicU64,
@@ -171,7 +171,7 @@ const FINE_US: u64 = 100_000;
 const COARSE_MS: u64 = 120_000;
 
 impl Histogram {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Histogram {
             fine: (0..FINE_US).map(|_| AtomicU64::new(0)).collect(),
             coarse: (0..COARSE_MS).map(|_| AtomicU64::new(0)).collect(),
@@ -180,7 +180,7 @@ impl Histogram {
         }
     }
 
-    fn record_ns(&self, ns: u64) {
+    pub(super) fn record_ns(&self, ns: u64) {
         let us = ns / 1000;
         let bucket = if us < FINE_US {
             &self.fine[us as usize]
@@ -192,7 +192,7 @@ impl Histogram {
         self.max.fetch_max(us, Ordering::Relaxed);
     }
 
-    fn count(&self) -> u64 {
+    pub(super) fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 
@@ -202,7 +202,7 @@ impl Histogram {
 
     /// The smallest value (µs, bucket resolution) at or below which a fraction `q` of the
     /// samples lie.
-    fn quantile_us(&self, q: f64) -> u64 {
+    pub(super) fn quantile_us(&self, q: f64) -> u64 {
         let n = self.count();
         if n == 0 {
             return 0;
@@ -236,7 +236,7 @@ fn verdict(met: bool) -> &'static str {
 }
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force.
-fn raise_nofile_limit() -> u64 {
+pub(super) fn raise_nofile_limit() -> u64 {
     let Some((soft, hard)) = nofile_limits() else {
         return 1024;
     };

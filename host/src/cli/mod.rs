@@ -8,6 +8,7 @@ mod bench_bus;
 mod bench_claims;
 mod bench_media;
 mod bench_rooms;
+mod bench_soak;
 mod bench_ws;
 mod client;
 pub mod config;

@@ -155,12 +155,24 @@ pub async fn encode_clip(
 /// tone with `-tune zerolatency`, a 1 s GOP and no B-frames, as OBS is set up for low
 /// latency.
 pub fn publish_720p(url: &str, secs: &str, preset: &str) -> anyhow::Result<ChildGuard> {
+    publish_live(url, "1280x720", secs, preset, "2500k")
+}
+
+/// [`publish_720p`] at another size (`WxH`) and bitrate (e.g. `800k`).
+pub fn publish_live(
+    url: &str,
+    size: &str,
+    secs: &str,
+    preset: &str,
+    rate: &str,
+) -> anyhow::Result<ChildGuard> {
+    let video = format!("testsrc2=size={size}:rate=30");
     let mut args = vec![
         "-re",
         "-f",
         "lavfi",
         "-i",
-        "testsrc2=size=1280x720:rate=30",
+        &video,
         "-re",
         "-f",
         "lavfi",
@@ -177,8 +189,8 @@ pub fn publish_720p(url: &str, secs: &str, preset: &str) -> anyhow::Result<Child
     ];
     args.extend(LIVE_GOP);
     args.extend([
-        "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-c:a", "aac", "-b:a", "128k",
-        "-ac", "2", "-f", "flv", url,
+        "-b:v", rate, "-maxrate", rate, "-bufsize", rate, "-c:a", "aac", "-b:a", "128k", "-ac",
+        "2", "-f", "flv", url,
     ]);
     ffmpeg(&args)
 }

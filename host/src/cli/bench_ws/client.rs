@@ -95,6 +95,16 @@ pub async fn join_with(
     token: Option<&str>,
     device: Option<&str>,
 ) -> anyhow::Result<(Ws, Value)> {
+    join_room(addr, token, device, super::server::ROOM).await
+}
+
+/// [`join_with`] into `room`.
+pub async fn join_room(
+    addr: SocketAddr,
+    token: Option<&str>,
+    device: Option<&str>,
+    room: &str,
+) -> anyhow::Result<(Ws, Value)> {
     let mut ws = connect(addr).await?;
     send(
         &mut ws,
@@ -102,11 +112,7 @@ pub async fn join_with(
     )
     .await?;
     let welcome = expect_type(&mut ws, "welcome").await?;
-    send(
-        &mut ws,
-        &json!({"type": "join", "room": super::server::ROOM}),
-    )
-    .await?;
+    send(&mut ws, &json!({"type": "join", "room": room})).await?;
     expect_type(&mut ws, "snapshot").await?;
     Ok((ws, welcome))
 }

@@ -21,6 +21,20 @@ struct Banner {
     addr: Option<SocketAddr>,
     merchant_token: Option<String>,
     host_token: Option<String>,
+    rtmp: Option<SocketAddr>,
+    demo_stream_key: Option<String>,
+}
+
+/// How to start the child beyond the defaults every bench shares.
+#[derive(Debug, Default)]
+pub struct ServeOptions<'a> {
+    /// Built plugins to enable in the demo room (none when absent).
+    pub demo_plugins: Option<&'a Path>,
+    /// Example plugin sources: their sample configs and the demo catalog (none when
+    /// absent, so plugins get `{}` configs and the merchant has no products).
+    pub plugin_sources: Option<&'a Path>,
+    /// More `serve` arguments.
+    pub extra: Vec<std::ffi::OsString>,
 }
 
 /// A running `livecart serve`; killed on drop.
@@ -30,6 +44,9 @@ pub struct ServerChild {
     pub addr: SocketAddr,
     pub merchant_token: String,
     pub host_token: String,
+    /// The RTMP ingest (OBS) address, and the demo room's stream key.
+    pub rtmp: Option<SocketAddr>,
+    pub demo_stream_key: Option<String>,
     http: reqwest::Client,
 }
 
@@ -63,6 +80,18 @@ impl ServerChild {
         demo_plugins: Option<&Path>,
         quiet_wait: Duration,
     ) -> anyhow::Result<ServerChild> {
+        let opts = ServeOptions {
+            demo_plugins,
+            ..ServeOptions::default()
+        };
+        Self::start_with(&opts, quiet_wait).await
+    }
+
+    /// [`start`](Self::start) with more options.
+    pub async fn start_with(
+        opts: &ServeOptions<'_>,
+        quiet_wait: Duration,
+    ) -> anyhow::Result<ServerChild> {
         wait_quiet(quiet_wait).await;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -85,9 +114,9 @@ impl ServerChild {
             .arg("--data-dir")
             .arg(dir.join("data"))
             .arg("--demo-plugins")
-            .arg(demo_plugins.unwrap_or(&none))
+            .arg(opts.demo_plugins.unwrap_or(&none))
             .arg("--plugin-sources")
-            .arg(&none)
+            .arg(opts.plugin_sources.unwrap_or(&none))
             // Rooms only: the demo stream's transcoding would take a third of a core, and
             // the ingest listeners must not collide with a livecart already running.
             .arg("--no-demo-stream")
@@ -99,6 +128,7 @@ impl ServerChild {
                 "--rtmps-listen",
                 "127.0.0.1:0",
             ])
+            .args(&opts.extra)
             .env_remove("LIVECART_AI_URL")
             .env_remove("LIVECART_AI_KEY")
             .env_remove("LIVECART_TOKEN_SECRET")
@@ -125,6 +155,7 @@ impl ServerChild {
                 let Ok(line) = line else { break };
                 if tx.is_some() {
                     parse_banner_line(&mut banner, &line);
+                    // The host token is the last line the bench needs.
                     if banner.addr.is_some()
                         && banner.merchant_token.is_some()
                         && banner.host_token.is_some()
@@ -161,6 +192,8 @@ impl ServerChild {
             addr,
             merchant_token,
             host_token,
+            rtmp: banner.rtmp,
+            demo_stream_key: banner.demo_stream_key,
             http,
         };
         server.wait_healthy().await?;
@@ -199,6 +232,19 @@ impl ServerChild {
             .context("no VmRSS in /proc/<pid>/status")
     }
 
+    /// The child's open file descriptors.
+    pub fn fds(&self) -> anyhow::Result<usize> {
+        let path = format!("/proc/{}/fd", self.pid());
+        Ok(std::fs::read_dir(&path)
+            .with_context(|| format!("reading {path}"))?
+            .count())
+    }
+
+    /// A GET without credentials (`/metrics`); the body of a 2xx answer.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        self.request_text("GET", path, None, false).await
+    }
+
     /// A merchant REST call; the parsed JSON body of a 2xx answer.
     pub async fn api(
         &self,
@@ -206,12 +252,24 @@ impl ServerChild {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        let text = self.request_text(method, path, body, true).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A call, as the merchant when `merchant`; the body of a 2xx answer.
+    async fn request_text(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        merchant: bool,
+    ) -> anyhow::Result<String> {
         let url = format!("http://{}{path}", self.addr);
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
-        let mut req = self
-            .http
-            .request(method.clone(), &url)
-            .bearer_auth(&self.merchant_token);
+        let mut req = self.http.request(method.clone(), &url);
+        if merchant {
+            req = req.bearer_auth(&self.merchant_token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -224,7 +282,7 @@ impl ServerChild {
         if !status.is_success() {
             bail!("{method} {path}: {status}: {text}");
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok(text)
     }
 }
 
@@ -240,6 +298,14 @@ fn parse_banner_line(banner: &mut Banner, line: &str) {
         banner.merchant_token = Some(rest.trim().to_owned());
     } else if let Some(rest) = line.strip_prefix("demo host token:") {
         banner.host_token = Some(rest.trim().to_owned());
+    } else if let Some(rest) = line.strip_prefix("OBS ingest:") {
+        banner.rtmp = rest
+            .trim()
+            .strip_prefix("rtmp://")
+            .and_then(|r| r.split('/').next())
+            .and_then(|a| a.parse().ok());
+    } else if let Some(rest) = line.strip_prefix("demo stream key:") {
+        banner.demo_stream_key = rest.split_whitespace().next().map(str::to_owned);
     }
 }
 
@@ -353,6 +419,8 @@ mod tests {
         for line in [
             "livecart is running",
             "  room websocket:  ws://127.0.0.1:4321/ws   (demo room: demo)",
+            "  OBS ingest:      rtmp://127.0.0.1:1935/live  (RTMPS: rtmps://127.0.0.1:1936/live)",
+            "  demo stream key: sk_1  (publish the demo room from OBS with it)",
             "  merchant token:  mt_abc",
             "  demo host token: eyJ.x.y",
         ] {
@@ -361,6 +429,8 @@ mod tests {
         assert_eq!(b.addr, "127.0.0.1:4321".parse().ok());
         assert_eq!(b.merchant_token.as_deref(), Some("mt_abc"));
         assert_eq!(b.host_token.as_deref(), Some("eyJ.x.y"));
+        assert_eq!(b.rtmp, "127.0.0.1:1935".parse().ok());
+        assert_eq!(b.demo_stream_key.as_deref(), Some("sk_1"));
     }
 
     #[test]
