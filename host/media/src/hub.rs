@@ -5,7 +5,10 @@
 //! first — then, once it knows its codec parameters, *starts* a [`Session`] and sends
 //! elementary-stream [`Frame`]s through its [`Publisher`]. Packaging watches the hub for new
 //! sessions ([`StreamHub::watch`]) and [`Session::subscribe`]s to their frames. Dropping the
-//! publisher ends the session; subscribers then see their channel close.
+//! publisher ends the session; subscribers then see their channel close. An ingest that
+//! refuses what its publisher sends (an unsupported codec, say) reports it through its lease
+//! ([`PublishLease::refuse`]); packaging hears of it through [`StreamHub::refusals`] and
+//! puts the reason in the room's media status.
 //!
 //! Frames are H.264 access units in AVC (length-prefixed) form and raw AAC frames, with
 //! timestamps in nanoseconds from the session's first frame. Each session records the wall
@@ -280,6 +283,12 @@ impl PublishLease {
         *self.revoked.borrow()
     }
 
+    /// Report that this publish is refused for `reason` (the ingest then ends it), so the
+    /// room's media status can say why.
+    pub fn refuse(&self, reason: &str) {
+        self.hub.refused(&self.room, &self.source, reason);
+    }
+
     /// Start the session: subscribers are told about it and frames may flow.
     pub fn start(self, info: StreamInfo) -> Result<Publisher, HubError> {
         let session = {
@@ -343,10 +352,24 @@ impl Publisher {
         self.lease.is_revoked()
     }
 
+    /// See [`PublishLease::refuse`].
+    pub fn refuse(&self, reason: &str) {
+        self.lease.refuse(reason)
+    }
+
     /// Resolves when a newer publisher has replaced this one.
     pub async fn revoked(&mut self) {
         self.lease.revoked().await
     }
+}
+
+/// A publish an ingest refused after claiming the room, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub room: String,
+    /// The publisher, as the session's source would name it ("rtmp 1.2.3.4:5678").
+    pub source: String,
+    pub reason: String,
 }
 
 #[derive(Debug)]
@@ -360,6 +383,7 @@ struct Slot {
 struct HubInner {
     rooms: Mutex<HashMap<String, Slot>>,
     watchers: broadcast::Sender<Arc<Session>>,
+    refusals: broadcast::Sender<Refusal>,
     next_id: AtomicU64,
     /// Set by [`StreamHub::close`]: no new publish.
     closed: AtomicBool,
@@ -368,6 +392,15 @@ struct HubInner {
 impl HubInner {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         lock(&self.rooms)
+    }
+
+    fn refused(&self, room: &str, source: &str, reason: &str) {
+        // Nobody listening (a tool without packaging) is fine.
+        let _ = self.refusals.send(Refusal {
+            room: room.to_owned(),
+            source: source.to_owned(),
+            reason: reason.to_owned(),
+        });
     }
 }
 
@@ -386,10 +419,12 @@ impl Default for StreamHub {
 impl StreamHub {
     pub fn new() -> Self {
         let (watchers, _) = broadcast::channel(64);
+        let (refusals, _) = broadcast::channel(64);
         StreamHub {
             inner: Arc::new(HubInner {
                 rooms: Mutex::new(HashMap::new()),
                 watchers,
+                refusals,
                 next_id: AtomicU64::new(1),
                 closed: AtomicBool::new(false),
             }),
@@ -461,6 +496,17 @@ impl StreamHub {
         self.inner.watchers.subscribe()
     }
 
+    /// Report a publish into `room` refused before it held the room (the room is busy or
+    /// closed to streams), for the room's media status.
+    pub fn refused(&self, room: &str, source: &str, reason: &str) {
+        self.inner.refused(room, source, reason);
+    }
+
+    /// Refused publishes, as they are refused.
+    pub fn refusals(&self) -> broadcast::Receiver<Refusal> {
+        self.inner.refusals.subscribe()
+    }
+
     /// The room's live session, if any.
     pub fn live(&self, room: &str) -> Option<Arc<Session>> {
         self.inner.lock().get(room).and_then(|s| s.session.clone())
@@ -527,6 +573,32 @@ mod tests {
             hub.claim("r", "c", TakeoverPolicy::Refuse).is_err(),
             "b still holds it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_publish_is_announced_with_its_room_source_and_reason() {
+        let hub = StreamHub::new();
+        let mut refusals = hub.refusals();
+        let lease = hub
+            .claim("r", "rtmp 1.2.3.4:5", TakeoverPolicy::Refuse)
+            .unwrap();
+        lease.refuse("unsupported audio codec MP3");
+        let publisher = hub
+            .claim("q", "demo", TakeoverPolicy::Refuse)
+            .unwrap()
+            .start(info())
+            .unwrap();
+        publisher.refuse("bad SPS");
+        let first = refusals.recv().await.unwrap();
+        assert_eq!(
+            first,
+            Refusal {
+                room: "r".into(),
+                source: "rtmp 1.2.3.4:5".into(),
+                reason: "unsupported audio codec MP3".into()
+            }
+        );
+        assert_eq!(refusals.recv().await.unwrap().room, "q");
     }
 
     #[tokio::test]

@@ -180,6 +180,7 @@ async fn second_publisher_is_refused_by_default() {
     let (addr, hub) = rtmp_server(TakeoverPolicy::Refuse).await;
     let url = format!("rtmp://{addr}/live/{KEY}");
     let mut watch = hub.watch();
+    let mut refusals = hub.refusals();
     let mut first = publish(&url, 6, logs.path());
     let a = next_session(&mut watch, &first).await;
     let mut sub = a.subscribe();
@@ -187,6 +188,17 @@ async fn second_publisher_is_refused_by_default() {
     let mut second = publish(&url, 2, logs.path());
     let status = second.wait(Duration::from_secs(15)).await;
     assert!(!status.success(), "second publisher accepted");
+    assert!(
+        second
+            .log()
+            .contains("Server error: room room-1 already has a live publisher"),
+        "{}",
+        second.log()
+    );
+    // The room's status hears of it too.
+    let refusal = refusals.try_recv().expect("refusal announced");
+    assert_eq!(refusal.room, ROOM);
+    assert!(refusal.source.starts_with("rtmp 127.0.0.1:"), "{refusal:?}");
     assert_eq!(hub.live(ROOM).map(|s| s.id), Some(a.id));
     assert!(!a.is_ended());
     // The first keeps publishing: frames still arrive after the refusal.

@@ -91,6 +91,7 @@ impl RtmpError {
             self,
             RtmpError::Rejected(_)
                 | RtmpError::Hub(_)
+                | RtmpError::Media(_)
                 | RtmpError::PlayRefused(_)
                 | RtmpError::SecondPublish
         )

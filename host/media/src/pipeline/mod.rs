@@ -6,7 +6,7 @@
 //! appsinks write chunks into the period's ring ([`sink`]). When the publisher goes away the
 //! feeder sends EOS, the muxers flush their last fragment, and the period ends cleanly; a
 //! reconnect is a new session and so a new period. Errors go to the log and to the room's
-//! media status.
+//! media status, and so do the publishes an ingest refused (`StreamHub::refusals`).
 
 pub mod graph;
 pub mod ladder;
@@ -53,6 +53,21 @@ impl Packager {
     /// Run until the runtime shuts down.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         let mut sessions = self.hub.watch();
+        let mut refusals = self.hub.refusals();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match refusals.recv().await {
+                    Ok(r) => state.error(
+                        &r.room,
+                        format!("publish from {} refused: {}", r.source, r.reason),
+                    ),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
         tokio::spawn(async move {
             loop {
                 let session = match sessions.recv().await {

@@ -2,6 +2,9 @@
 //! byte stream, the publish request checked against the stream keys and claimed in the hub,
 //! and media handed to the assembler. Bytes reach `rml_rtmp` only through the guard and
 //! under `catch_unwind`; refusals are logged with the peer address, answered, and closed.
+//! A publish refused after it was accepted (an unsupported codec, broken codec parameters,
+//! no media) is answered with an `onStatus` error on its stream, which publishers show
+//! ("Server error: …" in ffmpeg), and reported to the hub for the room's media status.
 
 use super::guard::ChunkGuard;
 use super::media::{Assembler, Output};
@@ -11,10 +14,15 @@ use super::{
 };
 use crate::hub::{PublishLease, Publisher, StreamHub, TakeoverPolicy};
 use crate::ingest::{KeyRejection, StreamKeys};
+use rml_rtmp::chunk_io::ChunkSerializer;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::messages::RtmpMessage;
+use rml_rtmp::rml_amf0::Amf0Value;
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
+use rml_rtmp::time::RtmpTimestamp;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -64,7 +72,13 @@ struct Conn {
     /// Bytes to send, in order.
     out: Vec<u8>,
     publish_deadline: Option<Instant>,
+    /// The chunk size the session announced to the peer (for the refusal we serialize).
+    chunk_size: u32,
 }
+
+/// The message stream a publisher publishes on: `rml_rtmp` numbers the streams a
+/// connection creates from 1, and publishers create one.
+const PUBLISH_STREAM_ID: u32 = 1;
 
 /// Run one RTMP session over `stream` (plain TCP or TLS) until the peer leaves, is refused,
 /// or is replaced. Dropping the publisher at the end ends the hub session.
@@ -85,6 +99,7 @@ where
     tracing::debug!(%peer, "RTMP handshake done");
 
     let config = ServerSessionConfig::new();
+    let chunk_size = config.chunk_size;
     let (session, initial) = unwind(|| ServerSession::new(config))??;
     let mut conn = Conn {
         peer,
@@ -98,6 +113,7 @@ where
         room: String::new(),
         out: Vec::new(),
         publish_deadline: Some(Instant::now() + PUBLISH_DEADLINE),
+        chunk_size,
     };
     let result = conn.run(&mut stream, initial, remaining, &mut buf).await;
     // End the hub session (if any) before saying goodbye.
@@ -197,6 +213,14 @@ impl Conn {
                     return Ok(());
                 }
                 () = async { if let Some(d) = deadline { sleep_until(d).await } else { std::future::pending().await } } => {
+                    if matches!(self.slot, Slot::Claimed(_)) {
+                        let why = format!(
+                            "no H.264 keyframe or AAC audio within {} s of the publish",
+                            PUBLISH_DEADLINE.as_secs()
+                        );
+                        tracing::warn!(peer = %self.peer, room = %self.room, reason = %why, "refusing the stream");
+                        self.refuse_publish(&why);
+                    }
                     return Err(RtmpError::Timeout("waiting for a publish"));
                 }
             };
@@ -250,6 +274,20 @@ impl Conn {
         match unwind(|| session.reject_request(request_id, code, description)) {
             Ok(Ok(results)) => self.queue(results),
             _ => tracing::debug!(peer = %self.peer, "could not build the refusal"),
+        }
+    }
+
+    /// Refuse a publish that was accepted: an `onStatus` error on its stream for the
+    /// publisher, and the reason to the hub for the room's status. The caller then closes.
+    fn refuse_publish(&mut self, description: &str) {
+        match status_error(self.chunk_size, "NetStream.Publish.Rejected", description) {
+            Some(bytes) => self.out.extend_from_slice(&bytes),
+            None => tracing::debug!(peer = %self.peer, "could not build the refusal"),
+        }
+        match &self.slot {
+            Slot::Claimed(lease) => lease.refuse(description),
+            Slot::Live(publisher) => publisher.refuse(description),
+            Slot::Idle => {}
         }
     }
 
@@ -360,6 +398,10 @@ impl Conn {
             Ok(room) => room,
             Err(rejection) => {
                 tracing::warn!(%peer, reason = %rejection, "RTMP publish refused");
+                if let KeyRejection::RoomClosed(room, _) = &rejection {
+                    self.hub
+                        .refused(room, &format!("rtmp {peer}"), &rejection.to_string());
+                }
                 self.refuse(
                     request_id,
                     "NetStream.Publish.BadName",
@@ -372,6 +414,8 @@ impl Conn {
             Ok(lease) => lease,
             Err(e) => {
                 tracing::warn!(%peer, %room, reason = %e, "RTMP publish refused");
+                self.hub
+                    .refused(&room, &format!("rtmp {peer}"), &e.to_string());
                 self.refuse(request_id, "NetStream.Publish.BadName", &e.to_string());
                 return Err(e.into());
             }
@@ -404,6 +448,7 @@ impl Conn {
             Ok(out) => out,
             Err(e) => {
                 tracing::warn!(%peer, room = %self.room, error = %e, "refusing the stream");
+                self.refuse_publish(&e.to_string());
                 return Err(e.into());
             }
         };
@@ -449,4 +494,31 @@ impl Conn {
         }
         Ok(Flow::Continue)
     }
+}
+
+/// `onStatus(level: "error", code, description)` on the publish stream, serialized for a
+/// peer that was told `chunk_size` at connect. `ServerSession` has no call for a status on
+/// an accepted publish, so it is built here; a fresh serializer writes full (type 0) chunk
+/// headers, which need no shared state with the session's serializer.
+fn status_error(chunk_size: u32, code: &str, description: &str) -> Option<Vec<u8>> {
+    let status = HashMap::from([
+        ("level".to_owned(), Amf0Value::Utf8String("error".into())),
+        ("code".to_owned(), Amf0Value::Utf8String(code.into())),
+        (
+            "description".to_owned(),
+            Amf0Value::Utf8String(description.into()),
+        ),
+    ]);
+    let message = RtmpMessage::Amf0Command {
+        command_name: "onStatus".into(),
+        transaction_id: 0.0,
+        command_object: Amf0Value::Null,
+        additional_arguments: vec![Amf0Value::Object(status)],
+    };
+    let time = RtmpTimestamp::new(0);
+    let payload = message.into_message_payload(time, PUBLISH_STREAM_ID).ok()?;
+    let mut serializer = ChunkSerializer::new();
+    // The peer already has this size from the session; the SetChunkSize packet is not resent.
+    serializer.set_max_chunk_size(chunk_size, time).ok()?;
+    Some(serializer.serialize(&payload, true, false).ok()?.bytes)
 }
