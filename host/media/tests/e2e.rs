@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Server, free_port, publish, small_ladder};
+use common::{Server, free_port, publish, publish_as, publish_audio_only, small_ladder};
 use livecart_media::hub::{StreamHub, TakeoverPolicy};
 use livecart_media::ingest::rtsp::{self, RtspSource, RtspStatus};
 use livecart_media::ingest::{StaticKeys, StreamKeys, rtmp, tls};
@@ -293,6 +293,72 @@ async fn portrait_publish_gets_portrait_rungs_by_the_short_side() {
             ("h264".into(), 180, 320),
         ]
     );
+}
+
+/// A radio-style live (audio only) is served on the same URLs as any live, DASH and HLS,
+/// and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audio_only_live_is_served_and_recorded() {
+    let s = stack().await;
+    let publisher = publish_audio_only(&format!("rtmp://{}/live/{KEY}", s.rtmp), 8, s.dir.path());
+    let mpd = s.live_mpd(1).await;
+    assert!(mpd.contains(r#"contentType="audio""#), "{mpd}");
+    assert!(!mpd.contains(r#"contentType="video""#), "{mpd}");
+    let aac = vec![("aac".to_string(), 0, 0)];
+    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+    assert_eq!(probe(&live).await, aac);
+    // 2 s of 48 kHz AAC is about 94 frames.
+    assert!(decode(&live, "0:a:0", 2).await > 60);
+    let master = s.url(&format!("/media/{ROOM}/master.m3u8"));
+    assert_eq!(probe(&master).await, aac);
+    drop(publisher);
+    s.wait_ended().await;
+    let list: serde_json::Value = reqwest::get(s.url(&format!("/media/{ROOM}/replays")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let period = list["replays"][0]["period"]
+        .as_str()
+        .expect("a replay")
+        .to_string();
+    let replay = s.url(&format!("/media/{ROOM}/replay/{period}.mpd"));
+    assert_eq!(probe(&replay).await, aac);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_codec_is_told_to_the_publisher_and_shown_in_the_status() {
+    let s = stack().await;
+    let mut ff = publish_as(
+        &format!("rtmp://{}/live/{KEY}", s.rtmp),
+        10,
+        "320x180",
+        &["-c:a", "libmp3lame", "-b:a", "64k"],
+        s.dir.path(),
+    );
+    let status = ff.wait(Duration::from_secs(20)).await;
+    let log = ff.log();
+    assert!(!status.success(), "MP3 was accepted: {log}");
+    // ffmpeg prints an RTMP onStatus error as "Server error: <description>".
+    assert!(
+        log.contains("Server error: unsupported audio codec MP3 (only AAC is accepted)"),
+        "{log}"
+    );
+    // Recorded by the packager as the hub announces the refusal.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.state.status(ROOM).last_error.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let media = s.state.status(ROOM);
+    let error = media.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("publish from rtmp 127.0.0.1:")
+            && error.ends_with("refused: unsupported audio codec MP3 (only AAC is accepted)"),
+        "{error}"
+    );
+    assert!(media.last_error_ms.is_some());
+    assert!(!media.live);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 //! without `DELTA_UNIT` on its header starts a new segment and completes the previous one.
 //! Video chunks get the period's due timed events as `emsg` boxes before their `moof`.
 
+use crate::hub::TrackKind;
 use crate::package::ring::{InitInfo, Period, Segment, Track};
 use crate::package::{bmff, emsg};
 use bytes::Bytes;
@@ -24,6 +25,8 @@ struct TrackWriter {
     /// Media duration of the current segment so far, ns.
     current_ns: u64,
     probe: Option<LatencyProbe>,
+    /// The period has no video: this (audio) track fixes its availability start.
+    audio_only: bool,
 }
 
 /// Wire `sink` to write into `track`.
@@ -33,6 +36,10 @@ pub fn attach(
     track: Arc<Track>,
     probe: Option<LatencyProbe>,
 ) {
+    let audio_only = !period
+        .tracks
+        .iter()
+        .any(|t| t.rendition.kind == TrackKind::Video);
     let writer = Arc::new(Mutex::new(TrackWriter {
         period,
         track,
@@ -40,6 +47,7 @@ pub fn attach(
         current: None,
         current_ns: 0,
         probe,
+        audio_only,
     }));
     let on_eos = writer.clone();
     sink.set_callbacks(
@@ -122,7 +130,7 @@ impl TrackWriter {
     /// `moof`, video tracks only. Done before the chunk enters the ring: bytes handed out are
     /// never touched again.
     fn with_events(&self, data: Vec<u8>, end_ns: u64) -> Vec<u8> {
-        if self.track.rendition.kind != crate::hub::TrackKind::Video || self.timescale == 0 {
+        if self.track.rendition.kind != TrackKind::Video || self.timescale == 0 {
             return data;
         }
         let Some(origin) = self.period.origin_ns() else {
@@ -151,8 +159,8 @@ impl TrackWriter {
         }
         let timescale = bmff::timescale(&data).unwrap_or(90_000);
         let codecs = bmff::codecs(&data).unwrap_or_else(|| match self.track.rendition.kind {
-            crate::hub::TrackKind::Video => "avc1.64001f".into(),
-            crate::hub::TrackKind::Audio => "mp4a.40.2".into(),
+            TrackKind::Video => "avc1.64001f".into(),
+            TrackKind::Audio => "mp4a.40.2".into(),
         });
         self.timescale = timescale;
         self.track.set_init(data, InitInfo { codecs, timescale });
@@ -174,10 +182,11 @@ impl TrackWriter {
             return;
         }
         self.finish_current(Some(start));
-        if self.track.rendition.kind == crate::hub::TrackKind::Video {
+        if self.track.rendition.kind == TrackKind::Video || self.audio_only {
             // availabilityStartTime is when segment 1's first frame was *ingested*, so a
             // player's live latency is the real ingest-to-screen delay; segments that are
             // announced a little before the packager has them are waited for by the origin.
+            // Video sets it; an audio-only live's audio does.
             let origin = self.period.origin_ns().unwrap_or(pts_ns);
             self.period.set_availability_start(
                 self.period.media_zero + std::time::Duration::from_nanos(origin),
@@ -213,7 +222,6 @@ fn to_scale(ns: u64, timescale: u32) -> u64 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::hub::TrackKind;
     use crate::package::events::TimedEvent;
     use crate::package::ring::Rendition;
     use std::time::Duration;
@@ -233,6 +241,7 @@ mod tests {
             current: None,
             current_ns: 0,
             probe: None,
+            audio_only: false,
         }
     }
 

@@ -68,32 +68,46 @@ pub fn publish(url: &str, secs: u32, logs: &Path) -> ChildGuard {
 
 /// [`publish`] at another picture size (`WxH`), e.g. a portrait phone's.
 pub fn publish_sized(url: &str, secs: u32, size: &str, logs: &Path) -> ChildGuard {
+    publish_as(url, secs, size, &["-c:a", "aac", "-b:a", "64k"], logs)
+}
+
+/// [`publish`] with other audio encoder arguments (`["-c:a", "libmp3lame"]`).
+pub fn publish_as(url: &str, secs: u32, size: &str, audio: &[&str], logs: &Path) -> ChildGuard {
+    let video = format!("testsrc2=size={size}:rate=30");
+    let mut args = vec!["-re", "-f", "lavfi", "-i", &video];
+    args.extend(["-re", "-f", "lavfi", "-i", SINE]);
+    args.extend([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+    ]);
+    args.extend(["-g", "30", "-pix_fmt", "yuv420p"]);
+    args.extend(audio);
+    ffmpeg(&args, url, secs, logs)
+}
+
+/// `ffmpeg` publishing `secs` seconds of 48 kHz mono AAC and no video (a radio-style live).
+pub fn publish_audio_only(url: &str, secs: u32, logs: &Path) -> ChildGuard {
+    let args = [
+        "-re", "-f", "lavfi", "-i", SINE, "-c:a", "aac", "-b:a", "64k",
+    ];
+    ffmpeg(&args, url, secs, logs)
+}
+
+const SINE: &str = "sine=frequency=440:sample_rate=48000";
+
+/// `ffmpeg` with `args` (inputs and encoders) for `secs` seconds to the FLV `url`.
+fn ffmpeg(args: &[&str], url: &str, secs: u32, logs: &Path) -> ChildGuard {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = logs.join(format!("ffmpeg-{n}.log"));
     let stderr = std::fs::File::create(&log).unwrap();
     let child = Command::new("/usr/bin/ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
-        .args(["-re", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={size}:rate=30"))
-        .args([
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
-        ])
+        .args(args)
         .args(["-t", &secs.to_string(), "-f", "flv", url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
