@@ -39,6 +39,11 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(false).await
+}
+
+/// [`stack`] with the source passed through as the top rung, or not.
+async fn stack_with(passthrough: bool) -> Stack {
     livecart_media::pipeline::init().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let hub = StreamHub::new();
@@ -49,7 +54,7 @@ async fn stack() -> Stack {
     Packager {
         hub: hub.clone(),
         state: state.clone(),
-        ladder: Arc::new(|_| small_ladder(false)),
+        ladder: Arc::new(move |_| small_ladder(passthrough)),
         on_period: Some(Arc::new(move |p| {
             let _g = handle.enter();
             rec.record(p);
@@ -293,6 +298,77 @@ async fn portrait_publish_gets_portrait_rungs_by_the_short_side() {
             ("h264".into(), 180, 320),
         ]
     );
+}
+
+/// ffprobe's (profile, pixel format) of every video stream of a manifest.
+async fn video_formats(url: &str) -> Vec<(String, String)> {
+    let url = url.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .args(["30", "ffprobe", "-v", "error", "-select_streams", "v"])
+            .args([
+                "-show_entries",
+                "stream=profile,pix_fmt",
+                "-of",
+                "csv=p=0",
+                &url,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut formats: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    formats.sort();
+    formats.dedup();
+    formats
+}
+
+/// A High 4:4:4 or High 10 source (a capture card, a camera's "quality" mode) gets rungs
+/// phones play: every rung is 8-bit 4:2:0 (Baseline, Main or High), the source is not passed through, and the
+/// status says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high_444_and_high_10_sources_get_8_bit_420_rungs_only() {
+    for (pix_fmt, profile) in [
+        ("yuv444p", "High 4:4:4 Predictive"),
+        ("yuv420p10le", "High 10"),
+    ] {
+        let s = stack_with(true).await;
+        let _publisher = publish_as(
+            &format!("rtmp://{}/live/{KEY}", s.rtmp),
+            15,
+            "320x180",
+            &["-pix_fmt", pix_fmt],
+            s.dir.path(),
+        );
+        s.live_mpd(1).await;
+        let live = s.url(&format!("/media/{ROOM}/live.mpd"));
+        // (The tests' x264 preset, ultrafast, makes Constrained Baseline.)
+        let formats = video_formats(&live).await;
+        assert!(
+            formats.iter().all(|(profile, pix)| {
+                let phone = ["Constrained Baseline", "Baseline", "Main", "High"];
+                phone.contains(&profile.as_str()) && pix == "yuv420p"
+            }),
+            "{pix_fmt}: {formats:?}"
+        );
+        // Both rungs are encoded (the 180p one at the source's size), none passed through.
+        assert_eq!(probe(&live).await, expected_streams(), "{pix_fmt}");
+        let error = s.state.status(ROOM).last_error.unwrap_or_default();
+        assert!(
+            error.starts_with(&format!("passthrough refused: the source is {profile}")),
+            "{pix_fmt}: {error}"
+        );
+    }
 }
 
 /// A radio-style live (audio only) is served on the same URLs as any live, DASH and HLS,

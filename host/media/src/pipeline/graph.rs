@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! appsrc(h264 avc) ─ h264parse ─ tee ─┬─ queue ─ cmafmux ─ appsink          (passthrough top rung)
-//!                                     └─ queue ─ avdec_h264 ─ tee ─┬─ queue ─ videoscale ─ x264enc ─ h264parse ─ cmafmux ─ appsink
-//!                                                                   └─ …one branch per encoded rung
+//!                                     └─ queue ─ avdec_h264 ─ videoconvert ─ videorate ─ I420 ─ tee ─┬─ queue ─ videoscale ─ x264enc ─ h264parse ─ cmafmux ─ appsink
+//!                                                                                                 └─ …one branch per encoded rung
 //! appsrc(aac raw) ─ aacparse ─ queue ─ cmafmux ─ appsink                    (audio, never re-encoded)
 //! ```
 //!
@@ -117,16 +117,21 @@ pub fn build(
                         let rate = make("videorate")?;
                         // Start at the first frame, not at the segment start.
                         rate.set_property("skip-to-first", true);
+                        // 8-bit 4:2:0 for every encoded rung, whatever the source's
+                        // chroma and depth: x264 would keep High 4:4:4 or High 10, which
+                        // phones cannot play (a no-op for the usual I420 source).
+                        let convert = make("videoconvert")?;
                         let fps = make("capsfilter")?;
                         fps.set_property(
                             "caps",
                             gst::Caps::builder("video/x-raw")
+                                .field("format", "I420")
                                 .field("framerate", gst::Fraction::new(config.fps as i32, 1))
                                 .build(),
                         );
                         let t = make("tee")?;
-                        pipeline.add_many([&q, &dec, &rate, &fps, &t])?;
-                        link(&[&tee, &q, &dec, &rate, &fps, &t])?;
+                        pipeline.add_many([&q, &dec, &convert, &rate, &fps, &t])?;
+                        link(&[&tee, &q, &dec, &convert, &rate, &fps, &t])?;
                         decoded_tee.insert(t)
                     }
                 };

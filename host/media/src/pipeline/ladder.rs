@@ -6,6 +6,11 @@
 //! 720x1280 and 360x640, and a square one with rungs 720 and 400 gets 720x720 and 400x400.
 //! Rungs bigger than the source's short side are skipped (no upscaling). With
 //! `passthrough`, the source itself is the top rung and only the lower rungs are encoded.
+//!
+//! Every rung phones get is 8-bit 4:2:0 (Baseline, Main or High): the encoded rungs are
+//! converted to I420 before x264 (`graph`), and a source in any other profile (High 10,
+//! High 4:2:2, High 4:4:4) is not passed through ([`passthrough_refusal`]); its rungs are
+//! then all encoded, the tallest at most the source's size.
 
 use crate::package::ring::Rendition;
 use std::time::Duration;
@@ -183,6 +188,26 @@ impl VideoPlan {
     }
 }
 
+/// Why a source's H.264 must not be passed through, from the profile in its avcC record
+/// (ISO/IEC 14496-15: byte 1 is `AVCProfileIndication`). Baseline (66), Main (77),
+/// Extended (88) and High (100) are 8-bit 4:2:0; the others carry 10 bits, 4:2:2 or 4:4:4,
+/// which most phones' and browsers' hardware decoders refuse. `None`: pass it through.
+pub fn passthrough_refusal(avcc: &[u8]) -> Option<String> {
+    let profile = *avcc.get(1)?;
+    let name = match profile {
+        66 | 77 | 88 | 100 => return None,
+        110 => "High 10",
+        122 => "High 4:2:2",
+        244 => "High 4:4:4 Predictive",
+        44 => "CAVLC 4:4:4 Intra",
+        _ => "an H.264 profile phones do not decode",
+    };
+    Some(format!(
+        "passthrough refused: the source is {name} (profile_idc {profile}), which most phones \
+         cannot play; every rung is encoded as 8-bit 4:2:0 instead"
+    ))
+}
+
 /// Round to the nearest even number, at least 2 (x264 needs even sizes for 4:2:0).
 fn even(x: f64) -> u32 {
     let n = (x / 2.0).round() as u32 * 2;
@@ -192,6 +217,23 @@ fn even(x: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_8_bit_4_2_0_profiles_are_passed_through() {
+        let avcc = |profile: u8| [1, profile, 0, 0x1f];
+        for ok in [66, 77, 88, 100] {
+            assert_eq!(passthrough_refusal(&avcc(ok)), None, "{ok}");
+        }
+        let high444 = passthrough_refusal(&avcc(244)).unwrap_or_default();
+        assert!(
+            high444.contains("High 4:4:4 Predictive (profile_idc 244)"),
+            "{high444}"
+        );
+        let high10 = passthrough_refusal(&avcc(110)).unwrap_or_default();
+        assert!(high10.contains("High 10"), "{high10}");
+        // An empty record is left to the decoder to judge.
+        assert_eq!(passthrough_refusal(&[]), None);
+    }
 
     fn sizes(plan: &[VideoPlan]) -> Vec<(u32, u32, bool)> {
         plan.iter()

@@ -142,11 +142,22 @@ impl Packager {
     ) -> Result<(Arc<Period>, graph::Graph), String> {
         init().map_err(|e| e.to_string())?;
         let info = &session.info;
-        let plans = info
-            .video
-            .as_ref()
-            .map(|v| config.plan(v.width, v.height))
-            .unwrap_or_default();
+        let plans = match &info.video {
+            Some(v) if config.passthrough => match ladder::passthrough_refusal(&v.avcc) {
+                // Phones get 8-bit 4:2:0 rungs only: encode instead of passing through.
+                Some(why) => {
+                    self.state.error(&session.room, why);
+                    let encoded = LadderConfig {
+                        passthrough: false,
+                        ..config.clone()
+                    };
+                    encoded.plan(v.width, v.height)
+                }
+                None => config.plan(v.width, v.height),
+            },
+            Some(v) => config.plan(v.width, v.height),
+            None => Vec::new(),
+        };
         let graph = graph::build(
             config,
             info.video.as_ref().map(|v| (v, plans.as_slice())),

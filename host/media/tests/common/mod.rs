@@ -68,11 +68,12 @@ pub fn publish(url: &str, secs: u32, logs: &Path) -> ChildGuard {
 
 /// [`publish`] at another picture size (`WxH`), e.g. a portrait phone's.
 pub fn publish_sized(url: &str, secs: u32, size: &str, logs: &Path) -> ChildGuard {
-    publish_as(url, secs, size, &["-c:a", "aac", "-b:a", "64k"], logs)
+    publish_as(url, secs, size, &[], logs)
 }
 
-/// [`publish`] with other audio encoder arguments (`["-c:a", "libmp3lame"]`).
-pub fn publish_as(url: &str, secs: u32, size: &str, audio: &[&str], logs: &Path) -> ChildGuard {
+/// [`publish`] with more encoder arguments, which override the defaults
+/// (`["-c:a", "libmp3lame"]`, `["-pix_fmt", "yuv444p"]`).
+pub fn publish_as(url: &str, secs: u32, size: &str, extra: &[&str], logs: &Path) -> ChildGuard {
     let video = format!("testsrc2=size={size}:rate=30");
     let mut args = vec!["-re", "-f", "lavfi", "-i", &video];
     args.extend(["-re", "-f", "lavfi", "-i", SINE]);
@@ -84,8 +85,10 @@ pub fn publish_as(url: &str, secs: u32, size: &str, audio: &[&str], logs: &Path)
         "-tune",
         "zerolatency",
     ]);
-    args.extend(["-g", "30", "-pix_fmt", "yuv420p"]);
-    args.extend(audio);
+    args.extend([
+        "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+    ]);
+    args.extend(extra);
     ffmpeg(&args, url, secs, logs)
 }
 
