@@ -117,6 +117,7 @@ pub(super) async fn run(rec: &Arc<Recorder>, period: &Period) -> Result<(), Reco
                     start: seg.start,
                     duration,
                 });
+                out.bandwidth = track.bandwidth();
                 f.written = seg.number;
                 dirty = true;
             }

@@ -34,7 +34,13 @@ pub fn live_master(period: &Period) -> Option<String> {
     let reps = period
         .tracks
         .iter()
-        .map(|t| t.init().map(|(_, i)| (t.rendition.clone(), i.clone())))
+        .map(|t| {
+            let r = Rendition {
+                bandwidth: t.bandwidth(),
+                ..t.rendition.clone()
+            };
+            t.init().map(|(_, i)| (r, i.clone()))
+        })
         .collect::<Option<Vec<_>>>()?;
     Some(master(&reps, &format!("{}/", period.id)))
 }
@@ -161,7 +167,7 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
         timescale: info.timescale,
         origin: to_timescale(period.origin_ns()?, info.timescale),
         ast: period.availability_start()?,
-        nominal: period.segment_duration,
+        nominal: period.segment_duration_of(&track.rendition),
         segments,
         ended: period.ended().is_some(),
         vod: false,

@@ -65,7 +65,6 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
             }
         }
     }
-    let ato = d.saturating_sub(period.chunk_duration);
     let target = Duration::from_millis(opts.target_latency_ms.into());
 
     let ended = period.ended().is_some();
@@ -112,8 +111,23 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
     x.empty("PlaybackRate", &attrs![("min", "0.96"), ("max", "1.04")]);
     x.close();
     x.open("Period", &attrs![("id", period.id), ("start", "PT0S")]);
-    let reps: Vec<(&Rendition, &InitInfo)> = reps.iter().map(|(_, r, i)| (*r, *i)).collect();
-    adaptation_sets(&mut x, &reps, true, |x, _, info| {
+    // With the measured bandwidth where there is one (audio).
+    let measured: Vec<Rendition> = reps
+        .iter()
+        .map(|(t, r, _)| Rendition {
+            bandwidth: t.bandwidth(),
+            ..(*r).clone()
+        })
+        .collect();
+    let reps: Vec<(&Rendition, &InitInfo)> = measured
+        .iter()
+        .zip(&reps)
+        .map(|(r, (_, _, i))| (r, *i))
+        .collect();
+    adaptation_sets(&mut x, &reps, true, |x, r, info| {
+        // Audio's is a whole number of AAC frames, close to the video's (see `ring`).
+        let d = period.segment_duration_of(r);
+        let ato = d.saturating_sub(period.chunk_duration);
         let mut template = Vec::from(attrs![
             ("timescale", info.timescale),
             (

@@ -78,8 +78,9 @@ fn live_mpd_attributes() {
     );
     assert_eq!(attr(tpl[0], "availabilityTimeOffset"), "1.8");
     assert_eq!(attr(tpl[0], "availabilityTimeComplete"), "false");
-    // Audio: 48 kHz.
-    assert_eq!(attr(tpl[2], "duration"), "96000");
+    // Audio: 48 kHz, whole AAC frames nearest 2 s (94 × 1024, 2.005333 s).
+    assert_eq!(attr(tpl[2], "duration"), "96256");
+    assert_eq!(attr(tpl[2], "availabilityTimeOffset"), "1.805");
     assert_eq!(attr(tpl[2], "presentationTimeOffset"), "480000");
     let utc = el(&els, "UTCTiming");
     assert_eq!(attr(utc, "schemeIdUri"), "urn:mpeg:dash:utc:http-iso:2014");

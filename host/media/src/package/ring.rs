@@ -6,15 +6,40 @@
 //! that grows while the packager works on it and is *complete* once the next one starts.
 //!
 //! Segment numbers follow the MPD's `$Number$` rule: segment `n` starts at media time
-//! `origin + (n - 1) × segment_duration`, where `origin` is the period's first video fragment.
+//! `origin + (n - 1) × d`, where `origin` is the period's first video fragment and `d` the
+//! representation's segment duration ([`Period::segment_duration_of`]): the period's for
+//! video, and for AAC audio the nearest whole number of 1024-sample frames to it
+//! ([`aac_segment_duration`]), so every audio segment is exactly as long as the manifests
+//! say and their times never drift from the media's.
 //! Readers wait on [`Segment::watch`] to stream a growing segment with chunked transfer.
 
 use super::events::PeriodEvents;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
+
+/// Samples in an AAC (LC) frame.
+pub const AAC_FRAME_SAMPLES: u64 = 1024;
+
+/// The audio segment duration for a `target` segment duration at `sample_rate`: the nearest
+/// whole number of AAC frames (at least one), rounded up to the nanosecond so a muxer that
+/// cuts after the last frame ending within it takes exactly that many. 1 s at 48 kHz is 47
+/// frames (1.002667 s, 48128 samples); at 44.1 kHz 43 frames (0.998458 s, 44032 samples).
+pub fn aac_segment_duration(target: Duration, sample_rate: u32) -> Duration {
+    if sample_rate == 0 {
+        return target;
+    }
+    let rate = u128::from(sample_rate);
+    let frame = u128::from(AAC_FRAME_SAMPLES);
+    // frames = round(target × rate / frame), in integers.
+    let frames =
+        ((target.as_nanos() * rate + frame * 500_000_000) / (frame * 1_000_000_000)).max(1);
+    let ns = (frames * frame * 1_000_000_000).div_ceil(rate);
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+}
 
 /// What a representation is, for manifests.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -149,6 +174,8 @@ pub struct Track {
     /// Bumped whenever a segment is added, so readers can wait for one.
     added: watch::Sender<u64>,
     capacity: usize,
+    /// The highest bitrate of a complete segment so far (bits per second; 0: none yet).
+    peak_bps: AtomicU32,
 }
 
 impl Track {
@@ -160,6 +187,30 @@ impl Track {
             segments: Mutex::new(VecDeque::new()),
             added,
             capacity: capacity.max(2),
+            peak_bps: AtomicU32::new(0),
+        }
+    }
+
+    /// Count a complete segment of `bytes` lasting `duration` ticks of `timescale` in the
+    /// track's measured bitrate.
+    pub fn note_complete(&self, bytes: usize, duration: u64, timescale: u32) {
+        if duration == 0 {
+            return;
+        }
+        let bps = (bytes as u128 * 8 * u128::from(timescale)).div_ceil(u128::from(duration));
+        let bps = u32::try_from(bps).unwrap_or(u32::MAX);
+        self.peak_bps.fetch_max(bps, Ordering::Relaxed);
+    }
+
+    /// `@bandwidth` / `BANDWIDTH` for the manifests: audio's is measured (the highest
+    /// segment bitrate so far, container included), since the publisher's AAC bitrate is
+    /// not in its codec parameters; video's is the rung's target (the passed-through
+    /// source's is `source_kbps`).
+    pub fn bandwidth(&self) -> u32 {
+        let measured = self.peak_bps.load(Ordering::Relaxed);
+        match self.rendition.kind {
+            crate::hub::TrackKind::Audio if measured > 0 => measured,
+            _ => self.rendition.bandwidth,
         }
     }
 
@@ -317,10 +368,20 @@ impl Period {
         self.ast.get().copied()
     }
 
-    /// The segment number for a fragment starting at `pts_ns`.
-    pub fn number_for(&self, pts_ns: u64) -> u64 {
+    /// The nominal segment duration of representation `r` (see the module header).
+    pub fn segment_duration_of(&self, r: &Rendition) -> Duration {
+        match r.kind {
+            crate::hub::TrackKind::Audio => {
+                aac_segment_duration(self.segment_duration, r.sample_rate)
+            }
+            crate::hub::TrackKind::Video => self.segment_duration,
+        }
+    }
+
+    /// The number of `r`'s segment for a fragment starting at `pts_ns`.
+    pub fn number_for(&self, r: &Rendition, pts_ns: u64) -> u64 {
         let origin = self.origin_ns().unwrap_or(pts_ns);
-        let d = self.segment_duration.as_nanos().max(1) as f64;
+        let d = self.segment_duration_of(r).as_nanos().max(1) as f64;
         let k = ((pts_ns as f64 - origin as f64) / d).round();
         if k < 0.0 { 1 } else { k as u64 + 1 }
     }
@@ -356,4 +417,32 @@ impl Period {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_segments_hold_whole_aac_frames_nearest_the_target() {
+        let s = Duration::from_secs(1);
+        // 46.875 frames → 47 at 48 kHz; 43.07 → 43 at 44.1 kHz.
+        assert_eq!(
+            aac_segment_duration(s, 48_000),
+            Duration::from_nanos(1_002_666_667)
+        );
+        assert_eq!(
+            aac_segment_duration(s, 44_100),
+            Duration::from_nanos(998_458_050)
+        );
+        // In the track's timescale (its sample rate) that is exact.
+        let samples = |d: Duration, rate: u64| d.as_nanos() as u64 * rate / 1_000_000_000;
+        assert_eq!(samples(aac_segment_duration(s, 48_000), 48_000), 48_128);
+        assert_eq!(samples(aac_segment_duration(s, 44_100), 44_100), 44_032);
+        assert_eq!(
+            aac_segment_duration(Duration::from_millis(1), 48_000),
+            Duration::from_nanos(21_333_334)
+        );
+        assert_eq!(aac_segment_duration(s, 0), s);
+    }
 }

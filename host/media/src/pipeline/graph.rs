@@ -16,6 +16,7 @@
 
 use super::ladder::{LadderConfig, VideoPlan};
 use crate::hub::{AudioParams, VideoParams};
+use crate::package::ring::aac_segment_duration;
 use gst::prelude::*;
 
 /// The elements the session runner talks to.
@@ -58,15 +59,14 @@ fn link(chain: &[&gst::Element]) -> Result<(), GraphError> {
     })
 }
 
+/// A `cmafmux` cutting `fragment`-long segments into chunks, into an appsink.
 fn cmaf_sink(
     pipeline: &gst::Pipeline,
     config: &LadderConfig,
+    fragment: std::time::Duration,
 ) -> Result<(gst::Element, gst_app::AppSink), GraphError> {
     let mux = make("cmafmux")?;
-    mux.set_property(
-        "fragment-duration",
-        config.segment_duration().as_nanos() as u64,
-    );
+    mux.set_property("fragment-duration", fragment.as_nanos() as u64);
     mux.set_property("chunk-duration", config.chunk_duration().as_nanos() as u64);
     // Our keyframe policy decides fragment boundaries, not the muxer's upstream requests.
     mux.set_property("send-force-keyunit", false);
@@ -102,7 +102,7 @@ pub fn build(
         link(&[src.upcast_ref(), &parse, &tee])?;
         let mut decoded_tee = None;
         for plan in plans {
-            let (mux, sink) = cmaf_sink(&pipeline, config)?;
+            let (mux, sink) = cmaf_sink(&pipeline, config, config.segment_duration())?;
             if plan.passthrough {
                 let q = make("queue")?;
                 pipeline.add(&q)?;
@@ -168,7 +168,9 @@ pub fn build(
         let parse = make("aacparse")?;
         let q = make("queue")?;
         pipeline.add_many([src.upcast_ref(), &parse, &q])?;
-        let (mux, sink) = cmaf_sink(&pipeline, config)?;
+        // Whole AAC frames per segment, as the manifests say (`aac_segment_duration`).
+        let fragment = aac_segment_duration(config.segment_duration(), params.sample_rate);
+        let (mux, sink) = cmaf_sink(&pipeline, config, fragment)?;
         link(&[src.upcast_ref(), &parse, &q, &mux])?;
         sinks.push(("a0".to_string(), sink));
         audio_src = Some(src);

@@ -8,6 +8,7 @@
 //! reconnect is a new session and so a new period. Errors go to the log and to the room's
 //! media status, and so do the publishes an ingest refused (`StreamHub::refusals`).
 
+pub mod aclock;
 pub mod graph;
 pub mod ladder;
 pub mod sink;
@@ -224,8 +225,17 @@ fn run_pipeline(
         std::thread::spawn(move || watch_bus(&bus, &pipeline, &room))
     };
     let has_video = graph.video_src.is_some();
+    let mut clock =
+        sub.session.info.audio.as_ref().map(|a| {
+            aclock::AudioClock::new(a.sample_rate, crate::package::ring::AAC_FRAME_SAMPLES)
+        });
     let mut flowing = true;
-    while let Some(frame) = sub.blocking_recv() {
+    while let Some(mut frame) = sub.blocking_recv() {
+        if let (TrackKind::Audio, Some(clock)) = (frame.track, clock.as_mut()) {
+            // On the sample grid, not RTMP's milliseconds (see `aclock`).
+            let pts = clock.stamp(frame.pts.max(0) as u64) as i64;
+            (frame.pts, frame.dts) = (pts, pts);
+        }
         if period.origin_ns().is_none() && (frame.track == TrackKind::Video || !has_video) {
             period.set_origin(frame.pts.max(0) as u64);
         }

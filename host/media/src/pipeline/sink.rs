@@ -168,7 +168,7 @@ impl TrackWriter {
 
     fn start_segment(&mut self, pts_ns: u64, data: Bytes) {
         let start = bmff::decode_time(&data).unwrap_or_else(|| to_scale(pts_ns, self.timescale));
-        let number = self.period.number_for(pts_ns);
+        let number = self.period.number_for(&self.track.rendition, pts_ns);
         if self.track.last().is_some_and(|last| last.number >= number) {
             // A fragment that does not reach the next segment slot (an irregular source
             // GOP): keep it in the current segment rather than break the numbering.
@@ -206,6 +206,8 @@ impl TrackWriter {
                 _ => to_scale(self.current_ns, self.timescale),
             };
             seg.finish(dur);
+            let bytes = seg.snapshot().chunks.iter().map(Bytes::len).sum();
+            self.track.note_complete(bytes, dur, self.timescale);
         }
     }
 
