@@ -349,3 +349,21 @@ pub fn manifest_json(plugin: &CompiledPlugin) -> serde_json::Value {
         "example_config": m.example_config,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_normalized_config_normalizes_to_itself_floats_included() {
+        // Fuzzing (plugin_config) found floats that drifted by one ulp on every save.
+        for config in [
+            r#"{ "max_quese": 666666666666666666666666666666666666666666 }"#,
+            r#"{"max_qn":6.666666666666668e+40,"note":666.6666666666667}"#,
+            r#"{"a":4.6666666666666667e+95,"b":[1e-300,0.1,-0.0]}"#,
+        ] {
+            let once = normalize_config(config).expect("valid");
+            assert_eq!(normalize_config(&once).expect("valid"), once, "{config}");
+        }
+    }
+}
