@@ -83,6 +83,10 @@ pub fn mp4_boxes(data: &[u8]) {
     let _ = bmff::timescale(data);
     let _ = bmff::codecs(data);
     let _ = bmff::decode_time(data);
+    let _ = bmff::decoder_config(data);
+    for s in bmff::samples(data).unwrap_or_default() {
+        assert!(s.data.len() <= data.len(), "a sample larger than its chunk");
+    }
     for b in bmff::boxes(data) {
         let _ = emsg::parse(b.body);
     }

@@ -48,6 +48,10 @@ pub struct MediaArgs {
     /// Live latency players aim for (the MPD's ServiceDescription), in ms.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(500..=10_000))]
     pub target_latency_ms: u32,
+    /// Start `live.flv` viewers at the next keyframe instead of the current GOP: lower
+    /// latency (by up to a segment), but a black screen until that keyframe.
+    #[arg(long)]
+    pub no_flv_gop_cache: bool,
     /// Keep recordings of ended lives this many hours.
     #[arg(long, default_value_t = 72)]
     pub retention_hours: u64,
@@ -172,9 +176,10 @@ pub struct Ingest {
 pub struct RoomMedia {
     #[serde(flatten)]
     pub status: MediaStatus,
-    /// The live MPD and HLS playlist, relative to the host.
+    /// The live MPD, HLS playlist and HTTP-FLV stream, relative to the host.
     pub dash: String,
     pub hls: String,
+    pub flv: String,
     pub rtsp: Option<RtspStatus>,
     /// Where OBS publishes (null when media is disabled).
     pub ingest: Option<Ingest>,
@@ -217,6 +222,7 @@ impl Media {
             status: self.state.status(room),
             dash: format!("/media/{room}/live.mpd"),
             hls: format!("/media/{room}/master.m3u8"),
+            flv: format!("/media/{room}/live.flv"),
             rtsp,
             ingest: self.ingest.clone(),
             publisher,
@@ -462,6 +468,7 @@ pub async fn start(
             target_latency_ms: args.target_latency_ms,
             min_latency_ms: args.target_latency_ms * 2 / 3,
             max_latency_ms: (args.target_latency_ms * 3).max(5_000),
+            flv_gop_cache: !args.no_flv_gop_cache,
             ..MpdOptions::default()
         },
     };

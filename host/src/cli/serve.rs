@@ -297,6 +297,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              \x20 demo plugins:    http://{addr}/api/rooms/{DEMO_ROOM}/plugins\n\
              \x20 live DASH:       http://{addr}/media/{DEMO_ROOM}/live.mpd\n\
              \x20 live HLS:        http://{addr}/media/{DEMO_ROOM}/master.m3u8\n\
+             \x20 live HTTP-FLV:   http://{addr}/media/{DEMO_ROOM}/live.flv\n\
              \x20 OBS ingest:      rtmp://{rtmp}/live  (RTMPS: rtmps://{rtmps}/live)\n\
              \x20 demo stream key: {stream_key}  {key_note}\n\
              \x20 merchant token:  {}\n\

@@ -10,6 +10,7 @@
 //! | `/media/time` | server clock, ISO 8601 UTC with ms (the MPD's `UTCTiming`) |
 //! | `/media/{room}/live.mpd` | live MPD of the room's current period |
 //! | `/media/{room}/master.m3u8` | live HLS multivariant playlist |
+//! | `/media/{room}/live.flv` | the live as HTTP-FLV (`?rung=v1`, `?gop=0`; [`flv`]) |
 //! | `/media/{room}/{period}/{rep}/index.m3u8` | HLS media playlist (live ring or recording) |
 //! | `/media/{room}/{period}/{rep}/init.mp4` | CMAF init segment |
 //! | `/media/{room}/{period}/{rep}/{n}.m4s` | segment `n` (ring, growing, next, or disk) |
@@ -28,6 +29,7 @@
 
 #[cfg(test)]
 mod fixture;
+mod flv;
 mod follow;
 pub mod hls;
 pub mod mpd;
@@ -60,6 +62,9 @@ pub struct MpdOptions {
     /// Scheme and authority for `UTCTiming` (e.g. `https://cdn.example`); empty means the
     /// host-relative `/media/time`.
     pub base_url: String,
+    /// `live.flv` starts at the keyframe being served (fast start, up to a GOP behind)
+    /// rather than waiting for the next one (see `flv`).
+    pub flv_gop_cache: bool,
 }
 
 impl Default for MpdOptions {
@@ -70,6 +75,7 @@ impl Default for MpdOptions {
             max_latency_ms: 5000,
             min_update_period: Duration::from_secs(2),
             base_url: String::new(),
+            flv_gop_cache: true,
         }
     }
 }

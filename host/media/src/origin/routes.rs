@@ -40,6 +40,10 @@ pub fn router_limited(origin: Origin, limits: NotFoundLimits) -> Router {
         .route("/media/time", get(now).options(preflight))
         .route("/media/{room}/live.mpd", get(live_mpd).options(preflight))
         .route("/media/{room}/master.m3u8", get(master).options(preflight))
+        .route(
+            "/media/{room}/live.flv",
+            get(super::flv::live_flv).options(preflight),
+        )
         .route("/media/{room}/replays", get(replays).options(preflight))
         .route(
             "/media/{room}/events.json",

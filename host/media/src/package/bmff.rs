@@ -90,7 +90,18 @@ pub fn codecs(init: &[u8]) -> Option<String> {
 }
 
 /// Audio object type from an `esds` ES_Descriptor's DecoderSpecificInfo.
-fn esds_object_type(mut d: &[u8]) -> Option<u8> {
+fn esds_object_type(d: &[u8]) -> Option<u8> {
+    let asc = esds_config(d)?;
+    let aot = asc.first()? >> 3;
+    Some(if aot == 31 {
+        32 + ((asc.first()? & 0x07) << 3 | asc.get(1)? >> 5)
+    } else {
+        aot
+    })
+}
+
+/// The DecoderSpecificInfo (for AAC, the AudioSpecificConfig) of an `esds` ES_Descriptor.
+fn esds_config(mut d: &[u8]) -> Option<&[u8]> {
     // Walk descriptors: tag, expandable length; descend into ES (3) and DecoderConfig (4).
     loop {
         let tag = *d.first()?;
@@ -123,22 +134,204 @@ fn esds_object_type(mut d: &[u8]) -> Option<u8> {
             }
             // DecoderConfigDescriptor: 13 fixed bytes, then DecoderSpecificInfo.
             4 => d = body.get(13..)?,
-            5 => {
-                let aot = body.first()? >> 3;
-                return Some(if aot == 31 {
-                    32 + ((body.first()? & 0x07) << 3 | body.get(1)? >> 5)
-                } else {
-                    aot
-                });
-            }
+            5 => return Some(body),
             _ => d = d.get(i + len..)?,
         }
     }
 }
 
+/// The codec configuration of an init segment's (first) track, as FLV and RTMP carry it:
+/// the `avcC` record of an `avc1`/`avc3` entry, or the AudioSpecificConfig of an `mp4a`.
+pub fn decoder_config(init: &[u8]) -> Option<&[u8]> {
+    let stsd = find(
+        init,
+        &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
+    )?;
+    let entry = boxes(stsd.get(8..)?).next()?;
+    match &entry.kind {
+        b"avc1" | b"avc3" => Some(
+            boxes(entry.body.get(78..)?)
+                .find(|b| &b.kind == b"avcC")?
+                .body,
+        ),
+        b"mp4a" => esds_config(
+            boxes(entry.body.get(28..)?)
+                .find(|b| &b.kind == b"esds")?
+                .body
+                .get(4..)?,
+        ),
+        _ => None,
+    }
+}
+
+/// One sample of a CMAF chunk, times in the track timescale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample<'a> {
+    pub dts: u64,
+    /// Composition offset (pts − dts).
+    pub cto: i64,
+    pub duration: u32,
+    /// A sync sample (a keyframe; every AAC frame).
+    pub sync: bool,
+    pub data: &'a [u8],
+}
+
+/// The samples of the (first) track fragment of every `moof` in `chunk` (`moof` + `mdat`,
+/// any other boxes skipped), in order. `None` if a `moof` is malformed or points outside
+/// the chunk.
+pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(
+            b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
+    };
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    for b in boxes(chunk) {
+        let start = offset;
+        let header = b.body.as_ptr() as usize - chunk[start..].as_ptr() as usize;
+        offset += header + b.body.len();
+        if &b.kind != b"moof" {
+            continue;
+        }
+        let traf = find(b.body, &[b"traf"])?;
+        let tfhd = find(traf, &[b"tfhd"])?;
+        let flags = u32_at(tfhd, 0)? & 0xff_ffff;
+        let mut at = 8;
+        let base = if flags & 0x01 != 0 {
+            let v = u64::from_be_bytes(tfhd.get(at..at + 8)?.try_into().ok()?);
+            at += 8;
+            usize::try_from(v).ok()?
+        } else {
+            // CMAF: default-base-is-moof (and the moof's start when neither is set).
+            start
+        };
+        if flags & 0x02 != 0 {
+            at += 4;
+        }
+        let mut field = |bit: u32| -> Option<Option<u32>> {
+            if flags & bit == 0 {
+                return Some(None);
+            }
+            let v = u32_at(tfhd, at)?;
+            at += 4;
+            Some(Some(v))
+        };
+        let (default_duration, default_size, default_flags) =
+            (field(0x08)?, field(0x10)?, field(0x20)?);
+        let mut dts = decode_time(&chunk[start..])?;
+        let trun = find(traf, &[b"trun"])?;
+        let version = *trun.first()?;
+        let tflags = u32_at(trun, 0)? & 0xff_ffff;
+        let count = u32_at(trun, 4)? as usize;
+        let mut at = 8;
+        let mut data = base;
+        if tflags & 0x01 != 0 {
+            data = base.checked_add_signed(u32_at(trun, at)? as i32 as isize)?;
+            at += 4;
+        }
+        let first_flags = if tflags & 0x04 != 0 {
+            at += 4;
+            Some(u32_at(trun, at - 4)?)
+        } else {
+            None
+        };
+        for i in 0..count {
+            let mut next = |bit: u32| -> Option<Option<u32>> {
+                if tflags & bit == 0 {
+                    return Some(None);
+                }
+                let v = u32_at(trun, at)?;
+                at += 4;
+                Some(Some(v))
+            };
+            let duration = next(0x100)?.or(default_duration).unwrap_or(0);
+            let size = next(0x200)?.or(default_size)? as usize;
+            let sample_flags = next(0x400)?;
+            let cto = next(0x800)?.map_or(0, |v| {
+                if version == 0 {
+                    i64::from(v)
+                } else {
+                    i64::from(v as i32)
+                }
+            });
+            let sflags = match (i, first_flags) {
+                (0, Some(f)) => f,
+                _ => sample_flags.or(default_flags).unwrap_or(0),
+            };
+            out.push(Sample {
+                dts,
+                cto,
+                duration,
+                // sample_is_non_sync_sample
+                sync: sflags & 0x0001_0000 == 0,
+                data: chunk.get(data..data.checked_add(size)?)?,
+            });
+            data += size;
+            dts += u64::from(duration);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_come_from_trun_with_tfhd_defaults_and_a_moof_relative_offset() {
+        // tfhd: default-base-is-moof | default-sample-duration (1024); track 1.
+        let tfhd = bx(
+            b"tfhd",
+            &[&[0u8, 2, 0, 8][..], &1u32.to_be_bytes(), &1024u32.to_be_bytes()].concat(),
+        );
+        let tfdt = bx(
+            b"tfdt",
+            &[&[1, 0, 0, 0][..], &48_000u64.to_be_bytes()].concat(),
+        );
+        // trun: data-offset | sample-size | sample-flags; 2 samples (3 and 2 bytes), the
+        // second a non-sync sample. The offset is patched in once the moof's size is known.
+        let trun = |offset: u32| {
+            bx(
+                b"trun",
+                &[
+                    &[0, 0, 6, 1][..],
+                    &2u32.to_be_bytes(),
+                    &offset.to_be_bytes(),
+                    &3u32.to_be_bytes(),
+                    &0u32.to_be_bytes(),
+                    &2u32.to_be_bytes(),
+                    &0x0001_0000u32.to_be_bytes(),
+                ]
+                .concat(),
+            )
+        };
+        let moof = |offset| {
+            bx(
+                b"moof",
+                &bx(
+                    b"traf",
+                    &[tfhd.clone(), tfdt.clone(), trun(offset)].concat(),
+                ),
+            )
+        };
+        let len = moof(0).len() as u32;
+        let chunk = [bx(b"emsg", b"xxxx"), moof(len + 8), bx(b"mdat", b"abcde")].concat();
+        // The emsg before the moof is skipped; the offset counts from the moof.
+        let got = samples(&chunk).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].dts, got[0].duration, got[0].sync, got[0].data),
+            (48_000, 1024, true, &b"abc"[..])
+        );
+        assert_eq!(
+            (got[1].dts, got[1].sync, got[1].data),
+            (49_024, false, &b"de"[..])
+        );
+        // A sample pointing past the chunk is refused, not read.
+        let broken = [moof(len + 8), bx(b"mdat", b"ab")].concat();
+        assert_eq!(samples(&broken), None);
+    }
 
     fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
