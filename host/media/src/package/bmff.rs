@@ -236,6 +236,21 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
         } else {
             None
         };
+        // Bound the loop by what the input can hold: a hostile count (billions of samples
+        // with default sizes of 0) must not spin or fill memory.
+        let per = [0x100, 0x200, 0x400, 0x800]
+            .iter()
+            .filter(|f| tflags & **f != 0)
+            .count()
+            * 4;
+        let room = if per > 0 {
+            trun.len().saturating_sub(at) / per
+        } else {
+            chunk.len()
+        };
+        if count > room {
+            return None;
+        }
         for i in 0..count {
             let mut next = |bit: u32| -> Option<Option<u32>> {
                 if tflags & bit == 0 {
@@ -283,7 +298,12 @@ mod tests {
         // tfhd: default-base-is-moof | default-sample-duration (1024); track 1.
         let tfhd = bx(
             b"tfhd",
-            &[&[0u8, 2, 0, 8][..], &1u32.to_be_bytes(), &1024u32.to_be_bytes()].concat(),
+            &[
+                &[0u8, 2, 0, 8][..],
+                &1u32.to_be_bytes(),
+                &1024u32.to_be_bytes(),
+            ]
+            .concat(),
         );
         let tfdt = bx(
             b"tfdt",

@@ -49,7 +49,8 @@ pub fn insert_before_moof(chunk: &[u8], boxes: &[u8]) -> Vec<u8> {
 /// Byte offset of the first top-level `moof`.
 fn moof_offset(data: &[u8]) -> Option<usize> {
     let mut at = 0usize;
-    while at + 8 <= data.len() {
+    // (`at` may be far past the end after a huge 64-bit box size: no `at + 8` here.)
+    while data.len().saturating_sub(at) >= 8 {
         let size = u32::from_be_bytes(data[at..at + 4].try_into().ok()?) as u64;
         if &data[at + 4..at + 8] == b"moof" {
             return Some(at);
