@@ -243,11 +243,11 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
             .filter(|f| tflags & **f != 0)
             .count()
             * 4;
-        let room = if per > 0 {
-            trun.len().saturating_sub(at) / per
-        } else {
-            chunk.len()
-        };
+        let room = trun
+            .len()
+            .saturating_sub(at)
+            .checked_div(per)
+            .unwrap_or(chunk.len());
         if count > room {
             return None;
         }
