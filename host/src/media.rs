@@ -423,11 +423,17 @@ pub async fn start(
         .context("generating the development TLS certificate")?,
     };
     let acceptor = tls::acceptor_from_pem(&cert, &key).context("loading the RTMPS certificate")?;
+    // Players on the ingest ports (`rtmp://host/live/{room}`) get the packaged rungs.
+    let play: rtmp::Play = Some(Arc::new(livecart_media::origin::flv::FlvPlayback {
+        state: state.clone(),
+        gop_cache: !args.no_flv_gop_cache,
+    }));
     tokio::spawn(rtmp::serve(
         rtmp_listener,
         hub.clone(),
         keys.clone(),
         args.takeover,
+        play.clone(),
     ));
     tokio::spawn(rtmp::serve_tls(
         rtmps_listener,
@@ -435,6 +441,7 @@ pub async fn start(
         hub.clone(),
         keys,
         args.takeover,
+        play,
     ));
 
     let mut rtsp = HashMap::new();

@@ -67,11 +67,16 @@ async fn stack_with(passthrough: bool) -> Stack {
     let keys: Arc<dyn StreamKeys> = Arc::new(StaticKeys(keys));
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rtmp = l.local_addr().unwrap();
+    let play: rtmp::Play = Some(Arc::new(livecart_media::origin::flv::FlvPlayback {
+        state: state.clone(),
+        gop_cache: true,
+    }));
     tokio::spawn(rtmp::serve(
         l,
         hub.clone(),
         keys.clone(),
         TakeoverPolicy::Refuse,
+        play.clone(),
     ));
     let (cert, key) = tls::dev_cert(&dir.path().join("tls"), &[]).unwrap();
     let acceptor = tls::acceptor_from_pem(cert, key).unwrap();
@@ -83,6 +88,7 @@ async fn stack_with(passthrough: bool) -> Stack {
         hub.clone(),
         keys,
         TakeoverPolicy::Refuse,
+        play,
     ));
     let router = livecart_media::origin::router(Origin {
         state: state.clone(),
@@ -548,8 +554,9 @@ async fn flv_tags(url: &str, secs: u64) -> Vec<(u8, u32, Vec<u8>)> {
     tags
 }
 
-/// HTTP-FLV for WeChat's `<live-player>` and the FLV players: ffprobe and ffmpeg read every
-/// rung from `live.flv`, the stream starts on a keyframe after its codec headers, and a
+/// HTTP-FLV and RTMP playback for WeChat's `<live-player>` and the FLV players: ffprobe
+/// and ffmpeg read every rung from `live.flv` and from `rtmp://…/live/{room}`, the stream
+/// starts on a keyframe after its codec headers, and a
 /// timed event (a pushed card) arrives in-band as an `onCuePoint` at its media time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_flv_serves_every_rung_with_cue_points() {
@@ -571,6 +578,34 @@ async fn live_flv_serves_every_rung_with_cue_points() {
     assert!(decode(&flv, "0:a:0", 2).await > 60);
     let missing = reqwest::get(format!("{flv}?rung=v9")).await.unwrap();
     assert_eq!(missing.status(), 404);
+    // RTMP playback on the ingest port, no stream key: the same rungs.
+    // (ffmpeg also lists the data messages an RTMP play starts with, such as
+    // `onStatus(NetStream.Data.Start)`, as data streams: only audio and video count.)
+    let rtmp = format!("rtmp://{}/live/{ROOM}", s.rtmp);
+    let av = |streams: Vec<(String, u32, u32)>| -> Vec<(String, u32, u32)> {
+        streams
+            .into_iter()
+            .filter(|(c, _, _)| c == "aac" || c == "h264")
+            .collect()
+    };
+    assert_eq!(
+        av(probe(&rtmp).await),
+        vec![("aac".into(), 0, 0), ("h264".into(), 320, 180)]
+    );
+    assert_eq!(
+        av(probe(&format!("{rtmp}?rung=v1")).await),
+        vec![("aac".into(), 0, 0), ("h264".into(), 160, 90)]
+    );
+    assert!(decode(&rtmp, "0:v:0", 2).await > 30);
+    // A room that is not live is refused with the reason.
+    let out = Command::new("timeout")
+        .args(["20", "ffprobe", "-v", "error"])
+        .arg(format!("rtmp://{}/live/nobody", s.rtmp))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("room is not live"), "{err}");
 
     // A card pushed 1.5 s ahead of the live edge, while a viewer is watching.
     let period = s.state.live(ROOM).unwrap();

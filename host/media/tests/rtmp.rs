@@ -30,7 +30,7 @@ async fn rtmp_server(policy: TakeoverPolicy) -> (SocketAddr, StreamHub) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hub = StreamHub::new();
-    tokio::spawn(serve(listener, hub.clone(), keys(), policy));
+    tokio::spawn(serve(listener, hub.clone(), keys(), policy, None));
     (addr, hub)
 }
 
@@ -150,6 +150,7 @@ async fn rtmps_publish_reaches_the_hub() {
         hub.clone(),
         keys(),
         TakeoverPolicy::Refuse,
+        None,
     ));
     publish_and_check(&format!("rtmps://{addr}/live/{KEY}"), &hub, "rtmp").await;
 }

@@ -53,6 +53,33 @@ pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
 
+/// FLV tag types, which are also RTMP message type ids.
+pub const AUDIO: u8 = 8;
+pub const VIDEO: u8 = 9;
+pub const SCRIPT: u8 = 18;
+
+/// One message of a stream a player plays: its type ([`AUDIO`], [`VIDEO`], [`SCRIPT`]),
+/// media time in ms, and payload (an FLV tag body, which is an RTMP message payload).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayMessage {
+    pub type_id: u8,
+    pub ts_ms: u64,
+    pub payload: bytes::Bytes,
+}
+
+/// Where RTMP players' streams come from (`rtmp://host/live/{room}[?rung=v1]`). The RTMP
+/// server only speaks the protocol; the host plugs in the origin's packaged rungs
+/// (`origin::flv::FlvPlayback`), so ingest still knows nothing of packaging.
+pub trait PlaySource: Send + Sync + 'static {
+    /// The messages of `room`'s live from a keyframe on, ending with the live; `Err`
+    /// says why it cannot be played.
+    fn play(
+        &self,
+        room: &str,
+        rung: Option<&str>,
+    ) -> Result<tokio::sync::mpsc::Receiver<PlayMessage>, String>;
+}
+
 /// Why a connection ended abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
@@ -78,7 +105,7 @@ pub enum RtmpError {
     Hub(#[from] HubError),
     #[error("refused stream: {0}")]
     Media(#[from] FlvError),
-    #[error("refused {0:?}: this server only accepts publishers")]
+    #[error("refused a player of {0}")]
     PlayRefused(String),
     #[error("refused a second publish on one connection")]
     SecondPublish,
@@ -98,14 +125,18 @@ impl RtmpError {
     }
 }
 
+/// Players' streams, if this server also plays (see [`PlaySource`]).
+pub type Play = Option<Arc<dyn PlaySource>>;
+
 /// Accept RTMP connections forever, one task per connection.
 pub async fn serve(
     listener: TcpListener,
     hub: StreamHub,
     keys: Arc<dyn StreamKeys>,
     policy: TakeoverPolicy,
+    play: Play,
 ) {
-    serve_inner(listener, None, hub, keys, policy).await
+    serve_inner(listener, None, hub, keys, policy, play).await
 }
 
 /// Accept RTMPS connections forever: TLS first, then the same sessions as [`serve`].
@@ -115,8 +146,9 @@ pub async fn serve_tls(
     hub: StreamHub,
     keys: Arc<dyn StreamKeys>,
     policy: TakeoverPolicy,
+    play: Play,
 ) {
-    serve_inner(listener, Some(acceptor), hub, keys, policy).await
+    serve_inner(listener, Some(acceptor), hub, keys, policy, play).await
 }
 
 async fn serve_inner(
@@ -125,6 +157,7 @@ async fn serve_inner(
     hub: StreamHub,
     keys: Arc<dyn StreamKeys>,
     policy: TakeoverPolicy,
+    play: Play,
 ) {
     let scheme = if acceptor.is_some() { "rtmps" } else { "rtmp" };
     if let Ok(addr) = listener.local_addr() {
@@ -146,15 +179,16 @@ async fn serve_inner(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (hub, keys, acceptor) = (hub.clone(), keys.clone(), acceptor.clone());
+        let (hub, keys, acceptor, play) =
+            (hub.clone(), keys.clone(), acceptor.clone(), play.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let result = match acceptor {
-                None => handle_connection(tcp, peer, hub, keys, policy).await,
+                None => handle_connection(tcp, peer, hub, keys, policy, play).await,
                 Some(acceptor) => match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Err(_) => Err(RtmpError::Timeout("in the TLS handshake")),
                     Ok(Err(e)) => Err(RtmpError::Tls(e)),
-                    Ok(Ok(tls)) => handle_connection(tls, peer, hub, keys, policy).await,
+                    Ok(Ok(tls)) => handle_connection(tls, peer, hub, keys, policy, play).await,
                 },
             };
             match result {

@@ -1,5 +1,6 @@
 //! HTTP-FLV: `GET /media/{room}/live.flv`, the live as one endless FLV over chunked HTTP, for
-//! WeChat's `<live-player>` (FLV and RTMP only), flv.js, mpegts.js and in-app players.
+//! WeChat's `<live-player>` (FLV and RTMP only), flv.js, mpegts.js and in-app players; and
+//! the same messages for RTMP players on the ingest ports ([`FlvPlayback`]).
 //!
 //! Built from the packager's CMAF chunks, not from the hub: any rung can be asked for
 //! (`?rung=v1`; the top rung by default), and no encoding happens per viewer. A chunk's
@@ -20,8 +21,10 @@ use super::routes::{HttpError, NO_STORE, not_found, reply};
 use super::segments;
 use super::{Origin, time};
 use crate::hub::TrackKind;
+use crate::ingest::rtmp::{PlayMessage, PlaySource};
 use crate::package::bmff;
 use crate::package::ring::{Period, Track};
+use crate::package::state::MediaState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -47,21 +50,51 @@ pub(super) async fn live_flv(
     Path(room): Path<String>,
     Query(q): Query<FlvQuery>,
 ) -> Result<Response, HttpError> {
-    let period = o
-        .state
-        .serving(&room)
+    let gop_cache = q.gop.map_or(o.opts.flv_gop_cache, |g| g != 0);
+    let (has_audio, rx) = open(&o.state, &room, q.rung.as_deref(), gop_cache).map_err(not_found)?;
+    // Signature, version 1, flags (audio 4 | video 1), header size 9; PreviousTagSize0.
+    let flags = if has_audio { 5 } else { 1 };
+    let head = Bytes::from_static(&[b'F', b'L', b'V', 1, 0, 0, 0, 0, 9, 0, 0, 0, 0]);
+    let mut head = head.to_vec();
+    head[4] = flags;
+    let first = futures_util::stream::once(async move { Ok::<_, io::Error>(Bytes::from(head)) });
+    let tags = futures_util::stream::unfold(rx, |mut rx| async move {
+        let t = rx.recv().await?;
+        let mut out = BytesMut::with_capacity(t.payload.len() + 15);
+        tag(&mut out, t.type_id, t.ts_ms, &t.payload);
+        Some((Ok::<_, io::Error>(out.freeze()), rx))
+    });
+    Ok(reply(
+        axum::body::Body::from_stream(first.chain(tags)),
+        "video/x-flv",
+        NO_STORE,
+    ))
+}
+
+/// The live of `room` as FLV tags (RTMP messages): `onMetaData`, the codec configuration,
+/// then rung `rung` (the top one by default) and the audio from a keyframe on, with the
+/// room's timed events as cue points. Also whether it has audio. `Err` says why not (not
+/// live, no such rung, not ready yet).
+pub fn open(
+    state: &MediaState,
+    room: &str,
+    rung: Option<&str>,
+    gop_cache: bool,
+) -> Result<(bool, mpsc::Receiver<PlayMessage>), String> {
+    let period = state
+        .serving(room)
         .filter(|p| p.ended().is_none())
-        .ok_or_else(|| not_found("room is not live"))?;
-    let video = match &q.rung {
+        .ok_or("room is not live")?;
+    let video = match rung {
         Some(id) => period
             .track(id)
             .filter(|t| t.rendition.kind == TrackKind::Video)
-            .ok_or_else(|| not_found(format!("no video rung {id:?}")))?,
+            .ok_or_else(|| format!("no video rung {id:?}"))?,
         None => period
             .tracks
             .iter()
             .find(|t| t.rendition.kind == TrackKind::Video)
-            .ok_or_else(|| not_found("this live has no video (use live.mpd)"))?,
+            .ok_or("this live has no video (use live.mpd)")?,
     }
     .clone();
     let audio = period
@@ -69,34 +102,34 @@ pub(super) async fn live_flv(
         .iter()
         .find(|t| t.rendition.kind == TrackKind::Audio)
         .cloned();
-    let head = header(&video, audio.as_deref())
-        .ok_or_else(|| not_found("live stream is not ready yet"))?;
-    let gop_cache = q.gop.map_or(o.opts.flv_gop_cache, |g| g != 0);
-    let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
+    let head = header(&video, audio.as_deref()).ok_or("live stream is not ready yet")?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let has_audio = audio.is_some();
     tokio::spawn(pump(period, video, audio, gop_cache, head, tx));
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, io::Error>(b), rx))
-    });
-    Ok(reply(
-        axum::body::Body::from_stream(body),
-        "video/x-flv",
-        NO_STORE,
-    ))
+    Ok((has_audio, rx))
 }
 
-/// The FLV header, `onMetaData` and the codec configuration tags; `None` until the tracks
-/// have their init segments.
-fn header(video: &Track, audio: Option<&Track>) -> Option<Bytes> {
+/// [`open`] for RTMP playback on the ingest port (`rtmp://host/live/{room}[?rung=v1]`).
+pub struct FlvPlayback {
+    pub state: Arc<MediaState>,
+    pub gop_cache: bool,
+}
+
+impl PlaySource for FlvPlayback {
+    fn play(&self, room: &str, rung: Option<&str>) -> Result<mpsc::Receiver<PlayMessage>, String> {
+        open(&self.state, room, rung, self.gop_cache).map(|(_, rx)| rx)
+    }
+}
+
+/// `onMetaData` and the codec configuration messages; `None` until the tracks have their
+/// init segments.
+fn header(video: &Track, audio: Option<&Track>) -> Option<Vec<PlayMessage>> {
     let (vinit, _) = video.init()?;
     let avcc = bmff::decoder_config(vinit)?;
     let asc = match audio {
         Some(a) => Some(bmff::decoder_config(&a.init()?.0)?.to_vec()),
         None => None,
     };
-    let mut out = BytesMut::new();
-    // Signature, version 1, flags (audio 4 | video 1), header size 9; PreviousTagSize0.
-    let flags = if asc.is_some() { 5 } else { 1 };
-    out.put_slice(&[b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0]);
     let r = &video.rendition;
     let fps = f64::from(r.frame_rate.0) / f64::from(r.frame_rate.1.max(1));
     let mut meta = vec![
@@ -124,17 +157,18 @@ fn header(video: &Track, audio: Option<&Track>) -> Option<Bytes> {
     }
     let mut script = amf_string("onMetaData");
     Amf::Ecma(meta).write(&mut script);
-    tag(&mut out, SCRIPT, 0, &script);
+    let msg = |type_id, payload: Vec<u8>| PlayMessage {
+        type_id,
+        ts_ms: 0,
+        payload: payload.into(),
+    };
+    let mut out = vec![msg(SCRIPT, script)];
     // AVC sequence header: keyframe + AVC, packet type 0, composition time 0.
-    let mut body = vec![0x17, 0, 0, 0, 0];
-    body.extend_from_slice(avcc);
-    tag(&mut out, VIDEO, 0, &body);
+    out.push(msg(VIDEO, [&[0x17, 0, 0, 0, 0][..], avcc].concat()));
     if let Some(asc) = asc {
-        let mut body = vec![AAC, 0];
-        body.extend_from_slice(&asc);
-        tag(&mut out, AUDIO, 0, &body);
+        out.push(msg(AUDIO, [&[AAC, 0][..], &asc].concat()));
     }
-    Some(out.freeze())
+    Some(out)
 }
 
 /// Send the header, then both tracks from the first keyframe on, until the live ends or
@@ -144,11 +178,13 @@ async fn pump(
     video: Arc<Track>,
     audio: Option<Arc<Track>>,
     gop_cache: bool,
-    head: Bytes,
-    tx: mpsc::Sender<Bytes>,
+    head: Vec<PlayMessage>,
+    tx: mpsc::Sender<PlayMessage>,
 ) {
-    if tx.send(head).await.is_err() {
-        return;
+    for m in head {
+        if tx.send(m).await.is_err() {
+            return;
+        }
     }
     let first = match video.last() {
         Some(s) if gop_cache => s.number,
@@ -187,7 +223,7 @@ async fn follow(
     mut n: u64,
     from_ms: u64,
     origin_ns: u64,
-    tx: &mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<PlayMessage>,
 ) {
     let video = track.rendition.kind == TrackKind::Video;
     let Some(timescale) = track.init().map(|(_, i)| u64::from(i.timescale.max(1))) else {
@@ -212,7 +248,7 @@ async fn follow(
                 tracing::warn!(rep = %track.rendition.id, "unreadable CMAF chunk; FLV viewer dropped");
                 return;
             };
-            let mut out = BytesMut::new();
+            let mut out = Vec::new();
             for s in samples {
                 let at = s.dts.saturating_sub(origin) * 1000 / timescale;
                 if at < from_ms {
@@ -224,12 +260,11 @@ async fn follow(
                             break;
                         }
                         cued = e.emsg_id;
-                        tag(
-                            &mut out,
-                            SCRIPT,
-                            e.media_ms,
-                            &cue_point(&e.id, &e.payload, e.media_ms),
-                        );
+                        out.push(PlayMessage {
+                            type_id: SCRIPT,
+                            ts_ms: e.media_ms,
+                            payload: cue_point(&e.id, &e.payload, e.media_ms).into(),
+                        });
                     }
                     let cts = s.cto * 1000 / timescale as i64;
                     let mut body = Vec::with_capacity(5 + s.data.len());
@@ -237,16 +272,26 @@ async fn follow(
                     body.push(1);
                     body.extend_from_slice(&(cts as i32).to_be_bytes()[1..]);
                     body.extend_from_slice(s.data);
-                    tag(&mut out, VIDEO, at, &body);
+                    out.push(PlayMessage {
+                        type_id: VIDEO,
+                        ts_ms: at,
+                        payload: body.into(),
+                    });
                 } else {
                     let mut body = Vec::with_capacity(2 + s.data.len());
                     body.extend_from_slice(&[AAC, 1]);
                     body.extend_from_slice(s.data);
-                    tag(&mut out, AUDIO, at, &body);
+                    out.push(PlayMessage {
+                        type_id: AUDIO,
+                        ts_ms: at,
+                        payload: body.into(),
+                    });
                 }
             }
-            if !out.is_empty() && tx.send(out.freeze()).await.is_err() {
-                return;
+            for m in out {
+                if tx.send(m).await.is_err() {
+                    return;
+                }
             }
         }
     }
@@ -287,9 +332,7 @@ fn ms(track: &Track, t: u64, origin_ns: u64) -> u64 {
     t.saturating_sub(time::to_timescale(origin_ns, ts)) * 1000 / u64::from(ts)
 }
 
-const AUDIO: u8 = 8;
-const VIDEO: u8 = 9;
-const SCRIPT: u8 = 18;
+use crate::ingest::rtmp::{AUDIO, SCRIPT, VIDEO};
 /// AAC, 44 kHz, 16-bit, stereo: the only sound format byte FLV allows for AAC.
 const AAC: u8 = 0xAF;
 

@@ -29,7 +29,7 @@
 
 #[cfg(test)]
 mod fixture;
-mod flv;
+pub mod flv;
 mod follow;
 pub mod hls;
 pub mod mpd;

@@ -242,6 +242,7 @@ impl Stack {
             hub.clone(),
             keys,
             TakeoverPolicy::Refuse,
+            None,
         ));
         Ok(Stack {
             hub,

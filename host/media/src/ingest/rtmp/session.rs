@@ -9,8 +9,8 @@
 use super::guard::ChunkGuard;
 use super::media::{Assembler, Output};
 use super::{
-    APP, FlvError, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, PUBLISH_DEADLINE, READ_BUFFER, REFUSAL_LINGER,
-    RtmpError, WRITE_TIMEOUT,
+    APP, FlvError, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, PUBLISH_DEADLINE, Play, PlayMessage,
+    READ_BUFFER, REFUSAL_LINGER, RtmpError, WRITE_TIMEOUT,
 };
 use crate::hub::{PublishLease, Publisher, StreamHub, TakeoverPolicy};
 use crate::ingest::{KeyRejection, StreamKeys};
@@ -72,9 +72,15 @@ struct Conn {
     /// Bytes to send, in order.
     out: Vec<u8>,
     publish_deadline: Option<Instant>,
-    /// The chunk size the session announced to the peer (for the refusal we serialize).
+    /// The chunk size the session announced to the peer (for the messages we serialize).
     chunk_size: u32,
+    play: Play,
+    /// A play in progress: its message stream id and the live's messages.
+    playing: Option<(u32, tokio::sync::mpsc::Receiver<PlayMessage>)>,
 }
+
+/// How long a player may send nothing (it acknowledges only every few MB).
+const PLAY_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The message stream a publisher publishes on: `rml_rtmp` numbers the streams a
 /// connection creates from 1, and publishers create one.
@@ -88,6 +94,7 @@ pub async fn handle_connection<S>(
     hub: StreamHub,
     keys: Arc<dyn StreamKeys>,
     policy: TakeoverPolicy,
+    play: Play,
 ) -> Result<(), RtmpError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -114,6 +121,8 @@ where
         out: Vec::new(),
         publish_deadline: Some(Instant::now() + PUBLISH_DEADLINE),
         chunk_size,
+        play,
+        playing: None,
     };
     let result = conn.run(&mut stream, initial, remaining, &mut buf).await;
     // End the hub session (if any) before saying goodbye.
@@ -206,8 +215,24 @@ impl Conn {
                 return Ok(());
             }
             let deadline = self.publish_deadline;
+            // A player sends little (an acknowledgement every few MB): no idle limit while
+            // playing; a dead one fails the writes instead.
+            let idle = if self.playing.is_some() {
+                PLAY_IDLE
+            } else {
+                IDLE_TIMEOUT
+            };
             let read = tokio::select! {
-                r = timeout(IDLE_TIMEOUT, stream.read(buf)) => r,
+                r = timeout(idle, stream.read(buf)) => r,
+                m = async {
+                    match self.playing.as_mut() {
+                        Some((_, rx)) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    flow = self.play_message(m)?;
+                    continue;
+                }
                 () = self.slot.revoked() => {
                     tracing::info!(peer = %self.peer, room = %self.room, "publishing slot revoked (a newer publisher, or shutting down); closing");
                     return Ok(());
@@ -360,15 +385,12 @@ impl Conn {
             ServerSessionEvent::PlayStreamRequested {
                 request_id,
                 stream_key,
+                stream_id,
                 ..
-            } => {
-                tracing::warn!(%peer, "RTMP play refused: ingest only");
-                self.refuse(
-                    request_id,
-                    "NetStream.Play.Failed",
-                    "this server only accepts publishers",
-                );
-                Err(RtmpError::PlayRefused(stream_key))
+            } => self.start_play(request_id, stream_key, stream_id),
+            ServerSessionEvent::PlayStreamFinished { .. } => {
+                self.playing = None;
+                Ok(Flow::Close)
             }
             _ => Ok(Flow::Continue),
         }
@@ -428,6 +450,73 @@ impl Conn {
         // The deadline now runs until media starts flowing.
         self.publish_deadline = Some(Instant::now() + PUBLISH_DEADLINE);
         Ok(Flow::Continue)
+    }
+
+    /// A player asks for `rtmp://host/live/{room}[?rung=v1]`: no stream key, the room's
+    /// live from the play source, or a refusal saying why.
+    fn start_play(
+        &mut self,
+        request_id: u32,
+        stream_key: String,
+        stream_id: u32,
+    ) -> Result<Flow, RtmpError> {
+        let peer = self.peer;
+        let (room, query) = stream_key
+            .split_once('?')
+            .unwrap_or((stream_key.as_str(), ""));
+        let rung = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("rung="))
+            .filter(|r| !r.is_empty());
+        let opened = match (&self.play, self.playing.is_some()) {
+            (_, true) => Err("already playing on this connection".to_owned()),
+            (None, _) => Err("this server only accepts publishers".to_owned()),
+            (Some(play), _) => play.play(room, rung),
+        };
+        let rx = match opened {
+            Ok(rx) => rx,
+            Err(why) => {
+                tracing::info!(%peer, room, reason = %why, "RTMP play refused");
+                self.refuse(request_id, "NetStream.Play.StreamNotFound", &why);
+                return Err(RtmpError::PlayRefused(format!("{room}: {why}")));
+            }
+        };
+        self.accept(request_id)?;
+        tracing::info!(%peer, room, rung, "RTMP play started");
+        self.room = room.to_owned();
+        self.playing = Some((stream_id, rx));
+        self.publish_deadline = None;
+        Ok(Flow::Continue)
+    }
+
+    /// Queue one message of the played live, or end the play when the live has ended.
+    fn play_message(&mut self, m: Option<PlayMessage>) -> Result<Flow, RtmpError> {
+        let Some((stream_id, _)) = &self.playing else {
+            return Ok(Flow::Continue);
+        };
+        let stream_id = *stream_id;
+        match m {
+            Some(m) => {
+                // Our own chunk streams, one per type, away from those `rml_rtmp` uses
+                // (2–6): full headers every time, so no state is shared with its serializer.
+                let csid = match m.type_id {
+                    super::VIDEO => 20,
+                    super::AUDIO => 21,
+                    _ => 22,
+                };
+                chunk_message(&mut self.out, csid, &m, stream_id, self.chunk_size as usize);
+                Ok(Flow::Continue)
+            }
+            None => {
+                tracing::info!(peer = %self.peer, room = %self.room, "live ended; RTMP play complete");
+                let session = &mut self.session;
+                if let Ok(Ok(packet)) = unwind(|| session.finish_playing(stream_id)) {
+                    self.out.extend_from_slice(&packet.bytes);
+                }
+                self.playing = None;
+                Ok(Flow::Close)
+            }
+        }
     }
 
     /// The publisher said it is done: end the hub session, keep the connection until it
@@ -521,4 +610,30 @@ fn status_error(chunk_size: u32, code: &str, description: &str) -> Option<Vec<u8
     // The peer already has this size from the session; the SetChunkSize packet is not resent.
     serializer.set_max_chunk_size(chunk_size, time).ok()?;
     Some(serializer.serialize(&payload, true, false).ok()?.bytes)
+}
+
+/// Serialize `m` as one RTMP message on chunk stream `csid`: a type 0 chunk, then type 3
+/// continuations every `chunk_size` bytes (RTMP 1.0 §5.3). Timestamps past 24 bits use
+/// the extended timestamp, repeated in every continuation as the spec says.
+fn chunk_message(out: &mut Vec<u8>, csid: u32, m: &PlayMessage, stream_id: u32, chunk_size: usize) {
+    let ts = (m.ts_ms & 0xffff_ffff) as u32;
+    let extended = ts >= 0x00ff_ffff;
+    let basic = |fmt: u8| (fmt << 6) | (csid as u8 & 0x3f);
+    out.push(basic(0));
+    out.extend_from_slice(&(if extended { 0x00ff_ffff } else { ts }).to_be_bytes()[1..]);
+    out.extend_from_slice(&(m.payload.len() as u32).to_be_bytes()[1..]);
+    out.push(m.type_id);
+    out.extend_from_slice(&stream_id.to_le_bytes());
+    if extended {
+        out.extend_from_slice(&ts.to_be_bytes());
+    }
+    for (i, part) in m.payload.chunks(chunk_size.max(1)).enumerate() {
+        if i > 0 {
+            out.push(basic(3));
+            if extended {
+                out.extend_from_slice(&ts.to_be_bytes());
+            }
+        }
+        out.extend_from_slice(part);
+    }
 }
