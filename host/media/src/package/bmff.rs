@@ -164,6 +164,17 @@ pub fn decoder_config(init: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// The optional 32-bit field at `*at` of a full box whose `flags` have `bit` set (moving
+/// past it), `Some(None)` when the bit is clear, `None` past the end.
+fn flagged(b: &[u8], at: &mut usize, flags: u32, bit: u32) -> Option<Option<u32>> {
+    if flags & bit == 0 {
+        return Some(None);
+    }
+    let v = u32::from_be_bytes(b.get(*at..at.checked_add(4)?)?.try_into().ok()?);
+    *at += 4;
+    Some(Some(v))
+}
+
 /// One sample of a CMAF chunk, times in the track timescale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample<'a> {
@@ -209,16 +220,11 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
         if flags & 0x02 != 0 {
             at += 4;
         }
-        let mut field = |bit: u32| -> Option<Option<u32>> {
-            if flags & bit == 0 {
-                return Some(None);
-            }
-            let v = u32_at(tfhd, at)?;
-            at += 4;
-            Some(Some(v))
-        };
-        let (default_duration, default_size, default_flags) =
-            (field(0x08)?, field(0x10)?, field(0x20)?);
+        let (default_duration, default_size, default_flags) = (
+            flagged(tfhd, &mut at, flags, 0x08)?,
+            flagged(tfhd, &mut at, flags, 0x10)?,
+            flagged(tfhd, &mut at, flags, 0x20)?,
+        );
         let mut dts = decode_time(&chunk[start..])?;
         let trun = find(traf, &[b"trun"])?;
         let version = *trun.first()?;
@@ -230,12 +236,7 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
             data = base.checked_add_signed(u32_at(trun, at)? as i32 as isize)?;
             at += 4;
         }
-        let first_flags = if tflags & 0x04 != 0 {
-            at += 4;
-            Some(u32_at(trun, at - 4)?)
-        } else {
-            None
-        };
+        let first_flags = flagged(trun, &mut at, tflags, 0x04)?;
         // Bound the loop by what the input can hold: a hostile count (billions of samples
         // with default sizes of 0) must not spin or fill memory.
         let per = [0x100, 0x200, 0x400, 0x800]
@@ -252,14 +253,7 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
             return None;
         }
         for i in 0..count {
-            let mut next = |bit: u32| -> Option<Option<u32>> {
-                if tflags & bit == 0 {
-                    return Some(None);
-                }
-                let v = u32_at(trun, at)?;
-                at += 4;
-                Some(Some(v))
-            };
+            let mut next = |bit| flagged(trun, &mut at, tflags, bit);
             let duration = next(0x100)?.or(default_duration).unwrap_or(0);
             let size = next(0x200)?.or(default_size)? as usize;
             let sample_flags = next(0x400)?;
