@@ -45,16 +45,11 @@ pub fn live_mpd(period: &Period, opts: &MpdOptions, now: SystemTime) -> Option<S
         .map(|t| t.init().map(|(_, info)| (t, &t.rendition, info)))
         .collect::<Option<Vec<_>>>()?;
     let d = period.segment_duration;
-    // The live window is the complete segments the rings hold: the growing one is at the
-    // live edge, not behind it. Counting it made timeShiftBufferDepth exceed the live's age
-    // while the ring filled, and ffmpeg 5.1's DASH reader computes its oldest segment as
-    // `(now - AST) - timeShiftBufferDepth` in unsigned arithmetic: it wrapped, every segment
-    // looked too old, and the reader re-read the wall clock's segment of each track instead
-    // of moving on (audio then starved video for the first seconds of a 48 kHz live).
+    // The live window is what the rings hold (the growing segment included).
     let window = period
         .tracks
         .iter()
-        .map(|t| t.segments().iter().filter(|s| s.is_complete()).count())
+        .map(|t| t.segments().len())
         .min()
         .unwrap_or(0)
         .max(1);
