@@ -147,6 +147,27 @@ impl Stack {
         }
     }
 
+    /// Decode `secs` s of `map` from the live MPD once the live is 11 s old. In a younger
+    /// 48 kHz live ffmpeg 5.1's DASH reader starves video: it takes its segments from the
+    /// wall clock in whole seconds (T = now - AST - 1), video's k+1 = T+1 starting at T and
+    /// audio's the one holding T, k = T, whose last frame starts at T·1.00267 - 0.0213 s, short
+    /// of T while T ≤ 8. And as its oldest segment `(now - AST) - timeShiftBufferDepth` is
+    /// computed unsigned and wraps while the ring fills, it re-reads that audio segment
+    /// instead of moving on, never reaching video's time (docs/media.md, known gaps).
+    async fn decode_live(&self, map: &str, secs: u32) -> u64 {
+        let ast = self
+            .state
+            .live(ROOM)
+            .and_then(|p| p.availability_start())
+            .expect("a live period");
+        let age = ast.elapsed().unwrap_or_default();
+        let settle = Duration::from_secs(11);
+        if age < settle {
+            tokio::time::sleep(settle - age).await;
+        }
+        decode(&self.url(&format!("/media/{ROOM}/live.mpd")), map, secs).await
+    }
+
     async fn wait_ended(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.state.status(ROOM).live {
@@ -247,7 +268,7 @@ async fn rtmp_live_is_served_then_replays_from_the_start() {
     assert_eq!(probe(&live).await, expected_streams());
     // Each rung plays from the live MPD.
     for map in ["0:v:0", "0:v:1", "0:a:0"] {
-        assert!(decode(&live, map, 2).await > 10, "{map} decodes");
+        assert!(s.decode_live(map, 2).await > 10, "{map} decodes");
     }
     // The publisher vanishes mid-stream (killed, no unpublish): the period still ends
     // cleanly and becomes a replay.
@@ -739,7 +760,7 @@ async fn rtmps_publish_is_served() {
     s.live_mpd(1).await;
     let live = s.url(&format!("/media/{ROOM}/live.mpd"));
     assert_eq!(probe(&live).await, expected_streams());
-    assert!(decode(&live, "0:v:1", 2).await > 10);
+    assert!(s.decode_live("0:v:1", 2).await > 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -760,7 +781,7 @@ async fn reconnecting_publisher_starts_a_new_valid_period() {
     assert_ne!(period_of(&mpd1), period_of(&mpd2), "a new period");
     let live = s.url(&format!("/media/{ROOM}/live.mpd"));
     assert_eq!(probe(&live).await, expected_streams());
-    assert!(decode(&live, "0:v:0", 2).await > 10);
+    assert!(s.decode_live("0:v:0", 2).await > 10);
     let status = s.state.status(ROOM);
     assert_eq!(status.periods_started, 2);
     assert!(status.last_error.is_none(), "{:?}", status.last_error);
@@ -790,7 +811,7 @@ async fn rtsp_pull_is_served() {
     s.live_mpd(1).await;
     let live = s.url(&format!("/media/{ROOM}/live.mpd"));
     assert_eq!(probe(&live).await, expected_streams());
-    assert!(decode(&live, "0:v:0", 2).await > 10);
+    assert!(s.decode_live("0:v:0", 2).await > 10);
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -896,8 +917,7 @@ async fn timed_event_is_in_band_in_every_video_rung() {
     // The live MPD still plays. Over 2 s: ffmpeg's `-t` counts from the earliest stream,
     // and at 48 kHz the audio segment holding the start time begins up to a segment before
     // the video one (segment k of 47 AAC frames spans (k-1)·1.0027 s to k·1.0027 s).
-    let live = s.url(&format!("/media/{ROOM}/live.mpd"));
-    assert!(decode(&live, "0:v:0", 2).await > 10);
+    assert!(s.decode_live("0:v:0", 2).await > 10);
 }
 
 /// `ffmpeg -i {url} -f null -`, logging to `dir`; killed when dropped.
