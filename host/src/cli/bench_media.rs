@@ -20,6 +20,7 @@
 //! packager needs.
 
 mod events;
+mod flv_latency;
 mod http;
 mod latency;
 mod measure;

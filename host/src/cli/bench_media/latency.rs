@@ -12,7 +12,11 @@
 //!
 //! Not included: the publisher's own capture/encode/network delay, the player's buffer, and
 //! the up to one chunk duration that a chunk's first frame waits for its last.
+//!
+//! A second table compares the paths per video frame of the top rung, in the same run:
+//! LL-DASH (the clients above), HTTP-FLV and RTMP playback (see [`super::flv_latency`]).
 
+use super::flv_latency::{Reader, dash_frames, latencies};
 use super::http::Conn;
 use super::measure::{CpuSpan, Samples, process_cpu};
 use super::stack::{ChunkLog, ROOM, Stack, TempDir, publish_720p};
@@ -43,14 +47,25 @@ pub async fn run(args: &LatencyArgs, quiet: Duration) -> anyhow::Result<bool> {
         "| ladder | rendition | chunks probed / received | ingest → ring p50 / p90 / p99 | ring → client p50 / p99 | first chunk of a segment, ring → client p50 / p99 | ingest → client p50 / p99 | CPU bench / publisher (cores) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let run = async |ladder| one(args, ladder).await.map(|()| true);
-    Ok(each_ladder(&args.ladders, quiet, run).await)
+    let mut paths = Vec::new();
+    let run = async |ladder| one(args, ladder, &mut paths).await.map(|()| true);
+    let ok = each_ladder(&args.ladders, quiet, run).await;
+    println!();
+    println!(
+        "| ladder | path (v0) | client | video frames | ingest → client per frame p50 / p90 / p99 |"
+    );
+    println!("|---|---|---|---|---|");
+    for row in paths {
+        println!("{row}");
+    }
+    Ok(ok)
 }
 
 /// Arrival time of each chunk: (segment number, chunk index, when).
 type Arrivals = Vec<(u64, usize, Instant)>;
 
-async fn one(args: &LatencyArgs, ladder: Ladder) -> anyhow::Result<()> {
+/// One ladder: the per-chunk table's rows are printed, the per-path rows added to `paths`.
+async fn one(args: &LatencyArgs, ladder: Ladder, paths: &mut Vec<String>) -> anyhow::Result<()> {
     let dir = TempDir::new("latency")?;
     let log = ChunkLog::new();
     let mut stack = Stack::start(ladder.config(), Some(&log)).await?;
@@ -59,9 +74,14 @@ async fn one(args: &LatencyArgs, ladder: Ladder) -> anyhow::Result<()> {
     let total = (args.skip + args.secs + 15).to_string();
     let publisher = publish_720p(&url, &total, &args.preset)?;
     let period = stack.wait_period(Duration::from_secs(20)).await?;
+    let flv = Reader::start(&format!(
+        "http://{http}/media/{ROOM}/live.flv?rung=v0&gop=0"
+    ))?;
+    let rtmp_play = Reader::start(&stack.play_url("v0"))?;
     tokio::time::sleep(Duration::from_secs(args.skip)).await;
 
     let t0 = Instant::now();
+    let clock = (t0, std::time::SystemTime::now());
     let stop = t0 + Duration::from_secs(args.secs);
     let cpu = CpuSpan::start(Some(publisher.pid()));
     let pub0 = process_cpu(publisher.pid());
@@ -84,7 +104,28 @@ async fn one(args: &LatencyArgs, ladder: Ladder) -> anyhow::Result<()> {
     }
     let cores = cpu.finish();
     let publisher_cores = (process_cpu(publisher.pid()) - pub0) / cores.secs;
+    let (flv, rtmp_play) = (flv.finish().await, rtmp_play.finish().await);
     drop(publisher);
+    let ast = period.availability_start().unwrap_or(clock.1);
+    let dash = dash_frames(
+        &period,
+        "v0",
+        arrivals.get("v0").map_or(&[][..], |v| v.as_slice()),
+        clock,
+    );
+    for (path, client, frames) in [
+        ("LL-DASH", "bench HTTP client, chunked segments", &dash),
+        ("HTTP-FLV `live.flv?gop=0`", "ffprobe", &flv),
+        ("RTMP playback", "ffprobe", &rtmp_play),
+    ] {
+        let mut s = latencies(frames, ast, clock.1);
+        paths.push(format!(
+            "| {} | {path} | {client} | {} | {} |",
+            ladder.label(),
+            s.len(),
+            s.ms(&[0.5, 0.9, 0.99]),
+        ));
+    }
 
     let mut ingest: HashMap<String, Samples> = HashMap::new();
     for (rep, d) in log.delays_since(t0) {

@@ -237,12 +237,17 @@ impl Stack {
             KEY.to_string(),
             ROOM.to_string(),
         )])));
+        // Players on the ingest port get the packaged rungs, starting at the next keyframe.
+        let play: rtmp::Play = Some(Arc::new(livecart_media::origin::flv::FlvPlayback {
+            state: state.clone(),
+            gop_cache: false,
+        }));
         let ingest = tokio::spawn(rtmp::serve(
             listener,
             hub.clone(),
             keys,
             TakeoverPolicy::Refuse,
-            None,
+            play,
         ));
         Ok(Stack {
             hub,
@@ -254,6 +259,11 @@ impl Stack {
 
     pub fn rtmp_url(&self) -> String {
         format!("rtmp://{}/live/{KEY}", self.rtmp)
+    }
+
+    /// The RTMP playback URL of `rung` (no stream key: playing needs none).
+    pub fn play_url(&self, rung: &str) -> String {
+        format!("rtmp://{}/live/{ROOM}?rung={rung}", self.rtmp)
     }
 
     /// Serve the origin's `/media` routes on 127.0.0.1 port 0 (recordings under `dir`).
