@@ -9,7 +9,7 @@
 // Each run is a fresh browser context (cold cache, new guest). Prints a JSON report:
 // p50/p90 of navigation → joined (#conn live) and navigation → first frame (video
 // currentTime > 0), bytes on the wire of the page's own files and of dash.js, and over --watch
-// seconds of one viewer: dash.js live latency p50/p90 and the number of stalls.
+// seconds of one viewer: dash.js live latency (p50/p90, first/last/max) and the number of stalls.
 
 import { launch, newPage, parseArgs, waitInPage } from './lib.mjs';
 
@@ -67,7 +67,15 @@ try {
         if (typeof l === 'number' && Number.isFinite(l) && l > 0) latencies.push(l);
         await new Promise((r) => setTimeout(r, 500));
     }
-    report.latency_s = { p50: pct(latencies, 50), p90: pct(latencies, 90), samples: latencies.length };
+    // First, last and max too: a latency that creeps over the watch (issue 15) shows there.
+    report.latency_s = {
+        p50: pct(latencies, 50),
+        p90: pct(latencies, 90),
+        first: latencies[0] ?? null,
+        last: latencies.at(-1) ?? null,
+        max: latencies.length ? Math.max(...latencies) : null,
+        samples: latencies.length,
+    };
     report.stalls = await page.evaluate(() => window.__livecart?.stalls ?? null);
     await context.close();
 } finally {
