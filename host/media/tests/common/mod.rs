@@ -2,6 +2,8 @@
 //! `tests/support/rtsp_server.py`), each killed when the test lets go of it.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
