@@ -65,8 +65,7 @@ fn segments(p: &Period, n: u64) {
     for t in &p.tracks {
         let ts = u64::from(t.init().unwrap().1.timescale);
         for k in 1..=n {
-            let s = Segment::new(k, (ORIGIN_S + k - 1) * ts, Bytes::from_static(b"x"));
-            s.finish(ts);
+            let s = Segment::complete(k, (ORIGIN_S + k - 1) * ts, ts, Bytes::from_static(b"x"));
             t.push_segment(Arc::new(s));
         }
     }

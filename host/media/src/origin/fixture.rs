@@ -2,7 +2,7 @@
 //! chunks, and a tiny XML reader over quick-xml for asserting on manifests.
 
 use crate::hub::TrackKind;
-use crate::package::ring::{InitInfo, Period, Rendition, Segment, Track};
+use crate::package::ring::{ChunkInfo, InitInfo, Period, Rendition, Segment, Track};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,9 +50,15 @@ pub fn period(complete: u64, growing: bool) -> Arc<Period> {
             let origin = ORIGIN_NS * u64::from(ts) / 1_000_000_000;
             for n in 1..=complete + u64::from(growing) {
                 let start = origin + (n - 1) * d;
-                let s = Segment::new(n, start, Bytes::from(format!("{id}-{n}-c0;")));
+                // Two chunks of 1 s; video's second does not start on a keyframe.
+                let part = |independent| ChunkInfo {
+                    duration: d / 2,
+                    independent,
+                };
+                let s = Segment::new(n, start, Bytes::from(format!("{id}-{n}-c0;")), part(true));
                 if n <= complete {
-                    s.push_chunk(Bytes::from(format!("{id}-{n}-c1;")));
+                    let c1 = Bytes::from(format!("{id}-{n}-c1;"));
+                    s.push_chunk(c1, part(kind == TrackKind::Audio));
                     s.finish(d);
                 }
                 t.push_segment(Arc::new(s));

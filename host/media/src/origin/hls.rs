@@ -1,11 +1,13 @@
 //! HLS over the same CMAF segments as DASH: a multivariant playlist (video variants with an
 //! audio rendition group) and media playlists with `EXT-X-MAP` and exact `EXTINF`s.
 //!
-//! Live media playlists list the complete segments of the ring (the growing one is left
-//! out: no LL-HLS parts, which would need per-chunk URLs and blocking reloads), each with
-//! its `EXT-X-PROGRAM-DATE-TIME`; a hole in the numbering becomes an `EXT-X-GAP` entry so
-//! media sequence numbers stay equal to segment numbers. Replays get VOD playlists built
-//! from the recording.
+//! Live media playlists are Low-Latency HLS ([`llhls`]): the complete segments of the ring,
+//! each with its `EXT-X-PROGRAM-DATE-TIME`, the `EXT-X-PART`s (the CMAF chunks) of those
+//! ending within three target durations of the live edge, then the growing segment's parts
+//! so far, an `EXT-X-PRELOAD-HINT` for the next part and an `EXT-X-RENDITION-REPORT` per
+//! other rendition. A hole in the numbering becomes an `EXT-X-GAP` entry so media sequence
+//! numbers stay equal to segment numbers. Replays get VOD playlists built from the
+//! recording.
 //!
 //! Timed events are `EXT-X-DATERANGE` tags in every media playlist (`CLASS` = the event
 //! scheme, `START-DATE` = availability start + media time, the payload base64 in
@@ -17,11 +19,12 @@
 //! (variants at `../{period}/{rep}/index.m3u8`); a media playlist's segments and init sit
 //! next to it.
 
+use super::llhls;
 use super::recording::{RecordedEvent, Recording};
 use super::time::{from_timescale, iso8601, to_timescale};
 use crate::hub::TrackKind;
 use crate::package::events::SCHEME;
-use crate::package::ring::{InitInfo, Period, Rendition};
+use crate::package::ring::{ChunkInfo, InitInfo, Period, Rendition};
 use bytes::Bytes;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
@@ -126,12 +129,33 @@ struct Media {
     origin: u64,
     ast: SystemTime,
     nominal: Duration,
-    /// (number, start, duration) of the complete segments, in order.
-    segments: Vec<(u64, u64, u64)>,
+    /// The complete segments, in order.
+    segments: Vec<Seg>,
     ended: bool,
     vod: bool,
     /// Timed events, in media time order.
     events: Vec<Mark>,
+    /// Live: what LL-HLS adds (parts, the growing segment, hints, reports).
+    low: Option<LowLatency>,
+}
+
+/// One segment of a playlist; `parts` are its chunks (live only).
+struct Seg {
+    number: u64,
+    start: u64,
+    duration: u64,
+    parts: Vec<ChunkInfo>,
+}
+
+/// The LL-HLS side of a live media playlist.
+struct LowLatency {
+    part_target: Duration,
+    part_hold_back: Duration,
+    /// The segment being written, with its parts so far.
+    growing: Option<Seg>,
+    /// The next part to come, `(segment, part)`; none once the live has ended.
+    preload: Option<(u64, usize)>,
+    reports: Vec<llhls::Report>,
 }
 
 /// A timed event, for a playlist.
@@ -142,16 +166,35 @@ struct Mark {
     payload: Bytes,
 }
 
-/// The live media playlist of representation `rep`, once it has its init segment.
+/// The live media playlist of representation `rep`, once it has its init segment: the
+/// complete segments of the ring, the parts of the last few and of the growing one
+/// (LL-HLS, [`llhls`]), a preload hint for the next part and the other renditions' reports.
 pub fn live_media(period: &Period, rep: &str) -> Option<String> {
     let track = period.track(rep)?;
     let (_, info) = track.init()?;
-    let segments = track
-        .segments()
-        .iter()
-        .filter_map(|s| Some((s.number, s.start, s.snapshot().duration?)))
-        .filter(|s| s.2 > 0)
-        .collect();
+    let mut segments = Vec::new();
+    let mut growing = None;
+    for seg in track.segments() {
+        let st = seg.snapshot();
+        let s = Seg {
+            number: seg.number,
+            start: seg.start,
+            duration: st.duration.unwrap_or(0),
+            parts: st.infos,
+        };
+        match st.duration {
+            Some(d) if d > 0 => segments.push(s),
+            Some(_) => {}
+            None => growing = Some(s),
+        }
+    }
+    let ended = period.ended().is_some();
+    let preload = match (&growing, segments.last()) {
+        _ if ended => None,
+        (Some(g), _) => Some((g.number, g.parts.len())),
+        (None, Some(last)) => Some((last.number + 1, 0)),
+        (None, None) => None,
+    };
     let events = period
         .events
         .list()
@@ -163,15 +206,23 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
             payload: e.payload.clone(),
         })
         .collect();
+    let low = LowLatency {
+        part_target: llhls::part_target(period, track),
+        part_hold_back: llhls::part_hold_back(period),
+        growing,
+        preload,
+        reports: llhls::reports(period, rep),
+    };
     Some(media(&Media {
         timescale: info.timescale,
         origin: to_timescale(period.origin_ns()?, info.timescale),
         ast: period.availability_start()?,
         nominal: period.segment_duration_of(&track.rendition),
         segments,
-        ended: period.ended().is_some(),
+        ended,
         vod: false,
         events,
+        low: Some(low),
     }))
 }
 
@@ -186,7 +237,12 @@ pub fn vod_media(rec: &Recording, events: &[RecordedEvent], rep: &str) -> Option
         segments: t
             .segments
             .iter()
-            .map(|s| (s.number, s.start, s.duration))
+            .map(|s| Seg {
+                number: s.number,
+                start: s.start,
+                duration: s.duration,
+                parts: Vec::new(),
+            })
             .collect(),
         ended: rec.ended,
         vod: true,
@@ -199,6 +255,7 @@ pub fn vod_media(rec: &Recording, events: &[RecordedEvent], rep: &str) -> Option
                 payload: e.payload_text().into(),
             })
             .collect(),
+        low: None,
     }))
 }
 
@@ -206,12 +263,13 @@ fn media(m: &Media) -> String {
     let longest = m
         .segments
         .iter()
-        .map(|s| from_timescale(s.2, m.timescale))
+        .map(|s| from_timescale(s.duration, m.timescale))
         .max()
         .unwrap_or_default()
         .max(m.nominal);
     let target = longest.as_secs_f64().round().max(1.0) as u64;
-    let first = m.segments.first().map_or(1, |s| s.0);
+    let growing = m.low.as_ref().and_then(|l| l.growing.as_ref());
+    let first = m.segments.first().or(growing).map_or(1, |s| s.number);
     let mut s = format!(
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n\
          #EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -219,13 +277,30 @@ fn media(m: &Media) -> String {
     if m.vod && m.ended {
         s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     }
+    // Parts are listed for the segments that end within three target durations of the
+    // live edge (RFC 8216bis §4.4.4.9 lets older ones go).
+    let mut parts_from = u64::MAX;
+    if let Some(low) = &m.low {
+        let _ = write!(
+            s,
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.3}\n\
+             #EXT-X-PART-INF:PART-TARGET={:.3}\n",
+            low.part_hold_back.as_secs_f64(),
+            low.part_target.as_secs_f64()
+        );
+        let edge = growing
+            .map(|g| g.start + g.parts.iter().map(|p| p.duration).sum::<u64>())
+            .or_else(|| m.segments.last().map(|l| l.start + l.duration))
+            .unwrap_or(0);
+        parts_from = edge.saturating_sub(3 * target * u64::from(m.timescale));
+    }
     s.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
     let mut marks: Vec<&Mark> = m.events.iter().collect();
     marks.sort_by_key(|e| e.media_ms);
     let tick = |ms: u64| m.origin + (u128::from(ms) * u128::from(m.timescale) / 1000) as u64;
     // Live: only events from the first listed segment on (older ones left with it).
-    let from = match m.segments.first() {
-        Some(&(_, start, _)) if !m.vod => start,
+    let from = match m.segments.first().or(growing) {
+        Some(seg) if !m.vod => seg.start,
         _ => 0,
     };
     let mut marks = marks
@@ -233,40 +308,92 @@ fn media(m: &Media) -> String {
         .filter(|e| tick(e.media_ms) >= from)
         .peekable();
     let mut next = first;
-    for &(number, start, duration) in &m.segments {
-        while let Some(e) = marks.next_if(|e| tick(e.media_ms) < start + duration) {
+    for seg in &m.segments {
+        while let Some(e) = marks.next_if(|e| tick(e.media_ms) < seg.start + seg.duration) {
             daterange(&mut s, e, m.ast);
         }
         if !m.vod {
-            // Keep media sequence = segment number across holes.
-            for missing in next..number {
-                let _ = writeln!(
-                    s,
-                    "#EXT-X-GAP\n#EXTINF:{:.6},\n{missing}.m4s",
-                    m.nominal.as_secs_f64()
-                );
-            }
+            gaps(&mut s, next..seg.number, m.nominal);
         }
-        next = number + 1;
-        let at = m.ast + from_timescale(start.saturating_sub(m.origin), m.timescale);
+        next = seg.number + 1;
+        program_date_time(&mut s, m, seg.start);
+        if seg.start + seg.duration > parts_from {
+            parts(&mut s, seg, m.timescale);
+        }
         let _ = writeln!(
             s,
-            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.6},\n{number}.m4s",
-            iso8601(at),
-            from_timescale(duration, m.timescale).as_secs_f64()
+            "#EXTINF:{:.6},\n{}.m4s",
+            from_timescale(seg.duration, m.timescale).as_secs_f64(),
+            seg.number
         );
     }
-    // Events past the last complete segment (the growing one), only once there is a
-    // PROGRAM-DATE-TIME to place them against.
-    if !m.segments.is_empty() {
+    // Events past the last complete segment (in the growing one or later), only once there
+    // is a PROGRAM-DATE-TIME to place them against.
+    if !m.segments.is_empty() || growing.is_some() {
         for e in marks {
             daterange(&mut s, e, m.ast);
+        }
+    }
+    if let Some(low) = &m.low {
+        if let Some(g) = growing {
+            gaps(&mut s, next..g.number, m.nominal);
+            program_date_time(&mut s, m, g.start);
+            parts(&mut s, g, m.timescale);
+        }
+        if let Some((n, i)) = low.preload {
+            let _ = writeln!(s, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{n}.{i}.m4s\"");
+        }
+        for r in &low.reports {
+            let _ = writeln!(
+                s,
+                "#EXT-X-RENDITION-REPORT:URI=\"../{}/index.m3u8\",LAST-MSN={},LAST-PART={}",
+                quoted(&r.rep),
+                r.msn,
+                r.part
+            );
         }
     }
     if m.ended {
         s.push_str("#EXT-X-ENDLIST\n");
     }
     s
+}
+
+/// `EXT-X-GAP` entries for the missing segment numbers, so that media sequence numbers
+/// stay equal to segment numbers across holes.
+fn gaps(s: &mut String, missing: std::ops::Range<u64>, nominal: Duration) {
+    for n in missing {
+        let _ = writeln!(
+            s,
+            "#EXT-X-GAP\n#EXTINF:{:.6},\n{n}.m4s",
+            nominal.as_secs_f64()
+        );
+    }
+}
+
+fn program_date_time(s: &mut String, m: &Media, start: u64) {
+    let at = m.ast + from_timescale(start.saturating_sub(m.origin), m.timescale);
+    let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601(at));
+}
+
+/// The `EXT-X-PART`s of a segment; none if a chunk's duration is unknown.
+fn parts(s: &mut String, seg: &Seg, timescale: u32) {
+    if seg.parts.iter().any(|p| p.duration == 0) {
+        return;
+    }
+    for (i, p) in seg.parts.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "#EXT-X-PART:DURATION={:.5},URI=\"{}.{i}.m4s\"{}",
+            from_timescale(p.duration, timescale).as_secs_f64(),
+            seg.number,
+            if p.independent {
+                ",INDEPENDENT=YES"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 /// `#EXT-X-DATERANGE` of one event. Ids are `[A-Za-z0-9_.:-]` (checked on entry).
@@ -337,18 +464,56 @@ mod tests {
         assert!(lines.contains(&"#EXT-X-MAP:URI=\"init.mp4\""));
         assert_eq!(m.matches("#EXTINF:2.000000,").count(), 3);
         assert!(m.contains(
-            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:56.789Z\n#EXTINF:2.000000,\n1.m4s\n"
+            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:56.789Z\n\
+             #EXT-X-PART:DURATION=1.00000,URI=\"1.0.m4s\",INDEPENDENT=YES\n\
+             #EXT-X-PART:DURATION=1.00000,URI=\"1.1.m4s\"\n#EXTINF:2.000000,\n1.m4s\n"
         ));
-        assert!(m.contains(
-            "#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:00.789Z\n#EXTINF:2.000000,\n3.m4s\n"
-        ));
-        assert!(!m.contains("4.m4s"), "the growing segment is not listed");
+        assert!(m.contains("#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:00.789Z\n"));
+        assert!(
+            !m.contains("\n4.m4s"),
+            "the growing segment is not listed whole"
+        );
         assert!(!m.contains("ENDLIST"));
         p.tracks[0].last().unwrap().finish(180_000);
         p.end(PeriodEnd::Finished);
         let m = live_media(&p, "v0").unwrap();
-        assert!(m.contains("4.m4s\n#EXT-X-ENDLIST\n"));
+        assert!(m.contains("\n4.m4s\n#EXT-X-RENDITION-REPORT"));
+        assert!(m.ends_with("#EXT-X-ENDLIST\n"));
+        assert!(!m.contains("PRELOAD-HINT"), "no hint once ended");
         assert!(live_media(&p, "nope").is_none());
+    }
+
+    #[test]
+    fn live_media_playlist_is_low_latency() {
+        // Six complete 2 s segments and a growing seventh with one part: the live edge is
+        // at 13 s, so parts are listed for the segments ending after 13 - 3 × 2 = 7 s.
+        let p = fixture::period(6, true);
+        let m = live_media(&p, "v0").unwrap();
+        assert!(m.contains(
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=3.000\n\
+             #EXT-X-PART-INF:PART-TARGET=1.000\n"
+        ));
+        for old in ["1.0.m4s", "2.1.m4s", "3.0.m4s"] {
+            assert!(!m.contains(old), "{old} is too old to be listed: {m}");
+        }
+        assert!(m.contains("URI=\"4.0.m4s\",INDEPENDENT=YES\n"));
+        assert!(m.ends_with(
+            "6.m4s\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:08.789Z\n\
+             #EXT-X-PART:DURATION=1.00000,URI=\"7.0.m4s\",INDEPENDENT=YES\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"7.1.m4s\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../v1/index.m3u8\",LAST-MSN=7,LAST-PART=0\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../a0/index.m3u8\",LAST-MSN=7,LAST-PART=0\n"
+        ));
+        // Audio parts are all independent.
+        let a = live_media(&p, "a0").unwrap();
+        assert!(a.contains("URI=\"6.1.m4s\",INDEPENDENT=YES\n"));
+        // Once the growing segment completes, the hint is for the next one's first part.
+        for t in &p.tracks {
+            let ts = u64::from(t.init().unwrap().1.timescale);
+            t.last().unwrap().finish(2 * ts);
+        }
+        let m = live_media(&p, "v0").unwrap();
+        assert!(m.contains("\n7.m4s\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"8.0.m4s\"\n"));
     }
 
     #[test]
@@ -421,13 +586,15 @@ mod tests {
             let want = "#EXT-X-DATERANGE:ID=\"push-1\",CLASS=\"urn:livecart:event:2026\",\
                         START-DATE=\"2024-05-01T12:34:59.289Z\",DURATION=5.000,\
                         X-LIVECART-PAYLOAD=\"eyJza3UiOiJ4XCJ5In0=\"\n\
-                        #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:58.789Z\n#EXTINF:2.000000,\n2.m4s\n";
+                        #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:34:58.789Z\n#EXT-X-PART:";
             assert!(m.contains(want), "{m}");
-            // Past the last complete segment: after it, without DURATION.
-            assert!(m.ends_with(
+            // Past the last complete segment: after it, before the growing segment's
+            // parts, without DURATION.
+            assert!(m.contains(
                 "3.m4s\n#EXT-X-DATERANGE:ID=\"late\",CLASS=\"urn:livecart:event:2026\",\
                  START-DATE=\"2024-05-01T12:35:03.289Z\",\
-                 X-LIVECART-PAYLOAD=\"eyJza3UiOiJ4XCJ5In0=\"\n"
+                 X-LIVECART-PAYLOAD=\"eyJza3UiOiJ4XCJ5In0=\"\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:35:02.789Z\n#EXT-X-PART:"
             ));
         }
     }

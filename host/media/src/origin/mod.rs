@@ -13,7 +13,9 @@
 //! | `/media/{room}/live.flv` | the live as HTTP-FLV (`?rung=v1`, `?gop=0`; [`flv`]) |
 //! | `/media/{room}/{period}/{rep}/index.m3u8` | HLS media playlist (live ring or recording) |
 //! | `/media/{room}/{period}/{rep}/init.mp4` | CMAF init segment |
+//! | `/media/{room}/{period}/{rep}/index.m3u8?_HLS_msn=M&_HLS_part=P` | LL-HLS blocking reload ([`llhls`]) |
 //! | `/media/{room}/{period}/{rep}/{n}.m4s` | segment `n` (ring, growing, next, or disk) |
+//! | `/media/{room}/{period}/{rep}/{n}.{i}.m4s` | LL-HLS part `i` of segment `n` (ring, next, or disk) |
 //! | `/media/{room}/{period}/{rep}/t{time}.m4s` | recorded segment by start time (replay MPDs with gaps) |
 //! | `/media/{room}/events.json` | the live period's timed events (JSON) |
 //! | `/media/{room}/replays` | JSON list of recorded periods |
@@ -32,6 +34,7 @@ mod fixture;
 pub mod flv;
 mod follow;
 pub mod hls;
+mod llhls;
 pub mod mpd;
 pub mod record;
 pub mod recording;

@@ -7,11 +7,11 @@
 use super::record::{RecordError, Recorder};
 use super::recording::RecordedEvent;
 use super::throttle::{self, NotFoundLimiter, NotFoundLimits};
-use super::{MpdOptions, hls, mpd, segments, time, valid_id};
+use super::{MpdOptions, hls, llhls, mpd, segments, time, valid_id};
 use crate::package::state::MediaState;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -267,6 +267,8 @@ pub(super) enum RepFile {
     Init,
     Playlist,
     Number(u64),
+    /// `{n}.{i}.m4s`: part `i` of segment `n` (LL-HLS).
+    Part(u64, usize),
     /// `t{time}.m4s`: a recorded segment by start time.
     Time(u64),
 }
@@ -282,6 +284,10 @@ pub(super) fn parse_file(file: &str) -> Option<RepFile> {
         "index.m3u8" => Some(RepFile::Playlist),
         f => {
             let stem = f.strip_suffix(".m4s")?;
+            if let Some((n, i)) = stem.split_once('.') {
+                let i = usize::try_from(digits(i)?).ok()?;
+                return Some(RepFile::Part(digits(n)?, i));
+            }
             match stem.strip_prefix('t') {
                 Some(t) => digits(t).map(RepFile::Time),
                 None => digits(stem).map(RepFile::Number),
@@ -293,6 +299,7 @@ pub(super) fn parse_file(file: &str) -> Option<RepFile> {
 async fn rep_file(
     State(o): State<Origin>,
     p: Result<Path<(String, String, String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, HttpError> {
     let (room, period, rep, file) = ids(p, |(r, p, rep, _)| vec![r.as_str(), p, rep])?;
     let what = parse_file(&file).ok_or_else(|| bad_request(format!("bad file name {file:?}")))?;
@@ -300,8 +307,13 @@ async fn rep_file(
         RepFile::Init => segments::init(&o, &room, &period, &rep).await,
         RepFile::Number(n) => segments::segment(&o, &room, &period, &rep, n).await,
         RepFile::Time(t) => segments::by_time(&o, &room, &period, &rep, t).await,
+        RepFile::Part(n, i) => llhls::part(&o, &room, &period, &rep, n, i).await,
         RepFile::Playlist => {
+            let wait = llhls::directives(query.as_deref())?;
             if let Some(live) = o.state.live(&room).filter(|p| p.id == period) {
+                if let Some(d) = &wait {
+                    llhls::block(&live, &rep, d).await?;
+                }
                 let body = hls::live_media(&live, &rep)
                     .ok_or_else(|| not_found("no such representation"))?;
                 return Ok(reply(body, HLS, SHORT));
@@ -368,6 +380,7 @@ mod tests {
         assert_eq!(parse_file("index.m3u8"), Some(RepFile::Playlist));
         assert_eq!(parse_file("12.m4s"), Some(RepFile::Number(12)));
         assert_eq!(parse_file("t900000.m4s"), Some(RepFile::Time(900_000)));
+        assert_eq!(parse_file("12.3.m4s"), Some(RepFile::Part(12, 3)));
         for bad in [
             "",
             ".m4s",
@@ -379,6 +392,10 @@ mod tests {
             "t.m4s",
             "x1.m4s",
             "../1.m4s",
+            "1..m4s",
+            ".1.m4s",
+            "1.2.3.m4s",
+            "t1.2.m4s",
         ] {
             assert_eq!(parse_file(bad), None, "{bad}");
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-fn mime(kind: TrackKind) -> &'static str {
+pub(super) fn mime(kind: TrackKind) -> &'static str {
     match kind {
         TrackKind::Video => "video/mp4",
         TrackKind::Audio => "audio/mp4",
@@ -208,15 +208,21 @@ pub(super) fn chunks(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::package::ring::ChunkInfo;
     use futures_util::StreamExt;
 
     #[tokio::test]
     async fn streams_until_complete() {
-        let seg = Arc::new(Segment::new(1, 0, Bytes::from_static(b"a")));
+        let seg = Arc::new(Segment::new(
+            1,
+            0,
+            Bytes::from_static(b"a"),
+            ChunkInfo::default(),
+        ));
         let mut st = Box::pin(chunks(seg.clone(), Duration::from_secs(5)));
         assert_eq!(st.next().await.unwrap().unwrap(), "a");
-        seg.push_chunk(Bytes::from_static(b"b"));
-        seg.push_chunk(Bytes::from_static(b"c"));
+        seg.push_chunk(Bytes::from_static(b"b"), ChunkInfo::default());
+        seg.push_chunk(Bytes::from_static(b"c"), ChunkInfo::default());
         assert_eq!(st.next().await.unwrap().unwrap(), "b");
         assert_eq!(st.next().await.unwrap().unwrap(), "c");
         let waiter = tokio::spawn(async move { st.next().await.is_none() });
@@ -227,7 +233,12 @@ mod tests {
 
     #[tokio::test]
     async fn stalled_segment_fails() {
-        let seg = Arc::new(Segment::new(1, 0, Bytes::from_static(b"a")));
+        let seg = Arc::new(Segment::new(
+            1,
+            0,
+            Bytes::from_static(b"a"),
+            ChunkInfo::default(),
+        ));
         let mut st = Box::pin(chunks(seg, Duration::from_millis(30)));
         assert!(st.next().await.unwrap().is_ok());
         assert!(st.next().await.unwrap().is_err());

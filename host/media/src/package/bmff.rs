@@ -29,6 +29,23 @@ pub fn boxes(mut data: &[u8]) -> impl Iterator<Item = BoxRef<'_>> {
     })
 }
 
+/// Where each CMAF chunk of a segment lies in it: a chunk is the boxes up to and including
+/// an `mdat` (its `moof`, and any `styp`/`emsg`/`prft` in front). Bytes after the last
+/// `mdat` belong to no chunk.
+pub fn chunk_spans(data: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let base = data.as_ptr() as usize;
+    let mut spans = Vec::new();
+    let mut begin = 0;
+    for b in boxes(data) {
+        let end = b.body.as_ptr() as usize - base + b.body.len();
+        if &b.kind == b"mdat" {
+            spans.push(begin..end);
+            begin = end;
+        }
+    }
+    spans
+}
+
 /// The first box at `path` (e.g. `["moov", "trak", "mdia", "mdhd"]`).
 pub fn find<'a>(data: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
     let (first, rest) = path.split_first()?;
@@ -286,6 +303,24 @@ pub fn samples(chunk: &[u8]) -> Option<Vec<Sample<'_>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_spans_end_at_each_mdat() {
+        let b = |kind: &[u8; 4], len: usize| bx(kind, &vec![0; len]);
+        let seg = [
+            b(b"styp", 4),
+            b(b"moof", 10),
+            b(b"mdat", 20),
+            b(b"emsg", 3),
+            b(b"moof", 10),
+            b(b"mdat", 1),
+            b(b"free", 2),
+        ]
+        .concat();
+        assert_eq!(chunk_spans(&seg), [0..58, 58..96]);
+        assert!(chunk_spans(b"not a box").is_empty());
+        assert!(chunk_spans(&b(b"moof", 4)).is_empty());
+    }
 
     #[test]
     fn samples_come_from_trun_with_tfhd_defaults_and_a_moof_relative_offset() {

@@ -70,11 +70,22 @@ pub struct InitInfo {
     pub timescale: u32,
 }
 
+/// What playlists need to know of one CMAF chunk, which LL-HLS lists as a part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// Media duration in the track timescale (0: unknown).
+    pub duration: u64,
+    /// Starts with a sync sample: a player can start decoding here.
+    pub independent: bool,
+}
+
 /// The state of one segment, as readers see it.
 #[derive(Clone, Debug, Default)]
 pub struct SegmentState {
     /// CMAF chunks so far, in order; their concatenation is the segment.
     pub chunks: Vec<Bytes>,
+    /// What each chunk of `chunks` is, index for index.
+    pub infos: Vec<ChunkInfo>,
     /// No more chunks will come.
     pub complete: bool,
     /// Media duration in the track timescale, known once complete.
@@ -95,9 +106,10 @@ pub struct Segment {
 }
 
 impl Segment {
-    pub fn new(number: u64, start: u64, first_chunk: Bytes) -> Self {
+    pub fn new(number: u64, start: u64, first_chunk: Bytes, info: ChunkInfo) -> Self {
         let (state, _) = watch::channel(SegmentState {
             chunks: vec![first_chunk],
+            infos: vec![info],
             complete: false,
             duration: None,
         });
@@ -112,13 +124,20 @@ impl Segment {
 
     /// A finished segment, e.g. loaded from a recording.
     pub fn complete(number: u64, start: u64, duration: u64, data: Bytes) -> Self {
-        let s = Segment::new(number, start, data);
+        let info = ChunkInfo {
+            duration,
+            independent: true,
+        };
+        let s = Segment::new(number, start, data, info);
         s.finish(duration);
         s
     }
 
-    pub fn push_chunk(&self, chunk: Bytes) {
-        self.state.send_modify(|s| s.chunks.push(chunk));
+    pub fn push_chunk(&self, chunk: Bytes, info: ChunkInfo) {
+        self.state.send_modify(|s| {
+            s.chunks.push(chunk);
+            s.infos.push(info);
+        });
     }
 
     pub fn finish(&self, duration: u64) {

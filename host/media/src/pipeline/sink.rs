@@ -8,7 +8,7 @@
 //! Video chunks get the period's due timed events as `emsg` boxes before their `moof`.
 
 use crate::hub::TrackKind;
-use crate::package::ring::{InitInfo, Period, Segment, Track};
+use crate::package::ring::{ChunkInfo, InitInfo, Period, Segment, Track};
 use crate::package::{bmff, emsg};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
@@ -109,10 +109,15 @@ impl TrackWriter {
         }
         let pts = chunk_pts.unwrap_or(0);
         let data = Bytes::from(self.with_events(data, pts.saturating_add(chunk_dur)));
+        // A fragment starts on a sync sample; every AAC frame is one.
+        let info = ChunkInfo {
+            duration: to_scale(chunk_dur, self.timescale),
+            independent: starts_fragment || self.track.rendition.kind == TrackKind::Audio,
+        };
         if starts_fragment || self.current.is_none() {
-            self.start_segment(pts, data);
+            self.start_segment(pts, data, info);
         } else if let Some(seg) = &self.current {
-            seg.push_chunk(data);
+            seg.push_chunk(data, info);
         }
         self.current_ns += chunk_dur;
         if let Some(probe) = &self.probe {
@@ -166,7 +171,7 @@ impl TrackWriter {
         self.track.set_init(data, InitInfo { codecs, timescale });
     }
 
-    fn start_segment(&mut self, pts_ns: u64, data: Bytes) {
+    fn start_segment(&mut self, pts_ns: u64, data: Bytes, info: ChunkInfo) {
         let start = bmff::decode_time(&data).unwrap_or_else(|| to_scale(pts_ns, self.timescale));
         let number = self.period.number_for(&self.track.rendition, pts_ns);
         if self.track.last().is_some_and(|last| last.number >= number) {
@@ -174,7 +179,7 @@ impl TrackWriter {
             // GOP): keep it in the current segment rather than break the numbering.
             tracing::debug!(track = %self.track.rendition.id, number, "fragment continues the current segment");
             match &self.current {
-                Some(seg) => seg.push_chunk(data),
+                Some(seg) => seg.push_chunk(data, info),
                 None => {
                     tracing::warn!(track = %self.track.rendition.id, number, "late fragment dropped")
                 }
@@ -192,7 +197,7 @@ impl TrackWriter {
                 self.period.media_zero + std::time::Duration::from_nanos(origin),
             );
         }
-        let seg = Arc::new(Segment::new(number, start, data));
+        let seg = Arc::new(Segment::new(number, start, data, info));
         self.track.push_segment(seg.clone());
         self.current = Some(seg);
         self.current_ns = 0;

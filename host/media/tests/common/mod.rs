@@ -2,6 +2,7 @@
 //! `tests/support/rtsp_server.py`), each killed when the test lets go of it.
 #![allow(dead_code)]
 
+pub mod ring;
 pub mod stack;
 
 use std::io::{BufRead, BufReader};
