@@ -1,26 +1,25 @@
-//! Embeds the web pages into the binary: every file of `web/src/` and dash.js from
-//! `web/node_modules` (installed by `npm ci` in the README's two commands), each also
+//! Embeds the web pages into the binary: every file of `web/src/` and the players (dash.js,
+//! hls.js) from `web/node_modules` (installed by `npm ci` in the README's two commands), each also
 //! gzip-compressed when that makes it smaller (with the system's `gzip`; without it, only
 //! the plain files). Writes `$OUT_DIR/web_assets.rs`, a table of `(name, bytes, gzipped)`
 //! that `src/web.rs` includes.
 //!
-//! Without `web/node_modules` the build still succeeds: the player script is then missing
+//! Without `web/node_modules` the build still succeeds: the player scripts are then missing
 //! from the table, the viewer page says so, and a cargo warning names the fix.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const DASHJS: &str = "dash.all.min.js";
+/// The player scripts: the name served under `/assets/` and where npm puts it.
+const PLAYERS: [(&str, &str); 2] = [
+    ("dash.all.min.js", "dashjs/dist"),
+    ("hls.min.js", "hls.js/dist"),
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let web = manifest.join("..").join("web");
     let src = web.join("src");
-    let dashjs = web
-        .join("node_modules")
-        .join("dashjs")
-        .join("dist")
-        .join(DASHJS);
     println!("cargo:rerun-if-changed={}", src.display());
     // npm ci rewrites this file, so a fresh install is noticed.
     println!(
@@ -42,13 +41,17 @@ fn main() {
             }
         }
     }
-    if dashjs.is_file() {
-        files.push((DASHJS.to_owned(), dashjs));
-    } else {
-        println!(
-            "cargo:warning=web/node_modules is missing: the viewer page will have no player \
-             (run `npm ci` in web/, or use scripts/demo.sh which does)"
-        );
+    for (name, dir) in PLAYERS {
+        let path = web.join("node_modules").join(dir).join(name);
+        if path.is_file() {
+            files.push((name.to_owned(), path));
+        } else {
+            println!(
+                "cargo:warning={} is missing: the viewer page will lack a player \
+                 (run `npm ci` in web/, or use scripts/demo.sh which does)",
+                path.display()
+            );
+        }
     }
     files.sort();
 

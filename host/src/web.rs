@@ -1,7 +1,7 @@
 //! The web pages: the viewer page (`/live/{room}`), the replay page (`/replay/{room}` lists
 //! a room's ended lives, `/replay/{room}/{period}` plays one) and the merchant console
 //! (`/console`),
-//! with their scripts, styles and the dash.js player under `/assets/`. The files come from
+//! with their scripts, styles and the dash.js and hls.js players under `/assets/`. The files come from
 //! `web/src/` (and `web/node_modules`), embedded at build time by `build.rs`; `--web-dir`
 //! serves them from disk instead, for working on the pages without rebuilding.
 //!
@@ -55,10 +55,10 @@ impl Pages {
         }
         match &self.dir {
             Some(dir) => {
-                let path = if name == "dash.all.min.js" {
-                    dir.join("node_modules/dashjs/dist").join(name)
-                } else {
-                    dir.join("src").join(name)
+                let path = match name {
+                    "dash.all.min.js" => dir.join("node_modules/dashjs/dist").join(name),
+                    "hls.min.js" => dir.join("node_modules/hls.js/dist").join(name),
+                    _ => dir.join("src").join(name),
                 };
                 std::fs::read(path).ok().map(|b| File {
                     bytes: Cow::Owned(b),

@@ -194,6 +194,7 @@ pub mod browser {
         let web = root().join("web");
         for dep in [
             "dashjs/dist/dash.all.min.js",
+            "hls.js/dist/hls.min.js",
             "playwright-core/package.json",
         ] {
             let path = web.join("node_modules").join(dep);

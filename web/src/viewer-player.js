@@ -1,6 +1,10 @@
 // viewer-player.js — the live video: dash.js (loaded on demand from /assets/dash.all.min.js)
 // on /media/{room}/live.mpd in low-latency mode with throughput-based ABR, or native HLS
-// (/media/{room}/master.m3u8) where MSE is missing. Waits for the host while the MPD is
+// (/media/{room}/master.m3u8, LL-HLS) where MSE is missing; `?player=hls` picks hls.js
+// (/assets/hls.min.js, lowLatencyMode) on the LL-HLS playlists instead of dash.js. On HLS
+// the media clock comes from EXT-X-PROGRAM-DATE-TIME: the playing date minus the live's
+// availabilityStartTime (read from the live MPD) is the media time, so cards are held
+// to their frame on HLS as on DASH. Waits for the host while the MPD is
 // 404, notices the end of the live, counts stalls, reports the live latency, and handles
 // muted autoplay (the page shows an unmute button). Timed events in the stream (`emsg`
 // of the scheme urn:livecart:event:2026) come out as 'timed' events as soon as their chunk
@@ -28,24 +32,46 @@ export function loadDash() {
     return dashLoading;
 }
 
-/** Which engine this browser can use: 'dash', 'hls' or null. */
-export function pickEngine(video) {
-    if (window.MediaSource || window.ManagedMediaSource) return 'dash';
+let hlsLoading = null;
+/** Load hls.js once (a classic script that defines the global `Hls`). */
+export function loadHls() {
+    if (window.Hls) return Promise.resolve(window.Hls);
+    if (!hlsLoading) {
+        hlsLoading = new Promise((resolve, reject) => {
+            const s = document.createElement('script');
+            s.src = '/assets/hls.min.js';
+            s.onload = () => resolve(window.Hls);
+            s.onerror = () => { hlsLoading = null; reject(new Error('hls.js failed to load')); };
+            document.head.append(s);
+        });
+    }
+    return hlsLoading;
+}
+
+/** Which engine this browser can use: 'dash', 'hlsjs' (with MSE, when `preferred` is
+ *  'hls'), 'hls' (native) or null. */
+export function pickEngine(video, preferred) {
+    const mse = window.MediaSource || window.ManagedMediaSource;
+    if (mse && preferred === 'hls') return 'hlsjs';
+    if (mse) return 'dash';
     if (video.canPlayType('application/vnd.apple.mpegurl')) return 'hls';
     return null;
 }
 
 export class Player extends Emitter {
-    /** `video`: the <video>; `room`: room id; `serverNow`: () => server Unix ms. */
-    constructor(video, room, serverNow) {
+    /** `video`: the <video>; `room`: room id; `serverNow`: () => server Unix ms;
+     *  `preferred`: 'hls' to play LL-HLS with hls.js where dash.js would be used. */
+    constructor(video, room, serverNow, preferred = null) {
         super();
         this.video = video;
         this.room = room;
         this.serverNow = serverNow;
         this.mpdUrl = `/media/${encodeURIComponent(room)}/live.mpd`;
         this.hlsUrl = `/media/${encodeURIComponent(room)}/master.m3u8`;
-        this.engine = pickEngine(video);
+        this.engine = pickEngine(video, preferred);
         this.dash = null;
+        this.hls = null; // the hls.js instance
+        this.astMs = null; // the live's availabilityStartTime (HLS: PDT → media time)
         this.state = 'loading'; // loading | waiting | playing | ended | unsupported
         this.started = false; // playback has started (for counting stalls)
         this.everPlayed = false;
@@ -64,7 +90,7 @@ export class Player extends Emitter {
         video.addEventListener('playing', () => {
             this.started = true;
             this.everPlayed = true;
-            if (this.dash && this.period) this.playedPeriod = this.period;
+            if (this.period && (this.dash || this.isHls())) this.playedPeriod = this.period;
             this.setState('playing');
             this.emit('playing');
         });
@@ -100,14 +126,25 @@ export class Player extends Emitter {
         let status = 0;
         let text = '';
         try {
-            const r = await fetch(this.engine === 'hls' ? this.hlsUrl : this.mpdUrl, { cache: 'no-store' });
+            const r = await fetch(this.isHls() ? this.hlsUrl : this.mpdUrl, { cache: 'no-store' });
             status = r.status;
             if (r.ok) text = await r.text();
         } catch (_) {
             status = 0;
         }
-        if (status === 200 && this.engine === 'hls') {
-            this.startHls();
+        if (status === 200 && this.isHls()) {
+            // The period and its availability start (for the media clock) are in the MPD.
+            try {
+                const r = await fetch(this.mpdUrl, { cache: 'no-store' });
+                const info = r.ok ? parseMpd(await r.text()) : {};
+                this.period = info.period || null;
+                this.astMs = Number.isFinite(info.astMs) ? info.astMs : null;
+            } catch (_) { this.period = null; this.astMs = null; }
+            if (this.engine === 'hls') this.startHls();
+            else this.startHlsJs().catch((e) => {
+                this.errors.push(String(e.message || e));
+                this.retry(RETRY_MS);
+            });
             return;
         }
         if (status === 200) {
@@ -198,6 +235,36 @@ export class Player extends Emitter {
         this.tryPlay();
     }
 
+    /** hls.js on the LL-HLS playlists: parts, blocking reloads, its own ABR. */
+    async startHlsJs() {
+        const Hls = await loadHls();
+        this.teardown();
+        this.setState('loading');
+        // No worker: the page's CSP allows scripts from this origin only (no blob: workers).
+        const hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 30 });
+        hls.on(Hls.Events.ERROR, (_, data) => {
+            if (!data || !data.fatal) return;
+            this.errors.push(`${data.type} ${data.details}`);
+            this.teardown();
+            this.setState('loading');
+            this.retry(1000);
+        });
+        hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
+            const level = hls.levels[data.level];
+            this.switches.push({ at: Date.now(), from: null, to: data.level, height: level ? level.height : null });
+            this.emit('quality', data.level);
+        });
+        this.hls = hls;
+        this.started = false;
+        hls.loadSource(this.hlsUrl);
+        hls.attachMedia(this.video);
+        this.tryPlay();
+    }
+
+    isHls() {
+        return this.engine === 'hls' || this.engine === 'hlsjs';
+    }
+
     startHls() {
         this.teardown();
         this.setState('loading');
@@ -241,6 +308,11 @@ export class Player extends Emitter {
             this.dash = null;
             try { d.reset(); } catch (_) { /* ignore */ }
         }
+        if (this.hls) {
+            const h = this.hls;
+            this.hls = null;
+            try { h.destroy(); } catch (_) { /* ignore */ }
+        }
         if (this.engine === 'hls' && this.video.getAttribute('src')) {
             this.video.removeAttribute('src');
             this.video.load();
@@ -251,25 +323,47 @@ export class Player extends Emitter {
         let lat = null;
         if (this.dash && this.started) {
             try { lat = this.dash.getCurrentLiveLatency(); } catch (_) { lat = null; }
-        } else if (this.engine === 'hls' && this.started && typeof this.video.getStartDate === 'function') {
-            const start = this.video.getStartDate().getTime();
-            if (start > 0) lat = (this.serverNow() - (start + this.video.currentTime * 1000)) / 1000;
+        } else if (this.isHls() && this.started) {
+            const playing = this.playingDateMs();
+            if (playing !== null) lat = (this.serverNow() - playing) / 1000;
         }
         this.latency = typeof lat === 'number' && Number.isFinite(lat) && lat > 0 ? lat : null;
         this.emit('latency', this.latency);
     }
 
-    /** Where the playing period starts on the video's timeline, in seconds (0 for
-     *  livecart's single-period live MPD). */
+    /** The wall clock (Unix ms) of the frame at the playhead, from the HLS playlists'
+     *  EXT-X-PROGRAM-DATE-TIME (hls.js's playingDate, Safari's getStartDate()); null
+     *  without one. */
+    playingDateMs() {
+        if (this.hls) {
+            const d = this.hls.playingDate;
+            return d ? d.getTime() : null;
+        }
+        if (this.engine === 'hls' && typeof this.video.getStartDate === 'function') {
+            const start = this.video.getStartDate().getTime();
+            return start > 0 ? start + this.video.currentTime * 1000 : null;
+        }
+        return null;
+    }
+
+    /** Where media time 0 is on the video's timeline, in seconds: the DASH period's start
+     *  (0 for livecart's live MPD); on HLS, the playhead minus its PDT's media time. */
     periodStartS() {
+        if (this.isHls()) {
+            const playing = this.playingDateMs();
+            if (playing === null || this.astMs === null) return 0;
+            return this.video.currentTime - (playing - this.astMs) / 1000;
+        }
         return periodStartS(this.dash);
     }
 
     /** The period whose media times the video shows (or is about to): null when cards
-     *  cannot be held (no DASH player, not live). */
+     *  cannot be held (no player with a media clock, not live). */
     playingPeriod() {
-        if (!this.dash || !(this.state === 'loading' || this.state === 'playing')) return null;
-        return this.period;
+        if (!(this.state === 'loading' || this.state === 'playing')) return null;
+        if (this.dash) return this.period;
+        if (this.isHls() && this.astMs !== null && this.playingDateMs() !== null) return this.period;
+        return null;
     }
 
     /** The video's current media time in ms (for holding cards until their frame). */
@@ -278,13 +372,16 @@ export class Player extends Emitter {
     }
 }
 
-/** What the viewer page needs from an MPD: period id, target latency (s), ended? */
+/** What the viewer page needs from an MPD: period id, target latency (s), ended?, and the
+ *  availabilityStartTime (Unix ms). */
 function parseMpd(text) {
-    const out = { period: null, targetS: 1.5, ended: false };
+    const out = { period: null, targetS: 1.5, ended: false, astMs: null };
     try {
         const doc = new DOMParser().parseFromString(text, 'application/xml');
         const mpd = doc.documentElement;
         out.ended = mpd.hasAttribute('mediaPresentationDuration') && !mpd.hasAttribute('minimumUpdatePeriod');
+        const ast = Date.parse(mpd.getAttribute('availabilityStartTime') || '');
+        if (Number.isFinite(ast)) out.astMs = ast;
         const period = doc.getElementsByTagName('Period')[0];
         out.period = period ? period.getAttribute('id') : null;
         const latency = doc.getElementsByTagName('Latency')[0];

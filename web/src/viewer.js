@@ -63,7 +63,9 @@ const chat = new Chat({
     myName: () => (room.user && room.user.name) || null,
 });
 const video = $('player');
-const player = new Player(video, roomId, () => room.serverNow());
+// `?player=hls`: LL-HLS through hls.js instead of LL-DASH (where both would work).
+const preferredPlayer = new URLSearchParams(location.search).get('player');
+const player = new Player(video, roomId, () => room.serverNow(), preferredPlayer);
 // Cards, coupon unlocks and flash-sale starts wait for the frame of their moment.
 const clock = new FrameClock(video, () => player.periodStartS());
 const moments = new Moments({
