@@ -53,11 +53,12 @@ BASE_PACKAGES=(build-essential pkg-config binaryen
 # (driven from Python) is the camera; PostgreSQL 15 backs the Postgres store tests (a
 # throwaway cluster per test run, never the system service); nats-server (2.9 in Debian
 # 12, with JetStream) is the room bus of the cluster tests; prometheus_client parses
-# `/metrics` as Prometheus would; nginx with its RTMP module is the ingest POP of
+# `/metrics` as Prometheus would; python3-m3u8 reads the LL-HLS playlists as a third-party
+# parser; nginx with its RTMP module is the ingest POP of
 # deploy/ingest-pop, and nginx with Varnish the CDN edge of deploy/cdn-edge (each run on
 # temp dirs and free ports, never as the system service).
 TEST_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 postgresql-15 nats-server
-    python3-prometheus-client nginx libnginx-mod-rtmp varnish)
+    python3-prometheus-client python3-m3u8 nginx libnginx-mod-rtmp varnish)
 
 # Build the example plugins and test fixtures into <target>/plugins with an already built
 # livecart binary ($1). Taking the binary, rather than `cargo run -p livecart`, matters: a

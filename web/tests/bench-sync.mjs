@@ -9,6 +9,10 @@
 //
 //   node web/tests/bench-sync.mjs --base http://127.0.0.1:18401 --merchant-token T
 //        [--room demo] [--pushes 100] [--interval-ms 400] [--duration-ms 300] [--jitter-ms 33]
+//        [--player hls]
+//
+// (--player hls: the viewer page plays LL-HLS with hls.js, its media clock from the
+// playlists' PROGRAM-DATE-TIME, instead of LL-DASH with dash.js.)
 //
 // Prints a JSON report: p50/p95/p99/max of the error and the share within 33 ms (one
 // frame at 30 fps) and 66 ms, computed from the page's own records (window.__livecart.cards)
@@ -60,7 +64,7 @@ function stats(errors) {
     };
 }
 
-const args = parseArgs(process.argv.slice(2), { pushes: '100', intervalMs: '400', durationMs: '300', jitterMs: '33' });
+const args = parseArgs(process.argv.slice(2), { pushes: '100', intervalMs: '400', durationMs: '300', jitterMs: '33', player: '' });
 const pushes = Number(args.pushes);
 const interval = Number(args.intervalMs);
 const jitter = Number(args.jitterMs);
@@ -75,7 +79,8 @@ try {
     report.renditions = media.renditions;
     report.period = media.period;
 
-    const { page, errors } = await openViewer(browser, args.base, args.room);
+    const query = args.player ? { player: args.player } : undefined;
+    const { page, errors } = await openViewer(browser, args.base, args.room, { query });
     await waitInPage(page, () => window.__livecart.playerState === 'playing' &&
         document.querySelector('#player').currentTime > 1, null, { timeout: 30000, what: 'the live to play' });
     await page.waitForTimeout(3000); // settle at the target latency
@@ -123,6 +128,7 @@ try {
     const worst = [...pageErrors].sort((a, b) => Math.abs(b.error) - Math.abs(a.error)).slice(0, 5);
     report.page.worst = worst;
     report.player = await page.evaluate(() => ({
+        engine: window.__livecart.engine,
         latency_s: window.__livecart.latency,
         stalls: window.__livecart.stalls,
         rung_switches: window.__livecart.qualitySwitches.length,

@@ -29,6 +29,7 @@ mod player;
 mod serve;
 pub(super) mod stack;
 mod transcode;
+mod viewers;
 
 use clap::{Args, Subcommand};
 use std::process::ExitCode;

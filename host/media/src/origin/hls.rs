@@ -189,9 +189,15 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
         }
     }
     let ended = period.ended().is_some();
+    let nominal = period.segment_duration_of(&track.rendition);
     let preload = match (&growing, segments.last()) {
         _ if ended => None,
-        (Some(g), _) => Some((g.number, g.parts.len())),
+        (Some(g), _) => Some(llhls::next_part(
+            g.number,
+            &g.parts,
+            nominal,
+            info.timescale,
+        )),
         (None, Some(last)) => Some((last.number + 1, 0)),
         (None, None) => None,
     };
@@ -217,13 +223,34 @@ pub fn live_media(period: &Period, rep: &str) -> Option<String> {
         timescale: info.timescale,
         origin: to_timescale(period.origin_ns()?, info.timescale),
         ast: period.availability_start()?,
-        nominal: period.segment_duration_of(&track.rendition),
+        nominal,
         segments,
         ended,
         vod: false,
         events,
         low: Some(low),
     }))
+}
+
+/// [`live_media`], rendered once per [`Period::version`] and shared (a blocking reload
+/// wakes every viewer of a rendition with the same chunk).
+pub fn live_media_shared(period: &Period, rep: &str) -> Option<Bytes> {
+    let track = period.track(rep)?;
+    let version = period.version();
+    let memo = || {
+        track
+            .playlist_memo
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    };
+    if let Some((v, body)) = memo().as_ref()
+        && *v == version
+    {
+        return Some(body.clone());
+    }
+    let body = Bytes::from(live_media(period, rep)?);
+    *memo() = Some((version, body.clone()));
+    Some(body)
 }
 
 /// The media playlist of a recorded representation, with the recorded events.
@@ -481,6 +508,29 @@ mod tests {
         assert!(m.ends_with("#EXT-X-ENDLIST\n"));
         assert!(!m.contains("PRELOAD-HINT"), "no hint once ended");
         assert!(live_media(&p, "nope").is_none());
+    }
+
+    #[test]
+    fn a_shared_playlist_is_rendered_again_only_when_the_period_changed() {
+        use crate::package::ring::ChunkInfo;
+        let p = fixture::period(3, true);
+        let a = live_media_shared(&p, "v0").unwrap();
+        let b = live_media_shared(&p, "v0").unwrap();
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the same rendering");
+        assert_eq!(a, live_media(&p, "v0").unwrap());
+        // A chunk of another track changes the rendition reports: rendered again.
+        let part = ChunkInfo {
+            duration: 48_000,
+            independent: true,
+        };
+        p.track("a0")
+            .unwrap()
+            .last()
+            .unwrap()
+            .push_chunk(Bytes::from_static(b"x"), part);
+        let c = live_media_shared(&p, "v0").unwrap();
+        assert_ne!(a, c);
+        assert!(c.ends_with(b"URI=\"../a0/index.m3u8\",LAST-MSN=4,LAST-PART=1\n"));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   is complete or (with `P`) has part `P`, then answered with the playlist. A request
 //!   more than two segments (or [`ADVANCE_PARTS`] parts) past the live edge is 400; one not
 //!   satisfied within three target durations is 503, as the spec asks.
+//! - **Preload hint.** The next part of the growing segment, or the next segment's first
+//!   part once the growing one has its nominal length.
 //! - **Rendition reports** name every other rendition of the period with its last segment
 //!   and part, so a player switching rungs can ask for the right part at once.
 
@@ -68,6 +70,26 @@ pub fn part_target(period: &Period, track: &Track) -> Duration {
     };
     let t = nominal_part(period, track).max(longest);
     Duration::from_millis((t.as_nanos() as u64).div_ceil(1_000_000))
+}
+
+/// The part to hint after the growing segment `number`'s `parts`: the next one, or the
+/// next segment's first once the segment has its nominal length (it completes when the next
+/// fragment starts, so a hint past its end would only ever be answered 404).
+pub fn next_part(
+    number: u64,
+    parts: &[crate::package::ring::ChunkInfo],
+    nominal: Duration,
+    timescale: u32,
+) -> (u64, usize) {
+    let have: u64 = parts.iter().map(|p| p.duration).sum();
+    let nominal = (nominal.as_nanos() * u128::from(timescale) / 1_000_000_000) as u64;
+    // Half a part of slack for rounding in the chunk durations.
+    let slack = parts.last().map_or(0, |p| p.duration / 2);
+    if have > 0 && have + slack >= nominal {
+        (number + 1, 0)
+    } else {
+        (number, parts.len())
+    }
 }
 
 /// `PART-HOLD-BACK`, the same for every rendition: three times the longest part target.
@@ -353,6 +375,28 @@ mod tests {
         let r = reports(&p, "v0");
         let ids: Vec<_> = r.iter().map(|r| (r.rep.as_str(), r.msn, r.part)).collect();
         assert_eq!(ids, [("v1", 4, 0), ("a0", 4, 0)]);
+    }
+
+    #[test]
+    fn the_hint_moves_to_the_next_segment_at_its_nominal_length() {
+        use crate::package::ring::ChunkInfo;
+        let part = |duration| ChunkInfo {
+            duration,
+            independent: false,
+        };
+        let second = Duration::from_secs(1);
+        // Video: 5 × 200 ms at 90 kHz.
+        let four = vec![part(18_000); 4];
+        assert_eq!(next_part(7, &four, second, 90_000), (7, 4));
+        let five = vec![part(18_000); 5];
+        assert_eq!(next_part(7, &five, second, 90_000), (8, 0));
+        // AAC: 47 frames of 1024 in parts of 10, 10, 10, 10, 7.
+        let nominal = Duration::from_nanos(48_128 * 1_000_000_000 / 48_000);
+        let mut aac = vec![part(10_240); 4];
+        assert_eq!(next_part(3, &aac, nominal, 48_000), (3, 4));
+        aac.push(part(7_168));
+        assert_eq!(next_part(3, &aac, nominal, 48_000), (4, 0));
+        assert_eq!(next_part(3, &[], nominal, 48_000), (3, 0));
     }
 
     #[test]

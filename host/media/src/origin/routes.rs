@@ -314,7 +314,7 @@ async fn rep_file(
                 if let Some(d) = &wait {
                     llhls::block(&live, &rep, d).await?;
                 }
-                let body = hls::live_media(&live, &rep)
+                let body = hls::live_media_shared(&live, &rep)
                     .ok_or_else(|| not_found("no such representation"))?;
                 return Ok(reply(body, HLS, SHORT));
             }

@@ -195,6 +195,9 @@ pub struct Track {
     capacity: usize,
     /// The highest bitrate of a complete segment so far (bits per second; 0: none yet).
     peak_bps: AtomicU32,
+    /// The origin's last rendering of this track's live playlist and the
+    /// [`Period::version`] it was rendered at: viewers woken by the same chunk share it.
+    pub playlist_memo: Mutex<Option<(Vec<u64>, Bytes)>>,
 }
 
 impl Track {
@@ -207,6 +210,7 @@ impl Track {
             added,
             capacity: capacity.max(2),
             peak_bps: AtomicU32::new(0),
+            playlist_memo: Mutex::new(None),
         }
     }
 
@@ -403,6 +407,28 @@ impl Period {
         let d = self.segment_duration_of(r).as_nanos().max(1) as f64;
         let k = ((pts_ns as f64 - origin as f64) / d).round();
         if k < 0.0 { 1 } else { k as u64 + 1 }
+    }
+
+    /// Everything a live playlist is made of, as numbers: per track its oldest and newest
+    /// segment, the newest one's chunk count and completeness; the events; the end. Equal
+    /// versions give equal playlists.
+    pub fn version(&self) -> Vec<u64> {
+        let mut v = Vec::with_capacity(self.tracks.len() * 4 + 2);
+        for t in &self.tracks {
+            let segs = lock(&t.segments);
+            let (first, last) = (segs.front(), segs.back());
+            v.push(first.map_or(0, |s| s.number));
+            v.push(last.map_or(0, |s| s.number));
+            let st = last.map(|s| {
+                let st = s.state.borrow();
+                (st.chunks.len() as u64, u64::from(st.complete))
+            });
+            v.push(st.map_or(0, |s| s.0));
+            v.push(st.map_or(0, |s| s.1));
+        }
+        v.push(u64::from(*self.events.watch().borrow()));
+        v.push(u64::from(self.ended().is_some()));
+        v
     }
 
     pub fn track(&self, id: &str) -> Option<&Arc<Track>> {

@@ -113,6 +113,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A segment (or LL-HLS part) that arrived whole; counted if `counting`.
+    pub fn segment(&mut self, r: &super::http::Reply, counting: bool) {
+        if counting {
+            self.segments += 1;
+            self.bytes += r.bytes;
+            self.ttfb.push(r.ttfb);
+        }
+    }
+
     pub fn merge(&mut self, o: &Stats) {
         self.requests += o.requests;
         self.bytes += o.bytes;
@@ -213,11 +222,7 @@ pub async fn play(t: Arc<Target>, from: Instant, stop: Instant) -> Stats {
         st.requests += u64::from(counting);
         match r {
             Ok(r) if r.status == 200 => {
-                if counting {
-                    st.segments += 1;
-                    st.bytes += r.bytes;
-                    st.ttfb.push(r.ttfb);
-                }
+                st.segment(&r, counting);
                 (next, joining) = (next + 1, false);
             }
             Ok(r) if r.status == 404 => {

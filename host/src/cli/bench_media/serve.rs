@@ -1,4 +1,6 @@
-//! Serving load: N simulated LL-DASH viewers ([`super::player`]) against the origin.
+//! Serving load: N simulated viewers against the origin: LL-DASH ([`super::player`]) by
+//! default, LL-HLS, HTTP-FLV or RTMP playback with `--protocol` ([`super::viewers`]), so the
+//! origin's cost per viewer of each is measured the same way.
 //!
 //! The stream is one 640x360 rendition passed through (no transcode) plus AAC: ffmpeg
 //! publishes a pre-encoded constant-bitrate clip in a loop over RTMP, so the packager only
@@ -15,9 +17,10 @@
 use super::measure::{Cores, CpuSpan, raise_nofile_limit, wait_quiet};
 use super::origin::{server_only, spawn_origin, split_url};
 use super::player::{Stats, Target, play};
-use super::stack::{ChunkLog, ROOM, Stack, TempDir, encode_clip, ffmpeg};
+use super::stack::{ChunkLog, KEY, ROOM, Stack, TempDir, encode_clip, ffmpeg};
+use super::viewers::{RtmpViewer, play_flv, play_hls};
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use livecart_media::pipeline::ladder::LadderConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,10 +54,29 @@ pub struct ServeArgs {
     /// Representation to play (default: the cheapest video).
     #[arg(long)]
     rep: Option<String>,
+    /// How the viewers play, one run per protocol and viewer count.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "dash")]
+    protocol: Vec<Protocol>,
+    /// RTMP playback URL for `--protocol rtmp` with `--clients-only`.
+    #[arg(long)]
+    rtmp_url: Option<String>,
     /// Run only the origin with its ingest, print their addresses, stop when stdin closes
     /// (what `--split` starts).
     #[arg(long, hide = true)]
     server_only: bool,
+}
+
+/// What a simulated viewer plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// LL-DASH: chunked segments, the MPD every 2 s.
+    Dash,
+    /// LL-HLS: parts and blocking playlist reloads.
+    Hls,
+    /// HTTP-FLV: one long response.
+    Flv,
+    /// RTMP playback, one ffmpeg per viewer.
+    Rtmp,
 }
 
 /// A 640x360 source passed through: the packager muxes, nothing is encoded.
@@ -119,6 +141,7 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
     let _stack;
     let _origin;
     let _publisher;
+    let mut rtmp_play = args.rtmp_url.clone();
     let (setup, target, server_pid) = if args.clients_only {
         let url = args.url.as_deref().context("--clients-only needs --url")?;
         let (addr, path) = cli.block_on(split_url(url))?;
@@ -137,6 +160,7 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
         let (child, rtmp, mpd) = cli.block_on(spawn_origin())?;
         let (addr, path) = cli.block_on(split_url(&mpd))?;
         _publisher = publish(&rtmp)?;
+        rtmp_play = Some(rtmp.replace(&format!("/live/{KEY}"), &format!("/live/{ROOM}")));
         let pid = child.pid();
         _origin = child;
         let target = Target {
@@ -155,6 +179,11 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
             anyhow::Ok((stack, addr))
         })?;
         _publisher = publish(&stack.rtmp_url())?;
+        rtmp_play = Some(
+            stack
+                .rtmp_url()
+                .replace(&format!("/live/{KEY}"), &format!("/live/{ROOM}")),
+        );
         _stack = stack;
         let path = format!("/media/{ROOM}/live.mpd");
         let target = Target {
@@ -168,9 +197,9 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
     let target = Arc::new(target);
     cli.block_on(wait_live(&target))?;
     println!(
-        "| setup | viewers | requests/s | segments/s | MB/s (kb/s per viewer) | MPD p50 / p99 | segment TTFB p50 / p99 | chunk ring → viewer p50 / p99 | 404 early | errors | skipped segs | CPU origin / viewers / media / softirq / machine (cores) | viewers per origin core (all / above idle) | target ≥ 5,000 |"
+        "| setup | protocol | viewers | requests/s | segments (HLS: parts)/s | MB/s (kb/s per viewer) | MPD (HLS: blocking reload) p50 / p99 | segment TTFB p50 / p99 | chunk ring → viewer p50 / p99 | 404 early | errors | skipped segs | CPU origin / viewers / media / softirq / machine (cores) | viewers per origin core (all / above idle) | target ≥ 5,000 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     // What the origin uses with the stream flowing and nobody watching.
     let split = server_pid.is_some();
     let idle = cli.block_on(async {
@@ -180,12 +209,22 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
     });
     eprintln!("origin idle, stream flowing: {idle:.3} cores");
     let mut ok = true;
-    for &n in &args.viewers {
-        cli.block_on(wait_quiet(quiet.min(Duration::from_secs(30))));
-        let (stats, cores) = cli.block_on(load(&target, n, args, server_pid))?;
-        ok &= report(&setup, n, stats, &cores, args.secs, split, idle);
-        // Let closed connections drain before the next run.
-        std::thread::sleep(Duration::from_secs(2));
+    for &protocol in &args.protocol {
+        for &n in &args.viewers {
+            cli.block_on(wait_quiet(quiet.min(Duration::from_secs(30))));
+            let (stats, cores) = if protocol == Protocol::Rtmp {
+                let url = rtmp_play
+                    .as_deref()
+                    .context("--protocol rtmp needs --rtmp-url")?;
+                cli.block_on(load_rtmp(url, n, args, server_pid))?
+            } else {
+                cli.block_on(load(&target, protocol, n, args, server_pid))?
+            };
+            let setup = format!("{setup} | {protocol:?}");
+            ok &= report(&setup, n, stats, &cores, args.secs, split, idle);
+            // Let closed connections drain before the next run.
+            std::thread::sleep(Duration::from_secs(2));
+        }
     }
     cli.shutdown_background();
     Ok(ok)
@@ -194,6 +233,7 @@ pub fn run(args: &ServeArgs, quiet: Duration) -> anyhow::Result<bool> {
 /// `n` viewers joining over the ramp, measured for `secs` after it (and 3 s more).
 async fn load(
     target: &Arc<Target>,
+    protocol: Protocol,
     n: usize,
     args: &ServeArgs,
     server_pid: Option<u32>,
@@ -208,7 +248,11 @@ async fn load(
             let delay = ramp.mul_f64(i as f64 / n.max(1) as f64);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                play(t, from, stop).await
+                match protocol {
+                    Protocol::Hls => play_hls(t, from, stop).await,
+                    Protocol::Flv => play_flv(t, from, stop).await,
+                    Protocol::Dash | Protocol::Rtmp => play(t, from, stop).await,
+                }
             })
         })
         .collect();
@@ -221,6 +265,38 @@ async fn load(
         total.merge(&t.await?);
     }
     Ok((total, cores))
+}
+
+/// `n` ffmpeg RTMP players started over the ramp, measured like [`load`]; a player that
+/// exits before the end counts as an error.
+async fn load_rtmp(
+    url: &str,
+    n: usize,
+    args: &ServeArgs,
+    server_pid: Option<u32>,
+) -> anyhow::Result<(Stats, Cores)> {
+    let start = Instant::now();
+    let ramp = Duration::from_secs(args.ramp);
+    let mut players = Vec::with_capacity(n);
+    for i in 0..n {
+        tokio::time::sleep_until((start + ramp.mul_f64(i as f64 / n.max(1) as f64)).into()).await;
+        players.push(RtmpViewer::start(url).context("starting ffmpeg as an RTMP player")?);
+    }
+    tokio::time::sleep_until((start + ramp + Duration::from_secs(3)).into()).await;
+    let cpu = CpuSpan::start(server_pid);
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    let cores = cpu.finish();
+    let alive = players
+        .iter_mut()
+        .map(RtmpViewer::alive)
+        .filter(|&a| a)
+        .count();
+    let stats = Stats {
+        connections: n as u64,
+        errors: (n - alive) as u64,
+        ..Stats::default()
+    };
+    Ok((stats, cores))
 }
 
 /// The origin's cores: the child process, or this process's `srv-*` threads.
