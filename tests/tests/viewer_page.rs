@@ -12,7 +12,9 @@
 //! - `viewer-likes.mjs`: 300 taps merged into few `like` messages; both viewers and the
 //!   room total reach +300; the tapper's count never goes backwards.
 //! - `viewer-coupon.mjs`: an unlocked coupon is claimed once; after a reload (same guest)
-//!   the second claim shows the server's "reached the limit".
+//!   the second claim shows the server's "reached the limit"; a flash sale is bought; a
+//!   second sale while it runs is listed under it with its countdown, shown on a tap, and
+//!   a late joiner sees both.
 //! - `viewer-reconnect.mjs`: a dropped socket and a 3.5 s outage are resumed without a
 //!   reload or a snapshot; the missed comments appear; the indicator shows only for the
 //!   outage.
@@ -121,6 +123,13 @@ fn coupon_claim_succeeds_once_then_hits_the_limit() {
         "{report:#}"
     );
     assert_eq!(report["claimed"], 1, "{report:#}");
+    // Two sales at once: both on the page, the second a tap away, both for a late joiner.
+    let late = &report["concurrent"]["lateJoiner"];
+    assert_eq!(
+        late["others"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
 }
 
 #[test]

@@ -1,8 +1,10 @@
 // viewer-commerce.js — what the room sells: product cards (styled by the viewer's A/B
 // variant or the host's style, one-click buy link, display/click analytics acks batched
 // every 2 s or 20 items, in server time, with the video's media time of the display), the
-// coupon banner with idempotent claims, and the flash sale with a countdown synced to
-// server time and idempotent buys.
+// coupon banner with idempotent claims, and the flash sales with countdowns synced to
+// server time and idempotent buys: sales may overlap, so the sale box shows one (the first
+// to start) and lists the other running ones under it (#sale-more), each with its own
+// countdown, a tap showing it.
 //
 // In sync with the video (issue 6): a card's WebSocket copy arrives about a second before
 // the video shows the host presenting it, so it only prefetches the card (data kept, DOM
@@ -85,7 +87,8 @@ export class Commerce {
         this.acks = [];
         this.ackTimer = null;
         this.coupons = new Map(); // id → {coupon, node, claimed, key}
-        this.sale = null; // {sale, key}
+        this.sales = new Map(); // sale id → {sale, key, bought}: every running sale
+        this.sale = null; // the entry of `sales` the sale box shows
         this.saleEls = {
             when: document.getElementById('sale-when'),
             stockLine: document.getElementById('sale-stock'),
@@ -97,6 +100,7 @@ export class Commerce {
             fill: document.getElementById('stock-fill'),
             buy: this.saleBox.querySelector('button.buy'),
             result: this.saleBox.querySelector('.buy-result'),
+            more: document.getElementById('sale-more'),
         };
         this.saleEls.buy.addEventListener('click', () => this.buy());
         trSlots(this.saleEls.stockLine, 'sale.left', { n: this.saleEls.stock });
@@ -159,7 +163,7 @@ export class Commerce {
         if (!product || !product.id) return;
         this.products.set(product.id, product);
         if (product.currency) this.currency = product.currency;
-        if (this.sale && this.sale.sale.product_id === product.id) this.renderSale();
+        if ([...this.sales.values()].some((e) => e.sale.product_id === product.id)) this.renderSale();
     }
 
     /** Keep a card's data and build its DOM (hidden, not in the page: the image starts
@@ -451,9 +455,19 @@ export class Commerce {
 
     // ---- flash sale ---------------------------------------------------------------------
 
+    /** Every running sale (the snapshot's list): each is kept, with its buy state if it
+     *  was already here; the one shown stays shown if it still runs. */
+    setSales(list) {
+        const ids = new Set((list || []).map((x) => x && x.id).filter(Boolean));
+        for (const id of [...this.sales.keys()]) if (!ids.has(id)) this.removeSale(id);
+        for (const sale of list || []) this.setSale(sale);
+    }
+
+    /** Add or update one running sale. The first one is shown in the sale box; others
+     *  start while it runs are listed under it, each with its countdown, a tap away. */
     setSale(sale) {
         if (!sale) {
-            this.clearSale();
+            for (const id of [...this.sales.keys()]) this.removeSale(id);
             return;
         }
         // The sale names its product (title, image, list price): a viewer who joined after
@@ -461,14 +475,24 @@ export class Commerce {
         if (sale.product && sale.product.id && !this.products.has(sale.product.id)) {
             this.products.set(sale.product.id, sale.product);
         }
-        if (!this.sale || this.sale.sale.id !== sale.id) {
-            this.sale = { sale, key: null, bought: false };
+        const entry = this.sales.get(sale.id);
+        if (entry) entry.sale = { ...entry.sale, ...sale };
+        else this.sales.set(sale.id, { sale, key: null, bought: false });
+        if (!this.sale) this.selectSale(sale.id);
+        else this.renderSale();
+    }
+
+    /** Show sale `id` in the sale box. */
+    selectSale(id) {
+        const entry = this.sales.get(id);
+        if (!entry) return;
+        if (this.sale !== entry) {
+            this.sale = entry;
             untr(this.saleEls.result);
             delete this.saleEls.result.dataset.ok;
-        } else {
-            this.sale.sale = sale;
         }
         this.saleBox.hidden = false;
+        this.saleBox.dataset.sale = id;
         this.renderSale();
     }
 
@@ -483,13 +507,14 @@ export class Commerce {
                 this.pendingSales.delete(sale.id);
                 this.moments.drop(waiting.key);
             }
-            if (this.sale && this.sale.sale.id === sale.id) this.clearSale();
+            this.removeSale(sale.id);
             return;
         }
         if (msg.event === 'stock') {
+            const entry = this.sales.get(sale.id);
             if (waiting) waiting.sale = { ...waiting.sale, ...sale };
-            else if (this.sale && this.sale.sale.id === sale.id) {
-                this.sale.sale = { ...this.sale.sale, ...sale };
+            else if (entry) {
+                entry.sale = { ...entry.sale, ...sale };
                 this.renderSale();
             }
             return;
@@ -498,8 +523,8 @@ export class Commerce {
             this.setSale(sale);
             return;
         }
-        if (this.sale && this.sale.sale.id === sale.id) {
-            if (source === 'ws') this.setSale({ ...this.sale.sale, ...sale });
+        if (this.sales.has(sale.id)) {
+            if (source === 'ws') this.setSale(sale);
             return;
         }
         const key = `sale:${sale.id}:start`;
@@ -514,29 +539,77 @@ export class Commerce {
                 const w = this.pendingSales.get(sale.id);
                 this.pendingSales.delete(sale.id);
                 // (A snapshot may have shown the running sale meanwhile: it is newer.)
-                if (w && !(this.sale && this.sale.sale.id === sale.id)) this.setSale(w.sale);
+                if (w && !this.sales.has(sale.id)) this.setSale(w.sale);
                 this.logTimed('flash_sale', sale.id, msg.media_ms, info);
             },
         });
     }
 
-    clearSale() {
-        this.sale = null;
-        this.saleBox.hidden = true;
+    /** Sale `id` is over: gone from the list; the box shows the next one, or hides. */
+    removeSale(id) {
+        const entry = this.sales.get(id);
+        if (!entry) return;
+        this.sales.delete(id);
+        if (this.sale === entry) {
+            this.sale = null;
+            const next = this.sales.keys().next();
+            if (!next.done) this.selectSale(next.value);
+            else {
+                this.saleBox.hidden = true;
+                delete this.saleBox.dataset.sale;
+            }
+        }
+        this.renderMore();
+    }
+
+    /** The title and price of sale `s`, in the viewer's currency. */
+    saleLabel(s) {
+        const p = this.products.get(s.product_id);
+        const currency = (p && p.currency) || this.currency;
+        return { p, currency, title: p ? p.title : s.product_id, price: formatPrice(s.price_cents, currency) };
     }
 
     renderSale() {
+        this.renderMore();
         if (!this.sale) return;
         const s = this.sale.sale;
-        const p = this.products.get(s.product_id);
-        const currency = (p && p.currency) || this.currency;
-        this.saleEls.title.textContent = p ? p.title : s.product_id;
-        this.saleEls.price.textContent = formatPrice(s.price_cents, currency);
+        const { p, currency, title, price } = this.saleLabel(s);
+        this.saleEls.title.textContent = title;
+        this.saleEls.price.textContent = price;
         this.saleEls.was.textContent = p && p.price_cents > s.price_cents ? formatPrice(p.price_cents, currency) : '';
         const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
         this.saleEls.stock.textContent = formatCount(left);
         this.saleEls.fill.style.width = `${s.stock ? Math.round((left / s.stock) * 100) : 0}%`;
         this.tick();
+    }
+
+    /** The other running sales, under the shown one: a button each (title, price,
+     *  countdown) that shows it. */
+    renderMore() {
+        const box = this.saleEls.more;
+        const others = [...this.sales.values()].filter((e) => e !== this.sale);
+        box.hidden = others.length === 0;
+        const want = others.map((e) => e.sale.id).join(' ');
+        if (box.dataset.ids !== want) {
+            box.dataset.ids = want;
+            box.replaceChildren(el('span', { class: 'sale-more-label' }),
+                ...others.map((e) => el('button', {
+                    type: 'button', class: 'sale-other', dataset: { sale: e.sale.id },
+                    onclick: () => this.selectSale(e.sale.id),
+                }, el('span', { class: 'sale-other-title', translate: 'no' }), ' ',
+                el('span', { class: 'sale-other-price' }), ' ', el('span', { class: 'countdown' }))));
+            tr(box.firstChild, 'sale.more');
+        }
+        const now = this.room.serverNow();
+        for (const b of box.querySelectorAll('button.sale-other')) {
+            const e = this.sales.get(b.dataset.sale);
+            if (!e) continue;
+            const { title, price } = this.saleLabel(e.sale);
+            b.querySelector('.sale-other-title').textContent = title;
+            b.querySelector('.sale-other-price').textContent = price;
+            const starts = e.sale.starts_ms && now < e.sale.starts_ms;
+            b.querySelector('.countdown').textContent = mmss((starts ? e.sale.starts_ms : e.sale.ends_ms) - now);
+        }
     }
 
     tick() {
@@ -549,6 +622,10 @@ export class Commerce {
                 this.renderCouponsBox();
             }
         }
+        for (const [id, e] of this.sales) {
+            if (e.sale.ends_ms && now >= e.sale.ends_ms) this.removeSale(id);
+        }
+        if (this.sales.size > 1) this.renderMore();
         if (!this.sale) return;
         const s = this.sale.sale;
         const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
@@ -558,10 +635,6 @@ export class Commerce {
             els.countdown.textContent = mmss(s.starts_ms - now);
             els.buy.disabled = true;
             setKey(els.buy, 'sale.soon');
-            return;
-        }
-        if (s.ends_ms && now >= s.ends_ms) {
-            this.clearSale();
             return;
         }
         setKey(els.when, 'sale.endsIn');
@@ -594,9 +667,12 @@ export class Commerce {
     }
 
     onBuyResult(msg) {
-        if (!this.sale || this.sale.sale.id !== msg.sale_id) return;
-        if (this.sale.key) this.room.settle(this.sale.key);
-        this.sale.key = null;
+        const entry = this.sales.get(msg.sale_id);
+        if (!entry) return;
+        if (entry.key) this.room.settle(entry.key);
+        entry.key = null;
+        // The result is said in the box while that sale is the one shown.
+        if (entry !== this.sale) return;
         const r = this.saleEls.result;
         r.dataset.ok = msg.ok ? 'true' : 'false';
         if (msg.ok) {

@@ -153,7 +153,8 @@ room.on('snapshot', (snap, { resumed }) => {
     chat.snapshot(snap.comments, { resumed });
     if (!resumed) chat.addSystemKey('chat.welcome', 'welcome');
     commerce.setCoupons(snap.coupons);
-    commerce.setSale(snap.flash_sale);
+    // Every running sale (`flash_sales`; older servers send the latest as `flash_sale`).
+    commerce.setSales(snap.flash_sales || (snap.flash_sale ? [snap.flash_sale] : []));
     if (snap.pinned) commerce.onPinned(snap.pinned);
 });
 room.on('comment', (m) => chat.addComment(m.comment));

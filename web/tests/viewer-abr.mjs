@@ -59,6 +59,11 @@ scenario('viewer-abr', async ({ args, browser, report, log }) => {
     const t = (await state()).currentTime;
     await waitInPage(page, (x) => document.querySelector('#player').currentTime > x + 3, t,
         { timeout: 10000, what: 'the video to keep playing on the weak network' });
+    // The switch itself costs latency (the top rung's segment in flight arrives slowly);
+    // dash.js then catches up on the lower rung: within 4 s of live again, not drifting.
+    report.weak.latencyAfterSwitch = await page.evaluate(() => window.__livecart.latency);
+    await waitInPage(page, () => window.__livecart.latency !== null && window.__livecart.latency < 4, null,
+        { timeout: 15000, what: 'the latency on the weak network to come back under 4 s' }).catch(() => null);
     Object.assign(report.weak, await state());
 
     await shape(20000, 10);

@@ -3,8 +3,9 @@
 // viewer's banner shows it; the claim succeeds once. After a rename and a reload (same guest identity,
 // kept in localStorage) claiming again fails with the server's "reached the limit" reason
 // shown on the coupon, and the coupon's claim count stays at one. Then a flash sale: its
-// countdown matches the server's end time, the viewer buys one, the stock shown goes down,
-// and the sale disappears when the merchant ends it.
+// countdown matches the server's end time, the viewer buys one, the stock shown goes down;
+// a second sale started while it runs is listed under it with its own countdown, a tap
+// shows it, a reload (a late joiner) gets both; each disappears when the merchant ends it.
 //
 //   node web/tests/viewer-coupon.mjs --base http://HOST:PORT --merchant-token T [--room demo]
 //        [--artifacts DIR] [--coupon c-1k]
@@ -114,6 +115,44 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
     assert(report.sale.buy.ok === 'true', `buy: ${JSON.stringify(report.sale.buy)}`);
     await waitInPage(page, () => document.querySelector('#sale .stock').textContent === '4', null,
         { timeout: 5000, what: 'the stock to go down to 4' });
+
+    // A second sale while the first runs: the first stays in the box, the second is listed
+    // under it with its own countdown; a tap shows it; a late joiner gets both.
+    const tee = await rest.get('/api/products/sku-tee');
+    const sale2 = await rest.post(`/api/rooms/${args.room}/flash-sales`, {
+        room_id: args.room, product_id: 'sku-tee', price_cents: 4900, stock: 3, per_user_limit: 1,
+        starts_ms: Date.now() - 500, ends_ms: Date.now() + 65_000,
+    });
+    const other = `#sale-more:not([hidden]) button.sale-other[data-sale="${sale2.id}"]`;
+    await page.waitForSelector(other, { timeout: 8000 });
+    const listed = async () => page.evaluate(() => ({
+        box: document.querySelector('#sale').dataset.sale,
+        title: document.querySelector('#sale-title').textContent,
+        others: [...document.querySelectorAll('#sale-more button.sale-other')].map((b) => ({
+            id: b.dataset.sale, title: b.querySelector('.sale-other-title').textContent,
+            countdown: b.querySelector('.countdown').textContent,
+        })),
+    }));
+    const both = await listed();
+    report.concurrent = { first: both };
+    assert(both.box === sale.id && both.title === cap.title, `the box left the running sale: ${JSON.stringify(both)}`);
+    assert(both.others.length === 1 && both.others[0].title === tee.title && /^01:0\d$/.test(both.others[0].countdown),
+        `the second sale is not listed with its countdown: ${JSON.stringify(both.others)}`);
+    await page.click(other);
+    const swapped = await listed();
+    report.concurrent.tapped = swapped;
+    assert(swapped.box === sale2.id && swapped.title === tee.title && swapped.others.map((o) => o.id).join() === sale.id,
+        `a tap on the second sale: ${JSON.stringify(swapped)}`);
+    await page.reload();
+    await page.waitForSelector('#sale-more:not([hidden]) button.sale-other', { timeout: 8000 });
+    const late = await listed();
+    report.concurrent.lateJoiner = late;
+    assert([late.box, ...late.others.map((o) => o.id)].sort().join() === [sale.id, sale2.id].sort().join(),
+        `a late joiner sees ${JSON.stringify(late)}`);
+    await rest.post(`/api/flash-sales/${sale2.id}/end`);
+    await waitInPage(page, (id) => document.querySelector('#sale').dataset.sale === id &&
+        document.querySelector('#sale-more').hidden, sale.id, { timeout: 8000, what: 'the first sale alone in the box' });
+
     await rest.post(`/api/flash-sales/${sale.id}/end`);
     await page.waitForSelector('#sale', { state: 'hidden', timeout: 8000 });
 

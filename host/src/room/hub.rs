@@ -48,6 +48,10 @@ impl Default for HistoryLimits {
 pub trait CommerceState: Send + Sync {
     fn coupons(&self, room: &str) -> Vec<serde_json::Value>;
     fn flash_sale(&self, room: &str, now_ms: u64) -> Option<serde_json::Value>;
+    /// Every sale running at `now_ms`, in start order (several may overlap).
+    fn flash_sales(&self, room: &str, now_ms: u64) -> Vec<serde_json::Value> {
+        self.flash_sale(room, now_ms).into_iter().collect()
+    }
 }
 
 struct Entry {
@@ -299,6 +303,7 @@ impl RoomHub {
             pinned: st.pinned.clone(),
             coupons: commerce.coupons(&self.id),
             flash_sale: commerce.flash_sale(&self.id, now),
+            flash_sales: commerce.flash_sales(&self.id, now),
             comments: st.comments.iter().cloned().collect(),
             server_ms: now,
         };

@@ -285,7 +285,10 @@ pub struct Snapshot {
     pub likes: u64,
     pub pinned: Option<CardView>,
     pub coupons: Vec<serde_json::Value>,
+    /// The latest-starting running sale (kept for clients that show one).
     pub flash_sale: Option<serde_json::Value>,
+    /// Every running sale, in start order.
+    pub flash_sales: Vec<serde_json::Value>,
     pub comments: Vec<CommentView>,
     pub server_ms: u64,
 }

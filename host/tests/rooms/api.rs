@@ -268,6 +268,34 @@ async fn rooms_products_coupons_and_sales_round_trip() {
         .await;
     let r = viewer.expect_type("buy_result").await;
     assert_eq!(r["ok"], true, "{r}");
+    // A second sale while the first runs: both are running, and a joiner sees both.
+    let (status, second) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{id}/flash-sales"),
+        json!({"product_id": "sku-cup", "price_cents": 2900, "stock": 3, "per_user_limit": 1, "starts_ms": 1, "ends_ms": livecart::store::now_ms() + 60_000}),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    let late = Client::join(&s, &id, None).await;
+    let snap = late
+        .seen
+        .iter()
+        .find(|v| v["type"] == "snapshot")
+        .cloned()
+        .expect("snapshot");
+    let ids: Vec<_> = snap["flash_sales"]
+        .as_array()
+        .expect("flash_sales")
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    assert_eq!(ids, [sale["id"].clone(), second["id"].clone()], "{snap}");
+    assert_eq!(
+        snap["flash_sale"]["id"], second["id"],
+        "the latest-starting one"
+    );
+    assert_eq!(snap["flash_sales"][0]["sold"], 1, "{snap}");
     let (status, ended) = api(
         &s,
         "POST",
