@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // console-basics.mjs — the merchant console end to end in headless Chromium against a
 // real `livecart serve`: a wrong token is refused with a clear message and the right one
-// accepted; a room is created and shows its OBS ingest URL and stream key; a product is
+// accepted; a room is created and shows its OBS ingest URL and stream key (and text on the
+// accent colour, primary buttons and the live badge, is at least 4.5:1); a product is
 // created (with FAQ and specs), edited, pushed and another deleted; a coupon is created,
 // edited and unlocked; a flash sale starts with a running countdown and is ended; the
 // analytics tab counts the push and its CSV export downloads with a header row; a 401
@@ -97,6 +98,27 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     const copied = await until(() => page.evaluate(() => navigator.clipboard.readText()), 'the copied stream key');
     check(copied === key, `the copy button copied ${JSON.stringify(copied)}`);
     step('OBS settings shown', { ingest, key: `${key.slice(0, 6)}…` });
+
+    // Text on the accent colour (primary buttons, the live badge) is readable: ≥ 4.5:1.
+    const low = await page.evaluate(() => {
+        const rgb = (c) => (/rgba?\(([^)]+)\)/.exec(c) || [, '0,0,0'])[1].split(/[ ,/]+/).map(Number);
+        const lum = (c) => {
+            const f = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+            const [r, g, b] = rgb(c);
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        return [...document.querySelectorAll('button.primary, .badge[data-status="live"], .badge.running')]
+            .filter((e) => e.offsetParent !== null && e.textContent.trim())
+            .map((e) => {
+                const st = getComputedStyle(e);
+                const [a, b] = [lum(st.color), lum(st.backgroundColor)].sort((x, y) => y - x);
+                return { text: e.textContent.trim(), ratio: +((a + 0.05) / (b + 0.05)).toFixed(2) };
+            });
+    });
+    check(low.length > 0, 'no primary button or live badge to check');
+    const bad = low.filter((c) => c.ratio < 4.5);
+    check(bad.length === 0, `text on the accent colour below 4.5:1: ${JSON.stringify(bad)}`);
+    report.accentContrast = low;
 
     // Rotate the key (confirmed) and go live.
     await page.click('#rotate-key');
