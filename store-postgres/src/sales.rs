@@ -197,6 +197,23 @@ impl SaleStore for PostgresStore {
         })
     }
 
+    fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError> {
+        let room_id = room_id.to_owned();
+        self.run(move |db| async move {
+            let rows = db
+                .query(
+                    &format!(
+                        "SELECT {SALE_COLS} FROM flash_sales
+                         WHERE room_id = $1 AND starts_ms <= $2 AND $2 < ends_ms
+                         ORDER BY starts_ms, seq"
+                    ),
+                    &[&room_id, &to_i64(now_ms)],
+                )
+                .await?;
+            Ok(rows.iter().map(sale_row).collect::<Result<_, _>>()?)
+        })
+    }
+
     fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError> {
         let room_id = room_id.to_owned();
         self.run(move |db| async move {

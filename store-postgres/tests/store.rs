@@ -283,6 +283,12 @@ fn buys_and_purchases_share_one_key_space() {
             s.active_flash_sale(&room.id, 10).unwrap().unwrap().id,
             sale.id
         );
+        let running = s.active_flash_sales(&room.id, 10).unwrap();
+        assert_eq!(
+            running.iter().map(|x| &x.id).collect::<Vec<_>>(),
+            [&sale.id]
+        );
+        assert!(s.active_flash_sales(&room.id, 1_000).unwrap().is_empty());
         let o = s.buy_flash_sale(&sale.id, "u1", 2, "b1", 10).unwrap();
         assert_eq!(o.amount_cents, 1000);
         assert!(

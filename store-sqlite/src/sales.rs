@@ -178,6 +178,17 @@ impl SaleStore for SqliteStore {
             .optional()?)
     }
 
+    fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SALE_COLS} FROM flash_sales
+             WHERE room_id = ?1 AND starts_ms <= ?2 AND ?2 < ends_ms
+             ORDER BY starts_ms, seq"
+        ))?;
+        let rows = stmt.query_map(params![room_id, to_i64(now_ms)], sale_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(

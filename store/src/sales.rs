@@ -196,6 +196,10 @@ pub trait SaleStore {
         now_ms: u64,
     ) -> Result<Option<FlashSale>, StoreError>;
 
+    /// Every flash sale of the room running at `now_ms`, in start order (creation order
+    /// among equals): the last is [`active_flash_sale`](Self::active_flash_sale)'s.
+    fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError>;
+
     /// A room's flash sales, past and future, in creation order.
     fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError>;
 

@@ -153,8 +153,8 @@ mod tests {
         fn coupons(&self, _: &str) -> Vec<serde_json::Value> {
             Vec::new()
         }
-        fn flash_sale(&self, _: &str, _: u64) -> Option<serde_json::Value> {
-            None
+        fn flash_sales(&self, _: &str, _: u64) -> Vec<serde_json::Value> {
+            Vec::new()
         }
     }
 

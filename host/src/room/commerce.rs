@@ -197,25 +197,10 @@ impl CommerceState for StoreCommerce {
             .collect()
     }
 
-    fn flash_sale(&self, room: &str, now_ms: u64) -> Option<serde_json::Value> {
-        self.0
-            .active_flash_sale(room, now_ms)
-            .ok()
-            .flatten()
-            .map(|s| sale_view(self.0.as_ref(), &s))
-    }
-
     fn flash_sales(&self, room: &str, now_ms: u64) -> Vec<serde_json::Value> {
-        let mut running: Vec<_> = self
-            .0
-            .flash_sales_of_room(room)
+        self.0
+            .active_flash_sales(room, now_ms)
             .unwrap_or_default()
-            .into_iter()
-            .filter(|s| s.starts_ms <= now_ms && now_ms < s.ends_ms)
-            .collect();
-        // Start order; creation order among equals (the store lists in creation order).
-        running.sort_by_key(|s| s.starts_ms);
-        running
             .iter()
             .map(|s| sale_view(self.0.as_ref(), s))
             .collect()

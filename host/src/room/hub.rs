@@ -47,11 +47,8 @@ impl Default for HistoryLimits {
 /// Commerce state that lives in the store, read when a snapshot is built.
 pub trait CommerceState: Send + Sync {
     fn coupons(&self, room: &str) -> Vec<serde_json::Value>;
-    fn flash_sale(&self, room: &str, now_ms: u64) -> Option<serde_json::Value>;
     /// Every sale running at `now_ms`, in start order (several may overlap).
-    fn flash_sales(&self, room: &str, now_ms: u64) -> Vec<serde_json::Value> {
-        self.flash_sale(room, now_ms).into_iter().collect()
-    }
+    fn flash_sales(&self, room: &str, now_ms: u64) -> Vec<serde_json::Value>;
 }
 
 struct Entry {
@@ -292,6 +289,7 @@ impl RoomHub {
 
     fn snapshot_locked(&self, st: &State, commerce: &dyn CommerceState) -> Arc<Frame> {
         let now = crate::store::now_ms();
+        let sales = commerce.flash_sales(&self.id, now);
         let snap = Snapshot {
             room: self.id.clone(),
             title: st.title.clone(),
@@ -302,8 +300,9 @@ impl RoomHub {
             likes: self.likes_total.load(Ordering::Relaxed) + st.remote_likes(),
             pinned: st.pinned.clone(),
             coupons: commerce.coupons(&self.id),
-            flash_sale: commerce.flash_sale(&self.id, now),
-            flash_sales: commerce.flash_sales(&self.id, now),
+            // The latest-starting sale is the last of the running ones.
+            flash_sale: sales.last().cloned(),
+            flash_sales: sales,
             comments: st.comments.iter().cloned().collect(),
             server_ms: now,
         };

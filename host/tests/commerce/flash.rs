@@ -132,6 +132,14 @@ fn each_buy_rule_fails_with_its_own_message() {
     assert_eq!(store.active_flash_sale(&room, 999).expect("before"), None);
     let active = store.active_flash_sale(&room, 2_000).expect("during");
     assert_eq!(active.map(|s| s.id), Some(sale.clone()));
+    let running = store.active_flash_sales(&room, 2_000).expect("during");
+    assert_eq!(running.iter().map(|s| &s.id).collect::<Vec<_>>(), [&sale]);
+    assert!(
+        store
+            .active_flash_sales(&room, 999)
+            .expect("before")
+            .is_empty()
+    );
     let ended = store
         .end_flash_sale(&sale, 3_000)
         .expect("end")

@@ -77,8 +77,8 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
         fn coupons(&self, _: &str) -> Vec<Value> {
             Vec::new()
         }
-        fn flash_sale(&self, _: &str, _: u64) -> Option<Value> {
-            None
+        fn flash_sales(&self, _: &str, _: u64) -> Vec<Value> {
+            Vec::new()
         }
     }
     let bus = Arc::new(livecart::room::bus::RoomBus::in_process());
