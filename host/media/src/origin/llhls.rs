@@ -18,12 +18,12 @@
 //!   and part, so a player switching rungs can ask for the right part at once.
 
 use super::routes::{HttpError, IMMUTABLE, Origin, bad_request, not_found, reply};
-use super::segments::mime;
+use super::segments::{self, mime};
 use crate::hub::TrackKind;
 use crate::package::bmff;
-use crate::package::ring::{Period, Track};
+use crate::package::ring::{Period, Segment, Track};
 use axum::http::StatusCode;
-use std::sync::Arc;
+use bytes::Bytes;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -243,27 +243,16 @@ pub(super) async fn part(
     n: u64,
     i: usize,
 ) -> Result<axum::response::Response, HttpError> {
-    let live = o.state.live(room).filter(|p| p.id == period);
-    if let Some(p) = live {
+    if let Some(p) = o.state.live(room).filter(|p| p.id == period) {
         let track = p
             .track(rep)
-            .ok_or_else(|| not_found("no such representation"))?
-            .clone();
-        if let Some(resp) = from_ring(&p, &track, n, i).await? {
-            return Ok(resp);
+            .ok_or_else(|| not_found("no such representation"))?;
+        if let Some(seg) = segments::live_segment(&p, track, n).await? {
+            let chunk = chunk(&seg, n, i, p.segment_duration * 2).await?;
+            return Ok(reply(chunk, mime(track.rendition.kind), IMMUTABLE));
         }
     }
-    let gone = |e| match e {
-        super::RecordError::NotFound => not_found("no such part"),
-        e => e.into(),
-    };
-    let rec = o.recordings.load_async(room, period).await.map_err(gone)?;
-    let kind = rec
-        .track(rep)
-        .ok_or_else(|| not_found("no such representation"))?
-        .kind;
-    let data = o.recordings.read_segment(room, period, rep, Some(n)).await;
-    let data = data.map_err(gone)?;
+    let (data, kind) = segments::recorded(o, room, period, rep, Some(n)).await?;
     let span = bmff::chunk_spans(&data)
         .into_iter()
         .nth(i)
@@ -271,38 +260,10 @@ pub(super) async fn part(
     Ok(reply(data.slice(span), mime(kind), IMMUTABLE))
 }
 
-/// The part from the live ring, waiting for it if it is about to come; `None` if the ring
-/// no longer has its segment (the recording may).
-async fn from_ring(
-    p: &Arc<Period>,
-    track: &Arc<Track>,
-    n: u64,
-    i: usize,
-) -> Result<Option<axum::response::Response>, HttpError> {
-    let kind = track.rendition.kind;
-    let deadline = Instant::now() + (p.segment_duration * 2).max(Duration::from_secs(2));
-    let mut added = track.watch();
-    let mut end = p.watch_end();
-    let seg = loop {
-        if let Some(seg) = track.segment(n) {
-            break seg;
-        }
-        let last = track.last().map_or(0, |s| s.number);
-        if n <= last {
-            return Ok(None);
-        }
-        if n > last + 1 || p.ended().is_some() {
-            return Err(not_found(format!("part {n}.{i} is not available yet")));
-        }
-        tokio::select! {
-            r = tokio::time::timeout_at(deadline, added.changed()) => {
-                if !matches!(r, Ok(Ok(()))) {
-                    return Err(not_found(format!("part {n}.{i} is not available yet")));
-                }
-            }
-            _ = end.changed() => {}
-        }
-    };
+/// Chunk `i` of a ring segment, waited for while the segment grows (up to `wait`); 404 if
+/// the segment completes without it or it is too far ahead.
+async fn chunk(seg: &Segment, n: u64, i: usize, wait: Duration) -> Result<Bytes, HttpError> {
+    let deadline = Instant::now() + wait;
     let mut rx = seg.watch();
     loop {
         let (chunk, complete, have) = {
@@ -310,18 +271,17 @@ async fn from_ring(
             (st.chunks.get(i).cloned(), st.complete, st.chunks.len())
         };
         if let Some(chunk) = chunk {
-            return Ok(Some(reply(chunk, mime(kind), IMMUTABLE)));
+            return Ok(chunk);
         }
         if complete {
             return Err(not_found(format!("segment {n} has only {have} parts")));
         }
-        if i > have + ADVANCE_PARTS {
-            return Err(not_found(format!("part {n}.{i} is not available yet")));
-        }
-        if !matches!(
-            tokio::time::timeout_at(deadline, rx.changed()).await,
-            Ok(Ok(()))
-        ) {
+        if i > have + ADVANCE_PARTS
+            || !matches!(
+                tokio::time::timeout_at(deadline, rx.changed()).await,
+                Ok(Ok(()))
+            )
+        {
             return Err(not_found(format!("part {n}.{i} is not available yet")));
         }
     }

@@ -6,7 +6,7 @@
 
 use super::routes::{HttpError, IMMUTABLE, Origin, SHORT, not_found, reply};
 use crate::hub::TrackKind;
-use crate::package::ring::{Period, Segment, SegmentState};
+use crate::package::ring::{Period, Segment, SegmentState, Track};
 use bytes::Bytes;
 use futures_util::Stream;
 use std::io;
@@ -55,40 +55,49 @@ pub(super) async fn segment(
     if let Some(p) = live(o, room, period) {
         let track = p
             .track(rep)
-            .ok_or_else(|| not_found("no such representation"))?
-            .clone();
-        let kind = track.rendition.kind;
-        let stall = stall_timeout(&p);
-        // Subscribe before looking, so an arrival in between is not missed.
-        let mut added = track.watch();
-        if let Some(seg) = track.segment(n) {
-            return Ok(serve(seg, kind, stall));
+            .ok_or_else(|| not_found("no such representation"))?;
+        if let Some(seg) = live_segment(&p, track, n).await? {
+            return Ok(serve(seg, track.rendition.kind, stall_timeout(&p)));
         }
-        let last = track.last().map_or(0, |s| s.number);
-        if n == last + 1 && p.ended().is_none() {
-            let deadline = Instant::now() + p.segment_duration * 2;
-            let mut end = p.watch_end();
-            loop {
-                tokio::select! {
-                    r = tokio::time::timeout_at(deadline, added.changed()) => {
-                        if !matches!(r, Ok(Ok(()))) {
-                            break;
-                        }
-                        if let Some(seg) = track.segment(n) {
-                            return Ok(serve(seg, kind, stall));
-                        }
-                    }
-                    _ = end.changed() => break,
-                }
-            }
-            return Err(not_found(format!("segment {n} is not available yet")));
-        }
-        if n > last {
-            return Err(not_found(format!("segment {n} is not available yet")));
-        }
-        // Older than the ring (or a hole in it): the recording has it, if anyone does.
     }
     from_disk(o, room, period, rep, Some(n)).await
+}
+
+/// Segment `n` of a live track: from the ring, or, if it is the next one, once it starts
+/// (waited for up to two segment durations, 404 then). `None`: older than the ring, or a
+/// hole in it (the recording has it, if anyone does).
+pub(super) async fn live_segment(
+    p: &Period,
+    track: &Track,
+    n: u64,
+) -> Result<Option<Arc<Segment>>, HttpError> {
+    // Subscribe before looking, so an arrival in between is not missed.
+    let mut added = track.watch();
+    if let Some(seg) = track.segment(n) {
+        return Ok(Some(seg));
+    }
+    let last = track.last().map_or(0, |s| s.number);
+    if n <= last {
+        return Ok(None);
+    }
+    if n == last + 1 && p.ended().is_none() {
+        let deadline = Instant::now() + p.segment_duration * 2;
+        let mut end = p.watch_end();
+        loop {
+            tokio::select! {
+                r = tokio::time::timeout_at(deadline, added.changed()) => {
+                    if !matches!(r, Ok(Ok(()))) {
+                        break;
+                    }
+                    if let Some(seg) = track.segment(n) {
+                        return Ok(Some(seg));
+                    }
+                }
+                _ = end.changed() => break,
+            }
+        }
+    }
+    Err(not_found(format!("segment {n} is not available yet")))
 }
 
 /// A recorded segment by its start time (replay MPDs of recordings with holes).
@@ -120,6 +129,18 @@ async fn from_disk(
     rep: &str,
     n: Option<u64>,
 ) -> Result<axum::response::Response, HttpError> {
+    let (data, kind) = recorded(o, room, period, rep, n).await?;
+    Ok(reply(data, mime(kind), IMMUTABLE))
+}
+
+/// A recorded segment (`None`: the init segment) and its track's kind.
+pub(super) async fn recorded(
+    o: &Origin,
+    room: &str,
+    period: &str,
+    rep: &str,
+    n: Option<u64>,
+) -> Result<(Bytes, TrackKind), HttpError> {
     let rec = o
         .recordings
         .load_async(room, period)
@@ -128,9 +149,10 @@ async fn from_disk(
             super::RecordError::NotFound => not_found("no such period"),
             e => e.into(),
         })?;
-    let track = rec
+    let kind = rec
         .track(rep)
-        .ok_or_else(|| not_found("no such representation"))?;
+        .ok_or_else(|| not_found("no such representation"))?
+        .kind;
     let data = o
         .recordings
         .read_segment(room, period, rep, n)
@@ -139,7 +161,7 @@ async fn from_disk(
             super::RecordError::NotFound => not_found("no such segment"),
             e => e.into(),
         })?;
-    Ok(reply(data, mime(track.kind), IMMUTABLE))
+    Ok((data, kind))
 }
 
 /// How long a growing segment may go without a new chunk before we give up on it.
