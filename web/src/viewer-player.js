@@ -16,37 +16,26 @@ import { EVENT_SCHEME, decodeTimedEvent, periodStartS } from './viewer-sync.js';
 const RETRY_MS = 3000;
 const ENDED_RETRY_MS = 5000;
 
-let dashLoading = null;
-/** Load dash.js once (a classic script that defines the global `dashjs`). */
-export function loadDash() {
-    if (window.dashjs) return Promise.resolve(window.dashjs);
-    if (!dashLoading) {
-        dashLoading = new Promise((resolve, reject) => {
+const loading = new Map(); // script URL → promise of its global
+/** Load a classic script once and resolve with the global it defines (`name`). */
+function loadScript(src, name) {
+    if (window[name]) return Promise.resolve(window[name]);
+    if (!loading.has(src)) {
+        loading.set(src, new Promise((resolve, reject) => {
             const s = document.createElement('script');
-            s.src = '/assets/dash.all.min.js';
-            s.onload = () => resolve(window.dashjs);
-            s.onerror = () => { dashLoading = null; reject(new Error('dash.js failed to load')); };
+            s.src = src;
+            s.onload = () => resolve(window[name]);
+            s.onerror = () => { loading.delete(src); reject(new Error(`${src} failed to load`)); };
             document.head.append(s);
-        });
+        }));
     }
-    return dashLoading;
+    return loading.get(src);
 }
 
-let hlsLoading = null;
-/** Load hls.js once (a classic script that defines the global `Hls`). */
-export function loadHls() {
-    if (window.Hls) return Promise.resolve(window.Hls);
-    if (!hlsLoading) {
-        hlsLoading = new Promise((resolve, reject) => {
-            const s = document.createElement('script');
-            s.src = '/assets/hls.min.js';
-            s.onload = () => resolve(window.Hls);
-            s.onerror = () => { hlsLoading = null; reject(new Error('hls.js failed to load')); };
-            document.head.append(s);
-        });
-    }
-    return hlsLoading;
-}
+/** dash.js (the global `dashjs`). */
+export const loadDash = () => loadScript('/assets/dash.all.min.js', 'dashjs');
+/** hls.js (the global `Hls`). */
+export const loadHls = () => loadScript('/assets/hls.min.js', 'Hls');
 
 /** Which engine this browser can use: 'dash', 'hlsjs' (with MSE, when `preferred` is
  *  'hls'), 'hls' (native) or null. */
