@@ -230,7 +230,9 @@ export class Player extends Emitter {
         this.teardown();
         this.setState('loading');
         // No worker: the page's CSP allows scripts from this origin only (no blob: workers).
-        const hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 30 });
+        // hls.js plays at 1× from wherever its first part put it (which depends on the moment
+        // the viewer joins: up to a segment behind its target); up to 1.5× it catches up.
+        const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, enableWorker: false, backBufferLength: 30 });
         hls.on(Hls.Events.ERROR, (_, data) => {
             if (!data || !data.fatal) return;
             this.errors.push(`${data.type} ${data.details}`);
