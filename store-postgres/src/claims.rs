@@ -11,7 +11,8 @@ use tokio_postgres::{GenericClient, Row};
 
 pub(crate) const COUPON_COLS: &str =
     "id, merchant_id, room_id, title, discount_cents, quota, claimed,
-    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only";
+    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only,
+    min_spend_cents";
 
 pub(crate) fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
     Ok(Coupon {
@@ -28,6 +29,7 @@ pub(crate) fn coupon_row(r: &Row) -> Result<Coupon, tokio_postgres::Error> {
         unlocked: r.try_get(10)?,
         created_ms: u64_at(r, 11)?,
         signed_in_only: r.try_get(12)?,
+        min_spend_cents: u64_at(r, 13)?,
     })
 }
 
@@ -81,9 +83,9 @@ impl CouponStore for PostgresStore {
                                 "INSERT INTO coupons (id, merchant_id, room_id, title,
                                      discount_cents, quota, claimed, per_user_limit,
                                      valid_from_ms, valid_until_ms, unlocked, created_ms, deleted,
-                                     signed_in_only)
+                                     signed_in_only, min_spend_cents)
                                  VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, FALSE,
-                                     $12)
+                                     $12, $13)
                                  RETURNING {COUPON_COLS}"
                             ),
                             &[
@@ -99,6 +101,7 @@ impl CouponStore for PostgresStore {
                                 &c.unlocked,
                                 &to_i64(now_ms()),
                                 &c.signed_in_only,
+                                &to_i64(c.min_spend_cents),
                             ],
                         )
                         .await?;
@@ -178,7 +181,8 @@ impl CouponStore for PostgresStore {
                     &format!(
                         "UPDATE coupons SET room_id = $2, title = $3, discount_cents = $4,
                              quota = $5, per_user_limit = $6, valid_from_ms = $7,
-                             valid_until_ms = $8, unlocked = $9, signed_in_only = $10
+                             valid_until_ms = $8, unlocked = $9, signed_in_only = $10,
+                             min_spend_cents = $11
                          WHERE id = $1 RETURNING {COUPON_COLS}"
                     ),
                     &[
@@ -192,6 +196,7 @@ impl CouponStore for PostgresStore {
                         &to_i64(c.valid_until_ms),
                         &c.unlocked,
                         &c.signed_in_only,
+                        &to_i64(c.min_spend_cents),
                     ],
                 )
                 .await?;

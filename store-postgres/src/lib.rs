@@ -27,6 +27,7 @@
 //! lets several nodes start at once.
 
 mod analytics;
+mod bag;
 mod buy_batch;
 mod claim_batch;
 mod claims;
@@ -47,6 +48,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_plugin_limits.sql")),
     (3, include_str!("../migrations/0003_plugin_logs.sql")),
     (4, include_str!("../migrations/0004_signed_in_only.sql")),
+    (5, include_str!("../migrations/0005_room_products.sql")),
+    (6, include_str!("../migrations/0006_min_spend.sql")),
 ];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.

@@ -179,10 +179,10 @@ impl RoomStore for PostgresStore {
     }
 }
 
-const PRODUCT_COLS: &str =
+pub(crate) const PRODUCT_COLS: &str =
     "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs";
 
-fn product_row(r: &Row) -> Result<Product, tokio_postgres::Error> {
+pub(crate) fn product_row(r: &Row) -> Result<Product, tokio_postgres::Error> {
     let faq: String = r.try_get(8)?;
     let specs: String = r.try_get(9)?;
     Ok(Product {

@@ -178,6 +178,33 @@ fn rooms_products_and_coupons_keep_their_contract() {
                 .quota,
             5
         );
+        // 满减: a minimum spend is kept and updated; one not above the discount is refused.
+        let spend = |min| NewCoupon {
+            min_spend_cents: min,
+            ..coupon(5, 1)
+        };
+        assert_eq!(
+            s.update_coupon("m1", "c-1", &spend(19_900))
+                .unwrap()
+                .unwrap()
+                .min_spend_cents,
+            19_900
+        );
+        assert_eq!(s.coupon("c-1").unwrap().unwrap().min_spend_cents, 19_900);
+        for bad in [1000, 500] {
+            match s.update_coupon("m1", "c-1", &spend(bad)) {
+                Err(StoreError::Invalid(msg)) => assert!(msg.contains("min_spend_cents"), "{msg}"),
+                other => panic!("min spend {bad}: {other:?}"),
+            }
+        }
+        let fresh = s.create_coupon("m1", &spend(5000)).unwrap();
+        assert_eq!(fresh.min_spend_cents, 5000);
+        assert_eq!(
+            s.create_coupon("m1", &coupon(1, 1))
+                .unwrap()
+                .min_spend_cents,
+            0
+        );
         assert!(s.delete_coupon("m1", "c-1").unwrap());
         assert!(s.coupon("c-1").unwrap().is_none());
     });
@@ -474,7 +501,7 @@ fn migrations_are_recorded_once_across_nodes() {
             .collect()
     });
     // Every migration applied, each once (a second run would have failed on CREATE TABLE).
-    assert_eq!(stores[0].schema_version().unwrap(), 4);
+    assert_eq!(stores[0].schema_version().unwrap(), 6);
 }
 
 #[test]
@@ -674,5 +701,82 @@ fn offers_for_signed_in_viewers_refuse_guests_in_both_engines() {
             .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
             .collect();
         assert_eq!(codes, ["sign_in_required", "ok"]);
+    });
+}
+
+#[test]
+fn a_room_bag_keeps_its_order_skips_deleted_products_and_refuses_bad_lists() {
+    both("bag", |s| {
+        let (m, _) = s.create_merchant("Shop").unwrap();
+        let (other, _) = s.create_merchant("Other").unwrap();
+        let room = s.create_room(&m.id, "Live").unwrap();
+        for id in ["tee", "cap", "mug"] {
+            let p = Product {
+                id: id.into(),
+                title: format!("{id} title"),
+                price_cents: 4900,
+                currency: "CNY".into(),
+                stock: 7,
+                ..Product::default()
+            };
+            s.upsert_product(&m.id, &p).unwrap();
+        }
+        s.upsert_product(
+            &other.id,
+            &Product {
+                id: "theirs".into(),
+                title: "not yours".into(),
+                ..Product::default()
+            },
+        )
+        .unwrap();
+        assert!(s.bag(&room.id).unwrap().is_empty());
+        let ids = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        let order = |s: &dyn Store| {
+            s.bag(&room.id)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect::<Vec<_>>()
+        };
+        s.set_bag(&room.id, &ids(&["mug", "tee"])).unwrap();
+        assert_eq!(order(&*s), ["mug", "tee"]);
+        let bag = s.bag(&room.id).unwrap();
+        assert_eq!((bag[0].title.as_str(), bag[0].stock), ("mug title", 7));
+        // Replaced whole, in the new order.
+        s.set_bag(&room.id, &ids(&["cap", "mug", "tee"])).unwrap();
+        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
+        // A deleted product leaves the bag; revived, it is back in its place.
+        assert!(s.delete_product(&m.id, "mug").unwrap());
+        assert_eq!(order(&*s), ["cap", "tee"]);
+        s.upsert_product(
+            &m.id,
+            &Product {
+                id: "mug".into(),
+                title: "mug again".into(),
+                ..Product::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
+        // Bad lists are refused and change nothing.
+        for (bad, why) in [
+            (ids(&["tee", "tee"]), "listed twice"),
+            (ids(&["tee", "nope"]), "unknown product nope"),
+            (ids(&["theirs"]), "unknown product theirs"),
+        ] {
+            match s.set_bag(&room.id, &bad) {
+                Err(StoreError::Invalid(msg)) => assert!(msg.contains(why), "{msg}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
+        assert!(matches!(
+            s.set_bag("r_nope", &ids(&["tee"])),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(s.bag("r_nope").unwrap().is_empty());
+        s.set_bag(&room.id, &[]).unwrap();
+        assert!(s.bag(&room.id).unwrap().is_empty());
     });
 }

@@ -9,7 +9,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 pub(super) const COUPON_COLS: &str =
     "id, merchant_id, room_id, title, discount_cents, quota, claimed,
-    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only";
+    per_user_limit, valid_from_ms, valid_until_ms, unlocked, created_ms, signed_in_only,
+    min_spend_cents";
 
 pub(super) fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
     Ok(Coupon {
@@ -26,6 +27,7 @@ pub(super) fn coupon_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Coupon> {
         unlocked: r.get(10)?,
         created_ms: to_u64(r.get(11)?),
         signed_in_only: r.get(12)?,
+        min_spend_cents: to_u64(r.get(13)?),
     })
 }
 
@@ -47,8 +49,8 @@ impl CouponStore for SqliteStore {
             self.conn()?.execute(
                 "INSERT INTO coupons (id, merchant_id, room_id, title, discount_cents, quota,
                      claimed, per_user_limit, valid_from_ms, valid_until_ms, unlocked,
-                     created_ms, deleted, signed_in_only)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, 0, ?12)",
+                     created_ms, deleted, signed_in_only, min_spend_cents)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13)",
                 params![
                     id,
                     merchant_id,
@@ -61,7 +63,8 @@ impl CouponStore for SqliteStore {
                     to_i64(c.valid_until_ms),
                     c.unlocked,
                     now,
-                    c.signed_in_only
+                    c.signed_in_only,
+                    to_i64(c.min_spend_cents)
                 ],
             )?;
             Ok(id)
@@ -132,7 +135,7 @@ impl CouponStore for SqliteStore {
         tx.execute(
             "UPDATE coupons SET room_id = ?2, title = ?3, discount_cents = ?4, quota = ?5,
                  per_user_limit = ?6, valid_from_ms = ?7, valid_until_ms = ?8, unlocked = ?9,
-                 signed_in_only = ?10
+                 signed_in_only = ?10, min_spend_cents = ?11
              WHERE id = ?1",
             params![
                 id,
@@ -144,7 +147,8 @@ impl CouponStore for SqliteStore {
                 to_i64(c.valid_from_ms),
                 to_i64(c.valid_until_ms),
                 c.unlocked,
-                c.signed_in_only
+                c.signed_in_only,
+                to_i64(c.min_spend_cents)
             ],
         )?;
         tx.commit()?;

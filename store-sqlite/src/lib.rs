@@ -5,6 +5,7 @@
 //! domain's queries live in their own module, in `impl … for SqliteStore` blocks.
 
 mod analytics;
+mod bag;
 mod buys;
 mod claims;
 mod coupons;
@@ -257,6 +258,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE coupons ADD COLUMN signed_in_only INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE flash_sales ADD COLUMN signed_in_only INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 8: each room's product bag (小黄车), in the merchant's order.
+    r#"
+    CREATE TABLE room_products (
+        room_id    TEXT NOT NULL,
+        position   INTEGER NOT NULL,
+        product_id TEXT NOT NULL,
+        PRIMARY KEY (room_id, position)
+    ) WITHOUT ROWID;
+    "#,
+    // 9: coupons with a minimum spend (满减: ¥20 off orders of ¥199 or more); 0: any order.
+    r#"
+    ALTER TABLE coupons ADD COLUMN min_spend_cents INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

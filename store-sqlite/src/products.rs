@@ -8,10 +8,10 @@ use livecart_store::util::{now_ms, random_id, to_i64, to_u32, to_u64};
 use livecart_store::{CatalogStore, Product, ProductRecord, StoreError};
 use rusqlite::{OptionalExtension, params};
 
-const PRODUCT_COLS: &str =
+pub(crate) const PRODUCT_COLS: &str =
     "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs";
 
-fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
+pub(crate) fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     let faq: String = r.get(8)?;
     let specs: String = r.get(9)?;
     Ok(Product {

@@ -25,6 +25,9 @@ pub struct Coupon {
     pub room_id: Option<String>,
     pub title: String,
     pub discount_cents: u64,
+    /// The order total from which it applies (满减: "满199减20" is ¥20 off orders of ¥199
+    /// or more); 0: any order.
+    pub min_spend_cents: u64,
     /// How many claims in total.
     pub quota: u32,
     /// How many claims so far (equals the number of claim rows).
@@ -53,6 +56,10 @@ pub struct NewCoupon {
     pub room_id: Option<String>,
     pub title: String,
     pub discount_cents: u64,
+    /// The order total from which it applies (see [`Coupon::min_spend_cents`]); 0 (the
+    /// default): any order. Must exceed `discount_cents` when set.
+    #[serde(default)]
+    pub min_spend_cents: u64,
     /// At least 1.
     pub quota: u32,
     /// At least 1; defaults to 1.
@@ -82,6 +89,7 @@ impl Default for NewCoupon {
             room_id: None,
             title: String::new(),
             discount_cents: 0,
+            min_spend_cents: 0,
             quota: 1,
             per_user_limit: 1,
             valid_from_ms: 0,
@@ -103,6 +111,12 @@ impl NewCoupon {
         if self.per_user_limit == 0 {
             return Err(StoreError::Invalid(
                 "coupon per_user_limit must be at least 1".into(),
+            ));
+        }
+        if self.min_spend_cents != 0 && self.min_spend_cents <= self.discount_cents {
+            return Err(StoreError::Invalid(
+                "coupon min_spend_cents must be more than its discount_cents (or 0 for any order)"
+                    .into(),
             ));
         }
         if self.valid_until_ms != 0 && self.valid_until_ms <= self.valid_from_ms {

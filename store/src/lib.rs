@@ -4,7 +4,7 @@
 //! host; the host holds an `Arc<dyn Store>` and does not know which one it has.
 //!
 //! Each concern is one object-safe trait that documents its contract: [`MerchantStore`],
-//! [`RoomStore`], [`CatalogStore`], [`CouponStore`], [`SaleStore`], [`AnalyticsStore`],
+//! [`RoomStore`], [`CatalogStore`], [`BagStore`], [`CouponStore`], [`SaleStore`], [`AnalyticsStore`],
 //! [`SyncStore`] and [`PluginStore`] (which includes the plugin [`KvBackend`]). [`Store`]
 //! is all of them; `use livecart_store::prelude::*` brings the traits into scope.
 //!
@@ -20,6 +20,7 @@
 //! engines share live here ([`util`], [`NewCoupon::validate`], [`NewFlashSale::validate`]).
 
 mod analytics;
+mod bag;
 mod buys;
 mod catalog;
 mod claims;
@@ -36,6 +37,7 @@ pub use analytics::{
     Ack, AnalyticsStore, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv, ratio,
     rfc3339_utc,
 };
+pub use bag::{BagStore, MAX_BAG_PRODUCTS, check_bag};
 pub use buys::BuyRequest;
 pub use catalog::{Faq, Product};
 pub use claims::{ClaimRequest, OfferedIn};
@@ -55,7 +57,7 @@ pub use util::{now_ms, random_hex};
 /// always callable).
 pub mod prelude {
     pub use super::{
-        AnalyticsStore, CatalogStore, CouponStore, KvBackend, MerchantStore, PluginStore,
+        AnalyticsStore, BagStore, CatalogStore, CouponStore, KvBackend, MerchantStore, PluginStore,
         RoomStore, SaleStore, Store, SyncStore,
     };
 }
@@ -66,6 +68,7 @@ pub trait Store:
     MerchantStore
     + RoomStore
     + CatalogStore
+    + BagStore
     + CouponStore
     + SaleStore
     + AnalyticsStore
@@ -80,6 +83,7 @@ impl<T> Store for T where
     T: MerchantStore
         + RoomStore
         + CatalogStore
+        + BagStore
         + CouponStore
         + SaleStore
         + AnalyticsStore

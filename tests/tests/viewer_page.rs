@@ -213,15 +213,40 @@ fn viewer_layouts_fit_phones_and_desktops() {
 }
 
 #[test]
+fn product_bag_lists_the_live_and_marks_the_presented_product() {
+    let _one = browser::one_at_a_time();
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-bag.mjs", &server, &[]);
+    assert_eq!(report["hiddenWhenEmpty"], true, "{report:#}");
+    assert_eq!(report["buttonLabel"], "本场商品 2 件", "{report:#}");
+    assert_eq!(
+        report["listed"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+    assert_eq!(report["presenting"][0]["id"], "sku-tee", "{report:#}");
+    assert_eq!(report["presenting"][0]["badge"], "讲解中", "{report:#}");
+    assert_eq!(report["card"]["acked"], false, "{report:#}");
+    for shot in [
+        "viewer-bag.png",
+        "viewer-bag-presenting.png",
+        "viewer-bag-card.png",
+    ] {
+        assert!(browser::artifacts().join(shot).exists(), "{shot} missing");
+    }
+}
+
+#[test]
 fn viewer_speaks_one_language_in_every_state() {
     let _one = browser::one_at_a_time();
     let server = Serve::start(&[]);
     let (report, _) = scenario("viewer-states.mjs", &server, &[]);
     assert_eq!(report["violations"], json!([]), "{report:#}");
-    assert_eq!(number(&report, "/screenshots"), 36.0, "{report:#}");
+    assert_eq!(number(&report, "/screenshots"), 42.0, "{report:#}");
     assert_eq!(report["afterReload"], "zh-CN", "{report:#}");
+    assert_eq!(report["minSpend"]["zh-CN"], "满199减20", "{report:#}");
     for lang in ["zh-CN", "en"] {
-        for state in ["idle", "live", "coupon", "sale", "card", "muted"] {
+        for state in ["idle", "live", "coupon", "sale", "card", "bag", "muted"] {
             for view in ["phone-portrait", "phone-landscape", "desktop"] {
                 let shot = format!("viewer-states/{lang}/{state}-{view}.png");
                 assert!(browser::artifacts().join(&shot).exists(), "{shot} missing");

@@ -1,13 +1,15 @@
 // console-catalog.js — the Products tab: the merchant's product table, the create/edit
 // form (title, price, currency, image and buy URLs, stock, description, FAQ pairs, spec
-// pairs), delete with confirmation, and "Push now" of a product card into the room.
+// pairs), delete with confirmation, "Push now" of a product card into the room, and which
+// products the room's live sells (its product bag, 小黄车: a checkbox per product, saved at
+// once, in the order they were added).
 //
 // Test hooks: #product-new, #products tbody tr[data-product] (its button.push, button.edit,
-// button.delete, .push-state), #product-form (#p-title, #p-id, #p-price, #p-currency,
+// button.delete, .push-state, input.in-bag), #bag-summary, #product-form (#p-title, #p-id, #p-price, #p-currency,
 // #p-stock, #p-image, #p-buy, #p-description, #p-faq-add, #p-specs-add, .pair inputs,
 // .form-error), #products-error, #push-style, #push-duration.
 
-import { post, put, del, seg } from './console-api.js';
+import { get, post, put, del, seg } from './console-api.js';
 import {
     $, $$, FieldError, acting, clearError, confirmDialog, count, fill, h, money, moneyValue,
     parseCount, parseMoney, showError, submitting, toast,
@@ -17,6 +19,9 @@ import { currentRoom, idleWarning, loadProducts, on, state } from './console-sta
 /** The product being edited, or null when the form creates one. */
 let editing = null;
 const lastPush = new Map(); // product id → time of this session's last push
+/** The selected room's bag: product ids in order (null until loaded). */
+let bag = null;
+let bagRoom = null;
 
 // ---- table ------------------------------------------------------------------------------
 
@@ -41,6 +46,14 @@ function renderTable() {
             h('td', { class: 'num' }, money(p.price_cents, p.currency)),
             h('td', { class: 'num' }, count(p.stock)),
             h('td', {}, h('code', { class: 'nowrap' }, p.id)),
+            h('td', { class: 'bag-cell' }, h('input', {
+                type: 'checkbox',
+                class: 'in-bag',
+                checked: !!bag && bag.includes(p.id),
+                disabled: !bag,
+                'aria-label': `Sell “${p.title}” in this live`,
+                onchange: (e) => toggleBag(e.currentTarget, p),
+            })),
             h('td', { class: 'actions' },
                 h('span', { class: 'push-state muted small' }, pushed ? `pushed ${pushed}` : ''),
                 h('button', { type: 'button', class: 'push primary small', onclick: (e) => push(e.currentTarget, p) }, 'Push now'),
@@ -48,6 +61,43 @@ function renderTable() {
                 h('button', { type: 'button', class: 'delete danger-ghost small', onclick: (e) => remove(e.currentTarget, p) }, 'Delete')));
     }));
     $('#products-empty').hidden = state.products.length > 0;
+    renderBagSummary();
+}
+
+function renderBagSummary() {
+    const r = currentRoom();
+    const n = bag ? bag.filter((id) => state.products.some((p) => p.id === id)).length : null;
+    $('#bag-summary').textContent = n === null ? ''
+        : n === 0 ? `Viewers of “${r ? r.title : state.room}” see no product bag: tick the products this live sells.`
+            : `${count(n)} ${n === 1 ? 'product' : 'products'} in the bag of “${r ? r.title : state.room}”: viewers see ${n === 1 ? 'it' : 'them'} under the bag button.`;
+}
+
+async function loadBag() {
+    const id = state.room;
+    if (!id) return;
+    const r = await get(`/api/rooms/${seg(id)}/products`);
+    if (id !== state.room) return;
+    bag = r.products.map((p) => p.id);
+    bagRoom = id;
+    renderTable();
+}
+
+async function toggleBag(input, p) {
+    if (!bag) return;
+    const adding = input.checked;
+    const want = adding ? [...bag.filter((id) => id !== p.id), p.id] : bag.filter((id) => id !== p.id);
+    input.disabled = true;
+    try {
+        const r = await put(`/api/rooms/${seg(state.room)}/products`, { product_ids: want });
+        bag = r.products.map((x) => x.id);
+        clearError($('#products-error'));
+        toast(adding ? `“${p.title}” is in this live's product bag` : `“${p.title}” left this live's product bag`);
+    } catch (e) {
+        input.checked = !adding;
+        showError($('#products-error'), e);
+    } finally {
+        renderTable();
+    }
 }
 
 async function reload() {
@@ -213,8 +263,10 @@ export function init() {
 }
 
 export function show() {
+    if (bagRoom !== state.room) bag = null;
     renderTable();
     reload();
+    loadBag().catch((e) => showError($('#products-error'), e));
 }
 
 export function hide() {}

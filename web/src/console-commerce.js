@@ -2,7 +2,7 @@
 // delete, unlock; quota and claims), and the selected room's flash sales (start one now;
 // live sold/stock and a countdown on the server's clock, refreshed every 2 s; end now).
 //
-// Test hooks: #coupon-new, #coupon-form (#c-title, #c-id, #c-discount, #c-quota, #c-limit,
+// Test hooks: #coupon-new, #coupon-form (#c-title, #c-id, #c-discount, #c-min-spend, #c-quota, #c-limit,
 // #c-room, #c-from, #c-until, #c-unlocked, #c-signed-in), #coupons tbody tr[data-coupon] (.claimed,
 // .state, button.unlock, button.edit, button.delete), #sale-form (#s-product, #s-price,
 // #s-stock, #s-limit, #s-duration, #s-signed-in), #sales tbody tr[data-sale][data-state] (.sold,
@@ -49,7 +49,8 @@ function renderCoupons() {
         const st = couponState(c);
         return h('tr', { dataset: { coupon: c.id, state: st } },
             h('td', {}, h('div', { class: 'title' }, c.title), h('code', { class: 'small' }, c.id)),
-            h('td', { class: 'num' }, money(c.discount_cents)),
+            h('td', { class: 'num' }, money(c.discount_cents),
+                c.min_spend_cents ? h('div', { class: 'muted small min-spend' }, `on orders of ${money(c.min_spend_cents)}+`) : null),
             h('td', { class: 'claimed' },
                 h('span', { class: 'claimed-n' }, `${count(c.claimed)} / ${count(c.quota)}`),
                 meter(c.claimed, c.quota),
@@ -95,6 +96,7 @@ function openCouponForm(c) {
     $('#c-id').value = c ? c.id : '';
     $('#c-id').readOnly = !!c;
     $('#c-discount').value = c ? moneyValue(c.discount_cents) : '';
+    $('#c-min-spend').value = c && c.min_spend_cents ? moneyValue(c.min_spend_cents) : '';
     $('#c-quota').value = c ? String(c.quota) : '';
     $('#c-limit').value = c ? String(c.per_user_limit) : '1';
     fillRoomSelect(c ? c.room_id : state.room);
@@ -116,6 +118,7 @@ function readCoupon() {
     const c = {
         title: $('#c-title').value.trim(),
         discount_cents: parseMoney($('#c-discount'), 'the discount'),
+        min_spend_cents: parseMoney($('#c-min-spend'), 'the minimum order'),
         quota: parseCount($('#c-quota'), 'the quota'),
         per_user_limit: parseCount($('#c-limit'), 'the per-viewer limit', { empty: 1 }),
         valid_from_ms: parseLocalInput($('#c-from')),
@@ -123,6 +126,9 @@ function readCoupon() {
         unlocked: $('#c-unlocked').checked,
         signed_in_only: $('#c-signed-in').checked,
     };
+    if (c.min_spend_cents && c.min_spend_cents <= c.discount_cents) {
+        throw new FieldError($('#c-min-spend'), 'The minimum order must be more than the discount (or left empty for any order)');
+    }
     // Always sent: a PUT replaces the whole coupon, and null is "every room".
     c.room_id = $('#c-room').value || null;
     const id = editing ? editing.id : $('#c-id').value.trim();

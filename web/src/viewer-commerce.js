@@ -55,6 +55,13 @@ function titleNamesAmount(title, cents) {
     return whole > 0 && new RegExp(`(^|[^\\d])${whole}([^\\d]|$)`).test(String(title || ''));
 }
 
+/** An amount in whole units as Chinese shops write it in 满减 ("满199减20"): no symbol,
+ *  cents only when there are any. */
+function plainAmount(cents) {
+    const c = Math.round(Number(cents || 0));
+    return c % 100 ? (c / 100).toFixed(2) : String(c / 100);
+}
+
 /** Set `node` to string `key` unless it already shows it (the sale ticks 4× a second). */
 function setKey(node, key) {
     if (node.dataset.i18n !== key) tr(node, key);
@@ -73,6 +80,8 @@ export class Commerce {
         // Whether the viewer is a guest: offers for signed-in viewers say "sign in" then.
         this.isGuest = opts.isGuest || (() => false);
         this.toast = opts.toast;
+        // The host's last card's product: `onPresenting(productId)` (the bag marks it).
+        this.onPresenting = opts.onPresenting || (() => {});
         this.products = new Map(); // product id → product (from cards seen)
         this.currency = 'CNY';
         this.card = null; // {card, node, timer}: the card on screen
@@ -241,6 +250,7 @@ export class Commerce {
         const duration = entry.durationMs || card.duration_ms || DEFAULT_DURATION_MS;
         const timer = setTimeout(() => this.hideCard(), duration);
         this.card = { card, node, timer };
+        if (!card.source || card.source === 'host') this.onPresenting((card.product || {}).id || null);
         const displayed = this.room.serverNow();
         const displayedMedia = Number.isFinite(info.mediaMs) ? Math.max(0, Math.round(info.mediaMs)) : null;
         this.shown.push({
@@ -264,6 +274,23 @@ export class Commerce {
             if (displayedMedia !== null) ack.displayed_media_ms = displayedMedia;
             this.ack(ack);
         }
+    }
+
+    /** Open a product's card because the viewer asked (from the bag): at once, until
+     *  closed or replaced by the host's next card; it is not a push, so nothing is acked. */
+    showProduct(product, presenting) {
+        if (!product || !product.id) return;
+        this.remember(product);
+        this.hideCard(true);
+        const card = { push_id: `bag-${product.id}`, product, source: 'bag' };
+        const node = buildCard(card, 'a', {
+            onClose: () => this.hideCard(),
+            kicker: presenting ? 'card.presenting' : 'card.fromBag',
+        });
+        this.cardSlot.replaceChildren(node);
+        this.makeRoom('a');
+        requestAnimationFrame(() => node.classList.add('in'));
+        this.card = { card, node, timer: null };
     }
 
     hideCard(instant) {
@@ -351,11 +378,12 @@ export class Commerce {
         }
         const title = el('div', { class: 'title', translate: 'no' });
         const value = el('div', { class: 'value' });
+        const cond = el('div', { class: 'cond' });
         const button = tr(el('button', { class: 'claim', type: 'button' }), 'coupon.claim');
         const result = el('div', { class: 'claim-result', 'aria-live': 'polite' });
         const node = el('div', { class: 'coupon', dataset: { id: coupon.id } },
-            el('div', { class: 'coupon-ticket' }, icon('ticket', 'ticket-icon'), value, title), button, result);
-        const entry = { coupon, node, title, value, button, result, claimed: false, key: null };
+            el('div', { class: 'coupon-ticket' }, icon('ticket', 'ticket-icon'), value, title, cond), button, result);
+        const entry = { coupon, node, title, value, cond, button, result, claimed: false, key: null };
         button.addEventListener('click', () => this.claim(entry));
         this.renderCoupon(entry);
         this.coupons.set(coupon.id, entry);
@@ -364,7 +392,8 @@ export class Commerce {
         node.classList.add('new');
     }
 
-    /** The ticket: the amount (unless the shop's title names it) and the title. */
+    /** The ticket: the amount (unless the shop's title names it), the title, and a
+     *  minimum spend's condition (满减: "满199减20" / "¥20 off orders of ¥199 or more"). */
     renderCoupon(entry) {
         const c = entry.coupon;
         entry.title.textContent = c.title || c.id;
@@ -380,6 +409,16 @@ export class Commerce {
         }
         entry.value.textContent = formatPrice(c.discount_cents, this.currency);
         entry.value.hidden = !c.discount_cents || titleNamesAmount(c.title, c.discount_cents);
+        const min = Number(c.min_spend_cents || 0);
+        entry.cond.hidden = !min;
+        if (min) {
+            const off = { cents: c.discount_cents, currency: this.currency };
+            tr(entry.cond, 'coupon.minSpend', {
+                min: { cents: min, currency: this.currency }, off, minN: plainAmount(min), offN: plainAmount(c.discount_cents),
+            });
+        } else {
+            untr(entry.cond);
+        }
     }
 
     renderCouponsBox() {

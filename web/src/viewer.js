@@ -8,6 +8,7 @@ import { Room } from './viewer-room.js';
 import { Player } from './viewer-player.js';
 import { Chat } from './viewer-chat.js';
 import { Commerce } from './viewer-commerce.js';
+import { Bag } from './viewer-bag.js';
 import { FrameClock, Moments } from './viewer-sync.js';
 import { Gifts, Likes, ReplayLink, Toast, giftLabel, renderConn, renderVideoStatus } from './viewer-ui.js';
 import { store } from './viewer-util.js';
@@ -84,6 +85,15 @@ const commerce = new Commerce({
     isGuest: () => !identity.current || identity.current.source === 'guest',
     toast: (text) => toast.show(text),
     moments,
+    onPresenting: (id) => bag.setPresenting(id),
+});
+const bag = new Bag({
+    button: $('bag-open'),
+    count: $('bag-count'),
+    sheet: $('bag'),
+    list: $('bag-list'),
+    close: $('bag-close'),
+    onPick: (product, presenting) => commerce.showProduct(product, presenting),
 });
 
 // ---- player -----------------------------------------------------------------------------
@@ -155,8 +165,13 @@ room.on('snapshot', (snap, { resumed }) => {
     commerce.setCoupons(snap.coupons);
     // Every running sale (`flash_sales`; older servers send the latest as `flash_sale`).
     commerce.setSales(snap.flash_sales || (snap.flash_sale ? [snap.flash_sale] : []));
-    if (snap.pinned) commerce.onPinned(snap.pinned);
+    bag.set(snap.products || []);
+    if (snap.pinned) {
+        bag.setPresenting((snap.pinned.product || {}).id || null);
+        commerce.onPinned(snap.pinned);
+    }
 });
+room.on('products', (m) => bag.set(m.products));
 room.on('comment', (m) => chat.addComment(m.comment));
 room.on('system', (m) => chat.addSystem(m.text, 'system', { id: m.id || null, ts: m.ts || null }));
 room.on('gift', (m) => {
@@ -286,6 +301,7 @@ window.__livecart = {
     room,
     player,
     commerce,
+    bag,
     clock,
     moments,
 };

@@ -165,6 +165,15 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     check((await rest.get('/api/coupons')).length === couponsBefore, 'a refused coupon was stored');
     check((await page.inputValue('#c-title')) === 'No quota', 'the coupon form lost its title');
     step('coupon without quota refused', cErr.message);
+    // 满减 whose minimum order is not above the discount: refused before sending.
+    await page.fill('#c-quota', '10');
+    await page.fill('#c-min-spend', '3');
+    await page.click('#coupon-form button[type=submit]');
+    await until(async () => (await text(page, '#coupon-form .form-error:not([hidden])').catch(() => '')).includes('minimum order must be more than the discount'),
+        'no plain error for a minimum order below the discount');
+    check((await rest.get('/api/coupons')).length === couponsBefore, 'a refused 满减 coupon was stored');
+    check((await page.inputValue('#c-min-spend')) === '3', 'the coupon form lost its minimum order');
+    step('满减 coupon with a minimum order under its discount refused');
     await page.click('#coupon-cancel');
 
     // ---- a flash sale of a product deleted meanwhile: the server's refusal ----------------

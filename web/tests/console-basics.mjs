@@ -183,6 +183,24 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     check(p.body.price_cents === 1500 && p.body.title === 'E2E Tee v2' && p.body.faq.length === 1, `edited product: ${JSON.stringify(p.body)}`);
     step('product edited');
 
+    // The live's product bag: ticking the product puts it in the room's bag (what viewers
+    // see under the bag button); unticking takes it out.
+    await page.waitForSelector(`${row} input.in-bag:not([disabled])`);
+    check(!(await page.isChecked(`${row} input.in-bag`)), 'a new room\'s bag already lists the product');
+    await page.check(`${row} input.in-bag`);
+    await until(async () => {
+        const b = await api(`/api/rooms/${room}/products`);
+        return b.status === 200 && b.body.products.map((x) => x.id).join() === tee;
+    }, 'ticking "In this live" did not put the product in the bag');
+    await until(async () => (await text(page, '#bag-summary')).startsWith('1 product in the bag'),
+        'the bag summary does not say 1 product');
+    await page.uncheck(`${row} input.in-bag`);
+    await until(async () => (await api(`/api/rooms/${room}/products`)).body.products.length === 0,
+        'unticking "In this live" did not take the product out of the bag');
+    await page.check(`${row} input.in-bag`);
+    await until(async () => (await api(`/api/rooms/${room}/products`)).body.products.length === 1, 'the bag is not back');
+    step('product in the live\'s bag');
+
     // Push now.
     await page.click(`${row} button.push`);
     await until(async () => (await text(page, `${row} .push-state`)).startsWith('pushed'), 'no feedback after Push now');

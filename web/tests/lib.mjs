@@ -145,6 +145,7 @@ export function api(base, token) {
         req,
         get: (path) => req('GET', path),
         post: (path, body) => req('POST', path, body ?? {}),
+        put: (path, body) => req('PUT', path, body ?? {}),
     };
 }
 

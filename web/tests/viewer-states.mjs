@@ -8,12 +8,12 @@
 // For each language a phone page (touch) and a desktop page, with the browser's language
 // set to it, go through the states: idle (a room waiting for its host), live (the demo
 // room playing, muted), coupon (unlocked and claimed), sale (a flash sale, one bought),
-// card (a product card pushed), muted (a moderator muted the viewer). In each state and
+// card (a product card pushed), bag (the product bag open), muted (a moderator muted the viewer). In each state and
 // view the DOM is walked (viewer-checks.mjs `wrongLanguage`): in zh-CN no Latin word
 // outside the allow-list, in en no CJK character, outside what viewers and the shop
 // wrote. Counts and prices are formatted per locale (4,080; 1.2万; ¥99), the browser's
 // languages pick the page's (zh* → zh-CN, else en). Then the language switch turns the
-// en page into zh-CN in place and the choice survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (36 of them).
+// en page into zh-CN in place and the choice survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (42 of them).
 
 import { api, assert, newPage, scenario, screenshot, waitInPage } from './lib.mjs';
 import { wrongLanguage } from './viewer-checks.mjs';
@@ -105,9 +105,21 @@ scenario('viewer-states', async ({ args, browser, report, log }) => {
         && !document.querySelector('#unmute').hidden, 'the live to play (muted)', 30000);
     await capture('live');
 
+    // 满减 beside it: ¥20 off orders of ¥199 or more, said the way each language says it.
+    await rest.post('/api/coupons', {
+        id: 'c-199', room_id: args.room, title: 'Spend & save', discount_cents: 2000, min_spend_cents: 19900,
+        quota: 100, per_user_limit: 1, unlocked: true,
+    });
     await rest.post('/api/coupons/c-1k/unlock');
-    await waitAll(() => document.querySelector('#coupons .coupon button.claim:not([disabled])'), 'the coupon');
-    for (const p of pages()) await p.click('#coupons .coupon button.claim');
+    await waitAll(() => document.querySelector('#coupons .coupon button.claim:not([disabled])')
+        && document.querySelector('#coupons .coupon[data-id="c-199"] .cond'), 'the coupons');
+    report.minSpend = {};
+    for (const { lang, phone } of viewers) {
+        report.minSpend[lang] = await phone.page.$eval('#coupons .coupon[data-id="c-199"] .cond', (n) => n.textContent);
+    }
+    assert(report.minSpend['zh-CN'] === '满199减20', `zh-CN min spend: ${report.minSpend['zh-CN']}`);
+    assert(report.minSpend.en === '¥20 off orders of ¥199 or more', `en min spend: ${report.minSpend.en}`);
+    for (const p of pages()) await p.click('#coupons .coupon[data-id="c-1k"] button.claim');
     await waitAll(() => document.querySelector('#coupons .claim-result[data-ok]'), 'the claim result');
     await capture('coupon');
 
@@ -124,6 +136,13 @@ scenario('viewer-states', async ({ args, browser, report, log }) => {
     await rest.post(`/api/rooms/${args.room}/push`, { product_id: 'sku-tee', duration_ms: 120_000 });
     await waitAll(() => document.querySelector('#card .card.in'), 'the card');
     await capture('card');
+
+    // The product bag open (the demo's bag lists its catalog; the card's product is
+    // marked as presented).
+    for (const p of pages()) await p.click('#bag-open');
+    await waitAll(() => !document.querySelector('#bag').hidden && document.querySelector('#bag-list .bag-item.presenting'), 'the bag sheet');
+    await capture('bag');
+    for (const p of pages()) await p.click('#bag-close');
 
     const { token } = await rest.post(`/api/rooms/${args.room}/tokens`, { user_id: 'host-1', name: 'Host Mia', role: 'host' });
     const host = await newPage(browser, { base: args.base });

@@ -138,7 +138,29 @@ async fn create_coupon(
     let c = NewCoupon::from(c);
     check_coupon_room(&s, &m, &c).await?;
     let store = s.store.clone();
-    let coupon = blocking(move || Ok(store.create_coupon(&m.id, &c)?)).await?;
+    // Created claimable: it is created locked and then unlocked as `unlock` does, so its
+    // rooms' viewers get it now, not at their next join.
+    let unlocked = c.unlocked;
+    let locked = NewCoupon {
+        unlocked: false,
+        ..c
+    };
+    let mid = m.id.clone();
+    let coupon = blocking(move || Ok(store.create_coupon(&mid, &locked)?)).await?;
+    if !unlocked {
+        return Ok((StatusCode::CREATED, Json(coupon)));
+    }
+    let announced = announce_unlock(&s, &m, &coupon).await?;
+    let store = s.store.clone();
+    let coupon = blocking(move || {
+        let stored = if announced {
+            store.coupon(&coupon.id)?
+        } else {
+            store.unlock_coupon(&coupon.id)?
+        };
+        stored.ok_or_else(|| ApiError::not_found(format!("coupon {}", coupon.id)))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(coupon)))
 }
 
@@ -214,6 +236,27 @@ async fn unlock_coupon(
             .ok_or_else(|| ApiError::not_found(format!("coupon {cid}")))
     })
     .await?;
+    let announced = announce_unlock(&s, &m, &coupon).await?;
+    let store = s.store.clone();
+    blocking(move || {
+        if !announced {
+            store.unlock_coupon(&id)?;
+        }
+        store
+            .coupon(&id)?
+            .ok_or_else(|| ApiError::not_found(format!("coupon {id}")))
+    })
+    .await
+    .map(Json)
+}
+
+/// Unlock `coupon` in each of its rooms that is open on this node, announcing it to their
+/// viewers; returns whether any was (otherwise nothing was unlocked).
+async fn announce_unlock(
+    s: &AppState,
+    m: &crate::store::Merchant,
+    coupon: &Coupon,
+) -> Result<bool, ApiError> {
     let rooms: Vec<String> = match &coupon.room_id {
         Some(r) => vec![r.clone()],
         None => {
@@ -229,7 +272,7 @@ async fn unlock_coupon(
     let mut announced = false;
     for room in rooms {
         if let Some(open) = s.rooms.get(&room) {
-            let (store, hub, id) = (s.store.clone(), open.hub.clone(), id.clone());
+            let (store, hub, id) = (s.store.clone(), open.hub.clone(), coupon.id.clone());
             blocking(move || {
                 commerce::unlock_coupon(&*store, &hub, &id).map_err(ApiError::internal)
             })
@@ -237,17 +280,7 @@ async fn unlock_coupon(
             announced = true;
         }
     }
-    let store = s.store.clone();
-    blocking(move || {
-        if !announced {
-            store.unlock_coupon(&id)?;
-        }
-        store
-            .coupon(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("coupon {id}")))
-    })
-    .await
-    .map(Json)
+    Ok(announced)
 }
 
 async fn create_sale(

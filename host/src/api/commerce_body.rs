@@ -85,6 +85,9 @@ pub struct CouponBody {
     pub room_id: Option<String>,
     pub title: String,
     pub discount_cents: u64,
+    /// 满减: the order total from which it applies (0: any order).
+    #[serde(default)]
+    pub min_spend_cents: u64,
     pub quota: u32,
     #[serde(default = "one")]
     pub per_user_limit: u32,
@@ -110,6 +113,7 @@ impl WholeObject for CouponBody {
         "room_id",
         "title",
         "discount_cents",
+        "min_spend_cents",
         "quota",
         "per_user_limit",
         "valid_from_ms",
@@ -126,6 +130,7 @@ impl From<CouponBody> for NewCoupon {
             room_id: c.room_id,
             title: c.title,
             discount_cents: c.discount_cents,
+            min_spend_cents: c.min_spend_cents,
             quota: c.quota,
             per_user_limit: c.per_user_limit,
             valid_from_ms: c.valid_from_ms,

@@ -12,6 +12,7 @@
 
 mod account;
 mod analytics;
+mod bag;
 mod body;
 mod catalog;
 mod commerce_body;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(operator_limits::routes())
         .merge(rooms::routes())
         .merge(catalog::routes())
+        .merge(bag::routes())
         .merge(plugins::routes())
         .merge(analytics::routes())
         .merge(viewers::routes())

@@ -512,6 +512,9 @@ fn seed_demo(
         for p in &products {
             store.upsert_product(&merchant.id, p)?;
         }
+        // The live's product bag: every product of the demo catalog.
+        let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
+        store.set_bag(DEMO_ROOM, &ids)?;
     }
     for (id, title, cents) in [
         ("c-1k", "¥10 off — 1,000 likes", 1000),

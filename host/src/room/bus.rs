@@ -156,6 +156,9 @@ mod tests {
         fn flash_sales(&self, _: &str, _: u64) -> Vec<serde_json::Value> {
             Vec::new()
         }
+        fn bag(&self, _: &str) -> Vec<serde_json::Value> {
+            Vec::new()
+        }
     }
 
     /// A hub on its own "node": every hub of the room subscribes to the one backplane, as

@@ -182,7 +182,34 @@ pub fn sale_view(store: &dyn Store, sale: &FlashSale) -> serde_json::Value {
     value
 }
 
-/// Snapshots read coupons and the running sale from the store.
+/// A bag product as viewers get it: what the bag's list shows (image, title, price,
+/// stock) and what the card it opens shows (link, description).
+pub fn bag_view(p: &crate::store::Product) -> serde_json::Value {
+    serde_json::json!({
+        "id": p.id, "title": p.title, "image_url": p.image_url,
+        "price_cents": p.price_cents, "currency": p.currency, "stock": p.stock,
+        "buy_url": p.buy_url, "description": p.description,
+    })
+}
+
+/// Replace the room's bag and tell its viewers: the store checks the list (see
+/// [`crate::store::BagStore`]) and keeps the old one on a refusal.
+pub fn set_bag(
+    store: &dyn Store,
+    hub: &RoomHub,
+    product_ids: &[String],
+) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
+    store.set_bag(&hub.id, product_ids)?;
+    let products: Vec<_> = store.bag(&hub.id)?.iter().map(bag_view).collect();
+    let list = products.clone();
+    hub.publish(Class::Critical, None, |o| ServerMsg::Products {
+        o,
+        products: list,
+    });
+    Ok(products)
+}
+
+/// Snapshots read coupons, the running sales and the bag from the store.
 pub struct StoreCommerce(pub Arc<dyn Store>);
 
 impl CommerceState for StoreCommerce {
@@ -203,6 +230,15 @@ impl CommerceState for StoreCommerce {
             .unwrap_or_default()
             .iter()
             .map(|s| sale_view(self.0.as_ref(), s))
+            .collect()
+    }
+
+    fn bag(&self, room: &str) -> Vec<serde_json::Value> {
+        self.0
+            .bag(room)
+            .unwrap_or_default()
+            .iter()
+            .map(bag_view)
             .collect()
     }
 }

@@ -49,6 +49,8 @@ pub trait CommerceState: Send + Sync {
     fn coupons(&self, room: &str) -> Vec<serde_json::Value>;
     /// Every sale running at `now_ms`, in start order (several may overlap).
     fn flash_sales(&self, room: &str, now_ms: u64) -> Vec<serde_json::Value>;
+    /// The room's product bag, as viewers get it ([`super::commerce::bag_view`]).
+    fn bag(&self, room: &str) -> Vec<serde_json::Value>;
 }
 
 struct Entry {
@@ -303,6 +305,7 @@ impl RoomHub {
             // The latest-starting sale is the last of the running ones.
             flash_sale: sales.last().cloned(),
             flash_sales: sales,
+            products: commerce.bag(&self.id),
             comments: st.comments.iter().cloned().collect(),
             server_ms: now,
         };

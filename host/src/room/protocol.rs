@@ -210,6 +210,11 @@ pub enum ServerMsg {
         #[serde(skip_serializing_if = "Option::is_none")]
         period: Option<String>,
     },
+    /// The merchant changed the live's product bag: the whole new list.
+    Products {
+        o: u64,
+        products: Vec<serde_json::Value>,
+    },
     BuyResult {
         sale_id: String,
         ok: bool,
@@ -264,6 +269,7 @@ impl ServerMsg {
             | ServerMsg::Product { o, .. }
             | ServerMsg::Coupon { o, .. }
             | ServerMsg::FlashSale { o, .. }
+            | ServerMsg::Products { o, .. }
             | ServerMsg::System { o, .. }
             | ServerMsg::Moderation { o, .. } => *o = offset,
             _ => {}
@@ -289,6 +295,9 @@ pub struct Snapshot {
     pub flash_sale: Option<serde_json::Value>,
     /// Every running sale, in start order.
     pub flash_sales: Vec<serde_json::Value>,
+    /// The live's product bag (小黄车), in the merchant's order.
+    #[serde(default)]
+    pub products: Vec<serde_json::Value>,
     pub comments: Vec<CommentView>,
     pub server_ms: u64,
 }

@@ -80,6 +80,9 @@ fn resuming_at_the_largest_offset_gets_a_snapshot() {
         fn flash_sales(&self, _: &str, _: u64) -> Vec<Value> {
             Vec::new()
         }
+        fn bag(&self, _: &str) -> Vec<Value> {
+            Vec::new()
+        }
     }
     let bus = Arc::new(livecart::room::bus::RoomBus::in_process());
     let hub = RoomHub::new(

@@ -252,12 +252,7 @@ async fn rooms_products_coupons_and_sales_round_trip() {
     assert_eq!(status, 201, "{sale}");
     let host = token(&id, "viewer-9", livecart::auth::Role::Viewer);
     let mut viewer = Client::join(&s, &id, Some(&host)).await;
-    let snap = viewer
-        .seen
-        .iter()
-        .find(|v| v["type"] == "snapshot")
-        .cloned()
-        .expect("snapshot");
+    let snap = viewer.snapshot();
     assert_eq!(snap["flash_sale"]["id"], sale["id"]);
     // A late joiner who never saw the product's card can still show it.
     let product = &snap["flash_sale"]["product"];
@@ -278,12 +273,7 @@ async fn rooms_products_coupons_and_sales_round_trip() {
     .await;
     assert_eq!(status, 201, "{second}");
     let late = Client::join(&s, &id, None).await;
-    let snap = late
-        .seen
-        .iter()
-        .find(|v| v["type"] == "snapshot")
-        .cloned()
-        .expect("snapshot");
+    let snap = late.snapshot();
     let ids: Vec<_> = snap["flash_sales"]
         .as_array()
         .expect("flash_sales")
@@ -311,6 +301,113 @@ async fn rooms_products_coupons_and_sales_round_trip() {
             .await["sale"]["id"],
         sale["id"]
     );
+}
+
+/// A coupon created claimable reaches the room's viewers at once (it used to wait for
+/// their next join), with its minimum spend; one created locked does not.
+#[tokio::test]
+async fn a_coupon_created_claimable_is_announced_to_the_room() {
+    let s = start(fast()).await;
+    let room = s.room.clone();
+    let mut viewer = Client::join(&s, &room, None).await;
+    let body = json!({"id": "c-locked", "room_id": room, "title": "later", "discount_cents": 100, "quota": 5});
+    assert_eq!(api(&s, "POST", "/api/coupons", body).await.0, 201);
+    let body = json!({"id": "c-199", "room_id": room, "title": "满199减20", "discount_cents": 2000,
+        "min_spend_cents": 19_900, "quota": 5, "unlocked": true});
+    let (status, created) = api(&s, "POST", "/api/coupons", body).await;
+    assert_eq!(
+        (status, &created["unlocked"]),
+        (201, &json!(true)),
+        "{created}"
+    );
+    let msg = viewer.expect_type("coupon").await;
+    assert_eq!(
+        msg["coupon"]["id"], "c-199",
+        "the locked one was announced: {msg}"
+    );
+    assert_eq!(msg["coupon"]["min_spend_cents"], 19_900, "{msg}");
+    // Claimable at once.
+    viewer
+        .send(json!({"type": "claim", "coupon_id": "c-199", "key": "k1"}))
+        .await;
+    let r = viewer.expect_type("claim_result").await;
+    assert_eq!(r["ok"], true, "{r}");
+    // Created claimable for a room nobody has open: stored unlocked all the same.
+    let (_, other) = api(&s, "POST", "/api/rooms", json!({"title": "Quiet"})).await;
+    let body = json!({"room_id": other["id"], "title": "x", "discount_cents": 1, "quota": 1, "unlocked": true});
+    let (status, quiet) = api(&s, "POST", "/api/coupons", body).await;
+    assert_eq!((status, &quiet["unlocked"]), (201, &json!(true)), "{quiet}");
+}
+
+/// The live's product bag: set in order, sent to the room's viewers at once and in every
+/// later snapshot; bad lists are refused with the reason and keep the old list.
+#[tokio::test]
+async fn a_room_bag_reaches_viewers_and_refuses_bad_lists() {
+    let s = start(fast()).await;
+    let room = s.room.clone();
+    for (id, title, price) in [("tee", "棉T恤", 4900), ("cap", "Cap", 1900)] {
+        let body = json!({"id": id, "title": title, "price_cents": price, "stock": 12});
+        assert_eq!(api(&s, "POST", "/api/products", body).await.0, 201);
+    }
+    let path = format!("/api/rooms/{room}/products");
+    let (status, empty) = api(&s, "GET", &path, json!({})).await;
+    assert_eq!((status, empty), (200, json!({"products": []})));
+    let mut viewer = Client::join(&s, &room, None).await;
+    let (status, set) = api(&s, "PUT", &path, json!({"product_ids": ["cap", "tee"]})).await;
+    assert_eq!(status, 200, "{set}");
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["id"].as_str().map(Into::into))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids(&set["products"]), ["cap", "tee"]);
+    assert_eq!(set["products"][1]["title"], "棉T恤");
+    assert_eq!(set["products"][1]["stock"], 12);
+    let msg = viewer.expect_type("products").await;
+    assert_eq!(ids(&msg["products"]), ["cap", "tee"], "{msg}");
+    assert!(
+        msg["o"].as_u64().is_some_and(|o| o > 0),
+        "in history: {msg}"
+    );
+    let late = Client::join(&s, &room, None).await;
+    let snap = late.snapshot();
+    assert_eq!(ids(&snap["products"]), ["cap", "tee"], "{snap}");
+    // Refusals name the offender and leave the list as it was.
+    for (body, want) in [
+        (
+            json!({"product_ids": ["tee", "tee"]}),
+            "product tee is listed twice",
+        ),
+        (json!({"product_ids": ["nope"]}), "unknown product nope"),
+        (json!({}), "missing field `product_ids`"),
+        (json!({"product_ids": "tee"}), "invalid product bag"),
+    ] {
+        let (status, err) = api(&s, "PUT", &path, body.clone()).await;
+        assert_eq!(status, 422, "{body}: {err}");
+        let msg = err["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(want), "{body}: {msg}");
+    }
+    let (_, kept) = api(&s, "GET", &path, json!({})).await;
+    assert_eq!(ids(&kept["products"]), ["cap", "tee"]);
+    let (status, _) = api(
+        &s,
+        "PUT",
+        "/api/rooms/r_nope/products",
+        json!({"product_ids": []}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Another merchant can neither read nor set it.
+    let (_, token_b) = s.store.create_merchant("Shop B").expect("merchant b");
+    let body = json!({"product_ids": []}).to_string().into_bytes();
+    let (status, _) = http(&s, "PUT", &path, Some(&token_b), Some(body)).await;
+    assert_eq!(status, 404);
+    let (status, _) = http(&s, "GET", &path, Some(&token_b), None).await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
@@ -396,6 +493,7 @@ async fn openapi_documents_every_route() {
         "/api/rooms/{room}/stream-key",
         "/api/rooms/{room}/tokens",
         "/api/rooms/{room}/push",
+        "/api/rooms/{room}/products",
         "/api/products",
         "/api/products/{id}",
         "/api/coupons",

@@ -14,7 +14,7 @@ fn error_of(body: &Value) -> &str {
 
 fn whole_coupon(room: Option<&str>, title: &str, unlocked: bool) -> Value {
     json!({
-        "room_id": room, "title": title, "discount_cents": 500, "quota": 1000,
+        "room_id": room, "title": title, "discount_cents": 500, "min_spend_cents": 0, "quota": 1000,
         "per_user_limit": 1, "valid_from_ms": 0, "valid_until_ms": 0, "unlocked": unlocked,
         "signed_in_only": false,
     })
@@ -81,6 +81,26 @@ async fn put_coupon_without_room_id_or_unlocked_resets_nothing() {
     let (status, body) = api(&s, "PUT", "/api/coupons/c-1k", other).await;
     assert_eq!(status, 422, "{body}");
     assert!(error_of(&body).contains("c-other"), "{body}");
+
+    // 满减: a minimum spend is kept; one not above the discount is refused, naming it.
+    let mut spend = whole_coupon(None, "满199减20", true);
+    spend["discount_cents"] = json!(2000);
+    spend["min_spend_cents"] = json!(19_900);
+    let (status, body) = api(&s, "PUT", "/api/coupons/c-1k", spend.clone()).await;
+    assert_eq!(
+        (status, &body["min_spend_cents"]),
+        (200, &json!(19_900)),
+        "{body}"
+    );
+    spend["min_spend_cents"] = json!(2000);
+    let (status, body) = api(&s, "PUT", "/api/coupons/c-1k", spend).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_of(&body).contains("min_spend_cents"), "{body}");
+    let (_, coupon) = api(&s, "GET", "/api/coupons/c-1k", json!({})).await;
+    assert_eq!(
+        coupon["min_spend_cents"], 19_900,
+        "a refused PUT changed it: {coupon}"
+    );
 }
 
 #[tokio::test]

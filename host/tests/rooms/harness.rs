@@ -185,6 +185,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The snapshot this client got when it joined (a panic if it got none).
+    pub fn snapshot(&self) -> Value {
+        self.seen
+            .iter()
+            .find(|v| v["type"] == "snapshot")
+            .cloned()
+            .expect("snapshot")
+    }
+
     pub async fn connect(server: &Server) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
             .await

@@ -165,12 +165,7 @@ async fn a_claim_race_never_oversells() {
 async fn reconnecting_clients_resume_from_history_or_get_a_snapshot() {
     let s = start(fast()).await;
     let a = Client::join(&s, &s.room, None).await;
-    let snap = a
-        .seen
-        .iter()
-        .find(|v| v["type"] == "snapshot")
-        .cloned()
-        .expect("snapshot");
+    let snap = a.snapshot();
     let (epoch, offset) = (snap["epoch"].clone(), snap["offset"].as_u64().unwrap_or(0));
     drop(a);
 
