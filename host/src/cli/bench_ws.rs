@@ -10,7 +10,8 @@
 //! - [`fanout`]: product pushes by a host to N viewers in one room, latency per delivery;
 //! - [`memory`]: server RSS before and after N idle joined connections;
 //! - [`likes`]: M connections sending `like` at their rate limit; totals and frame rates;
-//! - [`claims`]: K connections claiming a coupon of quota Q at once; latency, no oversell.
+//! - [`claims`]: K connections claiming a coupon of quota Q at once; latency, no oversell;
+//! - [`joins`]: joins per second and CPU per join by the size of the room's product bag.
 //!
 //! Run in release with enough file descriptors (the soft `RLIMIT_NOFILE` is raised to the
 //! hard limit at start):
@@ -19,6 +20,7 @@
 mod claims;
 pub(super) mod client;
 mod fanout;
+mod joins;
 mod likes;
 mod memory;
 pub(super) mod server;
@@ -58,6 +60,8 @@ enum WsMode {
     Likes(likes::LikesArgs),
     /// Concurrent coupon claims: latency and zero oversell.
     Claims(claims::ClaimsArgs),
+    /// Joins per second by the size of the product bag the snapshot carries.
+    Joins(joins::JoinsArgs),
     /// Everything with its defaults: fan-out at 1k and 10k, memory, likes, claims.
     All,
 }
@@ -110,6 +114,7 @@ pub fn run(args: WsArgs) -> anyhow::Result<ExitCode> {
             WsMode::Memory(a) => memory::run(&opts, &a).await,
             WsMode::Likes(a) => likes::run(&opts, &a).await,
             WsMode::Claims(a) => claims::run(&opts, &a).await,
+            WsMode::Joins(a) => joins::run(&opts, &a).await,
             WsMode::All => all(&opts).await,
         }
     })?;

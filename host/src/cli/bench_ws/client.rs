@@ -70,7 +70,7 @@ pub async fn next_json(ws: &mut Ws) -> anyhow::Result<Value> {
 }
 
 /// Read until a frame of type `ty`; an `error` frame fails.
-async fn expect_type(ws: &mut Ws, ty: &str) -> anyhow::Result<Value> {
+pub async fn expect_type(ws: &mut Ws, ty: &str) -> anyhow::Result<Value> {
     loop {
         let v = next_json(ws).await?;
         if v["type"] == ty {
