@@ -162,6 +162,7 @@ fn console_shows_refusals_and_loses_nothing() {
             "form disabled while saving; the fixed product saved",
             "refused edit changed nothing",
             "coupon without quota refused",
+            "满减 coupon with a minimum order under its discount refused",
             "sale of a vanished product refused",
         ],
     );
@@ -170,6 +171,11 @@ fn console_shows_refusals_and_loses_nothing() {
         text.contains("Too large (413): upload is larger than the limit of 67108864 bytes"),
         "{report:#}"
     );
-    assert!(text.contains("Refused (422)"), "{report:#}");
+    // Refusals in plain words, without the developer's "Refused (422)".
+    assert!(
+        text.contains("Coupon quota must be at least 1"),
+        "{report:#}"
+    );
+    assert!(!text.contains("Refused (422)"), "{report:#}");
     assert_screenshot("console-bad-input.png");
 }

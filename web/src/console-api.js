@@ -15,11 +15,19 @@ export class ApiError extends Error {
         this.status = status;
     }
 
-    /** "Refused (422): title must have 1 to 200 characters" */
+    /** A refusal of what was sent (422) in plain words ("Title must have 1 to 200
+     *  characters"); other failures with what kind they are ("Not found (404): …"). */
     describe() {
         if (this.status === 0) return this.message;
+        if (this.status === 422) return sentence(this.message);
         return `${statusWord(this.status)} (${this.status}): ${this.message}`;
     }
+}
+
+/** `text` as a sentence: its first letter upper-case. */
+export function sentence(text) {
+    const s = String(text || '');
+    return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function statusWord(status) {

@@ -2,6 +2,8 @@
 // without innerHTML (every server or user string goes in as text), form submission with
 // busy state and clear errors, a confirmation dialog, toasts, and value formatting/parsing.
 
+import { sentence } from './console-api.js';
+
 /** `h('td', {class: 'x', dataset: {id}, onclick}, 'text', child)`: an element whose
  * string children are text nodes, never markup. */
 export function h(tag, props = {}, ...children) {
@@ -47,7 +49,60 @@ export class FieldError extends Error {
 
 export function errorText(err) {
     if (err && typeof err.describe === 'function') return err.describe();
-    return err && err.message ? err.message : String(err);
+    return sentence(err && err.message ? err.message : String(err));
+}
+
+/** The API's field names where a form's input is named otherwise. */
+const INPUT_NAMES = {
+    discount_cents: 'discount', min_spend_cents: 'min_spend', price_cents: 'price',
+    valid_from_ms: 'valid_from', valid_until_ms: 'valid_until',
+};
+
+function inputNamed(form, word) {
+    return form.querySelector(`[name="${INPUT_NAMES[word] || word}"]`);
+}
+
+/** The input of `form` a server refusal is about: the first word of its message that
+ *  names one ("coupon quota must be at least 1" → the quota input), or null. */
+export function fieldOf(form, message) {
+    for (const word of String(message).match(/[a-z][a-z_]*[a-z]/g) || []) {
+        const input = inputNamed(form, word);
+        if (input) return input;
+    }
+    return null;
+}
+
+/** A server refusal in the form's words: each API field name (`min_spend_cents`) as its
+ *  input's label says it ("minimum order"), as a sentence. */
+export function plainMessage(form, message) {
+    const text = String(message).replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (w) => {
+        const input = inputNamed(form, w);
+        const label = input && input.id ? form.querySelector(`label[for="${input.id}"]`) : null;
+        const words = label && label.firstChild ? label.firstChild.textContent.trim() : '';
+        return words ? words.charAt(0).toLowerCase() + words.slice(1) : w.replace(/_/g, ' ');
+    });
+    return sentence(text);
+}
+
+/** Show `text` at `field`, under it, and mark it invalid (read out with it). */
+export function markField(field, text) {
+    let note = document.getElementById(`${field.id}-error`);
+    if (!note) {
+        note = h('p', { class: 'field-error', id: `${field.id}-error` });
+        field.insertAdjacentElement('afterend', note);
+    }
+    note.textContent = text;
+    field.setAttribute('aria-invalid', 'true');
+    field.setAttribute('aria-describedby', note.id);
+}
+
+/** Take every field's error off `form`. */
+export function clearFields(form) {
+    for (const f of form.querySelectorAll('[aria-invalid="true"]')) {
+        f.removeAttribute('aria-invalid');
+        f.removeAttribute('aria-describedby');
+    }
+    for (const n of form.querySelectorAll('.field-error')) n.remove();
 }
 
 export function showError(el, err) {
@@ -83,15 +138,21 @@ export function setBusy(form, busy) {
 export async function submitting(form, work) {
     const errEl = form.querySelector(':scope > .form-error, .form-error');
     clearError(errEl);
+    clearFields(form);
     setBusy(form, true);
     try {
         await work();
         return true;
     } catch (err) {
         showError(errEl, err);
-        if (err instanceof FieldError && err.field) {
+        // The field it is about gets the message too, in the form's words, and the focus.
+        const refused = err && err.status === 422;
+        const field = err instanceof FieldError ? err.field : refused ? fieldOf(form, err.message) : null;
+        if (refused && errEl) errEl.textContent = plainMessage(form, err.message);
+        if (field) {
+            markField(field, errEl ? errEl.textContent : errorText(err));
             setBusy(form, false);
-            err.field.focus();
+            field.focus();
         }
         return false;
     } finally {
@@ -214,8 +275,10 @@ export function parseMoney(input, label, empty = 0) {
 export function parseCount(input, label, { min = 0, max = 4294967295, empty = 0 } = {}) {
     const raw = input.value.trim();
     if (raw === '') return empty;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-        throw new FieldError(input, `${label} must be a whole number from ${min} to ${max}`);
+    if (!/^\d+$/.test(raw)) throw new FieldError(input, `${label} must be a whole number, without decimals or signs`);
+    if (Number(raw) < min) throw new FieldError(input, `${label} must be at least ${min}`);
+    if (Number(raw) > max) {
+        throw new FieldError(input, max >= 4294967295 ? `${label} is too large` : `${label} must be at most ${max}`);
     }
     return Number(raw);
 }

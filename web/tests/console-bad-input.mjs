@@ -41,7 +41,15 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.fill('#room-title', '   ');
     await page.click('#room-create button[type=submit]');
     const roomErr = await formError('#room-create');
-    check(roomErr.status === '422' && roomErr.message.includes('title must have 1 to 120 characters'), `room error: ${JSON.stringify(roomErr)}`);
+    check(roomErr.status === '422' && roomErr.message === 'Title must have 1 to 120 characters', `room error: ${JSON.stringify(roomErr)}`);
+    // In plain words at the field it is about, which gets the focus.
+    const fieldErr = async (id) => ({
+        text: await text(page, `#${id}-error`).catch(() => null),
+        invalid: await page.getAttribute(`#${id}`, 'aria-invalid'),
+        focused: await page.evaluate(() => document.activeElement && document.activeElement.id),
+    });
+    let at = await fieldErr('room-title');
+    check(at.text === roomErr.message && at.invalid === 'true' && at.focused === 'room-title', `room title field: ${JSON.stringify(at)}`);
     check((await rest.get('/api/rooms')).length === roomsBefore, 'a room was created without a title');
     step('room without a title refused', roomErr.message);
     const title = `Bad input e2e ${run}`;
@@ -101,8 +109,9 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.fill('#p-description', 'kept after refusals');
     await page.click('#product-form button[type=submit]');
     let pErr = await formError('#product-form');
-    check(pErr.status === '422' && pErr.message.includes('"ftp://example.com/x.png" is not an http(s) URL'), `product error: ${JSON.stringify(pErr)}`);
-    check(pErr.message.startsWith('Refused (422)'), `the status is not said: ${pErr.message}`);
+    check(pErr.status === '422' && pErr.message === 'Image URL "ftp://example.com/x.png" is not an http(s) URL', `product error: ${JSON.stringify(pErr)}`);
+    at = await fieldErr('p-image');
+    check(at.text === pErr.message && at.invalid === 'true' && at.focused === 'p-image', `image field: ${JSON.stringify(at)}`);
     check(await page.isVisible('#product-form'), 'the form closed on a refusal');
     check((await page.inputValue('#p-description')) === 'kept after refusals', 'the form lost what was typed');
     step('invalid URL refused', pErr.message);
@@ -110,14 +119,16 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.fill('#p-image', 'https://example.com/x.png');
     await page.fill('#p-title', '');
     await page.click('#product-form button[type=submit]');
-    await until(async () => (await text(page, '#product-form .form-error')).includes('title must have 1 to 200 characters'), 'the empty-title refusal');
+    await until(async () => (await text(page, '#product-form .form-error')) === 'Title must have 1 to 200 characters', 'the empty-title refusal');
+    at = await fieldErr('p-title');
+    check(at.invalid === 'true' && (await fieldErr('p-image')).invalid === null, `a fixed field stays marked, or the title is not: ${JSON.stringify(at)}`);
     step('empty title refused');
 
     const sentBefore = sent.length;
     await page.fill('#p-title', 'Bad product');
     await page.fill('#p-price', '12,345.6.7');
     await page.click('#product-form button[type=submit]');
-    await until(async () => (await text(page, '#product-form .form-error')).includes('the price must be an amount'), 'the bad-price message');
+    await until(async () => (await text(page, '#product-form .form-error')).includes('The price must be an amount'), 'the bad-price message');
     check(sent.length === sentBefore, 'a price that is not a number was sent');
     check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'p-price', 'the bad field is not focused');
     check((await rest.get('/api/products')).length === productsBefore, 'a refused product was stored');
@@ -161,7 +172,11 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.fill('#c-quota', '0');
     await page.click('#coupon-form button[type=submit]');
     const cErr = await formError('#coupon-form');
-    check(cErr.status === '422' && cErr.message.includes('coupon quota must be at least 1'), `coupon error: ${JSON.stringify(cErr)}`);
+    check(cErr.status === '422' && cErr.message === 'Coupon quota must be at least 1', `coupon error: ${JSON.stringify(cErr)}`);
+    at = await fieldErr('c-quota');
+    check(at.text === cErr.message && at.invalid === 'true', `quota field: ${JSON.stringify(at)}`);
+    const holders = await page.$$eval('#coupon-form input[placeholder]', (ins) => ins.map((i) => i.placeholder));
+    check(holders.every((p) => !/^\d[\d.,]*$/.test(p)), `placeholders that look like values: ${holders.join(', ')}`);
     check((await rest.get('/api/coupons')).length === couponsBefore, 'a refused coupon was stored');
     check((await page.inputValue('#c-title')) === 'No quota', 'the coupon form lost its title');
     step('coupon without quota refused', cErr.message);
@@ -169,7 +184,7 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.fill('#c-quota', '10');
     await page.fill('#c-min-spend', '3');
     await page.click('#coupon-form button[type=submit]');
-    await until(async () => (await text(page, '#coupon-form .form-error:not([hidden])').catch(() => '')).includes('minimum order must be more than the discount'),
+    await until(async () => (await text(page, '#coupon-form .form-error:not([hidden])').catch(() => '')).includes('The minimum order must be more than the discount'),
         'no plain error for a minimum order below the discount');
     check((await rest.get('/api/coupons')).length === couponsBefore, 'a refused 满减 coupon was stored');
     check((await page.inputValue('#c-min-spend')) === '3', 'the coupon form lost its minimum order');
@@ -202,7 +217,7 @@ scenario('console-bad-input', async ({ args, browser, report, log }) => {
     await page.click('#sale-form button[type=submit]');
     await confirm(page);
     const sErr = await formError('#sale-form');
-    check(sErr.status === '422' && sErr.message.includes(`product ${ghost}`) && sErr.message.includes('not found'),
+    check(sErr.status === '422' && sErr.message.includes(`Product ${ghost}`) && sErr.message.includes('not found'),
         `sale error: ${JSON.stringify(sErr)}`);
     check(await page.locator('#sales tbody tr').count() === 0, 'a refused sale is listed');
     step('sale of a vanished product refused', sErr.message);

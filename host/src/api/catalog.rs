@@ -45,10 +45,10 @@ fn check_product(p: &Product) -> Result<(), ApiError> {
     if p.id.len() > 64 {
         return Err(ApiError::unprocessable("id must be at most 64 bytes"));
     }
-    for url in [&p.buy_url, &p.image_url] {
+    for (field, url) in [("buy_url", &p.buy_url), ("image_url", &p.image_url)] {
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ApiError::unprocessable(format!(
-                "{url:?} is not an http(s) URL"
+                "{field} {url:?} is not an http(s) URL"
             )));
         }
     }
