@@ -50,6 +50,7 @@ scenario('viewer-bag', async ({ args, browser, report, log }) => {
         assert(!p.image_url || item.image === p.image_url, `${item.id} image ${item.image}`);
         assert(!item.presenting, `${item.id} marked presenting before any push`);
     }
+    await page.waitForTimeout(400); // its slide-up
     await screenshot(page, args.artifacts, 'viewer-bag.png');
     await page.tap('#bag-close');
 
@@ -63,6 +64,8 @@ scenario('viewer-bag', async ({ args, browser, report, log }) => {
         `marked: ${JSON.stringify(marked)}`);
     assert(report.presenting[0].id === 'sku-tee', 'the presented product is not listed first');
     await page.tap('#bag-open');
+    await waitInPage(page, () => !document.querySelector('#bag').hidden, null, { what: 'the bag sheet to open again' });
+    await page.waitForTimeout(400);
     await screenshot(page, args.artifacts, 'viewer-bag-presenting.png');
 
     // Tapping the other product opens its card and closes the sheet.
