@@ -5,7 +5,7 @@
 //
 // Test hooks: #an-range, #an-product, #an-refresh, #csv-export, #an-totals
 // [data-pushes], #chart-counts svg, #chart-ctr svg, #chart-variants, #an-variants tbody
-// tr[data-variant], #an-products tbody tr[data-product], #an-empty, #an-error.
+// tr[data-variant], #an-variants-note, #an-products tbody tr[data-product], #an-empty, #an-error.
 
 import { download, get, seg } from './console-api.js';
 import { lineChart, barChart } from './console-charts.js';
@@ -15,6 +15,8 @@ import { every, loadProducts, on, productTitle, state } from './console-state.js
 const MINUTE = 60_000;
 const METRICS = ['pushes', 'displays', 'clicks', 'claims', 'purchases'];
 const ROOM_WIDE = 'room-wide';
+/** What a variant has: everything but pushes, which go to the whole room. */
+const VARIANT_METRICS = METRICS.filter((m) => m !== 'pushes');
 
 let rows = [];
 let poll = null;
@@ -97,20 +99,25 @@ function render() {
         fill($('#chart-ctr'), h('p', { class: 'muted small' }, 'No data in this range.'));
     }
 
-    // A/B: one row per variant.
+    // A/B: one row per variant the viewers were shown. Pushes reach the whole room, so
+    // they have no variant and are said once under the table, not as a row of their own
+    // next to the variants.
     const byVariant = new Map();
     for (const r of list) {
-        // Pushes reach the whole room, so they carry no variant.
         const v = r.variant || ROOM_WIDE;
         byVariant.set(v, add(byVariant.get(v) || zero(), r));
     }
-    const variants = [...byVariant].sort(([a], [b]) => a.localeCompare(b));
-    fill($('#an-variants tbody'), variants.map(([v, t]) => h('tr', { dataset: { variant: v } },
+    const viewerVariants = [...byVariant].filter(([v]) => v !== ROOM_WIDE).sort(([a], [b]) => a.localeCompare(b));
+    fill($('#an-variants tbody'), viewerVariants.map(([v, t]) => h('tr', { dataset: { variant: v } },
         h('td', {}, h('strong', {}, v)),
-        METRICS.map((m) => h('td', { class: 'num' }, count(t[m]))),
+        VARIANT_METRICS.map((m) => h('td', { class: 'num' }, count(t[m]))),
         h('td', { class: 'num' }, percent(ctr(t))),
         h('td', { class: 'num' }, percent(conversion(t))))));
-    const viewerVariants = variants.filter(([v]) => v !== ROOM_WIDE);
+    const untagged = byVariant.get(ROOM_WIDE) || zero();
+    $('#an-variants-note').textContent = `${count(total.pushes)} ${total.pushes === 1 ? 'push' : 'pushes'} reached every variant.`
+        + (untagged.claims || untagged.purchases
+            ? ` ${count(untagged.claims)} claims and ${count(untagged.purchases)} buys came without a card and are in no variant.`
+            : '');
     if (viewerVariants.length) {
         barChart($('#chart-variants'), {
             bars: viewerVariants.map(([v, t]) => ({ label: v, value: ctr(t), note: `${count(t.clicks)}/${count(t.displays)}` })),

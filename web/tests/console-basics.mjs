@@ -293,6 +293,10 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     check(await page.locator('#chart-counts svg path.line').count() + await page.locator('#chart-counts svg circle').count() > 0,
         'the per-minute chart is empty');
     check(await page.locator(`#an-products tr[data-product="${tee}"]`).count() === 1, 'the product table lacks e2e-tee');
+    // The A/B table compares variants only: pushes (which reach every variant) are said under it.
+    check(await page.locator('#an-variants tr[data-variant="room-wide"]').count() === 0, 'a room-wide row among the variants');
+    check(!(await text(page, '#an-variants thead')).includes('Pushes'), 'pushes in the A/B table');
+    await until(async () => /push(es)? reached every variant/.test(await text(page, '#an-variants-note')), 'the pushes note under the A/B table');
     const [download] = await Promise.all([
         page.waitForEvent('download', { timeout: 15_000 }),
         page.click('#csv-export'),
