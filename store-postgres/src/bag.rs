@@ -43,20 +43,16 @@ impl BagStore for PostgresStore {
 
     fn bag(&self, room_id: &str) -> Result<Vec<Product>, StoreError> {
         let room_id = room_id.to_owned();
-        let cols = PRODUCT_COLS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         self.run(move |db| async move {
             let rows = db
                 .query(
                     &format!(
-                        "SELECT {cols} FROM room_products b
-                         JOIN rooms r ON r.id = b.room_id
-                         JOIN products p ON p.merchant_id = r.merchant_id AND p.id = b.product_id
-                         WHERE b.room_id = $1 AND NOT p.deleted
-                         ORDER BY b.position"
+                        "SELECT {PRODUCT_COLS} FROM room_products
+                         JOIN products ON products.id = room_products.product_id
+                         WHERE room_products.room_id = $1 AND NOT products.deleted
+                           AND products.merchant_id =
+                               (SELECT merchant_id FROM rooms WHERE id = $1)
+                         ORDER BY position"
                     ),
                     &[&room_id],
                 )

@@ -176,27 +176,6 @@ impl SaleStore for PostgresStore {
         self.run(move |db| async move { sale_in(&**db, &id).await })
     }
 
-    fn active_flash_sale(
-        &self,
-        room_id: &str,
-        now_ms: u64,
-    ) -> Result<Option<FlashSale>, StoreError> {
-        let room_id = room_id.to_owned();
-        self.run(move |db| async move {
-            let row = db
-                .query_opt(
-                    &format!(
-                        "SELECT {SALE_COLS} FROM flash_sales
-                         WHERE room_id = $1 AND starts_ms <= $2 AND $2 < ends_ms
-                         ORDER BY starts_ms DESC, seq DESC LIMIT 1"
-                    ),
-                    &[&room_id, &to_i64(now_ms)],
-                )
-                .await?;
-            Ok(row.as_ref().map(sale_row).transpose()?)
-        })
-    }
-
     fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError> {
         let room_id = room_id.to_owned();
         self.run(move |db| async move {

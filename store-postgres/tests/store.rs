@@ -12,6 +12,11 @@ use livecart_store_postgres::PostgresStore;
 use livecart_store_sqlite::SqliteStore;
 use std::sync::{Arc, OnceLock};
 
+#[path = "store/bag.rs"]
+mod bag;
+#[path = "store/sales.rs"]
+mod sales;
+
 /// One cluster for the whole binary; each test gets a database of its own.
 fn cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
@@ -515,102 +520,6 @@ fn an_unreachable_database_is_an_error_at_connect() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
 }
 
-/// A sale of `stock` units, at most `per_user` each, open from 0 to 1,000 ms.
-fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::FlashSale {
-    let room = s.create_room("m1", "Live").expect("room");
-    let p = s
-        .upsert_product(
-            "m1",
-            &Product {
-                id: "p1".into(),
-                ..Product::default()
-            },
-        )
-        .expect("product");
-    s.create_flash_sale(
-        "m1",
-        &NewFlashSale {
-            room_id: room.id,
-            product_id: p.product.id,
-            price_cents: 500,
-            stock,
-            per_user_limit: per_user,
-            starts_ms: 0,
-            ends_ms: 1_000,
-            signed_in_only: false,
-        },
-    )
-    .expect("sale")
-}
-
-#[test]
-fn buys_in_one_batch_see_the_ones_before_them() {
-    both("buybatch", |s| {
-        let sale = sale_in_room(&*s, 3, 2);
-        let buy = |user: &str, n: u32, key: &str| BuyRequest::new(&sale.id, user, n, key, 10);
-        let results = s.buy_flash_sales(&[
-            buy("u1", 2, "a"),
-            buy("u1", 1, "b"), // over u1's limit of 2, counting the buy before it
-            buy("u1", 2, "a"), // the first one again: a replay
-            buy("u2", 2, "c"), // 1 left
-            buy("u3", 1, "d"),
-            buy("u4", 1, "e"), // sold out
-            buy("u5", 0, "f"),
-        ]);
-        assert_eq!(results[0].as_ref().unwrap().quantity, 2);
-        assert!(matches!(results[1], Err(BuyError::PerUserLimit { .. })));
-        let replay = results[2].as_ref().unwrap();
-        assert!(replay.replayed && replay.order_id == results[0].as_ref().unwrap().order_id);
-        assert!(matches!(results[3], Err(BuyError::SoldOut { left: 1, .. })));
-        assert!(results[4].is_ok());
-        assert!(matches!(results[5], Err(BuyError::SoldOut { left: 0, .. })));
-        assert!(matches!(results[6], Err(BuyError::BadQuantity(0))));
-        assert_eq!(s.flash_sale(&sale.id).unwrap().unwrap().sold, 3);
-        assert_eq!(s.orders_of_sale(&sale.id).unwrap().len(), 2);
-    });
-}
-
-#[test]
-fn a_buy_storm_across_nodes_sells_exactly_the_stock() {
-    let url = fresh_db("buystorm");
-    let nodes: Vec<Arc<dyn Store>> = (0..3)
-        .map(|_| Arc::new(PostgresStore::connect(&url).expect("node")) as Arc<dyn Store>)
-        .collect();
-    let sale = sale_in_room(&*nodes[0], 40, 1);
-    let sold: u32 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..12)
-            .map(|t| {
-                let (node, id) = (nodes[t % 3].clone(), sale.id.clone());
-                scope.spawn(move || {
-                    (0..5)
-                        .map(|b| {
-                            // Batches of five buyers, as the group commit sends them.
-                            let batch: Vec<_> = (0..5)
-                                .map(|i| {
-                                    let user = format!("u{t}-{b}-{i}");
-                                    BuyRequest::new(&id, &user, 1, &format!("k-{user}"), 10)
-                                })
-                                .collect();
-                            node.buy_flash_sales(&batch)
-                                .iter()
-                                .map(|r| match r {
-                                    Ok(o) => o.quantity,
-                                    Err(BuyError::SoldOut { .. }) => 0,
-                                    Err(e) => panic!("unexpected {e:?}"),
-                                })
-                                .sum::<u32>()
-                        })
-                        .sum::<u32>()
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().expect("worker")).sum()
-    });
-    assert_eq!(sold, 40, "300 buyers, 40 units");
-    assert_eq!(nodes[1].flash_sale(&sale.id).unwrap().unwrap().sold, 40);
-    assert_eq!(nodes[2].orders_of_sale(&sale.id).unwrap().len(), 40);
-}
-
 #[test]
 fn plugin_logs_keep_the_newest_lines_per_plugin_and_room() {
     both("logs", |s| {
@@ -701,82 +610,5 @@ fn offers_for_signed_in_viewers_refuse_guests_in_both_engines() {
             .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
             .collect();
         assert_eq!(codes, ["sign_in_required", "ok"]);
-    });
-}
-
-#[test]
-fn a_room_bag_keeps_its_order_skips_deleted_products_and_refuses_bad_lists() {
-    both("bag", |s| {
-        let (m, _) = s.create_merchant("Shop").unwrap();
-        let (other, _) = s.create_merchant("Other").unwrap();
-        let room = s.create_room(&m.id, "Live").unwrap();
-        for id in ["tee", "cap", "mug"] {
-            let p = Product {
-                id: id.into(),
-                title: format!("{id} title"),
-                price_cents: 4900,
-                currency: "CNY".into(),
-                stock: 7,
-                ..Product::default()
-            };
-            s.upsert_product(&m.id, &p).unwrap();
-        }
-        s.upsert_product(
-            &other.id,
-            &Product {
-                id: "theirs".into(),
-                title: "not yours".into(),
-                ..Product::default()
-            },
-        )
-        .unwrap();
-        assert!(s.bag(&room.id).unwrap().is_empty());
-        let ids = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        let order = |s: &dyn Store| {
-            s.bag(&room.id)
-                .unwrap()
-                .into_iter()
-                .map(|p| p.id)
-                .collect::<Vec<_>>()
-        };
-        s.set_bag(&room.id, &ids(&["mug", "tee"])).unwrap();
-        assert_eq!(order(&*s), ["mug", "tee"]);
-        let bag = s.bag(&room.id).unwrap();
-        assert_eq!((bag[0].title.as_str(), bag[0].stock), ("mug title", 7));
-        // Replaced whole, in the new order.
-        s.set_bag(&room.id, &ids(&["cap", "mug", "tee"])).unwrap();
-        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
-        // A deleted product leaves the bag; revived, it is back in its place.
-        assert!(s.delete_product(&m.id, "mug").unwrap());
-        assert_eq!(order(&*s), ["cap", "tee"]);
-        s.upsert_product(
-            &m.id,
-            &Product {
-                id: "mug".into(),
-                title: "mug again".into(),
-                ..Product::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
-        // Bad lists are refused and change nothing.
-        for (bad, why) in [
-            (ids(&["tee", "tee"]), "listed twice"),
-            (ids(&["tee", "nope"]), "unknown product nope"),
-            (ids(&["theirs"]), "unknown product theirs"),
-        ] {
-            match s.set_bag(&room.id, &bad) {
-                Err(StoreError::Invalid(msg)) => assert!(msg.contains(why), "{msg}"),
-                other => panic!("{bad:?}: {other:?}"),
-            }
-        }
-        assert_eq!(order(&*s), ["cap", "mug", "tee"]);
-        assert!(matches!(
-            s.set_bag("r_nope", &ids(&["tee"])),
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(s.bag("r_nope").unwrap().is_empty());
-        s.set_bag(&room.id, &[]).unwrap();
-        assert!(s.bag(&room.id).unwrap().is_empty());
     });
 }

@@ -40,17 +40,12 @@ impl BagStore for SqliteStore {
 
     fn bag(&self, room_id: &str) -> Result<Vec<Product>, StoreError> {
         let conn = self.conn()?;
-        let cols = PRODUCT_COLS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols} FROM room_products b
-             JOIN rooms r ON r.id = b.room_id
-             JOIN products p ON p.merchant_id = r.merchant_id AND p.id = b.product_id
-             WHERE b.room_id = ?1 AND p.deleted = 0
-             ORDER BY b.position"
+            "SELECT {PRODUCT_COLS} FROM room_products
+             JOIN products ON products.id = room_products.product_id
+             WHERE room_products.room_id = ?1 AND products.deleted = 0
+               AND products.merchant_id = (SELECT merchant_id FROM rooms WHERE id = ?1)
+             ORDER BY position"
         ))?;
         let rows = stmt.query_map([room_id], product_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -159,25 +159,6 @@ impl SaleStore for SqliteStore {
             .optional()?)
     }
 
-    fn active_flash_sale(
-        &self,
-        room_id: &str,
-        now_ms: u64,
-    ) -> Result<Option<FlashSale>, StoreError> {
-        Ok(self
-            .conn()?
-            .query_row(
-                &format!(
-                    "SELECT {SALE_COLS} FROM flash_sales
-                     WHERE room_id = ?1 AND starts_ms <= ?2 AND ?2 < ends_ms
-                     ORDER BY starts_ms DESC, seq DESC LIMIT 1"
-                ),
-                params![room_id, to_i64(now_ms)],
-                sale_row,
-            )
-            .optional()?)
-    }
-
     fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(

@@ -188,17 +188,20 @@ pub trait SaleStore {
     /// One flash sale by id.
     fn flash_sale(&self, id: &str) -> Result<Option<FlashSale>, StoreError>;
 
-    /// The room's flash sale running at `now_ms` (sold out or not); the latest-starting
-    /// one if several overlap (the latest created among equals).
+    /// Every flash sale of the room running at `now_ms` (sold out or not), in start order
+    /// (creation order among equals).
+    fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError>;
+
+    /// The room's flash sale running at `now_ms`: the latest-starting one if several
+    /// overlap (the latest created among equals), i.e. the last of
+    /// [`active_flash_sales`](Self::active_flash_sales).
     fn active_flash_sale(
         &self,
         room_id: &str,
         now_ms: u64,
-    ) -> Result<Option<FlashSale>, StoreError>;
-
-    /// Every flash sale of the room running at `now_ms`, in start order (creation order
-    /// among equals): the last is [`active_flash_sale`](Self::active_flash_sale)'s.
-    fn active_flash_sales(&self, room_id: &str, now_ms: u64) -> Result<Vec<FlashSale>, StoreError>;
+    ) -> Result<Option<FlashSale>, StoreError> {
+        Ok(self.active_flash_sales(room_id, now_ms)?.pop())
+    }
 
     /// A room's flash sales, past and future, in creation order.
     fn flash_sales_of_room(&self, room_id: &str) -> Result<Vec<FlashSale>, StoreError>;

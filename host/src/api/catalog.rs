@@ -295,13 +295,10 @@ async fn create_sale(
     let sale = sale.into_sale(room.id.clone());
     let open = s.rooms.open(&room.id).map_err(ApiError::internal)?;
     let (store, hub) = (s.store.clone(), open.hub.clone());
+    // The sale just created, not whichever is running latest (sales may overlap).
     blocking(move || {
         commerce::start_flash_sale(&*store, &hub, sale)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-        store
-            .active_flash_sale(&hub.id, crate::store::now_ms())?
-            .or(store.flash_sales_of_room(&hub.id)?.pop())
-            .ok_or_else(|| ApiError::internal("flash sale vanished"))
+            .map_err(|e| ApiError::unprocessable(e.to_string()))
     })
     .await
     .map(|s| (StatusCode::CREATED, Json(s)))

@@ -144,7 +144,7 @@ pub fn start_flash_sale(
     store: &dyn Store,
     hub: &RoomHub,
     sale: NewFlashSale,
-) -> Result<(), CommerceError> {
+) -> Result<FlashSale, CommerceError> {
     let sale = store
         .create_flash_sale(&hub.merchant_id, &sale)
         .map_err(|e| CommerceError::Refused(e.to_string()))?;
@@ -165,7 +165,7 @@ pub fn start_flash_sale(
         });
         in_band(hub, new_id("ev"), at, 0, event.clone(), event);
     }
-    Ok(())
+    Ok(sale)
 }
 
 /// A sale as viewers get it: the stored sale plus what they need to show its product

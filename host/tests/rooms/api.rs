@@ -301,6 +301,20 @@ async fn rooms_products_coupons_and_sales_round_trip() {
             .await["sale"]["id"],
         sale["id"]
     );
+    // A sale that starts before one already running is the one the POST answers with.
+    let (status, third) = api(
+        &s,
+        "POST",
+        &format!("/api/rooms/{id}/flash-sales"),
+        json!({"product_id": "sku-cup", "price_cents": 999, "stock": 2, "per_user_limit": 1, "starts_ms": 0, "ends_ms": livecart::store::now_ms() + 60_000}),
+    )
+    .await;
+    assert_eq!(
+        (status, &third["price_cents"]),
+        (201, &json!(999)),
+        "{third}"
+    );
+    assert_ne!(third["id"], second["id"], "{third}");
 }
 
 /// A coupon created claimable reaches the room's viewers at once (it used to wait for
