@@ -23,7 +23,8 @@ ensure_apt() {
             placed=1
         fi
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-        [ -n "$placed" ] && as_root rm -f "$policy"
+        # (An `if`, not `&&`: a policy already in place must not make the function fail.)
+        if [ -n "$placed" ]; then as_root rm -f "$policy"; fi
     fi
 }
 
