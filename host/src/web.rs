@@ -206,6 +206,14 @@ async fn asset(
     serve(&s.pages, &name, &headers)
 }
 
+/// Whether the request's `If-None-Match` names `etag` (the client's copy is current).
+pub fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
 /// A file with its type, caching (revalidate by ETag) and, for pages, security headers.
 fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
     let gzip_ok = headers
@@ -216,10 +224,7 @@ fn serve(pages: &Pages, name: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let mut response = if let Some(etag) = file.etag {
-        let fresh = headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        let fresh = etag_matches(headers, etag);
         let mut r = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {

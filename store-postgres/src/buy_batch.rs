@@ -4,10 +4,12 @@
 //! Lock and read the batch's sale rows in id order; read the orders its idempotency keys
 //! already name (buys and plain purchases share one key space) and its users' bought
 //! quantities per sale; decide each buy in order in memory — key (replay or `KeyReused`),
-//! quantity, sale exists (in this room), window, per-user limit, stock — each seeing the
-//! ones before it; insert every order in one statement (a key a racing purchase took is
+//! quantity, sale exists (in this room), window, per-user limit, SKU and stock
+//! (`FlashSale::take`, which moves the sale's and its SKU's `sold`) — each seeing the ones
+//! before it; insert every order in one statement (a key a racing purchase took is
 //! `KeyReused`); move each sale's `sold` once, only within its stock (and the table's
-//! `CHECK (sold <= stock)` behind that), or fail the whole transaction.
+//! `CHECK (sold <= stock)` behind that), writing its SKUs' counters as decided on the
+//! locked row, or fail the whole transaction.
 
 use crate::sales::{ORDER_COLS, SALE_COLS, order_row, sale_row};
 use crate::u64_at;
@@ -68,7 +70,7 @@ pub(crate) async fn buy_batch(
         .await?
     {
         let (order, _room) = order_row(&row)?;
-        by_key.insert(row.try_get(8)?, order);
+        by_key.insert(row.try_get(9)?, order);
     }
 
     let users: Vec<&str> = batch
@@ -120,6 +122,7 @@ pub(crate) async fn buy_batch(
     let sale_ids = text(|p| p.order.sale_id.clone().unwrap_or_default());
     let room_ids = text(|p| p.room_id.clone());
     let product_ids = text(|p| p.order.product_id.clone());
+    let sku_ids: Vec<Option<String>> = placed.iter().map(|p| p.order.sku_id.clone()).collect();
     let user_ids = text(|p| p.order.user_id.clone());
     let idem_keys = text(|p| p.key.clone());
     let quantities: Vec<i64> = placed.iter().map(|p| i64::from(p.order.quantity)).collect();
@@ -131,9 +134,9 @@ pub(crate) async fn buy_batch(
     let inserted: HashSet<String> = tx
         .query(
             "INSERT INTO orders (order_id, sale_id, room_id, product_id, user_id, quantity,
-                 amount_cents, idem_key, created_ms)
+                 amount_cents, idem_key, created_ms, sku_id)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::int8[], $7::int8[], $8::text[], $9::int8[])
+                 $6::int8[], $7::int8[], $8::text[], $9::int8[], $10::text[])
              ON CONFLICT (idem_key) DO NOTHING
              RETURNING idem_key",
             &[
@@ -146,6 +149,7 @@ pub(crate) async fn buy_batch(
                 &amounts,
                 &idem_keys,
                 &times,
+                &sku_ids,
             ],
         )
         .await?
@@ -159,17 +163,31 @@ pub(crate) async fn buy_batch(
             let sale = p.order.sale_id.clone().unwrap_or_default();
             *moved.entry(sale).or_default() += i64::from(p.order.quantity);
         } else {
-            // Taken by a racing purchase (or a buy of a sale this batch does not lock).
+            // Taken by a racing purchase (or a buy of a sale this batch does not lock): the
+            // units go back, so the SKUs' counters written below match the orders kept.
+            let sale = p.order.sale_id.as_deref().unwrap_or_default();
+            if let Some(s) = sales.get_mut(sale) {
+                s.give_back(p.order.sku_id.as_deref(), p.order.quantity);
+            }
             results[p.at] = Err(BuyError::KeyReused(p.key.clone()));
         }
     }
     let (moved_ids, moved_by): (Vec<String>, Vec<i64>) = moved.into_iter().unzip();
+    // Each SKU's counters as decided in memory, on the rows this transaction locked.
+    let moved_skus = moved_ids
+        .iter()
+        .map(|id| {
+            sales
+                .get(id)
+                .map_or(Ok("[]".into()), |s| serde_json::to_string(&s.skus))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let updated = tx
         .execute(
-            "UPDATE flash_sales AS s SET sold = s.sold + d.n
-             FROM UNNEST($1::text[], $2::int8[]) AS d(id, n)
+            "UPDATE flash_sales AS s SET sold = s.sold + d.n, skus = d.skus
+             FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS d(id, n, skus)
              WHERE s.id = d.id AND s.sold + d.n <= s.stock",
-            &[&moved_ids, &moved_by],
+            &[&moved_ids, &moved_by, &moved_skus],
         )
         .await?;
     if updated as usize != moved_ids.len() {
@@ -228,23 +246,19 @@ fn decide(
             limit: sale.per_user_limit,
         });
     }
-    if u64::from(sale.sold) + u64::from(req.quantity) > u64::from(sale.stock) {
-        return Err(BuyError::SoldOut {
-            left: sale.stock.saturating_sub(sale.sold),
-            sale_id: sale.id.clone(),
-        });
-    }
+    let order_id = format!("o_{}", random_id(8)?);
+    let taken = sale.take(req.sku.as_deref(), req.quantity)?;
     let order = Order {
-        order_id: format!("o_{}", random_id(8)?),
+        order_id,
         sale_id: Some(req.sale_id.clone()),
         product_id: sale.product_id.clone(),
+        sku_id: taken.sku_id,
         user_id: req.user_id.clone(),
         quantity: req.quantity,
-        amount_cents: sale.price_cents.saturating_mul(u64::from(req.quantity)),
+        amount_cents: taken.amount_cents,
         created_ms: req.now_ms,
         replayed: false,
     };
-    sale.sold += req.quantity;
     *mine += u64::from(req.quantity);
     by_key.insert(key.clone(), order.clone());
     Ok(Decision::Place(key, order, sale.room_id.clone()))

@@ -27,10 +27,12 @@
 //! lets several nodes start at once.
 
 mod analytics;
+mod audience;
 mod bag;
 mod buy_batch;
 mod claim_batch;
 mod claims;
+mod images;
 mod merchants;
 mod plugins;
 mod rooms;
@@ -50,6 +52,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../migrations/0004_signed_in_only.sql")),
     (5, include_str!("../migrations/0005_room_products.sql")),
     (6, include_str!("../migrations/0006_min_spend.sql")),
+    (7, include_str!("../migrations/0007_skus.sql")),
+    (8, include_str!("../migrations/0008_audience.sql")),
+    (9, include_str!("../migrations/0009_images.sql")),
 ];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.

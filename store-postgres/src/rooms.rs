@@ -131,32 +131,45 @@ impl RoomStore for PostgresStore {
 
     fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError> {
         let id = id.to_owned();
-        self.run(move |db| async move {
+        self.run(move |mut db| async move {
             let now = to_i64(now_ms());
             let returning = format!("RETURNING {ROOM_COLS}");
+            let tx = db.transaction().await?;
             let row = match status {
                 RoomStatus::Idle => {
                     let sql = format!("UPDATE rooms SET status = 'idle' WHERE id = $1 {returning}");
-                    db.query_opt(&sql, &[&id]).await?
+                    tx.query_opt(&sql, &[&id]).await?
                 }
                 RoomStatus::Live => {
                     let sql = format!(
                         "UPDATE rooms SET status = 'live', started_ms = $2, ended_ms = NULL
                          WHERE id = $1 {returning}"
                     );
-                    db.query_opt(&sql, &[&id, &now]).await?
+                    tx.query_opt(&sql, &[&id, &now]).await?
                 }
                 RoomStatus::Ended => {
                     let sql = format!(
                         "UPDATE rooms SET status = 'ended', ended_ms = $2 WHERE id = $1 {returning}"
                     );
-                    db.query_opt(&sql, &[&id, &now]).await?
+                    tx.query_opt(&sql, &[&id, &now]).await?
                 }
             };
-            row.as_ref()
+            let room = row
+                .as_ref()
                 .map(room_row)
                 .transpose()?
-                .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+                .ok_or_else(|| StoreError::NotFound(format!("room {id}")))?;
+            // The room's lives (audience.rs): going live opens one unless one is open (the
+            // room's row, locked by the update, orders racing nodes), leaving live closes it.
+            let lives = if status == RoomStatus::Live {
+                "INSERT INTO room_lives (room_id, started_ms) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING"
+            } else {
+                "UPDATE room_lives SET ended_ms = $2 WHERE room_id = $1 AND ended_ms IS NULL"
+            };
+            tx.execute(lives, &[&id, &now]).await?;
+            tx.commit().await?;
+            Ok(room)
         })
     }
 
@@ -180,11 +193,12 @@ impl RoomStore for PostgresStore {
 }
 
 pub(crate) const PRODUCT_COLS: &str =
-    "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs";
+    "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs, skus";
 
 pub(crate) fn product_row(r: &Row) -> Result<Product, tokio_postgres::Error> {
     let faq: String = r.try_get(8)?;
     let specs: String = r.try_get(9)?;
+    let skus: String = r.try_get(10)?;
     Ok(Product {
         id: r.try_get(0)?,
         title: r.try_get(1)?,
@@ -196,6 +210,7 @@ pub(crate) fn product_row(r: &Row) -> Result<Product, tokio_postgres::Error> {
         description: r.try_get(7)?,
         faq: serde_json::from_str(&faq).unwrap_or_default(),
         specs: serde_json::from_str(&specs).unwrap_or_default(),
+        skus: serde_json::from_str(&skus).unwrap_or_default(),
     })
 }
 
@@ -228,18 +243,19 @@ async fn write_product(
 ) -> Result<(), StoreError> {
     let faq = serde_json::to_string(&p.faq)?;
     let specs = serde_json::to_string(&p.specs)?;
+    let skus = serde_json::to_string(&p.skus)?;
     let on_conflict = if upsert {
         "ON CONFLICT (merchant_id, id) DO UPDATE SET title = $3, price_cents = $4,
              currency = $5, image_url = $6, buy_url = $7, stock = $8, description = $9,
-             faq = $10, specs = $11, updated_ms = $12, deleted = FALSE"
+             faq = $10, specs = $11, updated_ms = $12, deleted = FALSE, skus = $13"
     } else {
         ""
     };
     db.execute(
         &format!(
             "INSERT INTO products (merchant_id, id, title, price_cents, currency, image_url,
-                 buy_url, stock, description, faq, specs, created_ms, updated_ms, deleted)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, FALSE)
+                 buy_url, stock, description, faq, specs, created_ms, updated_ms, deleted, skus)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, FALSE, $13)
              {on_conflict}"
         ),
         &[
@@ -255,6 +271,7 @@ async fn write_product(
             &faq,
             &specs,
             &to_i64(now),
+            &skus,
         ],
     )
     .await?;

@@ -6,13 +6,16 @@
 use crate::rooms::product_in;
 use crate::{PostgresStore, fresh_ids, u32_at, u64_at};
 use livecart_store::util::{effective_key, now_ms, random_id, to_i64};
-use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, SaleStore, StoreError};
+use livecart_store::{
+    BuyError, BuyRequest, FlashSale, NewFlashSale, Order, SaleStore, StoreError, sale_skus,
+};
 use tokio_postgres::{GenericClient, Row};
 
 pub(crate) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
-    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only";
+    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only, skus";
 
-pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
+/// A sale row; its SKUs' counters must read back, or the buy would skip their limits.
+pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, StoreError> {
     Ok(FlashSale {
         id: r.try_get(0)?,
         merchant_id: r.try_get(1)?,
@@ -26,11 +29,12 @@ pub(crate) fn sale_row(r: &Row) -> Result<FlashSale, tokio_postgres::Error> {
         ends_ms: u64_at(r, 9)?,
         created_ms: u64_at(r, 10)?,
         signed_in_only: r.try_get(11)?,
+        skus: serde_json::from_str(r.try_get(12)?)?,
     })
 }
 
 pub(crate) const ORDER_COLS: &str =
-    "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id";
+    "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id, sku_id";
 
 /// An order row with the room it was placed in (which [`Order`] does not carry).
 pub(crate) fn order_row(r: &Row) -> Result<(Order, String), tokio_postgres::Error> {
@@ -39,6 +43,7 @@ pub(crate) fn order_row(r: &Row) -> Result<(Order, String), tokio_postgres::Erro
             order_id: r.try_get(0)?,
             sale_id: r.try_get(1)?,
             product_id: r.try_get(2)?,
+            sku_id: r.try_get(8)?,
             user_id: r.try_get(3)?,
             quantity: u32_at(r, 4)?,
             amount_cents: u64_at(r, 5)?,
@@ -56,7 +61,7 @@ async fn sale_in(db: &impl GenericClient, id: &str) -> Result<Option<FlashSale>,
             &[&id],
         )
         .await?;
-    Ok(row.as_ref().map(sale_row).transpose()?)
+    row.as_ref().map(sale_row).transpose()
 }
 
 async fn order_by_key(
@@ -109,6 +114,7 @@ impl NewOrder<'_> {
             order_id,
             sale_id: self.sale_id.map(str::to_owned),
             product_id: self.product_id.to_owned(),
+            sku_id: None,
             user_id: self.user_id.to_owned(),
             quantity: self.quantity,
             amount_cents: self.amount_cents,
@@ -127,12 +133,11 @@ impl SaleStore for PostgresStore {
         s.validate()?;
         let (merchant_id, s) = (merchant_id.to_owned(), s.clone());
         self.run(move |db| async move {
-            if product_in(&**db, &merchant_id, &s.product_id)
+            let product = product_in(&**db, &merchant_id, &s.product_id)
                 .await?
-                .is_none()
-            {
-                return Err(StoreError::NotFound(format!("product {}", s.product_id)));
-            }
+                .ok_or_else(|| StoreError::NotFound(format!("product {}", s.product_id)))?;
+            let (stock, skus) = sale_skus(&product, &s)?;
+            let skus = serde_json::to_string(&skus)?;
             let owner: Option<String> = db
                 .query_opt("SELECT merchant_id FROM rooms WHERE id = $1", &[&s.room_id])
                 .await?
@@ -143,8 +148,10 @@ impl SaleStore for PostgresStore {
             }
             let sql = format!(
                 "INSERT INTO flash_sales (id, merchant_id, room_id, product_id, price_cents,
-                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11) RETURNING {SALE_COLS}"
+                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only,
+                     skus)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12)
+                 RETURNING {SALE_COLS}"
             );
             let insert = || async {
                 let row = db
@@ -156,16 +163,17 @@ impl SaleStore for PostgresStore {
                             &s.room_id,
                             &s.product_id,
                             &to_i64(s.price_cents),
-                            &i64::from(s.stock),
+                            &i64::from(stock),
                             &i64::from(s.per_user_limit),
                             &to_i64(s.starts_ms),
                             &to_i64(s.ends_ms),
                             &to_i64(now_ms()),
                             &s.signed_in_only,
+                            &skus,
                         ],
                     )
                     .await?;
-                Ok::<_, StoreError>(sale_row(&row)?)
+                sale_row(&row)
             };
             fresh_ids!(insert().await)
         })
@@ -189,7 +197,7 @@ impl SaleStore for PostgresStore {
                     &[&room_id, &to_i64(now_ms)],
                 )
                 .await?;
-            Ok(rows.iter().map(sale_row).collect::<Result<_, _>>()?)
+            rows.iter().map(sale_row).collect::<Result<_, _>>()
         })
     }
 
@@ -202,7 +210,7 @@ impl SaleStore for PostgresStore {
                     &[&room_id],
                 )
                 .await?;
-            Ok(rows.iter().map(sale_row).collect::<Result<_, _>>()?)
+            rows.iter().map(sale_row).collect::<Result<_, _>>()
         })
     }
 
@@ -218,7 +226,7 @@ impl SaleStore for PostgresStore {
                     &[&id, &to_i64(now_ms)],
                 )
                 .await?;
-            Ok(row.as_ref().map(sale_row).transpose()?)
+            row.as_ref().map(sale_row).transpose()
         })
     }
 

@@ -12,10 +12,16 @@ use livecart_store_postgres::PostgresStore;
 use livecart_store_sqlite::SqliteStore;
 use std::sync::{Arc, OnceLock};
 
+#[path = "store/audience.rs"]
+mod audience;
 #[path = "store/bag.rs"]
 mod bag;
+#[path = "store/images.rs"]
+mod images;
 #[path = "store/sales.rs"]
 mod sales;
+#[path = "store/skus.rs"]
+mod skus;
 
 /// One cluster for the whole binary; each test gets a database of its own.
 fn cluster() -> &'static PgCluster {
@@ -308,6 +314,7 @@ fn buys_and_purchases_share_one_key_space() {
                     starts_ms: 0,
                     ends_ms: 1_000,
                     signed_in_only: false,
+                    skus: vec![],
                 },
             )
             .unwrap();
@@ -506,7 +513,7 @@ fn migrations_are_recorded_once_across_nodes() {
             .collect()
     });
     // Every migration applied, each once (a second run would have failed on CREATE TABLE).
-    assert_eq!(stores[0].schema_version().unwrap(), 6);
+    assert_eq!(stores[0].schema_version().unwrap(), 9);
 }
 
 #[test]
@@ -596,6 +603,7 @@ fn offers_for_signed_in_viewers_refuse_guests_in_both_engines() {
                     starts_ms: 0,
                     ends_ms: 1_000,
                     signed_in_only: true,
+                    skus: vec![],
                 },
             )
             .unwrap();

@@ -5,7 +5,7 @@
 use crate::SqliteStore;
 use crate::sales::{OrderRow, SALE_COLS, order_by_key, sale_row};
 use livecart_store::util::{effective_key, random_id};
-use livecart_store::{BuyError, BuyRequest, Order};
+use livecart_store::{BuyError, BuyRequest, Order, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 impl SqliteStore {
@@ -17,8 +17,9 @@ impl SqliteStore {
 
 /// One buy inside the batch's transaction. Checks, in order: key (replay or
 /// [`BuyError::KeyReused`]), quantity, sale exists (in this room), window, per-user limit,
-/// stock. The two writes (counter, order row) happen in a savepoint, so a buy that fails
-/// half-way leaves nothing behind and the batch goes on.
+/// SKU and stock ([`livecart_store::FlashSale::take`], on the row this transaction holds). The two writes
+/// (counters, order row) happen in a savepoint, so a buy that fails half-way leaves nothing
+/// behind and the batch goes on.
 fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order, BuyError> {
     let key = effective_key(&req.idempotency_key)?;
     let (sale_id, user_id, quantity) = (req.sale_id.as_str(), req.user_id.as_str(), req.quantity);
@@ -34,7 +35,7 @@ fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order,
     if quantity == 0 {
         return Err(BuyError::BadQuantity(quantity));
     }
-    let sale = tx
+    let mut sale = tx
         .prepare_cached(&format!(
             "SELECT {SALE_COLS} FROM flash_sales WHERE id = ?1"
         ))?
@@ -63,18 +64,28 @@ fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order,
             limit: sale.per_user_limit,
         });
     }
+    let (stock, sold) = (sale.stock, sale.sold);
+    let taken = sale.take(req.sku.as_deref(), quantity)?;
+    // Only a sale with SKUs has counters of theirs to write back.
+    let skus = if sale.skus.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&sale.skus).map_err(StoreError::from)?)
+    };
     let order_id = format!("o_{}", random_id(8)?);
     let sp = tx.savepoint()?;
     // As with coupons, the guard repeats the stock check inside the write itself.
     let bumped = sp
         .prepare_cached(
-            "UPDATE flash_sales SET sold = sold + ?2 WHERE id = ?1 AND sold + ?2 <= stock",
+            "UPDATE flash_sales SET sold = sold + ?2, skus = COALESCE(?3, skus)
+             WHERE id = ?1 AND sold + ?2 <= stock",
         )?
-        .execute(params![sale_id, i64::from(quantity)])?;
+        .execute(params![sale_id, i64::from(quantity), skus])?;
     if bumped == 0 {
         return Err(BuyError::SoldOut {
-            left: sale.stock.saturating_sub(sale.sold),
+            left: stock.saturating_sub(sold),
             sale_id: sale.id,
+            sku: None,
         });
     }
     let order = OrderRow {
@@ -82,9 +93,10 @@ fn buy_in(tx: &mut rusqlite::Transaction<'_>, req: &BuyRequest) -> Result<Order,
         sale_id: Some(sale_id),
         room_id: &sale.room_id,
         product_id: &sale.product_id,
+        sku_id: taken.sku_id.as_deref(),
         user_id,
         quantity,
-        amount_cents: sale.price_cents.saturating_mul(u64::from(quantity)),
+        amount_cents: taken.amount_cents,
         key: &key,
         now_ms: req.now_ms,
     }

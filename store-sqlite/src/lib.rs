@@ -5,10 +5,12 @@
 //! domain's queries live in their own module, in `impl … for SqliteStore` blocks.
 
 mod analytics;
+mod audience;
 mod bag;
 mod buys;
 mod claims;
 mod coupons;
+mod images;
 mod merchants;
 mod plugins;
 mod products;
@@ -271,6 +273,44 @@ const MIGRATIONS: &[&str] = &[
     // 9: coupons with a minimum spend (满减: ¥20 off orders of ¥199 or more); 0: any order.
     r#"
     ALTER TABLE coupons ADD COLUMN min_spend_cents INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 10: SKUs (size, colour): a product's as JSON; a flash sale's, each with its own
+    // stock and sold, as JSON written back inside the buy's transaction; an order's SKU.
+    r#"
+    ALTER TABLE products ADD COLUMN skus TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE flash_sales ADD COLUMN skus TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE orders ADD COLUMN sku_id TEXT;
+    "#,
+    // 11: who watched: each live (opened by going live, closed by leaving it) and the
+    // audience per room, minute and node (viewer time added up, the largest peak kept).
+    r#"
+    CREATE TABLE room_lives (
+        room_id    TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms   INTEGER,
+        PRIMARY KEY (room_id, started_ms)
+    ) WITHOUT ROWID;
+    CREATE TABLE room_audience (
+        room_id   TEXT NOT NULL,
+        minute_ms INTEGER NOT NULL,
+        node_id   TEXT NOT NULL,
+        viewer_ms INTEGER NOT NULL,
+        peak      INTEGER NOT NULL,
+        PRIMARY KEY (room_id, minute_ms, node_id)
+    ) WITHOUT ROWID;
+    INSERT INTO room_lives (room_id, started_ms, ended_ms)
+        SELECT id, started_ms, ended_ms FROM rooms WHERE started_ms IS NOT NULL;
+    "#,
+    // 12: product images merchants upload, by content id (`img_` + SHA-256 prefix).
+    r#"
+    CREATE TABLE images (
+        id           TEXT PRIMARY KEY,
+        merchant_id  TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        bytes        BLOB NOT NULL,
+        created_ms   INTEGER NOT NULL
+    );
+    CREATE INDEX images_by_merchant ON images (merchant_id);
     "#,
 ];
 

@@ -9,11 +9,12 @@ use livecart_store::{CatalogStore, Product, ProductRecord, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 pub(crate) const PRODUCT_COLS: &str =
-    "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs";
+    "id, title, price_cents, currency, image_url, buy_url, stock, description, faq, specs, skus";
 
 pub(crate) fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
     let faq: String = r.get(8)?;
     let specs: String = r.get(9)?;
+    let skus: String = r.get(10)?;
     Ok(Product {
         id: r.get(0)?,
         title: r.get(1)?,
@@ -25,6 +26,7 @@ pub(crate) fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
         description: r.get(7)?,
         faq: serde_json::from_str(&faq).unwrap_or_default(),
         specs: serde_json::from_str(&specs).unwrap_or_default(),
+        skus: serde_json::from_str(&skus).unwrap_or_default(),
     })
 }
 
@@ -37,11 +39,12 @@ impl CatalogStore for SqliteStore {
         let now = now_ms();
         let faq = serde_json::to_string(&product.faq)?;
         let specs = serde_json::to_string(&product.specs)?;
+        let skus = serde_json::to_string(&product.skus)?;
         let write = |id: &str, upsert: bool| -> Result<(), StoreError> {
             let on_conflict = if upsert {
                 "ON CONFLICT (merchant_id, id) DO UPDATE SET title = ?3, price_cents = ?4,
                      currency = ?5, image_url = ?6, buy_url = ?7, stock = ?8, description = ?9,
-                     faq = ?10, specs = ?11, updated_ms = ?12, deleted = 0"
+                     faq = ?10, specs = ?11, updated_ms = ?12, deleted = 0, skus = ?13"
             } else {
                 ""
             };
@@ -49,8 +52,8 @@ impl CatalogStore for SqliteStore {
                 &format!(
                     "INSERT INTO products (merchant_id, id, title, price_cents, currency,
                          image_url, buy_url, stock, description, faq, specs, created_ms,
-                         updated_ms, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, 0)
+                         updated_ms, deleted, skus)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, 0, ?13)
                      {on_conflict}"
                 ),
                 params![
@@ -66,6 +69,7 @@ impl CatalogStore for SqliteStore {
                     faq,
                     specs,
                     to_i64(now),
+                    skus,
                 ],
             )?;
             Ok(())

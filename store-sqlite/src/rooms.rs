@@ -3,7 +3,7 @@
 use crate::{SqliteStore, with_fresh_ids};
 use livecart_store::util::{now_ms, random_id, to_i64, to_u64};
 use livecart_store::{Room, RoomStatus, RoomStore, StoreError, new_stream_key};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 const ROOM_COLS: &str =
     "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms";
@@ -78,20 +78,37 @@ impl RoomStore for SqliteStore {
 
     fn set_room_status(&self, id: &str, status: RoomStatus) -> Result<Room, StoreError> {
         let now = to_i64(now_ms());
-        let conn = self.conn()?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = match status {
             RoomStatus::Idle => {
-                conn.execute("UPDATE rooms SET status = 'idle' WHERE id = ?1", [id])?
+                tx.execute("UPDATE rooms SET status = 'idle' WHERE id = ?1", [id])?
             }
-            RoomStatus::Live => conn.execute(
+            RoomStatus::Live => tx.execute(
                 "UPDATE rooms SET status = 'live', started_ms = ?2, ended_ms = NULL WHERE id = ?1",
                 params![id, now],
             )?,
-            RoomStatus::Ended => conn.execute(
+            RoomStatus::Ended => tx.execute(
                 "UPDATE rooms SET status = 'ended', ended_ms = ?2 WHERE id = ?1",
                 params![id, now],
             )?,
         };
+        // The room's lives (audience.rs): going live opens one unless one is open,
+        // leaving live closes it.
+        if n == 1 && status == RoomStatus::Live {
+            tx.execute(
+                "INSERT OR IGNORE INTO room_lives (room_id, started_ms)
+                 SELECT ?1, ?2 WHERE NOT EXISTS
+                     (SELECT 1 FROM room_lives WHERE room_id = ?1 AND ended_ms IS NULL)",
+                params![id, now],
+            )?;
+        } else if n == 1 {
+            tx.execute(
+                "UPDATE room_lives SET ended_ms = ?2 WHERE room_id = ?1 AND ended_ms IS NULL",
+                params![id, now],
+            )?;
+        }
+        tx.commit()?;
         drop(conn);
         if n == 0 {
             return Err(StoreError::NotFound(format!("room {id}")));

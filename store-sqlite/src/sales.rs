@@ -1,15 +1,17 @@
 //! [`SaleStore`] on SQLite: flash sales and orders. A buy batch runs in one `BEGIN
 //! IMMEDIATE` transaction (`buys.rs`), so `sold` always equals the sum of the sale's order
-//! quantities and never exceeds `stock`; plain purchases follow the same key rules.
+//! quantities and never exceeds `stock`, and so does each SKU's (its counters are JSON in
+//! the sale's row, written in the same transaction); plain purchases follow the same key
+//! rules.
 
 use crate::{SqliteStore, with_fresh_ids};
 use livecart_store::prelude::*;
 use livecart_store::util::{effective_key, now_ms, random_id, to_i64, to_u32, to_u64};
-use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, StoreError};
+use livecart_store::{BuyError, BuyRequest, FlashSale, NewFlashSale, Order, StoreError, sale_skus};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 pub(super) const SALE_COLS: &str = "id, merchant_id, room_id, product_id, price_cents, stock, sold,
-    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only";
+    per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only, skus";
 
 pub(super) fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
     Ok(FlashSale {
@@ -25,11 +27,15 @@ pub(super) fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FlashSale> {
         ends_ms: to_u64(r.get(9)?),
         created_ms: to_u64(r.get(10)?),
         signed_in_only: r.get(11)?,
+        // Its SKUs' counters must read back, or a buy would skip their limits.
+        skus: serde_json::from_str(&r.get::<_, String>(12)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, e.into())
+        })?,
     })
 }
 
 const ORDER_COLS: &str =
-    "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id";
+    "order_id, sale_id, product_id, user_id, quantity, amount_cents, created_ms, room_id, sku_id";
 
 /// An order row with the room it was placed in (which [`Order`] does not carry).
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Order, String)> {
@@ -38,6 +44,7 @@ fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Order, String)> {
             order_id: r.get(0)?,
             sale_id: r.get(1)?,
             product_id: r.get(2)?,
+            sku_id: r.get(8)?,
             user_id: r.get(3)?,
             quantity: to_u32(r.get(4)?),
             amount_cents: to_u64(r.get(5)?),
@@ -67,6 +74,7 @@ pub(super) struct OrderRow<'a> {
     pub(super) sale_id: Option<&'a str>,
     pub(super) room_id: &'a str,
     pub(super) product_id: &'a str,
+    pub(super) sku_id: Option<&'a str>,
     pub(super) user_id: &'a str,
     pub(super) quantity: u32,
     pub(super) amount_cents: u64,
@@ -78,8 +86,8 @@ impl OrderRow<'_> {
     pub(super) fn insert(&self, tx: &rusqlite::Connection) -> rusqlite::Result<Order> {
         tx.execute(
             "INSERT INTO orders (order_id, sale_id, room_id, product_id, user_id, quantity,
-                 amount_cents, idem_key, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 amount_cents, idem_key, created_ms, sku_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 self.order_id,
                 self.sale_id,
@@ -89,13 +97,15 @@ impl OrderRow<'_> {
                 i64::from(self.quantity),
                 to_i64(self.amount_cents),
                 self.key,
-                to_i64(self.now_ms)
+                to_i64(self.now_ms),
+                self.sku_id,
             ],
         )?;
         Ok(Order {
             order_id: self.order_id.to_owned(),
             sale_id: self.sale_id.map(str::to_owned),
             product_id: self.product_id.to_owned(),
+            sku_id: self.sku_id.map(str::to_owned),
             user_id: self.user_id.to_owned(),
             quantity: self.quantity,
             amount_cents: self.amount_cents,
@@ -112,9 +122,11 @@ impl SaleStore for SqliteStore {
         s: &NewFlashSale,
     ) -> Result<FlashSale, StoreError> {
         s.validate()?;
-        if self.product(merchant_id, &s.product_id)?.is_none() {
-            return Err(StoreError::NotFound(format!("product {}", s.product_id)));
-        }
+        let product = self
+            .product(merchant_id, &s.product_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("product {}", s.product_id)))?;
+        let (stock, skus) = sale_skus(&product, s)?;
+        let skus = serde_json::to_string(&skus)?;
         if self
             .room(&s.room_id)?
             .is_none_or(|room| room.merchant_id != merchant_id)
@@ -126,20 +138,22 @@ impl SaleStore for SqliteStore {
             let id = format!("fs_{}", random_id(5)?);
             self.conn()?.execute(
                 "INSERT INTO flash_sales (id, merchant_id, room_id, product_id, price_cents,
-                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11)",
+                     stock, sold, per_user_limit, starts_ms, ends_ms, created_ms, signed_in_only,
+                     skus)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     id,
                     merchant_id,
                     s.room_id,
                     s.product_id,
                     to_i64(s.price_cents),
-                    i64::from(s.stock),
+                    i64::from(stock),
                     i64::from(s.per_user_limit),
                     to_i64(s.starts_ms),
                     to_i64(s.ends_ms),
                     now,
-                    s.signed_in_only
+                    s.signed_in_only,
+                    skus,
                 ],
             )?;
             Ok(id)
@@ -226,6 +240,7 @@ impl SaleStore for SqliteStore {
             sale_id: None,
             room_id,
             product_id,
+            sku_id: None,
             user_id,
             quantity,
             amount_cents,

@@ -9,6 +9,8 @@ pub struct BuyRequest {
     pub sale_id: String,
     pub user_id: String,
     pub quantity: u32,
+    /// The SKU to buy: required by a sale with SKUs, refused by one without.
+    pub sku: Option<String>,
     /// The client's idempotency key; empty means "not idempotent".
     pub idempotency_key: String,
     pub now_ms: u64,
@@ -25,6 +27,7 @@ impl BuyRequest {
             sale_id: sale_id.to_owned(),
             user_id: user_id.to_owned(),
             quantity,
+            sku: None,
             idempotency_key: key.to_owned(),
             now_ms,
             in_room: None,

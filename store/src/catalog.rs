@@ -1,6 +1,7 @@
 //! A product as merchants describe it: the record the catalog store keeps and plugins and
 //! the AI host read.
 
+use crate::skus::Sku;
 use serde::{Deserialize, Serialize};
 
 /// A product as merchants describe it.
@@ -18,6 +19,8 @@ pub struct Product {
     pub faq: Vec<Faq>,
     /// Name and value pairs, e.g. `["size", "S, M, L"]`.
     pub specs: Vec<(String, String)>,
+    /// Its variants (size, colour, ...), each with its own stock and optional price.
+    pub skus: Vec<Sku>,
 }
 
 /// One question and answer about a product.

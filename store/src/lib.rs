@@ -5,6 +5,7 @@
 //!
 //! Each concern is one object-safe trait that documents its contract: [`MerchantStore`],
 //! [`RoomStore`], [`CatalogStore`], [`BagStore`], [`CouponStore`], [`SaleStore`], [`AnalyticsStore`],
+//! [`AudienceStore`], [`ImageStore`],
 //! [`SyncStore`] and [`PluginStore`] (which includes the plugin [`KvBackend`]). [`Store`]
 //! is all of them; `use livecart_store::prelude::*` brings the traits into scope.
 //!
@@ -20,16 +21,19 @@
 //! engines share live here ([`util`], [`NewCoupon::validate`], [`NewFlashSale::validate`]).
 
 mod analytics;
+mod audience;
 mod bag;
 mod buys;
 mod catalog;
 mod claims;
 mod coupons;
+mod images;
 mod merchants;
 mod plugins;
 mod products;
 mod rooms;
 mod sales;
+mod skus;
 mod sync;
 pub mod util;
 
@@ -37,11 +41,15 @@ pub use analytics::{
     Ack, AnalyticsStore, CARD_VARIANTS, Click, MinuteRow, Push, ab_variant, analytics_csv, ratio,
     rfc3339_utc,
 };
+pub use audience::{AudienceMinute, AudienceStore, Live, MAX_LIVES};
 pub use bag::{BagStore, MAX_BAG_PRODUCTS, check_bag};
 pub use buys::BuyRequest;
 pub use catalog::{Faq, Product};
 pub use claims::{ClaimRequest, OfferedIn};
 pub use coupons::{Claim, ClaimError, Coupon, CouponStore, NewCoupon};
+pub use images::{
+    ImageRecord, ImageStore, MAX_IMAGE_BYTES, MAX_IMAGES, check_image, image_id, sniff_image,
+};
 pub use merchants::{
     ApiToken, MAX_LABEL_CHARS, MAX_NAME_CHARS, Merchant, MerchantStore, PluginLimits, token_hash,
     valid_label, valid_name,
@@ -50,6 +58,7 @@ pub use plugins::{Binding, FaultRecord, KvBackend, LogRecord, PluginStore, Versi
 pub use products::{CatalogStore, ProductRecord};
 pub use rooms::{Room, RoomStatus, RoomStore, new_stream_key};
 pub use sales::{BuyError, FlashSale, NewFlashSale, Order, SaleStore};
+pub use skus::{MAX_SKUS, NewSaleSku, SaleSku, Sku, Taken, check_skus, sale_skus};
 pub use sync::{SyncSample, SyncStore, SyncSummary};
 pub use util::{now_ms, random_hex};
 
@@ -57,8 +66,8 @@ pub use util::{now_ms, random_hex};
 /// always callable).
 pub mod prelude {
     pub use super::{
-        AnalyticsStore, BagStore, CatalogStore, CouponStore, KvBackend, MerchantStore, PluginStore,
-        RoomStore, SaleStore, Store, SyncStore,
+        AnalyticsStore, AudienceStore, BagStore, CatalogStore, CouponStore, ImageStore, KvBackend,
+        MerchantStore, PluginStore, RoomStore, SaleStore, Store, SyncStore,
     };
 }
 
@@ -72,6 +81,8 @@ pub trait Store:
     + CouponStore
     + SaleStore
     + AnalyticsStore
+    + AudienceStore
+    + ImageStore
     + SyncStore
     + PluginStore
     + Send
@@ -87,6 +98,8 @@ impl<T> Store for T where
         + CouponStore
         + SaleStore
         + AnalyticsStore
+        + AudienceStore
+        + ImageStore
         + SyncStore
         + PluginStore
         + Send

@@ -11,6 +11,7 @@
 
 use crate::StoreError;
 use crate::buys::BuyRequest;
+use crate::skus::{NewSaleSku, SaleSku};
 use serde::{Deserialize, Serialize};
 
 /// A time-boxed sale of one product at a special price and limited stock in one room.
@@ -32,6 +33,10 @@ pub struct FlashSale {
     /// `sign_in_required`.
     pub signed_in_only: bool,
     pub created_ms: u64,
+    /// The SKUs on sale (empty for a product without SKUs); `stock` and `sold` are then
+    /// their sums, and every buy names one (see `skus.rs`).
+    #[serde(default)]
+    pub skus: Vec<SaleSku>,
 }
 
 /// What a merchant supplies to create a flash sale.
@@ -42,7 +47,9 @@ pub struct NewFlashSale {
     pub room_id: String,
     pub product_id: String,
     pub price_cents: u64,
-    /// At least 1.
+    /// At least 1 for a product without SKUs; for one with SKUs, left out (0) or the sum
+    /// of the SKUs' allotments.
+    #[serde(default)]
     pub stock: u32,
     /// At least 1; defaults to 1.
     #[serde(default = "one")]
@@ -53,6 +60,10 @@ pub struct NewFlashSale {
     /// Only for signed-in viewers (see [`FlashSale::signed_in_only`]); defaults to false.
     #[serde(default)]
     pub signed_in_only: bool,
+    /// Which of the product's SKUs to offer, each with its allotment; left out, every SKU
+    /// with stock is offered with that stock (see [`crate::sale_skus`]).
+    #[serde(default)]
+    pub skus: Vec<NewSaleSku>,
 }
 
 fn one() -> u32 {
@@ -60,13 +71,9 @@ fn one() -> u32 {
 }
 
 impl NewFlashSale {
-    /// Reject terms no flash sale may have (every engine checks them before writing).
+    /// Reject terms no flash sale may have (every engine checks them before writing; the
+    /// stock and SKUs are checked against the product by [`crate::sale_skus`]).
     pub fn validate(&self) -> Result<(), StoreError> {
-        if self.stock == 0 {
-            return Err(StoreError::Invalid(
-                "flash sale stock must be at least 1".into(),
-            ));
-        }
         if self.per_user_limit == 0 {
             return Err(StoreError::Invalid(
                 "flash sale per_user_limit must be at least 1".into(),
@@ -88,6 +95,9 @@ pub struct Order {
     /// The flash sale it was bought in, if any.
     pub sale_id: Option<String>,
     pub product_id: String,
+    /// The SKU bought, for a product with SKUs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku_id: Option<String>,
     pub user_id: String,
     pub quantity: u32,
     pub amount_cents: u64,
@@ -105,8 +115,17 @@ pub enum BuyError {
     NotStarted(String),
     #[error("flash sale {0} has ended")]
     Ended(String),
-    #[error("{}", sold_out_message(.sale_id, *.left))]
-    SoldOut { sale_id: String, left: u32 },
+    #[error("{}", sold_out_message(.sale_id, .sku.as_deref(), *.left))]
+    SoldOut {
+        sale_id: String,
+        /// The SKU's name, when the sale has SKUs.
+        sku: Option<String>,
+        left: u32,
+    },
+    #[error("flash sale {0} sells by SKU: choose one (size, colour) to buy")]
+    SkuRequired(String),
+    #[error("flash sale {sale_id} has no SKU {sku:?}")]
+    UnknownSku { sale_id: String, sku: String },
     #[error("user {user_id} would exceed the limit of {limit} unit(s) of flash sale {sale_id}")]
     PerUserLimit {
         sale_id: String,
@@ -123,11 +142,15 @@ pub enum BuyError {
     Store(#[from] StoreError),
 }
 
-fn sold_out_message(sale_id: &str, left: u32) -> String {
+fn sold_out_message(sale_id: &str, sku: Option<&str>, left: u32) -> String {
+    let what = match sku {
+        Some(name) => format!("flash sale {sale_id}: {name}"),
+        None => format!("flash sale {sale_id}"),
+    };
     if left == 0 {
-        format!("flash sale {sale_id} is sold out")
+        format!("{what} is sold out")
     } else {
-        format!("flash sale {sale_id} has only {left} left")
+        format!("{what} has only {left} left")
     }
 }
 
@@ -153,6 +176,8 @@ impl BuyError {
             BuyError::NotStarted(_) => "not_started",
             BuyError::Ended(_) => "ended",
             BuyError::SoldOut { .. } => "sold_out",
+            BuyError::SkuRequired(_) => "sku_required",
+            BuyError::UnknownSku { .. } => "unknown_sku",
             BuyError::PerUserLimit { .. } => "per_user_limit",
             BuyError::BadQuantity(_) => "bad_quantity",
             BuyError::KeyReused(_) => "key_reused",
@@ -170,7 +195,9 @@ impl BuyError {
 ///   quantities and never exceeds `stock` (no oversell), a user never buys more than
 ///   `per_user_limit` units in total, and a key yields at most one order. The checks and the
 ///   write happen in one serializable step, in the order: key (replay or
-///   [`BuyError::KeyReused`]), quantity, sale exists, window, per-user limit, stock.
+///   [`BuyError::KeyReused`]), quantity, sale exists, window, per-user limit, SKU and
+///   stock ([`FlashSale::take`]). With SKUs, each SKU's `sold` equals the sum of its
+///   orders' quantities and never exceeds its own `stock`.
 /// - [`record_purchase`](Self::record_purchase) is idempotent per key the same way.
 /// - Orders share one key space; an empty key means "not idempotent". A replay returns the
 ///   original order with `replayed: true`.
@@ -178,7 +205,8 @@ impl BuyError {
 ///   [`StoreError::Invalid`], a product or room not the merchant's [`StoreError::NotFound`].
 pub trait SaleStore {
     /// Create a flash sale (`fs_` and 10 hex digits). The product must be one of the
-    /// merchant's (not deleted) and the room one of the merchant's rooms.
+    /// merchant's (not deleted) and the room one of the merchant's rooms; its stock and
+    /// SKUs are [`crate::sale_skus`]'s.
     fn create_flash_sale(
         &self,
         merchant_id: &str,

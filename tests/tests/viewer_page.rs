@@ -30,10 +30,14 @@
 //!   room bar, chat nor composer; on a desktop the video is beside the chat; text over the
 //!   video keeps 4.5:1; the latency badge waits for a live; "Tap"/"Click to unmute"; the
 //!   chat is no live region but a mention is announced; the unknown-room page is styled.
-//! - `viewer-states.mjs`: zh-CN and en pages through idle, live, coupon, sale, card and
-//!   muted, on a phone (portrait, landscape) and a desktop: no text in the other language
+//! - `viewer-states.mjs`: zh-CN and en pages through idle, live, coupon, confirm (a buy's
+//!   confirmation step), sale, card, bag and muted, on a phone (portrait, landscape) and a desktop: no text in the other language
 //!   outside what viewers and the shop wrote, the switch and its memory, the same string
 //!   keys in both; screenshots in `viewer-states/<lang>/<state>-<view>.png`.
+//! - `viewer-bag.mjs`: the product bag lists the live's products and marks the presented one.
+//! - `viewer-skus.mjs`: a sale by SKU: a size must be chosen, a confirmation names it and
+//!   its price, the order is said in words and the button says the limit is reached; a
+//!   viewer whose size sold out under its confirmation is told so and buys another.
 //!
 //! Needs Chromium, Node, ffmpeg and `web/node_modules` (`scripts/test.sh` installs them);
 //! the tests fail, rather than skip, without them.
@@ -237,16 +241,50 @@ fn product_bag_lists_the_live_and_marks_the_presented_product() {
 }
 
 #[test]
+fn a_sale_by_sku_confirms_then_says_the_order_and_a_sold_out_size() {
+    let _one = browser::one_at_a_time();
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-skus.mjs", &server, &[]);
+    assert_eq!(
+        report["sent"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["ordered"]["result"], "已下单：Cotton Tee M ¥49",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["ordered"]["button"]["text"], "已达限购",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["other"]["result"], "M已抢光，换个规格试试。",
+        "{report:#}"
+    );
+    assert_eq!(report["stored"], json!(["m 1/1", "l 1/3"]), "{report:#}");
+    for shot in [
+        "viewer-sku-confirm.png",
+        "viewer-sku-ordered.png",
+        "viewer-sku-sold-out.png",
+    ] {
+        assert!(browser::artifacts().join(shot).exists(), "{shot} missing");
+    }
+}
+
+#[test]
 fn viewer_speaks_one_language_in_every_state() {
     let _one = browser::one_at_a_time();
     let server = Serve::start(&[]);
     let (report, _) = scenario("viewer-states.mjs", &server, &[]);
     assert_eq!(report["violations"], json!([]), "{report:#}");
-    assert_eq!(number(&report, "/screenshots"), 42.0, "{report:#}");
+    assert_eq!(number(&report, "/screenshots"), 48.0, "{report:#}");
     assert_eq!(report["afterReload"], "zh-CN", "{report:#}");
     assert_eq!(report["minSpend"]["zh-CN"], "满199减20", "{report:#}");
     for lang in ["zh-CN", "en"] {
-        for state in ["idle", "live", "coupon", "sale", "card", "bag", "muted"] {
+        for state in [
+            "idle", "live", "coupon", "confirm", "sale", "card", "bag", "muted",
+        ] {
             for view in ["phone-portrait", "phone-landscape", "desktop"] {
                 let shot = format!("viewer-states/{lang}/{state}-{view}.png");
                 assert!(browser::artifacts().join(&shot).exists(), "{shot} missing");

@@ -1,4 +1,5 @@
-// console-analytics.js — the Analytics tab: the room's per-minute rows from
+// console-analytics.js — the Analytics tab: each live's totals (console-lives.js), then
+// the product cards' per-minute rows from
 // `GET /api/rooms/{room}/analytics` drawn as charts per product (pushes, displays, clicks,
 // claims; CTR), totals, an A/B comparison per variant, a per-product table, and the CSV
 // export (`format=csv`, fetched with the bearer token and saved from a Blob).
@@ -11,6 +12,7 @@ import { download, get, seg } from './console-api.js';
 import { lineChart, barChart } from './console-charts.js';
 import { $, acting, clearError, count, fill, h, percent, showError } from './console-dom.js';
 import { every, loadProducts, on, productTitle, state } from './console-state.js';
+import { loadLives } from './console-lives.js';
 
 const MINUTE = 60_000;
 const METRICS = ['pushes', 'displays', 'clicks', 'claims', 'purchases'];
@@ -58,7 +60,9 @@ function render() {
 
     // Totals strip.
     const totals = $('#an-totals');
-    fill(totals, [...METRICS.map((m) => [m, count(total[m])]), ['CTR', percent(ctr(total))], ['conversion', percent(conversion(total))]]
+    // Claims here are those that came from a card (all of them are in the lives table).
+    const label = (m) => (m === 'claims' ? 'claims from cards' : m);
+    fill(totals, [...METRICS.map((m) => [label(m), count(total[m])]), ['CTR', percent(ctr(total))], ['conversion', percent(conversion(total))]]
         .map(([label, value]) => h('div', { class: 'stat' }, h('span', { class: 'stat-n' }, value), h('span', { class: 'stat-l' }, label))));
     for (const m of METRICS) totals.dataset[m] = String(total[m]);
     $('#an-empty').hidden = list.length > 0;
@@ -145,7 +149,7 @@ async function load() {
     const room = state.room;
     const { from } = range();
     try {
-        const answer = await get(`/api/rooms/${seg(room)}/analytics?from=${from}`);
+        const [answer] = await Promise.all([get(`/api/rooms/${seg(room)}/analytics?from=${from}`), loadLives()]);
         if (room !== state.room) return;
         rows = answer.rows || [];
         clearError($('#an-error'));

@@ -114,14 +114,15 @@ export const del = (path) => api('DELETE', path);
 /** `encodeURIComponent` for path segments. */
 export const seg = (s) => encodeURIComponent(s);
 
-/** Upload `file` as the raw request body with XMLHttpRequest, so the upload's progress
- * is real: `onProgress(loaded, total)` as bytes go out. Resolves to the parsed JSON. */
-export function upload(path, file, onProgress) {
+/** Upload `file` as the raw request body (of type `contentType`) with XMLHttpRequest, so
+ * the upload's progress is real: `onProgress(loaded, total)` as bytes go out. Resolves to
+ * the parsed JSON. */
+export function upload(path, file, onProgress, contentType = 'application/wasm') {
     return new Promise((resolve, reject) => {
         const xhr = new XMLHttpRequest();
         xhr.open('POST', path);
         xhr.setRequestHeader('Authorization', `Bearer ${token}`);
-        xhr.setRequestHeader('Content-Type', 'application/wasm');
+        xhr.setRequestHeader('Content-Type', contentType);
         xhr.upload.addEventListener('progress', (e) => {
             onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
         });

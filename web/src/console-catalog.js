@@ -1,6 +1,6 @@
 // console-catalog.js — the Products tab: the merchant's product table, the create/edit
-// form (title, price, currency, image and buy URLs, stock, description, FAQ pairs, spec
-// pairs), delete with confirmation, "Push now" of a product card into the room, and which
+// form (title, price, currency, image URL or an uploaded image, buy URL, stock,
+// description, FAQ pairs, spec pairs, SKUs: console-skus.js), delete with confirmation, "Push now" of a product card into the room, and which
 // products the room's live sells (its product bag, 小黄车: a checkbox per product, saved at
 // once, in the order they were added).
 //
@@ -9,11 +9,12 @@
 // #p-stock, #p-image, #p-buy, #p-description, #p-faq-add, #p-specs-add, .pair inputs,
 // .form-error), #products-error, #push-style, #push-duration.
 
-import { get, post, put, del, seg } from './console-api.js';
+import { get, post, put, del, seg, upload } from './console-api.js';
 import {
     $, $$, FieldError, acting, clearError, confirmDialog, count, fill, h, money, moneyValue,
     parseCount, parseMoney, showError, submitting, toast,
 } from './console-dom.js';
+import { readSkus, skuRow } from './console-skus.js';
 import { currentRoom, idleWarning, loadProducts, on, state } from './console-state.js';
 
 /** The product being edited, or null when the form creates one. */
@@ -26,7 +27,7 @@ let bagRoom = null;
 // ---- table ------------------------------------------------------------------------------
 
 function thumb(url) {
-    if (!/^https?:\/\//i.test(url || '')) return h('span', { class: 'thumb empty' });
+    if (!/^(https?:\/\/|\/images\/)/i.test(url || '')) return h('span', { class: 'thumb no-image' });
     const img = h('img', { class: 'thumb', alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
     img.addEventListener('error', () => img.classList.add('broken'));
     img.src = url;
@@ -187,13 +188,45 @@ function openForm(p) {
     $('#p-image').value = p ? p.image_url : '';
     $('#p-buy').value = p ? p.buy_url : '';
     $('#p-description').value = p ? p.description : '';
+    preview(p ? p.image_url : '');
+    clearError($('#p-image-state'));
     fill($('#p-faq'));
     for (const f of (p && p.faq) || []) pairRow($('#p-faq'), [f.question, f.answer], FAQ_LABELS);
     fill($('#p-specs'));
     for (const s of (p && p.specs) || []) pairRow($('#p-specs'), s, SPEC_LABELS);
+    fill($('#p-skus'));
+    for (const s of (p && p.skus) || []) skuRow(s);
     form.hidden = false;
     form.scrollIntoView({ block: 'start', behavior: 'smooth' });
     $('#p-title').focus({ preventScroll: true });
+}
+
+/** The form's image, as viewers will see it. */
+function preview(url) {
+    fill($('#p-image-preview'), url ? thumb(url) : null);
+}
+
+/** Upload the chosen file as the product's image: livecart stores it and the form's image
+ * URL becomes its path. A refusal (type, size) is said under the field. */
+async function uploadImage(input) {
+    const file = input.files && input.files[0];
+    const state = $('#p-image-state');
+    clearError(state);
+    if (!file) return;
+    state.hidden = false;
+    state.textContent = `Uploading ${file.name}…`;
+    try {
+        const image = await upload('/api/images', file, (sent, total) => {
+            state.textContent = `Uploading ${file.name}… ${Math.round((sent / Math.max(total, 1)) * 100)}%`;
+        }, file.type || 'application/octet-stream');
+        $('#p-image').value = image.url;
+        preview(image.url);
+        state.textContent = `${file.name} uploaded: save the product to use it.`;
+    } catch (e) {
+        showError(state, e);
+    } finally {
+        input.value = '';
+    }
 }
 
 function closeForm() {
@@ -230,6 +263,7 @@ function readForm() {
         description: $('#p-description').value.trim(),
         faq: pairs($('#p-faq'), 'FAQ entry').map(([question, answer]) => ({ question, answer })),
         specs: pairs($('#p-specs'), 'spec'),
+        skus: readSkus(),
     };
 }
 
@@ -259,6 +293,9 @@ export function init() {
     $('#product-cancel').addEventListener('click', closeForm);
     $('#p-faq-add').addEventListener('click', () => pairRow($('#p-faq'), ['', ''], FAQ_LABELS).querySelector('input').focus());
     $('#p-specs-add').addEventListener('click', () => pairRow($('#p-specs'), ['', ''], SPEC_LABELS).querySelector('input').focus());
+    $('#p-skus-add').addEventListener('click', () => skuRow(null).querySelector('input').focus());
+    $('#p-image-file').addEventListener('change', (e) => uploadImage(e.currentTarget));
+    $('#p-image').addEventListener('input', () => preview($('#p-image').value.trim()));
     $('#product-form').addEventListener('submit', save);
 }
 

@@ -14,6 +14,7 @@ import {
     money, moneyValue, parseCount, parseLocalInput, parseMoney, showError, submitting, toast,
 } from './console-dom.js';
 import { every, idleWarning, loadProducts, on, productTitle, state } from './console-state.js';
+import { skuSummary } from './console-skus.js';
 
 let coupons = [];
 let sales = [];
@@ -203,6 +204,7 @@ function renderSales() {
             h('td', { class: 'sold' },
                 h('span', { class: 'sold-n' }, `${count(s.sold)} / ${count(s.stock)}`),
                 meter(s.sold, s.stock),
+                (s.skus || []).length ? h('div', { class: 'small sku-sold' }, skuSummary(s.skus, true)) : null,
                 h('div', { class: 'muted small' }, `${count(s.per_user_limit)} per viewer${s.signed_in_only ? ' · signed-in only' : ''}`)),
             h('td', {}, h('span', { class: 'countdown mono' }, timeLeft(s)),
                 h('div', {}, h('span', { class: `badge ${st.replace(' ', '-')}` }, st))),
@@ -243,6 +245,18 @@ function fillProductSelect() {
     fill(sel, state.products.map((p) => h('option', { value: p.id }, `${p.title} — ${money(p.price_cents, p.currency)}`)));
     if (state.products.some((p) => p.id === before)) sel.value = before;
     if (!state.products.length) sel.append(h('option', { value: '' }, 'Create a product first'));
+    skuNote();
+}
+
+/** A product with SKUs is sold by SKU, each with its own stock: the stock field gives way. */
+function skuNote() {
+    const p = state.products.find((x) => x.id === $('#s-product').value);
+    const skus = (p && p.skus) || [];
+    const note = $('#s-skus-note');
+    const stock = $('#s-stock');
+    note.hidden = skus.length === 0;
+    stock.hidden = skus.length > 0;
+    note.textContent = skus.length ? `Sold by SKU, each with its stock: ${skuSummary(skus)}` : '';
 }
 
 async function startSale(event) {
@@ -265,7 +279,8 @@ async function startSale(event) {
             room_id: state.room,
             product_id: product,
             price_cents: price,
-            stock: parseCount($('#s-stock'), 'the stock', { min: 1, empty: 0 }),
+            // With SKUs the server offers each one's stock (the sum is the sale's).
+            stock: $('#s-stock').hidden ? 0 : parseCount($('#s-stock'), 'the stock', { min: 1, empty: 0 }),
             per_user_limit: parseCount($('#s-limit'), 'the per-viewer limit', { min: 1, empty: 1 }),
             starts_ms: starts,
             ends_ms: starts + Math.round(minutes * 60_000),
@@ -301,6 +316,7 @@ export function init() {
     $('#coupon-cancel').addEventListener('click', closeCouponForm);
     $('#coupon-form').addEventListener('submit', saveCoupon);
     $('#sale-form').addEventListener('submit', startSale);
+    $('#s-product').addEventListener('change', skuNote);
 }
 
 export function show() {

@@ -4,7 +4,9 @@
 // coupon banner with idempotent claims, and the flash sales with countdowns synced to
 // server time and idempotent buys: sales may overlap, so the sale box shows one (the first
 // to start) and lists the other running ones under it (#sale-more), each with its own
-// countdown, a tap showing it.
+// countdown, a tap showing it. A buy picks the SKU (size, colour; viewer-skus.js) of a
+// sale that has them, asks to confirm ("确认购买：棉T恤 M码 ¥49"), and ends in words
+// ("已下单：…"); the button says when the viewer's per-user limit is reached.
 //
 // In sync with the video (issue 6): a card's WebSocket copy arrives about a second before
 // the video shows the host presenting it, so it only prefetches the card (data kept, DOM
@@ -20,6 +22,7 @@ import { el, mmss, randomId } from './viewer-util.js';
 import { icon } from './viewer-icons.js';
 import { formatCount, formatPrice, tr, trSlots, untr } from './viewer-i18n.js';
 import { buildCard, cardFromEvent, dismissCard, reformatPrices } from './viewer-card.js';
+import { defaultSku, itemName, leftOf, renderSkus, skuOf, unitPrice } from './viewer-skus.js';
 
 export { buildCard, cardFromEvent, dismissCard } from './viewer-card.js';
 
@@ -40,6 +43,9 @@ export function refusal(error, code) {
     const limit = /(?:reached|exceed) the limit of (\d+)/.exec(err);
     if (limit && /coupon/.test(err)) return [limit[1] === '1' ? 'coupon.limitOne' : 'coupon.limit', { n: Number(limit[1]) }];
     if (limit) return ['err.saleLimit', { n: Number(limit[1]) }];
+    const skuOut = /^flash sale \S+: (.+) (?:is sold out|has only \d+ left)$/.exec(err);
+    if (skuOut) return ['err.skuSoldOut', { name: skuOut[1] }];
+    if (code === 'sku_required') return ['sale.pickFirst', {}];
     if (/sold out/.test(err)) return ['err.soldOut', {}];
     if (/is locked/.test(err)) return ['err.locked', {}];
     if (/not valid yet|not started/.test(err)) return ['err.notYet', {}];
@@ -96,7 +102,11 @@ export class Commerce {
         this.acks = [];
         this.ackTimer = null;
         this.coupons = new Map(); // id → {coupon, node, claimed, key}
-        this.sales = new Map(); // sale id → {sale, key, bought}: every running sale
+        // sale id → {sale, key, sku, picked, confirming, units, limited}: every running
+        // sale, with the SKU chosen (`picked`: by the viewer, not preselected), whether
+        // the confirmation is up, the units this viewer bought, and whether the per-user
+        // limit was reached.
+        this.sales = new Map();
         this.sale = null; // the entry of `sales` the sale box shows
         this.saleEls = {
             when: document.getElementById('sale-when'),
@@ -110,8 +120,13 @@ export class Commerce {
             buy: this.saleBox.querySelector('button.buy'),
             result: this.saleBox.querySelector('.buy-result'),
             more: document.getElementById('sale-more'),
+            skus: document.getElementById('sale-skus'),
+            confirm: document.getElementById('sale-confirm'),
+            confirmText: document.getElementById('sale-confirm-text'),
         };
-        this.saleEls.buy.addEventListener('click', () => this.buy());
+        this.saleEls.buy.addEventListener('click', () => this.askToBuy());
+        this.saleEls.confirm.querySelector('button.confirm').addEventListener('click', () => this.buy());
+        this.saleEls.confirm.querySelector('button.cancel').addEventListener('click', () => this.cancelBuy());
         trSlots(this.saleEls.stockLine, 'sale.left', { n: this.saleEls.stock });
         document.addEventListener('langchange', () => {
             for (const e of this.coupons.values()) this.renderCoupon(e);
@@ -516,7 +531,7 @@ export class Commerce {
         }
         const entry = this.sales.get(sale.id);
         if (entry) entry.sale = { ...entry.sale, ...sale };
-        else this.sales.set(sale.id, { sale, key: null, bought: false });
+        else this.sales.set(sale.id, { sale, key: null, sku: null, picked: false, confirming: false, units: 0, limited: false });
         if (!this.sale) this.selectSale(sale.id);
         else this.renderSale();
     }
@@ -526,6 +541,7 @@ export class Commerce {
         const entry = this.sales.get(id);
         if (!entry) return;
         if (this.sale !== entry) {
+            if (this.sale) this.sale.confirming = false;
             this.sale = entry;
             untr(this.saleEls.result);
             delete this.saleEls.result.dataset.ok;
@@ -611,15 +627,62 @@ export class Commerce {
     renderSale() {
         this.renderMore();
         if (!this.sale) return;
-        const s = this.sale.sale;
+        const entry = this.sale;
+        const s = entry.sale;
         const { p, currency, title, price } = this.saleLabel(s);
+        const gone = skuOf(s, entry.sku);
+        if (gone && leftOf(s, gone) === 0 && (entry.picked || entry.confirming)) {
+            // The SKU this viewer chose sold out under them: said (unless the last one
+            // was theirs, just ordered), and not swapped for another behind their back.
+            entry.sku = null;
+            entry.confirming = false;
+            if (this.saleEls.result.dataset.ok !== 'true') {
+                this.saleEls.result.dataset.ok = 'false';
+                tr(this.saleEls.result, 'err.skuSoldOut', { name: gone.name });
+            }
+        }
+        if (!entry.picked) entry.sku = defaultSku(s, entry.sku);
+        const sku = skuOf(s, entry.sku);
+        renderSkus(this.saleEls.skus, s, entry.sku, currency, (id) => this.pickSku(id));
         this.saleEls.title.textContent = title;
-        this.saleEls.price.textContent = price;
-        this.saleEls.was.textContent = p && p.price_cents > s.price_cents ? formatPrice(p.price_cents, currency) : '';
-        const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
+        // With a SKU chosen, its price and what is left of it; else the sale's.
+        const cents = unitPrice(s, sku);
+        this.saleEls.price.textContent = sku ? formatPrice(cents, currency) : price;
+        this.saleEls.was.textContent = p && p.price_cents > cents ? formatPrice(p.price_cents, currency) : '';
+        const left = leftOf(s, sku);
+        const of = sku ? sku.stock : s.stock;
         this.saleEls.stock.textContent = formatCount(left);
-        this.saleEls.fill.style.width = `${s.stock ? Math.round((left / s.stock) * 100) : 0}%`;
+        this.saleEls.fill.style.width = `${of ? Math.round((left / of) * 100) : 0}%`;
+        if (entry.confirming && (left === 0 || ((s.skus || []).length && !sku))) entry.confirming = false;
+        this.renderConfirm();
         this.tick();
+    }
+
+    /** The viewer chose SKU `id` of the shown sale. */
+    pickSku(id) {
+        if (!this.sale || this.sale.key) return;
+        this.sale.sku = id;
+        this.sale.picked = true;
+        this.sale.confirming = false;
+        untr(this.saleEls.result);
+        delete this.saleEls.result.dataset.ok;
+        this.renderSale();
+    }
+
+    /** The confirmation line while it is up: what will be bought, at what price. */
+    renderConfirm() {
+        const box = this.saleEls.confirm;
+        const entry = this.sale;
+        box.hidden = !entry || !entry.confirming;
+        if (box.hidden) return;
+        const s = entry.sale;
+        const sku = skuOf(s, entry.sku);
+        const { currency, title } = this.saleLabel(s);
+        const cents = unitPrice(s, sku);
+        trSlots(this.saleEls.confirmText, 'sale.confirmLine', {
+            title: el('span', { translate: 'no', text: itemName(title, sku) }),
+            price: el('span', { class: 'price', dataset: { cents: String(cents), currency } }, formatPrice(cents, currency)),
+        });
     }
 
     /** The other running sales, under the shown one: a button each (title, price,
@@ -667,7 +730,7 @@ export class Commerce {
         if (this.sales.size > 1) this.renderMore();
         if (!this.sale) return;
         const s = this.sale.sale;
-        const left = Math.max(0, (s.stock || 0) - (s.sold || 0));
+        const left = leftOf(s, skuOf(s, this.sale.sku));
         const els = this.saleEls;
         if (s.starts_ms && now < s.starts_ms) {
             setKey(els.when, 'sale.startsIn');
@@ -683,19 +746,53 @@ export class Commerce {
             setKey(els.buy, 'sale.signIn');
             return;
         }
-        const busy = Boolean(this.sale.key);
-        els.buy.disabled = busy || left === 0;
-        setKey(els.buy, left === 0 ? 'sale.soldOut' : busy ? 'sale.buying' : 'sale.buy');
+        const entry = this.sale;
+        const busy = Boolean(entry.key);
+        // The whole sale sold out, or (with SKUs) the chosen one: another SKU may be left.
+        const allOut = leftOf(s, null) === 0;
+        const limited = entry.limited || (s.per_user_limit && entry.units >= s.per_user_limit);
+        els.buy.disabled = busy || left === 0 || limited || entry.confirming;
+        const key = limited ? 'sale.limitReached' : allOut || left === 0 ? 'sale.soldOut' : busy ? 'sale.buying' : 'sale.buy';
+        setKey(els.buy, key);
+    }
+
+    /** The buy button: with SKUs, one must be chosen; then the confirmation step. */
+    askToBuy() {
+        const entry = this.sale;
+        if (!entry || entry.key) return;
+        untr(this.saleEls.result);
+        delete this.saleEls.result.dataset.ok;
+        if ((entry.sale.skus || []).length && !skuOf(entry.sale, entry.sku)) {
+            this.saleEls.result.dataset.ok = 'false';
+            tr(this.saleEls.result, 'sale.pickFirst');
+            return;
+        }
+        entry.confirming = true;
+        this.renderConfirm();
+        this.tick();
+        this.saleEls.confirm.querySelector('button.confirm').focus();
+    }
+
+    cancelBuy() {
+        if (!this.sale) return;
+        this.sale.confirming = false;
+        this.renderConfirm();
+        this.tick();
+        this.saleEls.buy.focus();
     }
 
     buy() {
-        if (!this.sale || this.sale.key) return;
+        if (!this.sale || this.sale.key || !this.sale.confirming) return;
         const s = this.sale.sale;
+        this.sale.confirming = false;
+        this.renderConfirm();
         this.sale.key = `${(this.room.user && this.room.user.id) || 'me'}:${s.id}:${randomId()}`;
         untr(this.saleEls.result);
         delete this.saleEls.result.dataset.ok;
         const sale = this.sale;
-        this.room.send({ type: 'buy', sale_id: s.id, quantity: 1, key: sale.key }, sale.key);
+        const msg = { type: 'buy', sale_id: s.id, quantity: 1, key: sale.key };
+        if (sale.sku) msg.sku = sale.sku;
+        this.room.send(msg, sale.key);
         this.expectAnswer(sale.key, () => sale.key, () => {
             sale.key = null;
             this.saleEls.result.dataset.ok = 'false';
@@ -710,6 +807,8 @@ export class Commerce {
         if (!entry) return;
         if (entry.key) this.room.settle(entry.key);
         entry.key = null;
+        if (msg.ok) entry.units += msg.quantity || 1;
+        if (!msg.ok && msg.code === 'per_user_limit') entry.limited = true;
         // The result is said in the box while that sale is the one shown.
         if (entry !== this.sale) return;
         const r = this.saleEls.result;
@@ -717,12 +816,13 @@ export class Commerce {
         if (msg.ok) {
             // In plain words: what was bought, at what price (the order id is for the shop).
             const s = this.sale.sale;
-            const p = this.products.get(s.product_id);
-            const currency = (p && p.currency) || this.currency;
+            const { currency, title } = this.saleLabel(s);
+            const sku = skuOf(s, msg.sku_id);
+            const cents = msg.amount_cents ?? unitPrice(s, sku);
             r.dataset.order = msg.order_id || '';
             trSlots(r, 'sale.ordered', {
-                title: el('span', { translate: 'no', text: p ? p.title : s.product_id }),
-                price: el('span', { class: 'price', dataset: { cents: String(s.price_cents), currency } }, formatPrice(s.price_cents, currency)),
+                title: el('span', { translate: 'no', text: itemName(title, sku) }),
+                price: el('span', { class: 'price', dataset: { cents: String(cents), currency } }, formatPrice(cents, currency)),
             });
         } else {
             tr(r, ...refusal(msg.error, msg.code));

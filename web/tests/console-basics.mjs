@@ -183,6 +183,61 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     check(p.body.price_cents === 1500 && p.body.title === 'E2E Tee v2' && p.body.faq.length === 1, `edited product: ${JSON.stringify(p.body)}`);
     step('product edited');
 
+    // SKUs: sizes with their own stock (and L its own price); a half-filled row is refused
+    // at its field, nothing saved.
+    await page.click(`${row} button.edit`);
+    await page.waitForSelector('#product-form', { state: 'visible' });
+    await page.click('#p-skus-add');
+    await page.fill('#p-skus .sku-row:last-child .sku-name', 'M');
+    await page.click('#product-form button[type=submit]');
+    await until(async () => /how many of “M”/i.test(await text(page, '#product-form')), 'a SKU without stock was not refused at its field');
+    await page.fill('#p-skus .sku-row:last-child .sku-stock', '3');
+    // And an image uploaded instead of a URL: livecart stores it and the field gets its path.
+    await page.setInputFiles('#p-image-file', {
+        name: 'tee.png', mimeType: 'image/png',
+        buffer: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'),
+    });
+    await until(async () => (await page.inputValue('#p-image')).startsWith('/images/img_'), 'the uploaded image\'s path in the form');
+    check(/uploaded/.test(await text(page, '#p-image-state')), `upload state: ${await text(page, '#p-image-state')}`);
+    await page.click('#p-skus-add');
+    await page.fill('#p-skus .sku-row:last-child .sku-name', 'L');
+    await page.fill('#p-skus .sku-row:last-child .sku-stock', '2');
+    await page.fill('#p-skus .sku-row:last-child .sku-price', '16');
+    await page.click('#product-form button[type=submit]');
+    await page.waitForSelector('#product-form', { state: 'hidden' });
+    p = await api(`/api/products/${tee}`);
+    check(JSON.stringify(p.body.skus) === JSON.stringify([{ id: 'm', name: 'M', stock: 3 }, { id: 'l', name: 'L', price_cents: 1600, stock: 2 }]),
+        `stored SKUs ${JSON.stringify(p.body.skus)}`);
+    check(/^\/images\/img_[0-9a-f]{32}$/.test(p.body.image_url), `stored image ${p.body.image_url}`);
+    await until(async () => page.evaluate((id) => {
+        const img = document.querySelector(`#products tr[data-product="${id}"] img.thumb`);
+        return img && img.complete && img.naturalWidth === 1;
+    }, tee), 'the uploaded image does not show in the product table');
+    const served = await fetch(`${base}${p.body.image_url}`);
+    check(served.status === 200 && served.headers.get('content-type') === 'image/png'
+        && served.headers.get('cache-control') === 'public, max-age=31536000, immutable',
+    `served image: ${served.status} ${served.headers.get('content-type')} ${served.headers.get('cache-control')}`);
+    await page.click(`${row} button.edit`);
+    check((await page.locator('#p-skus .sku-row').count()) === 2 && (await page.inputValue('#p-skus .sku-row:last-child .sku-price')) === '16.00',
+        'the edit form does not bring the SKUs back');
+    await page.click('#product-cancel');
+    step('product SKUs and image', { skus: p.body.skus, image: p.body.image_url });
+
+    // A product without an image and with a long Chinese description keeps its row as
+    // tall as the others.
+    const zh = `${tee}-zh`;
+    await rest.post('/api/products', {
+        id: zh, title: '加厚纯棉T恤', price_cents: 4900, stock: 10,
+        description: '精选新疆长绒棉，加厚不透，亲肤透气，机洗不变形不起球，四季百搭，男女同款，多色可选，尺码齐全，支持七天无理由退换货，拍下四十八小时内发货。',
+    });
+    await page.click('#tabs button[data-tab=live]');
+    await page.click('#tabs button[data-tab=products]');
+    await page.waitForSelector(`#products tr[data-product="${zh}"]`);
+    const heights = await page.evaluate(([a, b]) => [a, b].map((id) =>
+        Math.round(document.querySelector(`#products tr[data-product="${id}"]`).getBoundingClientRect().height)), [zh, tee]);
+    report.rowHeights = { chinese: heights[0], other: heights[1] };
+    check(heights[0] <= heights[1] * 1.3, `a Chinese description makes its row ${heights[0]} px tall, against ${heights[1]} px`);
+
     // The live's product bag: ticking the product puts it in the room's bag (what viewers
     // see under the bag button); unticking takes it out.
     await page.waitForSelector(`${row} input.in-bag:not([disabled])`);
@@ -262,22 +317,35 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     await until(async () => (await page.locator(`#s-product option[value="${tee}"]`).count()) === 1, 'the sale form lacks the product');
     await page.selectOption('#s-product', tee);
     await page.fill('#s-price', '9.90');
-    await page.fill('#s-stock', '5');
+    // Sold by SKU: the stock field gives way to each SKU's stock.
+    await until(async () => (await text(page, '#s-skus-note')) === 'Sold by SKU, each with its stock: M 3 · L 2', 'the SKU note of the sale form');
+    check(await page.isHidden('#s-stock'), 'the stock field shows for a product sold by SKU');
     await page.fill('#s-limit', '2');
     await page.fill('#s-duration', '3');
     await page.click('#sale-form button[type=submit]');
     const sale = '#sales tbody tr[data-state="running"]';
     await page.waitForSelector(sale);
+    // The "started" toast covers neither the row's time left nor its "End now".
+    const covered = await page.evaluate((row) => {
+        const box = (e) => e.getBoundingClientRect();
+        const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+        const targets = [`${row} .countdown`, `${row} button.end`].map((q) => document.querySelector(q));
+        const toasts = [...document.querySelectorAll('#toasts .toast')];
+        return { toasts: toasts.length, covered: toasts.some((t) => targets.some((x) => x && hit(box(t), box(x)))) };
+    }, sale);
+    check(covered.toasts > 0 && !covered.covered, `toasts over the sale row: ${JSON.stringify(covered)}`);
     const cd1 = await text(page, `${sale} .countdown`);
     check(/^0[23]:\d\d$/.test(cd1), `countdown ${cd1}`);
     check((await text(page, `${sale} .sold-n`)) === '0 / 5', 'sold/stock');
+    check((await text(page, `${sale} .sku-sold`)) === 'M 0/3 · L 0/2', `per-SKU sold: ${await text(page, `${sale} .sku-sold`)}`);
     await page.waitForTimeout(2200);
     const cd2 = await text(page, `${sale} .countdown`);
     check(cd2 < cd1, `the countdown does not run: ${cd1} then ${cd2}`);
     const saleId = await page.getAttribute(sale, 'data-sale');
     const sales = await api(`/api/rooms/${room}/flash-sales`);
     const sts = sales.body.find((s) => s.id === saleId);
-    check(sts && sts.price_cents === 990 && sts.stock === 5 && sts.per_user_limit === 2 && sts.product_id === tee,
+    check(sts && sts.price_cents === 990 && sts.stock === 5 && sts.per_user_limit === 2 && sts.product_id === tee
+        && sts.skus.map((k) => `${k.id}:${k.stock}:${k.price_cents}`).join() === 'm:3:990,l:2:990',
         `stored sale ${JSON.stringify(sts)}`);
     step('flash sale started', { countdown: [cd1, cd2] });
     await page.screenshot({ path: join(art, 'console-commerce.png') });
@@ -290,6 +358,13 @@ scenario('console-basics', async ({ args, browser, report, log }) => {
     await page.click('#tabs button[data-tab=analytics]');
     await page.waitForSelector('#tab-analytics', { state: 'visible' });
     await until(async () => Number(await page.getAttribute('#an-totals', 'data-pushes')) >= 1, 'the push is not counted');
+    // The running live, in the numbers a shop acts on (the API's figures, in the table).
+    await until(async () => (await page.locator('#lives tbody tr[data-live="true"]').count()) === 1, 'the running live is not listed');
+    const lives = await api(`/api/rooms/${room}/lives`);
+    const liveRow = '#lives tbody tr[data-live="true"]';
+    check(lives.status === 200 && (await text(page, `${liveRow} .orders`)) === String(lives.body.lives[0].orders)
+        && /^[\d,.]+ [A-Z]{3}$/.test(await text(page, `${liveRow} .gmv`)), `lives ${JSON.stringify(lives.body)}: ${await text(page, liveRow)}`);
+    step('lives', lives.body.lives[0]);
     check(await page.locator('#chart-counts svg path.line').count() + await page.locator('#chart-counts svg circle').count() > 0,
         'the per-minute chart is empty');
     check(await page.locator(`#an-products tr[data-product="${tee}"]`).count() === 1, 'the product table lacks e2e-tee');

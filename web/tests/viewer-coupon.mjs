@@ -110,17 +110,27 @@ scenario('viewer-coupon', async ({ args, browser, report, log }) => {
         `countdown ${shown.countdown} for ${left.toFixed(1)} s left`);
     assert(shown.stock === '5', `stock shows ${shown.stock}`);
     await page.click('#sale button.buy');
+    // The confirmation step names what is bought and its price before anything is sent.
+    await page.waitForSelector('#sale-confirm:not([hidden]) button.confirm', { timeout: 8000 });
+    report.sale.confirm = await page.$eval('#sale-confirm-text', (n) => n.textContent);
+    assert(report.sale.confirm.includes(cap.title) && /39/.test(report.sale.confirm), `confirm line: ${report.sale.confirm}`);
+    await page.click('#sale-confirm button.confirm');
     await page.waitForSelector('#sale .buy-result[data-ok]', { timeout: 8000 });
     report.sale.buy = await page.$eval('#sale .buy-result', (r) => ({ ok: r.dataset.ok, text: r.textContent }));
     assert(report.sale.buy.ok === 'true', `buy: ${JSON.stringify(report.sale.buy)}`);
     await waitInPage(page, () => document.querySelector('#sale .stock').textContent === '4', null,
         { timeout: 5000, what: 'the stock to go down to 4' });
+    // One per viewer: the button now says the limit is reached, and cannot be pressed.
+    report.sale.after = await page.$eval('#sale button.buy', (b) => ({ disabled: b.disabled, key: b.dataset.i18n }));
+    assert(report.sale.after.disabled && report.sale.after.key === 'sale.limitReached',
+        `after the per-user limit: ${JSON.stringify(report.sale.after)}`);
 
     // A second sale while the first runs: the first stays in the box, the second is listed
     // under it with its own countdown; a tap shows it; a late joiner gets both.
     const tee = await rest.get('/api/products/sku-tee');
     const sale2 = await rest.post(`/api/rooms/${args.room}/flash-sales`, {
-        room_id: args.room, product_id: 'sku-tee', price_cents: 4900, stock: 3, per_user_limit: 1,
+        room_id: args.room, product_id: 'sku-tee', price_cents: 4900, per_user_limit: 1,
+        skus: [{ id: 'm', stock: 2 }, { id: 'l', stock: 1 }],
         starts_ms: Date.now() - 500, ends_ms: Date.now() + 65_000,
     });
     const other = `#sale-more:not([hidden]) button.sale-other[data-sale="${sale2.id}"]`;

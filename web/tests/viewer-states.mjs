@@ -7,13 +7,14 @@
 //
 // For each language a phone page (touch) and a desktop page, with the browser's language
 // set to it, go through the states: idle (a room waiting for its host), live (the demo
-// room playing, muted), coupon (unlocked and claimed), sale (a flash sale, one bought),
+// room playing, muted), coupon (unlocked and claimed), confirm (a flash-sale buy's
+// confirmation step), sale (a flash sale, one bought),
 // card (a product card pushed), bag (the product bag open), muted (a moderator muted the viewer). In each state and
 // view the DOM is walked (viewer-checks.mjs `wrongLanguage`): in zh-CN no Latin word
 // outside the allow-list, in en no CJK character, outside what viewers and the shop
 // wrote. Counts and prices are formatted per locale (4,080; 1.2万; ¥99), the browser's
 // languages pick the page's (zh* → zh-CN, else en). Then the language switch turns the
-// en page into zh-CN in place and the choice survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (42 of them).
+// en page into zh-CN in place and the choice survives a reload. Screenshots: viewer-states/<lang>/<state>-<view>.png (48 of them).
 
 import { api, assert, newPage, scenario, screenshot, waitInPage } from './lib.mjs';
 import { wrongLanguage } from './viewer-checks.mjs';
@@ -130,6 +131,9 @@ scenario('viewer-states', async ({ args, browser, report, log }) => {
     });
     await waitAll(() => !document.querySelector('#sale').hidden && !document.querySelector('#sale button.buy').disabled, 'the sale');
     for (const p of pages()) await p.click('#sale button.buy');
+    await waitAll(() => !document.querySelector('#sale-confirm').hidden, 'the confirmation step');
+    await capture('confirm');
+    for (const p of pages()) await p.click('#sale-confirm button.confirm');
     await waitAll(() => document.querySelector('#sale .buy-result[data-ok]'), 'the buy result');
     await capture('sale');
 

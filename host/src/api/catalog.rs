@@ -46,12 +46,14 @@ fn check_product(p: &Product) -> Result<(), ApiError> {
         return Err(ApiError::unprocessable("id must be at most 64 bytes"));
     }
     for (field, url) in [("buy_url", &p.buy_url), ("image_url", &p.image_url)] {
-        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+        let ours = field == "image_url" && super::images::is_image_path(url);
+        if !(ours || url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ApiError::unprocessable(format!(
                 "{field} {url:?} is not an http(s) URL"
             )));
         }
     }
+    crate::store::check_skus(&p.skus).map_err(ApiError::from)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use super::body::WholeObject;
 use crate::catalog::{Faq, Product};
-use crate::store::{NewCoupon, NewFlashSale};
+use crate::store::{NewCoupon, NewFlashSale, NewSaleSku, Sku};
 use serde::Deserialize;
 
 /// A product as the API takes it (`POST /api/products`, `PUT /api/products/{id}`).
@@ -24,6 +24,28 @@ pub struct ProductBody {
     pub description: String,
     pub faq: Vec<FaqBody>,
     pub specs: Vec<(String, String)>,
+    pub skus: Vec<SkuBody>,
+}
+
+/// One SKU (size, colour) of a product.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuBody {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub price_cents: Option<u64>,
+    pub stock: u32,
+}
+
+/// One SKU a flash sale offers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleSkuBody {
+    pub id: String,
+    pub stock: u32,
+    #[serde(default)]
+    pub price_cents: Option<u64>,
 }
 
 /// One question and answer.
@@ -46,6 +68,7 @@ impl WholeObject for ProductBody {
         "description",
         "faq",
         "specs",
+        "skus",
     ];
 }
 
@@ -70,6 +93,16 @@ impl ProductBody {
                 })
                 .collect(),
             specs: self.specs,
+            skus: self
+                .skus
+                .into_iter()
+                .map(|s| Sku {
+                    id: s.id,
+                    name: s.name,
+                    price_cents: s.price_cents,
+                    stock: s.stock,
+                })
+                .collect(),
         }
     }
 }
@@ -150,6 +183,8 @@ pub struct SaleBody {
     pub room_id: Option<String>,
     pub product_id: String,
     pub price_cents: u64,
+    /// Required without SKUs; with them, left out or their sum.
+    #[serde(default)]
     pub stock: u32,
     #[serde(default = "one")]
     pub per_user_limit: u32,
@@ -158,6 +193,9 @@ pub struct SaleBody {
     /// Only viewers the merchant signed in may buy; guests get `sign_in_required`.
     #[serde(default)]
     pub signed_in_only: bool,
+    /// The product's SKUs to offer; left out, every SKU with stock.
+    #[serde(default)]
+    pub skus: Vec<SaleSkuBody>,
 }
 
 impl SaleBody {
@@ -171,6 +209,15 @@ impl SaleBody {
             starts_ms: self.starts_ms,
             ends_ms: self.ends_ms,
             signed_in_only: self.signed_in_only,
+            skus: self
+                .skus
+                .into_iter()
+                .map(|s| NewSaleSku {
+                    id: s.id,
+                    stock: s.stock,
+                    price_cents: s.price_cents,
+                })
+                .collect(),
         }
     }
 }

@@ -16,6 +16,8 @@ mod bag;
 mod body;
 mod catalog;
 mod commerce_body;
+mod images;
+mod lives;
 mod operator;
 mod operator_limits;
 mod plugins;
@@ -41,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .merge(rooms::routes())
         .merge(catalog::routes())
         .merge(bag::routes())
+        .merge(lives::routes())
+        .merge(images::routes())
         .merge(plugins::routes())
         .merge(analytics::routes())
         .merge(viewers::routes())

@@ -248,6 +248,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
             sale_id,
             quantity,
             key,
+            sku,
         } => {
             let guest = user.role == Role::Viewer && guests::is_guest(&user.id);
             let item = format!("sale:{sale_id}");
@@ -261,13 +262,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                 if let Some(refused) =
                     guest_refusal(rooms, session, &item, &what, quantity, read).await?
                 {
-                    let reply = ServerMsg::BuyResult {
-                        sale_id,
-                        ok: false,
-                        order_id: None,
-                        error: Some(refused.to_string()),
-                        code: Some("guest_limit".into()),
-                    };
+                    let reply = buy_refused(sale_id, refused.to_string(), "guest_limit");
                     let _ = send(sink, &reply).await;
                     return Ok(());
                 }
@@ -278,6 +273,7 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                     sale_id: sale_id.clone(),
                     user_id: user.id.clone(),
                     quantity,
+                    sku,
                     idempotency_key: key,
                     now_ms: now_ms(),
                     // Only the sales of this room.
@@ -310,17 +306,14 @@ pub(super) async fn dispatch<S: Sink<WsOut> + Unpin>(
                         sale_id,
                         ok: true,
                         order_id: Some(order.order_id),
+                        sku_id: order.sku_id,
+                        quantity: Some(order.quantity),
+                        amount_cents: Some(order.amount_cents),
                         error: None,
                         code: None,
                     }
                 }
-                Err(e) => ServerMsg::BuyResult {
-                    sale_id,
-                    ok: false,
-                    order_id: None,
-                    error: Some(e.to_string()),
-                    code: Some(e.code().into()),
-                },
+                Err(e) => buy_refused(sale_id, e.to_string(), e.code()),
             };
             let _ = send(sink, &reply).await;
         }
@@ -427,4 +420,18 @@ fn moderate(session: &Session, f: impl FnOnce(&super::hub::RoomHub)) -> Result<(
     }
     f(&session.room.hub);
     Ok(())
+}
+
+/// A refused buy's answer.
+fn buy_refused(sale_id: String, error: String, code: &'static str) -> ServerMsg {
+    ServerMsg::BuyResult {
+        sale_id,
+        ok: false,
+        order_id: None,
+        sku_id: None,
+        quantity: None,
+        amount_cents: None,
+        error: Some(error),
+        code: Some(code.into()),
+    }
 }

@@ -621,6 +621,11 @@ impl RoomHub {
         self.lock().online()
     }
 
+    /// This node's connections counted online (see [`online`](Self::online)).
+    pub fn local_online(&self) -> u32 {
+        self.lock().local_online()
+    }
+
     /// Every subscriber on this node, online or not.
     pub fn subscribers(&self) -> u32 {
         self.lock().subscribers.len() as u32

@@ -14,6 +14,7 @@
 //! [`Rooms`] owns the open rooms and starts each room's background tasks (like/online
 //! flush, plugin worker) the first time someone joins.
 
+pub mod audience;
 pub mod bus;
 pub mod commands;
 pub mod commerce;
@@ -298,7 +299,7 @@ impl Rooms {
 }
 
 /// Flush likes, online counts and flash-sale stock every `every`; hand like deltas to the
-/// plugins.
+/// plugins; meter the audience (`audience.rs`).
 async fn flush_loop(
     hub: std::sync::Weak<RoomHub>,
     plugins: plugins::PluginHandle,
@@ -307,6 +308,7 @@ async fn flush_loop(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut meter = audience::Meter::new(every);
     loop {
         tick.tick().await;
         let Some(hub) = hub.upgrade() else {
@@ -314,6 +316,20 @@ async fn flush_loop(
         };
         if let Some((delta, total)) = hub.flush_state() {
             plugins.likes(delta, total);
+        }
+        let reports = meter.sample(crate::store::now_ms(), hub.local_online());
+        if !reports.is_empty() {
+            let (store, room) = (store.clone(), hub.id.clone());
+            tokio::task::spawn_blocking(move || {
+                for r in reports {
+                    let node = audience::node_id();
+                    let written =
+                        store.record_audience(&room, node, r.minute_ms, r.viewer_ms, r.peak);
+                    if let Err(e) = written {
+                        tracing::warn!(room = %room, "could not record the audience: {e}");
+                    }
+                }
+            });
         }
         let changed = hub.take_stock_changes();
         if !changed.is_empty() {

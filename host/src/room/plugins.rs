@@ -576,6 +576,9 @@ impl Worker {
                         starts_ms: now,
                         ends_ms: now + u64::from(f.duration_ms),
                         signed_in_only: false,
+                        // A product with SKUs: every SKU with its stock (a plugin's
+                        // `stock` must then be 0 or their sum).
+                        skus: Vec::new(),
                     },
                 )?;
             }

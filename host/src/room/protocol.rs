@@ -48,11 +48,14 @@ pub enum ClientMsg {
         #[serde(default)]
         push_id: Option<String>,
     },
-    /// Buy in the running flash sale; `key` makes retries safe.
+    /// Buy in a running flash sale; `key` makes retries safe. `sku` names the SKU (size,
+    /// colour) in a sale that has SKUs, and must be left out in one that has not.
     Buy {
         sale_id: String,
         quantity: u32,
         key: String,
+        #[serde(default)]
+        sku: Option<String>,
     },
     /// Host: show a product card to the room now.
     Push {
@@ -220,6 +223,14 @@ pub enum ServerMsg {
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         order_id: Option<String>,
+        /// What the order is, so the page can say it in words ("Order placed: Cotton Tee,
+        /// M, ¥49"): its SKU (if any), quantity and amount. Only with `ok`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sku_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        quantity: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        amount_cents: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         /// As for `ClaimResult`.

@@ -23,6 +23,7 @@ pub(crate) fn flash_setup(store: &dyn Store, stock: u32, per_user_limit: u32) ->
                 starts_ms: 1_000,
                 ends_ms: 60_000,
                 signed_in_only: false,
+                skus: vec![],
             },
         )
         .expect("sale");
@@ -52,6 +53,7 @@ fn each_buy_rule_fails_with_its_own_message() {
         starts_ms: 0,
         ends_ms: 10,
         signed_in_only: false,
+        skus: vec![],
     };
     let err = store
         .create_flash_sale("m_a", &foreign)

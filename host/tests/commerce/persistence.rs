@@ -35,6 +35,7 @@ fn everything_survives_reopening_the_database() {
                     starts_ms: T0,
                     ends_ms: T0 + 60_000,
                     signed_in_only: false,
+                    skus: vec![],
                 },
             )
             .expect("sale")

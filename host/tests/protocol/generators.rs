@@ -200,15 +200,17 @@ pub fn message() -> impl Strategy<Value = (&'static str, ClientMsg, Fields)> {
             };
             ("claim", msg, f)
         }),
-        (s(), any::<u32>(), s()).prop_map(|(sale_id, quantity, key)| {
+        (s(), any::<u32>(), s(), opt(s())).prop_map(|(sale_id, quantity, key, sku)| {
             let mut f = Fields::new();
             put(&mut f, "sale_id", &sale_id);
             put(&mut f, "quantity", quantity);
             put(&mut f, "key", &key);
+            put_opt(&mut f, "sku", &sku);
             let msg = ClientMsg::Buy {
                 sale_id,
                 quantity,
                 key,
+                sku: sku.value,
             };
             ("buy", msg, f)
         }),

@@ -180,6 +180,7 @@ fn is_optional(kind: &str, field: &str) -> bool {
         ("hello", "token" | "name" | "device")
             | ("join", "resume")
             | ("claim", "push_id")
+            | ("buy", "sku")
             | ("push", "style" | "duration_ms")
     )
 }

@@ -115,7 +115,14 @@ async fn put_product_without_every_field_resets_nothing() {
     .await;
     assert_eq!(status, 422, "{body}");
     let msg = error_of(&body);
-    for field in ["`price_cents`", "`stock`", "`buy_url`", "`faq`", "`specs`"] {
+    for field in [
+        "`price_cents`",
+        "`stock`",
+        "`buy_url`",
+        "`faq`",
+        "`specs`",
+        "`skus`",
+    ] {
         assert!(msg.contains(field), "{field} not named in {msg:?}");
     }
     let (_, p) = api(&s, "GET", "/api/products/sku-tee", json!({})).await;
@@ -278,7 +285,9 @@ async fn openapi_says_a_put_needs_the_whole_object() {
     assert_eq!(coupon["additionalProperties"], false);
     let product = schema("/api/products/{id}");
     assert!(
-        product["required"].as_array().is_some_and(|r| r.len() == 9),
+        product["required"]
+            .as_array()
+            .is_some_and(|r| r.len() == 10),
         "{product}"
     );
 }

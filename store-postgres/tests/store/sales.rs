@@ -26,6 +26,7 @@ fn sale_in_room(s: &dyn Store, stock: u32, per_user: u32) -> livecart_store::Fla
             starts_ms: 0,
             ends_ms: 1_000,
             signed_in_only: false,
+            skus: vec![],
         },
     )
     .expect("sale")
@@ -58,6 +59,18 @@ fn buys_in_one_batch_see_the_ones_before_them() {
     });
 }
 
+/// The units a storm's batch sold: sold out is the only refusal it expects.
+pub(super) fn units_sold(results: &[Result<livecart_store::Order, BuyError>]) -> u32 {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(o) => o.quantity,
+            Err(BuyError::SoldOut { .. }) => 0,
+            Err(e) => panic!("unexpected {e:?}"),
+        })
+        .sum()
+}
+
 #[test]
 fn a_buy_storm_across_nodes_sells_exactly_the_stock() {
     let url = fresh_db("buystorm");
@@ -79,14 +92,7 @@ fn a_buy_storm_across_nodes_sells_exactly_the_stock() {
                                     BuyRequest::new(&id, &user, 1, &format!("k-{user}"), 10)
                                 })
                                 .collect();
-                            node.buy_flash_sales(&batch)
-                                .iter()
-                                .map(|r| match r {
-                                    Ok(o) => o.quantity,
-                                    Err(BuyError::SoldOut { .. }) => 0,
-                                    Err(e) => panic!("unexpected {e:?}"),
-                                })
-                                .sum::<u32>()
+                            units_sold(&node.buy_flash_sales(&batch))
                         })
                         .sum::<u32>()
                 })

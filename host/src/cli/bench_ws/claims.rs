@@ -1,6 +1,7 @@
 //! Concurrent coupon claims and flash-sale buys: K joined viewers claim one coupon of quota
 //! Q (K > Q) at the same moment, then buy one unit each of a flash sale of stock Q at the
-//! same moment. Reports the answer's latency (send to result, per request) and checks that
+//! same moment, then of a sale of the same stock sold by SKU (four sizes of Q/4 each, the
+//! viewers spread over them): what choosing, checking and writing a SKU costs a buy. Reports the answer's latency (send to result, per request) and checks that
 //! exactly Q claims and Q buys succeeded, both in the answers and in the stored counts.
 //!
 //! Before those, the same K connections send a `ping` at the same moment: the transport's
@@ -41,6 +42,8 @@ impl Default for ClaimsArgs {
 
 const COUPON: &str = "bench-claim";
 const PRODUCT: &str = "bench-flash";
+const PRODUCT_SKUS: &str = "bench-flash-sizes";
+const SIZES: [&str; 4] = ["s", "m", "l", "xl"];
 /// Target p99, µs.
 const TARGET_P99_US: u64 = 20_000;
 
@@ -59,6 +62,8 @@ enum Storm {
     Claim,
     /// A buy of one unit in this flash sale.
     Buy(Arc<str>),
+    /// A buy of one unit of size `SIZES[i % 4]` in this flash sale sold by SKU.
+    BuySku(Arc<str>),
 }
 
 impl Storm {
@@ -71,6 +76,8 @@ impl Storm {
             Storm::Buy(sale) => {
                 json!({"type": "buy", "sale_id": sale, "quantity": 1, "key": format!("bench-buy-{i}")})
             }
+            Storm::BuySku(sale) => json!({"type": "buy", "sale_id": sale, "quantity": 1,
+                "sku": SIZES[i % SIZES.len()], "key": format!("bench-sku-{i}")}),
         }
         .to_string()
     }
@@ -79,7 +86,7 @@ impl Storm {
         match self {
             Storm::Ping => r#"{"type":"pong""#,
             Storm::Claim => r#"{"type":"claim_result""#,
-            Storm::Buy(_) => r#"{"type":"buy_result""#,
+            Storm::Buy(_) | Storm::BuySku(_) => r#"{"type":"buy_result""#,
         }
     }
 
@@ -88,6 +95,7 @@ impl Storm {
             Storm::Ping => "ping (floor)",
             Storm::Claim => "claim",
             Storm::Buy(_) => "buy",
+            Storm::BuySku(_) => "buy by SKU",
         }
     }
 }
@@ -295,7 +303,7 @@ async fn one(
             Some(
                 json!({"title": "Bench flash item", "price_cents": 1000, "currency": "CNY",
                 "image_url": "", "buy_url": "", "stock": quota, "description": "",
-                "faq": [], "specs": []}),
+                "faq": [], "specs": [], "skus": []}),
             ),
         )
         .await?;
@@ -313,6 +321,34 @@ async fn one(
         bail!("creating the flash sale answered {sale}");
     };
     let sale_id: Arc<str> = sale_id.into();
+    // The same stock in four sizes (the first takes the remainder).
+    let share = |i: usize| quota / 4 + if i == 0 { quota % 4 } else { 0 };
+    let skus: Vec<Value> = SIZES
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({"id": id, "name": id.to_uppercase(), "stock": share(i)}))
+        .collect();
+    server
+        .api(
+            "POST",
+            "/api/products",
+            Some(json!({"id": PRODUCT_SKUS, "title": "Bench tee", "price_cents": 1000, "skus": skus})),
+        )
+        .await?;
+    let sized = server
+        .api(
+            "POST",
+            &format!("/api/rooms/{ROOM}/flash-sales"),
+            Some(json!({
+                "product_id": PRODUCT_SKUS, "price_cents": 500, "per_user_limit": 1,
+                "starts_ms": 0, "ends_ms": crate::store::now_ms() + 3_600_000
+            })),
+        )
+        .await?;
+    let Some(sized_id) = sized["id"].as_str() else {
+        bail!("creating the flash sale by SKU answered {sized}");
+    };
+    let sized_id: Arc<str> = sized_id.into();
     let (conns, _) = client::join_many_with(server.addr, k, opts.concurrency, devices).await?;
     let mut pings = storm(conns, Storm::Ping, &server, opts).await;
     let mut claims = storm(
@@ -322,9 +358,16 @@ async fn one(
         opts,
     )
     .await;
-    let buys = storm(
+    let mut buys = storm(
         std::mem::take(&mut claims.conns),
         Storm::Buy(sale_id.clone()),
+        &server,
+        opts,
+    )
+    .await;
+    let sized_buys = storm(
+        std::mem::take(&mut buys.conns),
+        Storm::BuySku(sized_id.clone()),
         &server,
         opts,
     )
@@ -337,9 +380,19 @@ async fn one(
     let sales = server
         .api("GET", &format!("/api/rooms/{ROOM}/flash-sales"), None)
         .await?;
-    let sold = sales
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["id"] == *sale_id))
+    let sale_of = |id: &str| {
+        sales
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["id"] == id))
+    };
+    let sold = sale_of(&sale_id).and_then(|s| s["sold"].as_u64());
+    // Sold by SKU: the sale's count, and only if every size sold exactly its stock.
+    let sized_sold = sale_of(&sized_id)
+        .filter(|s| {
+            s["skus"]
+                .as_array()
+                .is_some_and(|k| k.iter().all(|k| k["sold"] == k["stock"]))
+        })
         .and_then(|s| s["sold"].as_u64());
     drop(server);
 
@@ -351,6 +404,7 @@ async fn one(
         (Storm::Ping, &pings, None),
         (Storm::Claim, &claims, Some(claimed)),
         (Storm::Buy(sale_id), &buys, Some(sold)),
+        (Storm::BuySku(sized_id), &sized_buys, Some(sized_sold)),
     ] {
         let lost: u64 = result.lost.values().sum();
         let refused: u64 = result.refused.values().sum();
