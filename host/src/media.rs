@@ -9,6 +9,7 @@ use livecart_media::hub::{StreamHub, TakeoverPolicy};
 use livecart_media::ingest::rtsp::{RtspSource, RtspStatus};
 use livecart_media::ingest::{KeyRejection, StreamKeys, demo, rtmp, tls};
 use livecart_media::meter::IngestStats;
+use livecart_media::origin::whep::{self, SessionView, Whep, WhepConfig};
 use livecart_media::origin::{MpdOptions, Origin, Recorder};
 use livecart_media::package::state::{MediaState, MediaStatus};
 use livecart_media::pipeline::ladder::LadderConfig;
@@ -63,6 +64,13 @@ pub struct MediaArgs {
     /// listen address is a concrete one, else `http://HOSTNAME:PORT`.
     #[arg(long, env = "LIVECART_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
+    /// Address of the WebRTC (WHEP) sessions' UDP sockets, and their ICE host candidate:
+    /// an address viewers reach (the node's public one in production).
+    #[arg(long, default_value = "127.0.0.1", env = "LIVECART_WEBRTC_IP")]
+    pub webrtc_ip: std::net::IpAddr,
+    /// WebRTC sessions this node serves at once; more are answered 503.
+    #[arg(long, default_value_t = 2000)]
+    pub webrtc_max_sessions: usize,
     /// Size of the demo stream, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     pub demo_size: (u32, u32),
@@ -158,6 +166,8 @@ pub struct Media {
     pub hub: StreamHub,
     rtsp: Mutex<HashMap<String, watch::Receiver<RtspStatus>>>,
     origin: Option<Origin>,
+    /// WebRTC playback (WHEP), beside the origin.
+    whep: Option<Arc<Whep>>,
     ingest: Option<Ingest>,
     /// Where other nodes reach this node's `/media` (set once by `serve`).
     advertise: std::sync::OnceLock<String>,
@@ -180,6 +190,13 @@ pub struct RoomMedia {
     pub dash: String,
     pub hls: String,
     pub flv: String,
+    /// WebRTC playback: `POST` an SDP offer here (WHEP).
+    pub whep: String,
+    /// The live's WebRTC sessions on this node.
+    pub webrtc_sessions: Vec<SessionView>,
+    /// Why WebRTC cannot play this live (e.g. a source with B-frames passed through);
+    /// null when it can or when the room is not live.
+    pub webrtc_off: Option<String>,
     pub rtsp: Option<RtspStatus>,
     /// Where OBS publishes (null when media is disabled).
     pub ingest: Option<Ingest>,
@@ -199,6 +216,7 @@ impl Media {
             hub: StreamHub::new(),
             rtsp: Mutex::new(HashMap::new()),
             origin: None,
+            whep: None,
             ingest: None,
             advertise: std::sync::OnceLock::new(),
         })
@@ -223,6 +241,12 @@ impl Media {
             dash: format!("/media/{room}/live.mpd"),
             hls: format!("/media/{room}/master.m3u8"),
             flv: format!("/media/{room}/live.flv"),
+            whep: format!("/media/{room}/whep"),
+            webrtc_sessions: self
+                .whep
+                .as_ref()
+                .map_or_else(Vec::new, |w| w.sessions(room)),
+            webrtc_off: self.whep.as_ref().and_then(|w| w.unavailable(room)),
             rtsp,
             ingest: self.ingest.clone(),
             publisher,
@@ -266,9 +290,13 @@ impl Media {
 
     /// The `/media` routes (empty when media is disabled).
     pub fn router(&self) -> axum::Router {
-        match &self.origin {
+        let origin = match &self.origin {
             Some(o) => livecart_media::origin::router(o.clone()),
             None => axum::Router::new(),
+        };
+        match &self.whep {
+            Some(w) => origin.merge(whep::router(w.clone())),
+            None => origin,
         }
     }
 }
@@ -403,7 +431,7 @@ pub async fn start(
     }
     .spawn();
 
-    let keys: Arc<dyn StreamKeys> = Arc::new(StoreKeys(store));
+    let keys: Arc<dyn StreamKeys> = Arc::new(StoreKeys(store.clone()));
     let rtmp_listener = tokio::net::TcpListener::bind(args.rtmp_listen)
         .await
         .with_context(|| format!("binding RTMP on {}", args.rtmp_listen))?;
@@ -479,11 +507,23 @@ pub async fn start(
             ..MpdOptions::default()
         },
     };
+    let whep = {
+        let store = store.clone();
+        Whep::new(
+            state.clone(),
+            WhepConfig {
+                ip: args.webrtc_ip,
+                max_sessions: args.webrtc_max_sessions,
+            },
+            Arc::new(move |room| matches!(store.room(room), Ok(Some(_)))),
+        )
+    };
     let media = Arc::new(Media {
         state,
         hub,
         rtsp: Mutex::new(rtsp),
         origin: Some(origin),
+        whep: Some(whep),
         ingest: Some(Ingest {
             rtmp: format!("rtmp://{}/live", addrs.rtmp),
             rtmps: format!("rtmps://{}/live", addrs.rtmps),

@@ -77,6 +77,8 @@ export async function launch() {
             '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
             '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
             '--autoplay-policy=no-user-gesture-required',
+            // WebRTC on loopback (the WHEP tests): allow it, and real host candidates.
+            '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
         ],
     });
 }

@@ -299,7 +299,7 @@ async fn follow(
 
 /// Segment `n` of `track` once it exists (or the newest, if `n` fell out of the ring);
 /// `None` once the live has ended without it.
-async fn next_segment(
+pub(super) async fn next_segment(
     period: &Period,
     track: &Track,
     n: u64,

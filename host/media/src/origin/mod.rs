@@ -17,6 +17,8 @@
 //! | `/media/{room}/{period}/{rep}/{n}.m4s` | segment `n` (ring, growing, next, or disk) |
 //! | `/media/{room}/{period}/{rep}/{n}.{i}.m4s` | LL-HLS part `i` of segment `n` (ring, next, or disk) |
 //! | `/media/{room}/{period}/{rep}/t{time}.m4s` | recorded segment by start time (replay MPDs with gaps) |
+//! | `/media/{room}/whep` | WebRTC playback: `POST` an SDP offer ([`whep`]) |
+//! | `/media/{room}/whep/{session}` | `DELETE` ends that WHEP session |
 //! | `/media/{room}/events.json` | the live period's timed events (JSON) |
 //! | `/media/{room}/replays` | JSON list of recorded periods |
 //! | `/media/{room}/replay/{period}/events.json` | a recorded period's timed events (JSON) |
@@ -42,6 +44,7 @@ pub mod routes;
 mod segments;
 pub mod throttle;
 pub mod time;
+pub mod whep;
 mod xml;
 
 pub use record::{RecordError, Recorder};

@@ -296,6 +296,17 @@ pub enum PeriodEnd {
     Failed(String),
 }
 
+/// Opus packets a WebRTC session may fall behind by before it skips some (about 2 s).
+const OPUS_QUEUE: usize = 100;
+
+/// One Opus packet of a live's audio.
+#[derive(Clone, Debug)]
+pub struct OpusPacket {
+    /// Presentation time, ns on the hub session's media clock (as the tracks' samples).
+    pub pts_ns: u64,
+    pub data: Bytes,
+}
+
 /// One publish session, packaged.
 #[derive(Debug)]
 pub struct Period {
@@ -316,6 +327,9 @@ pub struct Period {
     pub tracks: Vec<Arc<Track>>,
     /// Timed events, carried in-band by the video tracks.
     pub events: PeriodEvents,
+    /// The live's audio encoded once to Opus, for WebRTC viewers (nothing when the live
+    /// has no audio or no Opus encoder).
+    pub opus: tokio::sync::broadcast::Sender<OpusPacket>,
     ended: watch::Sender<Option<PeriodEnd>>,
 }
 
@@ -347,6 +361,7 @@ impl Period {
             ast: OnceLock::new(),
             tracks,
             events,
+            opus: tokio::sync::broadcast::channel(OPUS_QUEUE).0,
             ended,
         }
     }

@@ -4,8 +4,13 @@
 //! appsrc(h264 avc) ─ h264parse ─ tee ─┬─ queue ─ cmafmux ─ appsink          (passthrough top rung)
 //!                                     └─ queue ─ avdec_h264 ─ videoconvert ─ videorate ─ I420 ─ tee ─┬─ queue ─ videoscale ─ x264enc ─ h264parse ─ cmafmux ─ appsink
 //!                                                                                                 └─ …one branch per encoded rung
-//! appsrc(aac raw) ─ aacparse ─ queue ─ cmafmux ─ appsink                    (audio, never re-encoded)
+//! appsrc(aac raw) ─ aacparse ─ tee ─┬─ queue ─ cmafmux ─ appsink           (audio, never re-encoded)
+//!                                    └─ queue(leaky) ─ avdec_aac ─ audioconvert ─ audioresample ─ opusenc ─ appsink
 //! ```
+//!
+//! The Opus branch is the live's one encode for WebRTC viewers (`Period::opus`), however
+//! many there are. It is leaky and its sink drops: it never holds back the AAC path. If
+//! its elements are missing the live goes on without it (WebRTC then has no sound).
 //!
 //! Decoded video is brought to a constant frame rate and every encoded rung gets the same
 //! frame-counted GOP (one per segment, no scene-cut keyframes), starting from the same first
@@ -26,6 +31,8 @@ pub struct Graph {
     pub audio_src: Option<gst_app::AppSrc>,
     /// One appsink per output track, with its rendition id.
     pub sinks: Vec<(String, gst_app::AppSink)>,
+    /// The Opus encode of the audio, for WebRTC.
+    pub opus: Option<gst_app::AppSink>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +163,7 @@ pub fn build(
         video_src = Some(src);
     }
     let mut audio_src = None;
+    let mut opus = None;
     if let Some(params) = audio {
         let caps = gst::Caps::builder("audio/mpeg")
             .field("mpegversion", 4i32)
@@ -166,21 +174,71 @@ pub fn build(
             .build();
         let src = app_src(caps);
         let parse = make("aacparse")?;
+        let tee = make("tee")?;
         let q = make("queue")?;
-        pipeline.add_many([src.upcast_ref(), &parse, &q])?;
+        pipeline.add_many([src.upcast_ref(), &parse, &tee, &q])?;
         // Whole AAC frames per segment, as the manifests say (`aac_segment_duration`).
         let fragment = aac_segment_duration(config.segment_duration(), params.sample_rate);
         let (mux, sink) = cmaf_sink(&pipeline, config, fragment)?;
-        link(&[src.upcast_ref(), &parse, &q, &mux])?;
+        link(&[src.upcast_ref(), &parse, &tee, &q, &mux])?;
         sinks.push(("a0".to_string(), sink));
         audio_src = Some(src);
+        opus = match opus_branch(&pipeline, &tee) {
+            Ok(sink) => Some(sink),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Opus encode: WebRTC viewers get no sound");
+                None
+            }
+        };
     }
     Ok(Graph {
         pipeline,
         video_src,
         audio_src,
         sinks,
+        opus,
     })
+}
+
+/// `tee ! queue(leaky) ! avdec_aac ! audioconvert ! audioresample ! 48 kHz ! opusenc !
+/// appsink(drop)`: 20 ms packets at 64 kb/s (stereo; mono sources stay mono).
+fn opus_branch(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+) -> Result<gst_app::AppSink, GraphError> {
+    let q = make("queue")?;
+    q.set_property_from_str("leaky", "downstream");
+    let dec = make("avdec_aac")?;
+    let convert = make("audioconvert")?;
+    let resample = make("audioresample")?;
+    let caps = make("capsfilter")?;
+    caps.set_property(
+        "caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("rate", 48_000i32)
+            .build(),
+    );
+    let enc = make("opusenc")?;
+    enc.set_property("bitrate", 64_000i32);
+    enc.set_property_from_str("frame-size", "20");
+    let sink = gst_app::AppSink::builder()
+        .sync(false)
+        .max_buffers(64)
+        .drop(true)
+        .build();
+    let chain = [
+        &q,
+        &dec,
+        &convert,
+        &resample,
+        &caps,
+        &enc,
+        sink.upcast_ref(),
+    ];
+    pipeline.add_many(chain)?;
+    link(&[tee, &q])?;
+    link(&chain)?;
+    Ok(sink)
 }
 
 fn app_src(caps: gst::Caps) -> gst_app::AppSrc {

@@ -202,6 +202,9 @@ impl Packager {
         for ((_, appsink), track) in graph.sinks.iter().zip(&period.tracks) {
             sink::attach(appsink, period.clone(), track.clone(), self.latency.clone());
         }
+        if let Some(opus) = &graph.opus {
+            sink::attach_opus(opus, &period);
+        }
         Ok((period, graph))
     }
 }

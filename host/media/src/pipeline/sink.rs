@@ -80,6 +80,38 @@ pub fn attach(
     );
 }
 
+/// Wire the Opus encoder's `sink` to the period's Opus feed (running time, as the tracks).
+pub fn attach_opus(sink: &gst_app::AppSink, period: &Arc<Period>) {
+    let feed = period.opus.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(buffer) = sample.buffer() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let pts = buffer.pts().and_then(|pts| {
+                    match sample
+                        .segment()
+                        .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned())
+                    {
+                        Some(seg) => seg.to_running_time(pts),
+                        None => Some(pts),
+                    }
+                });
+                if let (Some(pts), Ok(map)) = (pts, buffer.map_readable()) {
+                    // No receivers (no WebRTC viewer) is not an error.
+                    let _ = feed.send(crate::package::ring::OpusPacket {
+                        pts_ns: pts.nseconds(),
+                        data: Bytes::copy_from_slice(&map),
+                    });
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
 impl TrackWriter {
     fn chunk<'a>(
         &mut self,

@@ -1,0 +1,363 @@
+//! One WHEP session: a str0m `Rtc` (sans-IO) driven on one UDP socket by one task, until
+//! the viewer leaves (`DELETE`, ICE lost), the live ends, or it never connects.
+//!
+//! Once ICE and DTLS are up it plays the [`Feed`]: video at 90 kHz and Opus at 48 kHz, each
+//! with a random per-session RTP offset, on one wall clock (the live's availability start
+//! mapped to an `Instant`), so the browser's lip sync holds. The room's timed events go on
+//! the viewer's data channel with the RTP timestamp of their frame ([`event_message`]).
+//! The bandwidth estimate (TWCC, else REMB) picks the rung: the highest whose bitrate fits
+//! in 85 % of it, taken at the next keyframe.
+
+use super::feed::{Feed, Out};
+use super::{Registry, SessionInfo};
+use crate::package::ring::Period;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use str0m::bwe::BweKind;
+use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// A session that has not connected by then is dropped.
+const CONNECT_WITHIN: Duration = Duration::from_secs(15);
+/// Timed events kept for a data channel that is not open yet.
+const PENDING_EVENTS: usize = 64;
+
+pub(super) struct Session {
+    pub rtc: Rtc,
+    pub socket: UdpSocket,
+    pub feed: Arc<Feed>,
+    pub period: Arc<Period>,
+    pub info: Arc<SessionInfo>,
+    pub registry: Arc<Registry>,
+    pub close: oneshot::Receiver<()>,
+}
+
+/// Per-session RTP state.
+struct Tx {
+    video: Option<(Mid, Pt)>,
+    audio: Option<(Mid, Pt)>,
+    channel: Option<ChannelId>,
+    /// Events waiting for the data channel.
+    pending: Vec<String>,
+    video_offset: u32,
+    audio_offset: u32,
+    /// `Instant` of media time zero (the live's availability start).
+    zero: Instant,
+    period: String,
+}
+
+impl Session {
+    pub(super) async fn run(mut self) {
+        let id = self.info.id.clone();
+        if let Err(e) = self.drive().await {
+            tracing::debug!(session = %id, error = %e, "WHEP session ended with an error");
+        }
+        self.registry.remove(&id);
+    }
+
+    async fn drive(&mut self) -> Result<(), String> {
+        let local = self.socket.local_addr().map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let mut tx = Tx {
+            video: None,
+            audio: None,
+            channel: None,
+            pending: Vec::new(),
+            video_offset: rand_u32(),
+            audio_offset: rand_u32(),
+            zero: zero_instant(&self.period),
+            period: self.period.id.clone(),
+        };
+        let mut media: Option<mpsc::Receiver<Out>> = None;
+        let mut end = self.period.watch_end();
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let timeout = self.drain(&mut tx, &mut media).await?;
+            if !self.rtc.is_alive() {
+                return Ok(());
+            }
+            if media.is_none() && started.elapsed() > CONNECT_WITHIN {
+                return Err("did not connect in time".into());
+            }
+            let wait = timeout.saturating_duration_since(Instant::now());
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    let (n, source) = r.map_err(|e| e.to_string())?;
+                    let Ok(contents) = buf[..n].try_into() else { continue };
+                    let input = Input::Receive(Instant::now(), Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination: local,
+                        contents,
+                    });
+                    if self.rtc.accepts(&input) {
+                        self.rtc.handle_input(input).map_err(|e| e.to_string())?;
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {
+                    self.rtc.handle_input(Input::Timeout(Instant::now())).map_err(|e| e.to_string())?;
+                }
+                out = next(&mut media) => match out {
+                    Some(out) => self.write(&mut tx, out)?,
+                    None => return Ok(()),
+                },
+                _ = &mut self.close => {
+                    self.rtc.disconnect();
+                    return Ok(());
+                }
+                _ = end.changed() => {
+                    if self.period.ended().is_some() {
+                        self.rtc.disconnect();
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send what str0m has to send and act on its events; the next timeout.
+    async fn drain(
+        &mut self,
+        tx: &mut Tx,
+        media: &mut Option<mpsc::Receiver<Out>>,
+    ) -> Result<Instant, String> {
+        loop {
+            match self.rtc.poll_output().map_err(|e| e.to_string())? {
+                Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) => {
+                    // A lost datagram is the network's business; RTP copes.
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(e) => self.on_event(tx, media, e)?,
+            }
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        tx: &mut Tx,
+        media: &mut Option<mpsc::Receiver<Out>>,
+        e: Event,
+    ) -> Result<(), String> {
+        match e {
+            Event::Connected => {
+                let (start_ms, rx) = self
+                    .feed
+                    .start(self.period.clone())
+                    .ok_or("the live has no segment yet")?;
+                tracing::debug!(session = %self.info.id, start_ms, "WHEP session connected");
+                self.info.mark_connected();
+                *media = Some(rx);
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+            }
+            Event::MediaAdded(m) => {
+                let pt = self.pick_pt(m.mid, m.kind);
+                match (m.kind, pt) {
+                    (MediaKind::Video, Some(pt)) => tx.video = Some((m.mid, pt)),
+                    (MediaKind::Audio, Some(pt)) => tx.audio = Some((m.mid, pt)),
+                    _ => {}
+                }
+            }
+            Event::ChannelOpen(id, _label) => {
+                tx.channel = Some(id);
+                let hello = serde_json::json!({
+                    "type": "hello",
+                    "period": tx.period,
+                    "rtp_offset": tx.video_offset,
+                    "clock_rate": 90_000,
+                })
+                .to_string();
+                let pending = std::mem::take(&mut tx.pending);
+                if let Some(mut ch) = self.rtc.channel(id) {
+                    for text in std::iter::once(hello).chain(pending) {
+                        let _ = ch.write(false, text.as_bytes());
+                    }
+                }
+            }
+            Event::ChannelClose(_) => tx.channel = None,
+            Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => {
+                let bps = estimate.as_u64();
+                let rung = self
+                    .feed
+                    .rungs
+                    .iter()
+                    .position(|t| u64::from(t.rendition.bandwidth) * 100 <= bps * 85)
+                    .unwrap_or(self.feed.rungs.len() - 1);
+                if rung != self.feed.wanted() {
+                    tracing::debug!(session = %self.info.id, bps, rung, "WHEP rung switch");
+                    self.feed.want(rung);
+                }
+                self.info.set_estimate(bps);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The payload type to send `kind` with: H.264 (High, packetization mode 1 preferred)
+    /// or Opus, among those the viewer's offer accepted.
+    fn pick_pt(&mut self, mid: Mid, kind: MediaKind) -> Option<Pt> {
+        let w = self.rtc.writer(mid)?;
+        let mut best: Option<(u8, Pt)> = None;
+        for p in w.payload_params() {
+            let spec = p.spec();
+            let score = match (kind, spec.codec) {
+                (MediaKind::Audio, Codec::Opus) => 1,
+                (MediaKind::Video, Codec::H264) => {
+                    let f = spec.format;
+                    1 + u8::from(f.packetization_mode == Some(1)) * 2
+                        + u8::from(f.profile_level_id.is_some_and(|id| id >> 16 == 0x64))
+                }
+                _ => 0,
+            };
+            if score > 0 && best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, p.pt()));
+            }
+        }
+        best.map(|(_, pt)| pt)
+    }
+
+    fn write(&mut self, tx: &mut Tx, out: Out) -> Result<(), String> {
+        match out {
+            Out::Video {
+                media_90k,
+                keyframe,
+                data,
+                rung,
+            } => {
+                let Some((mid, pt)) = tx.video else {
+                    return Ok(());
+                };
+                if keyframe {
+                    self.info.set_rung(&self.feed.rungs[rung].rendition.id);
+                }
+                let rtp = u64::from(tx.video_offset.wrapping_add(media_90k as u32));
+                let wall = tx.zero + Duration::from_micros(media_90k * 100 / 9);
+                if let Some(w) = self.rtc.writer(mid) {
+                    w.write(pt, wall, MediaTime::from_90khz(rtp), data)
+                        .map_err(|e| e.to_string())?;
+                    self.info.count_frame();
+                }
+            }
+            Out::Audio { media_48k, data } => {
+                let Some((mid, pt)) = tx.audio else {
+                    return Ok(());
+                };
+                let rtp = u64::from(tx.audio_offset.wrapping_add(media_48k as u32));
+                let wall = tx.zero + Duration::from_micros(media_48k * 1000 / 48);
+                if let Some(w) = self.rtc.writer(mid) {
+                    w.write(
+                        pt,
+                        wall,
+                        MediaTime::new(rtp, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+                        data.to_vec(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            Out::Event {
+                id,
+                media_ms,
+                payload,
+            } => {
+                let text = event_message(&id, media_ms, &payload, tx.video_offset, &tx.period);
+                match tx.channel.and_then(|c| self.rtc.channel(c)) {
+                    Some(mut ch) => {
+                        let _ = ch.write(false, text.as_bytes());
+                    }
+                    None if tx.pending.len() < PENDING_EVENTS => tx.pending.push(text),
+                    None => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn next(media: &mut Option<mpsc::Receiver<Out>>) -> Option<Out> {
+    match media {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A timed event on the data channel: its id, media time, payload (the JSON the room
+/// published) and `rtp`, the RTP timestamp of the video frame it belongs to:
+/// `(offset + media_ms × 90) mod 2³²`.
+pub fn event_message(id: &str, media_ms: u64, payload: &[u8], offset: u32, period: &str) -> String {
+    let rtp = offset.wrapping_add((media_ms.wrapping_mul(90)) as u32);
+    let payload: serde_json::Value = serde_json::from_slice(payload)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(payload).into()));
+    serde_json::json!({
+        "type": "event",
+        "id": id,
+        "period": period,
+        "media_ms": media_ms,
+        "rtp": rtp,
+        "payload": payload,
+    })
+    .to_string()
+}
+
+/// The `Instant` at which the live's media time zero was ingested.
+fn zero_instant(period: &Period) -> Instant {
+    let now = Instant::now();
+    let ago = period
+        .availability_start()
+        .and_then(|ast| SystemTime::now().duration_since(ast).ok())
+        .unwrap_or_default();
+    now.checked_sub(ago).unwrap_or(now)
+}
+
+/// A random 32-bit value (RTP offsets need not be secret, only unpredictable enough to
+/// exercise the page's wrap handling).
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() as u32
+}
+
+/// Where a socket for a new session binds.
+pub(super) fn bind_addr(ip: std::net::IpAddr) -> SocketAddr {
+    SocketAddr::new(ip, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_targets_wrap_at_32_bits() {
+        let m: serde_json::Value = serde_json::from_str(&event_message(
+            "push-1",
+            2_000,
+            br#"{"kind":"card"}"#,
+            u32::MAX - 89,
+            "p1",
+        ))
+        .expect("json");
+        // (2^32 - 90) + 180000 wraps to 179910.
+        assert_eq!(m["rtp"], 179_910);
+        assert_eq!(m["payload"]["kind"], "card");
+        assert_eq!(m["media_ms"], 2_000);
+        let m: serde_json::Value =
+            serde_json::from_str(&event_message("x", 0, b"not json", 5, "p1")).expect("json");
+        assert_eq!(m["payload"], "not json");
+        assert_eq!(m["rtp"], 5);
+    }
+}
