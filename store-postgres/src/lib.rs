@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_skus.sql")),
     (8, include_str!("../migrations/0008_audience.sql")),
     (9, include_str!("../migrations/0009_images.sql")),
+    (10, include_str!("../migrations/0010_latency_mode.sql")),
 ];
 
 /// Any constant shared by every node: the advisory lock that serializes migrations.

@@ -4,12 +4,13 @@
 use crate::{PostgresStore, fresh_ids, opt_u64_at, u32_at, u64_at};
 use livecart_store::util::{now_ms, random_id, to_i64};
 use livecart_store::{
-    CatalogStore, Product, ProductRecord, Room, RoomStatus, RoomStore, StoreError, new_stream_key,
+    CatalogStore, LatencyMode, Product, ProductRecord, Room, RoomStatus, RoomStore, StoreError,
+    new_stream_key,
 };
 use tokio_postgres::{GenericClient, Row};
 
 const ROOM_COLS: &str =
-    "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms";
+    "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms, latency_mode";
 
 fn room_row(r: &Row) -> Result<Room, tokio_postgres::Error> {
     let status: String = r.try_get(4)?;
@@ -22,6 +23,7 @@ fn room_row(r: &Row) -> Result<Room, tokio_postgres::Error> {
         created_ms: u64_at(r, 5)?,
         started_ms: opt_u64_at(r, 6)?,
         ended_ms: opt_u64_at(r, 7)?,
+        latency_mode: LatencyMode::parse(&r.try_get::<_, String>(8)?),
     })
 }
 
@@ -184,6 +186,19 @@ impl RoomStore for PostgresStore {
                 }
                 .await
             )?;
+            row.as_ref()
+                .map(room_row)
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+        })
+    }
+
+    fn set_latency_mode(&self, id: &str, mode: LatencyMode) -> Result<Room, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| async move {
+            let sql =
+                format!("UPDATE rooms SET latency_mode = $2 WHERE id = $1 RETURNING {ROOM_COLS}");
+            let row = db.query_opt(&sql, &[&id, &mode.as_str()]).await?;
             row.as_ref()
                 .map(room_row)
                 .transpose()?

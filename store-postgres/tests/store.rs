@@ -513,7 +513,7 @@ fn migrations_are_recorded_once_across_nodes() {
             .collect()
     });
     // Every migration applied, each once (a second run would have failed on CREATE TABLE).
-    assert_eq!(stores[0].schema_version().unwrap(), 9);
+    assert_eq!(stores[0].schema_version().unwrap(), 10);
 }
 
 #[test]

@@ -312,6 +312,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX images_by_merchant ON images (merchant_id);
     "#,
+    // 13: how viewers play a room's live ('standard': LL-DASH, 'ultra-low': WebRTC).
+    r#"
+    ALTER TABLE rooms ADD COLUMN latency_mode TEXT NOT NULL DEFAULT 'standard';
+    "#,
 ];
 
 /// The embedded SQLite store.

@@ -2,11 +2,11 @@
 
 use crate::{SqliteStore, with_fresh_ids};
 use livecart_store::util::{now_ms, random_id, to_i64, to_u64};
-use livecart_store::{Room, RoomStatus, RoomStore, StoreError, new_stream_key};
+use livecart_store::{LatencyMode, Room, RoomStatus, RoomStore, StoreError, new_stream_key};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 const ROOM_COLS: &str =
-    "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms";
+    "id, merchant_id, title, stream_key, status, created_ms, started_ms, ended_ms, latency_mode";
 
 fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Room> {
     let status: String = r.get(4)?;
@@ -19,6 +19,7 @@ fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Room> {
         created_ms: to_u64(r.get(5)?),
         started_ms: r.get::<_, Option<i64>>(6)?.map(to_u64),
         ended_ms: r.get::<_, Option<i64>>(7)?.map(to_u64),
+        latency_mode: LatencyMode::parse(&r.get::<_, String>(8)?),
     })
 }
 
@@ -124,6 +125,18 @@ impl RoomStore for SqliteStore {
                 params![id, new_stream_key()?],
             )?)
         })?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("room {id}")));
+        }
+        self.room(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("room {id}")))
+    }
+
+    fn set_latency_mode(&self, id: &str, mode: LatencyMode) -> Result<Room, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE rooms SET latency_mode = ?2 WHERE id = ?1",
+            params![id, mode.as_str()],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("room {id}")));
         }

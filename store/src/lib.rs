@@ -56,7 +56,7 @@ pub use merchants::{
 };
 pub use plugins::{Binding, FaultRecord, KvBackend, LogRecord, PluginStore, VersionRecord};
 pub use products::{CatalogStore, ProductRecord};
-pub use rooms::{Room, RoomStatus, RoomStore, new_stream_key};
+pub use rooms::{LatencyMode, Room, RoomStatus, RoomStore, new_stream_key};
 pub use sales::{BuyError, FlashSale, NewFlashSale, Order, SaleStore};
 pub use skus::{MAX_SKUS, NewSaleSku, SaleSku, Sku, Taken, check_skus, sale_skus};
 pub use sync::{SyncSample, SyncStore, SyncSummary};

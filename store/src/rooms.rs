@@ -47,6 +47,36 @@ pub struct Room {
     pub started_ms: Option<u64>,
     /// When the room last ended (cleared when it goes live again).
     pub ended_ms: Option<u64>,
+    /// How viewers play the live: LL-DASH, or WebRTC with LL-DASH as the fallback.
+    pub latency_mode: LatencyMode,
+}
+
+/// A room's playback path, set by the host in the console.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyMode {
+    /// LL-DASH (about a second behind live; HLS where MSE is missing).
+    #[default]
+    Standard,
+    /// WebRTC (WHEP) for sub-second flash sales; the page falls back to LL-DASH.
+    UltraLow,
+}
+
+impl LatencyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatencyMode::Standard => "standard",
+            LatencyMode::UltraLow => "ultra-low",
+        }
+    }
+
+    /// The stored text; anything unknown reads as `Standard`.
+    pub fn parse(s: &str) -> LatencyMode {
+        match s {
+            "ultra-low" => LatencyMode::UltraLow,
+            _ => LatencyMode::Standard,
+        }
+    }
 }
 
 /// A fresh stream key: `sk_` and 32 hex digits.
@@ -84,4 +114,7 @@ pub trait RoomStore {
 
     /// Replace a room's stream key; the old one stops working at once.
     fn rotate_stream_key(&self, id: &str) -> Result<Room, StoreError>;
+
+    /// Set how viewers play the room's live.
+    fn set_latency_mode(&self, id: &str, mode: LatencyMode) -> Result<Room, StoreError>;
 }

@@ -377,6 +377,18 @@ pub fn http(
     token: Option<&str>,
     body: &str,
 ) -> (u16, String) {
+    http_typed(addr, method, path, token, "application/json", body)
+}
+
+/// [`http`] with a body of another content type (an SDP offer, say).
+pub fn http_typed(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(addr) else {
         return (0, format!("cannot connect to {addr}"));
@@ -385,7 +397,7 @@ pub fn http(
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let sent = write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let mut response = String::new();

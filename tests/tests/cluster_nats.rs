@@ -213,6 +213,18 @@ async fn every_node_answers_media_for_a_room_packaged_on_another() {
     .await
     .expect("probe");
     assert!(streams.contains("h264"), "ffprobe through b: {streams}");
+    // WHEP goes to the packaging node too: a bad offer is refused there as a bad offer
+    // (400), not by b as "not live" (409).
+    let (status, body) = livecart_e2e::http_typed(
+        &b.addr,
+        "POST",
+        "/media/demo/whep",
+        None,
+        "application/sdp",
+        "v=0",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("SDP"), "{body}");
     // A room nobody packages is b's own 404, not a relay.
     let (status, _) = http(&b.addr, "GET", "/media/no-such-room/live.mpd", None, "");
     assert_eq!(status, 404);

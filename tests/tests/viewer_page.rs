@@ -292,3 +292,17 @@ fn viewer_speaks_one_language_in_every_state() {
         }
     }
 }
+
+#[test]
+fn ultra_low_latency_rooms_play_webrtc_and_fall_back_to_ll_dash() {
+    let _one = browser::one_at_a_time();
+    let server = Serve::start(&[]);
+    let (report, _) = scenario("viewer-webrtc.mjs", &server, &[]);
+    assert_eq!(report["ultra"]["via"], "webrtc", "{report:#}");
+    assert_eq!(report["fallback_endpoint"]["via"], "dash", "{report:#}");
+    assert_eq!(report["fallback_udp"]["via"], "dash", "{report:#}");
+    // Every card shown on its frame, by its data-channel copy.
+    let cards = report["cards"].as_array().expect("cards");
+    assert_eq!(cards.len(), 3, "{report:#}");
+    assert!(cards.iter().all(|c| c["source"] == "emsg"), "{report:#}");
+}

@@ -5,9 +5,9 @@
 // Test hooks: #rooms button[data-room], #room-create, #room-name, #room-status
 // [data-status], #online, #likes, #room-start, #room-stop, #ingest-url, #ingest-url-tls,
 // #stream-key, #rotate-key, #media-live, #media-renditions, #media-error, #viewer-link,
-// #dash-link, #hls-link.
+// #dash-link, #hls-link, #latency-mode, #latency-note, #media-webrtc.
 
-import { get, post, seg } from './console-api.js';
+import { get, post, put, seg } from './console-api.js';
 import {
     $, $$, acting, clearError, confirmDialog, copyText, count, dateTime, fill, h, showError,
     submitting, toast,
@@ -136,6 +136,28 @@ function renderObs() {
     setLink($('#viewer-link'), `/live/${seg(r.id)}`);
     setLink($('#dash-link'), media && media.dash ? media.dash : `/media/${seg(r.id)}/live.mpd`);
     setLink($('#hls-link'), media && media.hls ? media.hls : `/media/${seg(r.id)}/master.m3u8`);
+    const mode = $('#latency-mode');
+    if (document.activeElement !== mode) mode.value = r.latency_mode || 'standard';
+    // Why WebRTC cannot play this live, when the host chose it.
+    const note = $('#latency-note');
+    const off = media && media.webrtc_off;
+    note.hidden = !(off && r.latency_mode === 'ultra-low');
+    note.textContent = off ? `WebRTC is off for this live: ${off}. Viewers get the standard stream.` : '';
+}
+
+async function setLatencyMode(select) {
+    clearError($('#room-action-error'));
+    const mode = select.value;
+    await acting(select, async () => {
+        try {
+            const room = await put(`/api/rooms/${seg(state.room)}/latency-mode`, { mode });
+            updateRoom(room);
+            renderObs();
+        } catch (e) {
+            showError($('#room-action-error'), e);
+            throw e;
+        }
+    }, mode === 'ultra-low' ? 'Ultra-low latency on: viewers play over WebRTC' : 'Standard latency: viewers play LL-DASH');
 }
 
 function renderMedia() {
@@ -151,6 +173,9 @@ function renderMedia() {
         ? media.renditions.map((r) => h('span', { class: 'chip' }, r))
         : '—');
     $('#media-periods').textContent = count(media.periods_started || 0);
+    const rtc = media.webrtc_sessions || [];
+    $('#media-webrtc').textContent = media.webrtc_off ? `off: ${media.webrtc_off}`
+        : `${count(rtc.length)} viewer(s)${rtc.length ? ` · ${[...new Set(rtc.map((s) => s.rung).filter(Boolean))].join(', ')}` : ''}`;
     const err = $('#media-error');
     if (media.last_error) {
         err.textContent = `${media.last_error}${media.last_error_ms ? ` (${dateTime(media.last_error_ms)})` : ''}`;
@@ -234,6 +259,7 @@ export function init() {
     $('#room-start').addEventListener('click', (e) => setStatus(e.currentTarget, 'start'));
     $('#room-stop').addEventListener('click', (e) => setStatus(e.currentTarget, 'stop'));
     $('#rotate-key').addEventListener('click', (e) => rotateKey(e.currentTarget));
+    $('#latency-mode').addEventListener('change', (e) => setLatencyMode(e.currentTarget));
     $('#stream-key-show').addEventListener('click', (e) => {
         const key = $('#stream-key');
         const show = key.type === 'password';

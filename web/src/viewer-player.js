@@ -9,11 +9,21 @@
 // muted autoplay (the page shows an unmute button). Timed events in the stream (`emsg`
 // of the scheme urn:livecart:event:2026) come out as 'timed' events as soon as their chunk
 // is loaded, ahead of their moment (see viewer-sync.js).
+//
+// A room whose host chose the `ultra-low` latency mode (GET /api/rooms/{room}/playback;
+// `?player=webrtc` forces it) plays over WebRTC (viewer-webrtc.js) where the browser can;
+// when WebRTC does not give a picture within WEBRTC_CONNECT_MS (UDP blocked, no H.264, the
+// endpoint failing) the page falls back to LL-DASH for the rest of its life and says so
+// (`via`, the 'mode' event). Cards then come from the data channel, held to their frame by
+// RTP time.
 
 import { Emitter } from './viewer-util.js';
 import { EVENT_SCHEME, decodeTimedEvent, periodStartS } from './viewer-sync.js';
+import { WhepSession, webrtcSupported } from './viewer-webrtc.js';
 
 const RETRY_MS = 3000;
+/** How long WebRTC may take to show a first frame before the page falls back to LL-DASH. */
+export const WEBRTC_CONNECT_MS = 4000;
 const ENDED_RETRY_MS = 5000;
 
 const loading = new Map(); // script URL → promise of its global
@@ -58,6 +68,12 @@ export class Player extends Emitter {
         this.mpdUrl = `/media/${encodeURIComponent(room)}/live.mpd`;
         this.hlsUrl = `/media/${encodeURIComponent(room)}/master.m3u8`;
         this.engine = pickEngine(video, preferred);
+        this.preferred = preferred;
+        this.whepUrl = `/media/${encodeURIComponent(room)}/whep`;
+        this.latencyMode = preferred === 'webrtc' ? 'ultra-low' : 'standard';
+        this.whep = null; // the WhepSession playing
+        this.webrtcFailed = null; // why WebRTC did not play (the page stays on LL-DASH)
+        this.via = null; // what plays now: 'webrtc' | 'dash' | 'hls' | 'hlsjs'
         this.dash = null;
         this.hls = null; // the hls.js instance
         this.astMs = null; // the live's availabilityStartTime (HLS: PDT → media time)
@@ -79,7 +95,7 @@ export class Player extends Emitter {
         video.addEventListener('playing', () => {
             this.started = true;
             this.everPlayed = true;
-            if (this.period && (this.dash || this.isHls())) this.playedPeriod = this.period;
+            if (this.period && (this.dash || this.isHls() || this.whep)) this.playedPeriod = this.period;
             this.setState('playing');
             this.emit('playing');
         });
@@ -105,7 +121,22 @@ export class Player extends Emitter {
             this.setState('unsupported');
             return;
         }
-        this.probe();
+        this.loadMode().finally(() => this.probe());
+    }
+
+    /** The room's latency mode, as its host set it. */
+    async loadMode() {
+        if (this.preferred) return;
+        try {
+            const r = await fetch(`/api/rooms/${encodeURIComponent(this.room)}/playback`, { cache: 'no-store' });
+            if (r.ok) this.latencyMode = (await r.json()).latency_mode || 'standard';
+        } catch (_) { /* standard */ }
+    }
+
+    /** Play over WebRTC: the room is ultra-low, the browser can, and it has not failed. */
+    wantsWebrtc() {
+        return this.latencyMode === 'ultra-low' && !this.webrtcFailed && webrtcSupported()
+            && (this.preferred === null || this.preferred === 'webrtc');
     }
 
     /** Is the live there? 404: not yet (or not any more); an MPD with a duration and no
@@ -147,6 +178,11 @@ export class Player extends Emitter {
             }
             this.period = info.period;
             this.targetS = info.targetS;
+            this.astMs = Number.isFinite(info.astMs) ? info.astMs : null;
+            if (this.wantsWebrtc()) {
+                this.startWebrtc();
+                return;
+            }
             this.startDash(info.targetS).catch((e) => {
                 this.errors.push(String(e.message || e));
                 this.retry(RETRY_MS);
@@ -160,10 +196,47 @@ export class Player extends Emitter {
         this.probeTimer = setTimeout(() => this.probe(), this.state === 'ended' ? ENDED_RETRY_MS : RETRY_MS);
     }
 
+    /** WebRTC over WHEP; LL-DASH when it gives no picture in time. */
+    async startWebrtc() {
+        this.teardown();
+        this.setState('loading');
+        const s = new WhepSession(this.video, this.whepUrl);
+        this.whep = s;
+        this.started = false;
+        s.on('timed', (ev) => this.emit('timed', ev));
+        s.on('lost', () => {
+            if (this.whep !== s) return;
+            this.teardown();
+            this.setState('loading');
+            this.retry(1000);
+        });
+        try {
+            await s.connect(WEBRTC_CONNECT_MS);
+        } catch (e) {
+            if (this.whep !== s) return;
+            this.whep = null;
+            s.close();
+            this.video.srcObject = null;
+            this.webrtcFailed = String(e.message || e);
+            this.errors.push(`webrtc: ${this.webrtcFailed}`);
+            this.emit('mode', 'dash', this.webrtcFailed);
+            this.startDash(this.targetS).catch((err) => {
+                this.errors.push(String(err.message || err));
+                this.retry(RETRY_MS);
+            });
+            return;
+        }
+        this.via = 'webrtc';
+        this.emit('mode', 'webrtc', null);
+        this.tryPlay();
+    }
+
     async startDash(targetS) {
         const dashjs = await loadDash();
         this.teardown();
         this.setState('loading');
+        this.via = 'dash';
+        if (this.latencyMode === 'ultra-low') this.emit('mode', 'dash', this.webrtcFailed);
         const player = dashjs.MediaPlayer().create();
         player.updateSettings({
             debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
@@ -232,6 +305,7 @@ export class Player extends Emitter {
         // No worker: the page's CSP allows scripts from this origin only (no blob: workers).
         // hls.js plays at 1× from wherever its first part put it (which depends on the moment
         // the viewer joins: up to a segment behind its target); up to 1.5× it catches up.
+        this.via = 'hlsjs';
         const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, enableWorker: false, backBufferLength: 30 });
         hls.on(Hls.Events.ERROR, (_, data) => {
             if (!data || !data.fatal) return;
@@ -260,6 +334,7 @@ export class Player extends Emitter {
         this.teardown();
         this.setState('loading');
         this.started = false;
+        this.via = 'hls';
         this.video.src = this.hlsUrl;
         this.tryPlay();
     }
@@ -294,6 +369,12 @@ export class Player extends Emitter {
 
     teardown() {
         this.started = false;
+        if (this.whep) {
+            const w = this.whep;
+            this.whep = null;
+            w.close();
+            this.video.srcObject = null;
+        }
         if (this.dash) {
             const d = this.dash;
             this.dash = null;
@@ -312,7 +393,10 @@ export class Player extends Emitter {
 
     sampleLatency() {
         let lat = null;
-        if (this.dash && this.started) {
+        if (this.whep && this.started) {
+            const ms = this.whep.nowMs();
+            if (ms !== null && this.astMs !== null) lat = (this.serverNow() - this.astMs - ms) / 1000;
+        } else if (this.dash && this.started) {
             try { lat = this.dash.getCurrentLiveLatency(); } catch (_) { lat = null; }
         } else if (this.isHls() && this.started) {
             const playing = this.playingDateMs();
@@ -340,6 +424,10 @@ export class Player extends Emitter {
     /** Where media time 0 is on the video's timeline, in seconds: the DASH period's start
      *  (0 for livecart's live MPD); on HLS, the playhead minus its PDT's media time. */
     periodStartS() {
+        if (this.whep) {
+            const f = this.whep.frame;
+            return f ? f.currentTime - f.mediaMs / 1000 : 0;
+        }
         if (this.isHls()) {
             const playing = this.playingDateMs();
             if (playing === null || this.astMs === null) return 0;
@@ -352,9 +440,17 @@ export class Player extends Emitter {
      *  cannot be held (no player with a media clock, not live). */
     playingPeriod() {
         if (!(this.state === 'loading' || this.state === 'playing')) return null;
+        if (this.whep) return this.whep.hello ? this.whep.hello.period : this.period;
         if (this.dash) return this.period;
         if (this.isHls() && this.astMs !== null && this.playingDateMs() !== null) return this.period;
         return null;
+    }
+
+    /** The media time (ms) of a frame presented now (a requestVideoFrameCallback's
+     *  metadata): from its RTP timestamp on WebRTC; null elsewhere (the frame's mediaTime
+     *  is the media clock there). */
+    frameMediaMs(meta) {
+        return this.whep ? this.whep.frameMediaMs(meta) : null;
     }
 
     /** The video's current media time in ms (for holding cards until their frame). */

@@ -74,10 +74,13 @@ export function decodeTimedEvent(ev, periodStartS = 0) {
 
 export class FrameClock {
     /** `video`: the <video>; `periodStartS()`: where the playing period starts on the
-     *  video's timeline, in seconds. */
-    constructor(video, periodStartS = () => 0) {
+     *  video's timeline, in seconds; `frameMs(meta)`: a presented frame's media time when
+     *  the player knows it better than `meta.mediaTime` (WebRTC: from its RTP timestamp),
+     *  else null. */
+    constructor(video, periodStartS = () => 0, frameMs = () => null) {
         this.video = video;
         this.periodStartS = periodStartS;
+        this.frameMs = frameMs;
         this.rvfc = typeof video.requestVideoFrameCallback === 'function';
         this.cues = []; // [{ms, fn}], sorted by ms
         this.frame = null; // {ms, at}: the last presented frame (rVFC), at = performance.now()
@@ -153,7 +156,8 @@ export class FrameClock {
 
     onFrame(meta) {
         this.handle = null;
-        const ms = (meta.mediaTime - (this.periodStartS() || 0)) * 1000;
+        const own = this.frameMs(meta);
+        const ms = own ?? (meta.mediaTime - (this.periodStartS() || 0)) * 1000;
         this.frame = { ms, at: performance.now() };
         this.check(ms, 'frame');
         this.arm();

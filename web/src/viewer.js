@@ -64,11 +64,12 @@ const chat = new Chat({
     myName: () => (room.user && room.user.name) || null,
 });
 const video = $('player');
-// `?player=hls`: LL-HLS through hls.js instead of LL-DASH (where both would work).
+// `?player=hls`: LL-HLS through hls.js instead of LL-DASH (where both would work);
+// `?player=webrtc`: WebRTC whatever the room's latency mode.
 const preferredPlayer = new URLSearchParams(location.search).get('player');
 const player = new Player(video, roomId, () => room.serverNow(), preferredPlayer);
 // Cards, coupon unlocks and flash-sale starts wait for the frame of their moment.
-const clock = new FrameClock(video, () => player.periodStartS());
+const clock = new FrameClock(video, () => player.periodStartS(), (meta) => player.frameMediaMs(meta));
 const moments = new Moments({
     clock,
     playingPeriod: () => player.playingPeriod(),
@@ -124,6 +125,13 @@ function showLatency() {
     $('latency-badge').hidden = lastLatency === null || player.state !== 'playing';
     if (lastLatency !== null) $('latency').textContent = t('badge.latencyValue', { s: formatDecimal(lastLatency) });
 }
+// Ultra-low-latency rooms say whether WebRTC plays or the page fell back to LL-DASH.
+player.on('mode', (via) => {
+    const badge = $('mode-badge');
+    badge.hidden = false;
+    badge.dataset.via = via;
+    tr(badge, via === 'webrtc' ? 'mode.webrtc' : 'mode.fallback');
+});
 player.on('latency', (lat) => {
     lastLatency = lat;
     showLatency();
@@ -290,6 +298,9 @@ window.__livecart = {
     get latency() { return player.latency; },
     get playerState() { return player.state; },
     get engine() { return player.engine; },
+    get via() { return player.via; },
+    get latencyMode() { return player.latencyMode; },
+    get webrtcFailed() { return player.webrtcFailed; },
     get qualitySwitches() { return player.switches; },
     get cards() { return commerce.shown; },
     get timed() { return commerce.timed; },

@@ -24,9 +24,10 @@ function connect(url) {
         if (msg.type === 'hello') st.hello = msg;
         else st.events.push({ ...msg, got_at: performance.now() });
     };
+    const stream = new MediaStream();
     pc.ontrack = (e) => {
-        if (!video.srcObject) video.srcObject = e.streams[0] || new MediaStream();
-        if (!e.streams[0]) video.srcObject.addTrack(e.track);
+        stream.addTrack(e.track);
+        video.srcObject = stream;
     };
     // Wrap-aware "a at or past b" on 32-bit RTP time.
     const atOrPast = (a, b) => ((a - b) >>> 0) < 0x80000000;

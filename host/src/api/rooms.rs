@@ -1,4 +1,5 @@
-//! Rooms: create, list, start, stop, stream key, room tokens, manual product pushes.
+//! Rooms: create, list, start, stop, stream key, latency mode, room tokens, manual product
+//! pushes, and how a viewer page plays a room (public).
 
 use super::body::Body;
 use super::{ApiError, AuthMerchant, blocking, owned_room};
@@ -6,10 +7,10 @@ use crate::auth::{Claims, Role};
 use crate::plugin::model::EventBody;
 use crate::room::commerce;
 use crate::server::AppState;
-use crate::store::{Room, RoomStatus};
+use crate::store::{LatencyMode, Room, RoomStatus};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -23,6 +24,60 @@ pub fn routes() -> Router<AppState> {
         .route("/api/rooms/{room}/tokens", post(token))
         .route("/api/rooms/{room}/push", post(push))
         .route("/api/rooms/{room}/media", get(media))
+        .route("/api/rooms/{room}/latency-mode", put(set_latency_mode))
+        .route("/api/rooms/{room}/playback", get(playback))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyBody {
+    mode: LatencyMode,
+}
+
+/// The host picks how viewers play the live: `standard` (LL-DASH) or `ultra-low` (WebRTC,
+/// with LL-DASH as the page's fallback). Pages read it when they (re)load the video.
+async fn set_latency_mode(
+    State(s): State<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    Path(room): Path<String>,
+    Body(body): Body<LatencyBody>,
+) -> Result<Json<Room>, ApiError> {
+    let room = owned_room(&s, &m, &room).await?;
+    let store = s.store.clone();
+    Ok(Json(
+        blocking(move || Ok(store.set_latency_mode(&room.id, body.mode)?)).await?,
+    ))
+}
+
+/// How a viewer page plays the room (public: the page asks before it starts the video).
+#[derive(serde::Serialize)]
+struct Playback {
+    room: String,
+    latency_mode: LatencyMode,
+    dash: String,
+    hls: String,
+    flv: String,
+    whep: String,
+}
+
+async fn playback(
+    State(s): State<AppState>,
+    Path(room): Path<String>,
+) -> Result<Json<Playback>, ApiError> {
+    let store = s.store.clone();
+    let id = room.clone();
+    let room = blocking(move || Ok(store.room(&id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("room {room}")))?;
+    let m = s.media.room(&room.id);
+    Ok(Json(Playback {
+        latency_mode: room.latency_mode,
+        dash: m.dash,
+        hls: m.hls,
+        flv: m.flv,
+        whep: m.whep,
+        room: room.id,
+    }))
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,9 @@
 //! written included), with its status and caching headers. A relayed request carries
 //! [`RELAYED`], and a node never relays one again, so two nodes can never bounce a
 //! request between them. Without a named node (one node, or no live), the local origin
-//! answers as before.
+//! answers as before. WHEP (`POST /media/{room}/whep` with its SDP offer, `DELETE` of a
+//! session) is relayed too: the answer names the packaging node's own ICE candidate, so
+//! the media then flows between the viewer and that node.
 
 use crate::media::Media;
 use crate::room::Rooms;
@@ -28,16 +30,18 @@ pub const RELAYED: &str = "x-livecart-relayed";
 const REMEMBER: Duration = Duration::from_secs(1);
 
 /// Request headers passed on to the packaging node.
-const PASS_UP: [HeaderName; 4] = [
+const PASS_UP: [HeaderName; 5] = [
     header::ACCEPT,
+    header::CONTENT_TYPE,
     header::RANGE,
     header::IF_NONE_MATCH,
     header::IF_MODIFIED_SINCE,
 ];
 
 /// Response headers passed back.
-const PASS_DOWN: [HeaderName; 9] = [
+const PASS_DOWN: [HeaderName; 10] = [
     header::CONTENT_TYPE,
+    header::LOCATION,
     header::CONTENT_LENGTH,
     header::CACHE_CONTROL,
     header::ETAG,
@@ -108,8 +112,9 @@ fn room_of(path: &str) -> Option<&str> {
 
 /// The middleware in front of the origin.
 pub async fn relay(State(relay): State<Arc<Relay>>, req: Request, next: Next) -> Response {
-    let relayable =
-        matches!(*req.method(), Method::GET | Method::HEAD) && !req.headers().contains_key(RELAYED);
+    let whep = is_whep(req.uri().path()) && matches!(*req.method(), Method::POST | Method::DELETE);
+    let relayable = (matches!(*req.method(), Method::GET | Method::HEAD) || whep)
+        && !req.headers().contains_key(RELAYED);
     let Some(room) = room_of(req.uri().path()).filter(|_| relayable) else {
         return next.run(req).await;
     };
@@ -126,7 +131,13 @@ pub async fn relay(State(relay): State<Arc<Relay>>, req: Request, next: Next) ->
         .path_and_query()
         .map_or(req.uri().path(), |p| p.as_str());
     let url = format!("{}{path}", node.trim_end_matches('/'));
-    match forward(&relay.http, req.method().clone(), &url, req.headers()).await {
+    let (parts, body) = req.into_parts();
+    // An SDP offer is a few KB; nothing else relayed has a body.
+    let body = match axum::body::to_bytes(body, WHEP_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "SDP offer too large").into_response(),
+    };
+    match forward(&relay.http, parts.method, &url, &parts.headers, body).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(room, node, error = %e, "media relay failed");
@@ -139,13 +150,34 @@ pub async fn relay(State(relay): State<Arc<Relay>>, req: Request, next: Next) ->
     }
 }
 
+/// A WHEP path: `/media/{room}/whep` or a session under it.
+fn is_whep(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!(
+        (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next()
+        ),
+        (Some("media"), Some(_), Some("whep"), None | Some(_), None)
+    )
+}
+
+const WHEP_BODY_LIMIT: usize = 64 * 1024;
+
 async fn forward(
     http: &reqwest::Client,
     method: Method,
     url: &str,
     headers: &HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, reqwest::Error> {
     let mut up = http.request(method, url).header(RELAYED, "1");
+    if !body.is_empty() {
+        up = up.body(body);
+    }
     for name in &PASS_UP {
         if let Some(v) = headers.get(name) {
             up = up.header(name, v);
@@ -198,6 +230,10 @@ mod tests {
         assert_eq!(room_of("/media//live.mpd"), None);
         assert_eq!(room_of("/media/demo/"), None);
         assert_eq!(room_of("/api/rooms"), None);
+        assert!(is_whep("/media/demo/whep"));
+        assert!(is_whep("/media/demo/whep/whep_0123"));
+        assert!(!is_whep("/media/demo/live.mpd"));
+        assert!(!is_whep("/media/demo/whep/a/b"));
         assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
     }
 }

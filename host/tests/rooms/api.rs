@@ -509,6 +509,8 @@ async fn openapi_documents_every_route() {
         "/api/rooms/{room}/push",
         "/api/rooms/{room}/products",
         "/api/rooms/{room}/lives",
+        "/api/rooms/{room}/latency-mode",
+        "/api/rooms/{room}/playback",
         "/api/images",
         "/images/{id}",
         "/api/products",
@@ -637,4 +639,51 @@ async fn a_buy_storm_is_announced_as_coalesced_stock_frames() {
         frames <= 6,
         "{frames} stock frames for 12 buys: they should be coalesced"
     );
+}
+
+#[tokio::test]
+async fn latency_mode_is_set_by_the_host_and_read_by_any_page() {
+    let s = start(fast()).await;
+    let room = s.room.clone();
+    let playback = |room: String| {
+        let s = &s;
+        async move { http(s, "GET", &format!("/api/rooms/{room}/playback"), None, None).await }
+    };
+    // Public, standard by default, with every playback path.
+    let (status, text) = playback(room.clone()).await;
+    assert_eq!(status, 200, "{text}");
+    let p: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(p["latency_mode"], "standard");
+    assert_eq!(p["whep"], format!("/media/{room}/whep"));
+    assert_eq!(p["dash"], format!("/media/{room}/live.mpd"));
+
+    let path = format!("/api/rooms/{room}/latency-mode");
+    let (status, r) = api(&s, "PUT", &path, json!({"mode": "ultra-low"})).await;
+    assert_eq!(
+        (status, &r["latency_mode"]),
+        (200, &json!("ultra-low")),
+        "{r}"
+    );
+    let (_, text) = playback(room.clone()).await;
+    assert!(text.contains(r#""latency_mode":"ultra-low""#), "{text}");
+    let (_, listed) = api(&s, "GET", &format!("/api/rooms/{room}"), json!({})).await;
+    assert_eq!(listed["latency_mode"], "ultra-low");
+
+    // Refused, changing nothing: an unknown mode, a missing one, another merchant's room.
+    for bad in [
+        json!({"mode": "fast"}),
+        json!({}),
+        json!({"mode": "standard", "x": 1}),
+    ] {
+        let (status, body) = api(&s, "PUT", &path, bad.clone()).await;
+        assert_eq!(status, 422, "{bad} → {body}");
+    }
+    let (_, token_b) = s.store.create_merchant("Shop B").expect("merchant b");
+    let body = json!({"mode": "standard"}).to_string().into_bytes();
+    let (status, _) = http(&s, "PUT", &path, Some(&token_b), Some(body)).await;
+    assert_eq!(status, 404);
+    let (_, text) = playback(room.clone()).await;
+    assert!(text.contains(r#""latency_mode":"ultra-low""#), "{text}");
+    let (status, _) = playback("r_nosuchroom".into()).await;
+    assert_eq!(status, 404);
 }

@@ -36,6 +36,7 @@ pub enum Out {
     Event {
         id: String,
         media_ms: u64,
+        duration_ms: u32,
         payload: bytes::Bytes,
     },
 }
@@ -236,6 +237,7 @@ async fn events(period: Arc<Period>, start_ms: u64, tx: mpsc::Sender<Out>) {
             let out = Out::Event {
                 id: e.id.clone(),
                 media_ms: e.media_ms,
+                duration_ms: e.duration_ms,
                 payload: e.payload.clone(),
             };
             if tx.send(out).await.is_err() {

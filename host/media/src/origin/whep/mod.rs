@@ -14,7 +14,7 @@
 mod feed;
 mod session;
 
-pub use session::event_message;
+pub use session::{EventAt, event_message};
 
 use super::routes::{HttpError, not_found};
 use super::valid_id;

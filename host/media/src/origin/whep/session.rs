@@ -49,6 +49,8 @@ struct Tx {
     audio_offset: u32,
     /// `Instant` of media time zero (the live's availability start).
     zero: Instant,
+    /// Media ms of the first frame sent (the page unwraps RTP time from there).
+    start_ms: u64,
     period: String,
 }
 
@@ -72,6 +74,7 @@ impl Session {
             video_offset: rand_u32(),
             audio_offset: rand_u32(),
             zero: zero_instant(&self.period),
+            start_ms: 0,
             period: self.period.id.clone(),
         };
         let mut media: Option<mpsc::Receiver<Out>> = None;
@@ -153,6 +156,7 @@ impl Session {
                     .ok_or("the live has no segment yet")?;
                 tracing::debug!(session = %self.info.id, start_ms, "WHEP session connected");
                 self.info.mark_connected();
+                tx.start_ms = start_ms;
                 *media = Some(rx);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -173,6 +177,7 @@ impl Session {
                     "period": tx.period,
                     "rtp_offset": tx.video_offset,
                     "clock_rate": 90_000,
+                    "start_ms": tx.start_ms,
                 })
                 .to_string();
                 let pending = std::mem::take(&mut tx.pending);
@@ -268,9 +273,15 @@ impl Session {
             Out::Event {
                 id,
                 media_ms,
+                duration_ms,
                 payload,
             } => {
-                let text = event_message(&id, media_ms, &payload, tx.video_offset, &tx.period);
+                let at = EventAt {
+                    media_ms,
+                    duration_ms,
+                    offset: tx.video_offset,
+                };
+                let text = event_message(&id, &payload, at, &tx.period);
                 match tx.channel.and_then(|c| self.rtc.channel(c)) {
                     Some(mut ch) => {
                         let _ = ch.write(false, text.as_bytes());
@@ -291,10 +302,24 @@ async fn next(media: &mut Option<mpsc::Receiver<Out>>) -> Option<Out> {
     }
 }
 
-/// A timed event on the data channel: its id, media time, payload (the JSON the room
-/// published) and `rtp`, the RTP timestamp of the video frame it belongs to:
+/// When an event is, for [`event_message`]: its media time and duration, and the session's
+/// video RTP offset.
+#[derive(Clone, Copy, Debug)]
+pub struct EventAt {
+    pub media_ms: u64,
+    pub duration_ms: u32,
+    pub offset: u32,
+}
+
+/// A timed event on the data channel: its id, media time and duration, payload (the JSON
+/// the room published) and `rtp`, the RTP timestamp of the video frame it belongs to:
 /// `(offset + media_ms × 90) mod 2³²`.
-pub fn event_message(id: &str, media_ms: u64, payload: &[u8], offset: u32, period: &str) -> String {
+pub fn event_message(id: &str, payload: &[u8], at: EventAt, period: &str) -> String {
+    let EventAt {
+        media_ms,
+        duration_ms,
+        offset,
+    } = at;
     let rtp = offset.wrapping_add((media_ms.wrapping_mul(90)) as u32);
     let payload: serde_json::Value = serde_json::from_slice(payload)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(payload).into()));
@@ -303,6 +328,7 @@ pub fn event_message(id: &str, media_ms: u64, payload: &[u8], offset: u32, perio
         "id": id,
         "period": period,
         "media_ms": media_ms,
+        "duration_ms": duration_ms,
         "rtp": rtp,
         "payload": payload,
     })
@@ -343,20 +369,27 @@ mod tests {
 
     #[test]
     fn event_targets_wrap_at_32_bits() {
+        let at = |media_ms, offset| EventAt {
+            media_ms,
+            duration_ms: 500,
+            offset,
+        };
         let m: serde_json::Value = serde_json::from_str(&event_message(
             "push-1",
-            2_000,
             br#"{"kind":"card"}"#,
-            u32::MAX - 89,
+            at(2_000, u32::MAX - 89),
             "p1",
         ))
         .expect("json");
         // (2^32 - 90) + 180000 wraps to 179910.
         assert_eq!(m["rtp"], 179_910);
         assert_eq!(m["payload"]["kind"], "card");
-        assert_eq!(m["media_ms"], 2_000);
+        assert_eq!(
+            (m["media_ms"].as_u64(), m["duration_ms"].as_u64()),
+            (Some(2_000), Some(500))
+        );
         let m: serde_json::Value =
-            serde_json::from_str(&event_message("x", 0, b"not json", 5, "p1")).expect("json");
+            serde_json::from_str(&event_message("x", b"not json", at(0, 5), "p1")).expect("json");
         assert_eq!(m["payload"], "not json");
         assert_eq!(m["rtp"], 5);
     }
