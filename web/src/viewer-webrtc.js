@@ -27,10 +27,12 @@ export class WhepSession extends Emitter {
         this.hello = null; // {period, rtp_offset, start_ms}
         this.frame = null; // {mediaMs, at, currentTime}: the last presented frame
         this.closed = false;
+        this.joinMs = null; // offer → first presented frame
     }
 
     /** Connect and resolve once the first frame is presented; reject with a reason. */
     async connect(timeoutMs) {
+        const t0 = performance.now();
         const pc = this.pc = new RTCPeerConnection();
         pc.addTransceiver('video', { direction: 'recvonly' });
         pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -52,6 +54,7 @@ export class WhepSession extends Emitter {
         });
         try {
             await Promise.race([this.negotiate(), timeout]);
+            this.joinMs = performance.now() - t0;
         } finally {
             clearTimeout(timer);
         }

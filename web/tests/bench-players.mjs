@@ -4,7 +4,7 @@
 // demo stream), one player after the other; and the card sync error of an HTTP-FLV page.
 //
 //   node web/tests/bench-players.mjs --base http://127.0.0.1:18601 --merchant-token T \
-//        --rtmp 127.0.0.1:1935 [--room demo] [--seconds 20] [--pushes 30]
+//        --rtmp 127.0.0.1:1935 [--room demo] [--seconds 20] [--pushes 30] [--joins 20]
 //
 // Every latency is the wall clock now minus the wall clock at which the frame at the
 // playhead was ingested (availabilityStartTime + its media time), sampled every 250 ms:
@@ -15,7 +15,10 @@
 //   to media time with the FLV timestamps (media ms) of the first tags it received (its
 //   timeline starts at the lower of the first audio and video timestamps);
 // - RTMP: ffmpeg (ffprobe) reading `rtmp://…/live/{room}`: each video packet's arrival
-//   minus its ingest time (no player buffer: ffprobe shows nothing).
+//   minus its ingest time (no player buffer: ffprobe shows nothing);
+// - WebRTC: the viewer page with `?player=webrtc` (WHEP), now − the ingest time of the
+//   frame on screen (its RTP timestamp → media time); and --joins fresh pages, each
+//   timed from its WHEP offer to its first presented frame.
 // FLV card sync: --pushes cards while mpegts.js plays; a card is "shown" on the first
 // presented frame (requestVideoFrameCallback) at or past its cue point's media time, and
 // its error is that frame's media time minus the card's media_ms.
@@ -38,7 +41,7 @@ const summary = (xs) => ({ n: xs.length, p50: pct(xs, 50), p90: pct(xs, 90), min
 const round = (x) => (x === null ? null : +x.toFixed(3));
 const secs = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, k === 'n' ? v : round(v)]));
 
-const args = parseArgs(process.argv.slice(2), { seconds: '20', pushes: '30', rtmp: '' });
+const args = parseArgs(process.argv.slice(2), { seconds: '20', pushes: '30', rtmp: '', joins: '20' });
 const seconds = Number(args.seconds);
 const rest = api(args.base, args.merchantToken);
 const report = { room: args.room, seconds };
@@ -69,10 +72,24 @@ async function viewer(player) {
         document.querySelector('#player').currentTime > 1, null, { timeout: 30000, what: 'the live to play' });
     await page.waitForTimeout(3000); // settle at the target latency
     const lat = await sample(page, () => window.__livecart.latency);
-    const engine = await page.evaluate(() => window.__livecart.engine);
+    const engine = await page.evaluate(() => window.__livecart.via || window.__livecart.engine);
     const stalls = await page.evaluate(() => window.__livecart.stalls);
     await context.close();
     return { engine, stalls, latency_s: secs(summary(lat)) };
+}
+
+/** `n` fresh viewer pages on WebRTC: each one's WHEP offer → first frame, in ms. */
+async function joins(n) {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+        const { context, page } = await openViewer(browser, args.base, args.room, { query: { player: 'webrtc' } });
+        const ms = await waitInPage(page, () => window.__livecart.player.whep && window.__livecart.player.whep.joinMs, null,
+            { timeout: 10000, what: 'a WebRTC first frame' }).then((h) => h.jsonValue());
+        out.push(ms);
+        await context.close();
+    }
+    const s = summary(out);
+    return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k === 'n' ? v : Math.round(v)]));
 }
 
 /** mpegts.js on live.flv: latency samples and, with pushes, the card sync errors. */
@@ -197,6 +214,8 @@ async function rtmp(astMs) {
 try {
     await waitFor(async () => (await fetch(`${args.base}/media/${args.room}/live.mpd`)).ok, { timeout: 20000, what: 'the live' });
     const astMs = await ast();
+    report.webrtc = await viewer('webrtc');
+    report.webrtc_join_ms = await joins(Number(args.joins));
     report.ll_dash = await viewer('');
     report.ll_hls = await viewer('hls');
     report.http_flv = await flv(astMs);

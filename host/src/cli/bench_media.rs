@@ -13,7 +13,8 @@
 //! - [`events`]: delay from `MediaState::add_event` to the event's `emsg` being in a chunk
 //!   in the ring, per video rendition;
 //! - [`serve`]: N simulated LL-DASH viewers against the origin: requests/s, bytes/s,
-//!   latency, errors and CPU, in one process or with the origin in its own process.
+//!   latency, errors and CPU, in one process or with the origin in its own process;
+//! - [`whep`]: N headless WebRTC viewers against a running `serve`: its CPU per viewer.
 //!
 //! Run in release: `cargo build --release -p livecart && ./target/release/livecart bench
 //! media transcode|latency|events|serve`. Needs `ffmpeg` on the PATH and the GStreamer plugins the
@@ -30,6 +31,7 @@ mod serve;
 pub(super) mod stack;
 mod transcode;
 mod viewers;
+mod whep;
 
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -55,6 +57,8 @@ enum MediaMode {
     Events(events::EventsArgs),
     /// Segment serving load: N simulated LL-DASH viewers against the origin.
     Serve(serve::ServeArgs),
+    /// WebRTC egress cost: N headless WHEP viewers against a running `livecart serve`.
+    Whep(whep::WhepArgs),
 }
 
 pub fn run(args: MediaArgs) -> anyhow::Result<ExitCode> {
@@ -69,6 +73,7 @@ pub fn run(args: MediaArgs) -> anyhow::Result<ExitCode> {
         // Serve builds its own runtimes: the origin and the viewers each get theirs, so
         // their CPU can be told apart by thread name.
         MediaMode::Serve(a) => serve::run(&a, quiet)?,
+        MediaMode::Whep(a) => runtime()?.block_on(whep::run(&a))?,
     };
     Ok(if ok {
         ExitCode::SUCCESS

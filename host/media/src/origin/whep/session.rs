@@ -5,8 +5,9 @@
 //! with a random per-session RTP offset, on one wall clock (the live's availability start
 //! mapped to an `Instant`), so the browser's lip sync holds. The room's timed events go on
 //! the viewer's data channel with the RTP timestamp of their frame ([`event_message`]).
-//! The bandwidth estimate (TWCC, else REMB) picks the rung: the highest whose bitrate fits
-//! in 85 % of it, taken at the next keyframe.
+//! The bandwidth estimate (TWCC, else REMB) picks the rung ([`pick_rung`]): down when the
+//! rung's bitrate exceeds it, up to a rung that fits in 85 % of it; taken at the next
+//! keyframe.
 
 use super::feed::{Feed, Out};
 use super::{Registry, SessionInfo};
@@ -192,12 +193,13 @@ impl Session {
                 BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
             ) => {
                 let bps = estimate.as_u64();
-                let rung = self
+                let rates: Vec<u64> = self
                     .feed
                     .rungs
                     .iter()
-                    .position(|t| u64::from(t.rendition.bandwidth) * 100 <= bps * 85)
-                    .unwrap_or(self.feed.rungs.len() - 1);
+                    .map(|t| u64::from(t.rendition.bandwidth))
+                    .collect();
+                let rung = pick_rung(&rates, self.feed.wanted(), bps);
                 if rung != self.feed.wanted() {
                     tracing::debug!(session = %self.info.id, bps, rung, "WHEP rung switch");
                     self.feed.want(rung);
@@ -295,6 +297,21 @@ impl Session {
     }
 }
 
+/// The rung to send at estimate `bps`, from `current` (`rates` top first, bits/s): down
+/// to the highest that fits when the current one no longer does; up only to one that fits
+/// with 15 % to spare, so an estimate hovering at a rung's rate does not flap.
+fn pick_rung(rates: &[u64], current: usize, bps: u64) -> usize {
+    let last = rates.len().saturating_sub(1);
+    let current = current.min(last);
+    if rates[current] > bps {
+        return rates.iter().position(|&r| r <= bps).unwrap_or(last);
+    }
+    match rates.iter().position(|&r| r * 100 <= bps * 85) {
+        Some(up) if up < current => up,
+        _ => current,
+    }
+}
+
 async fn next(media: &mut Option<mpsc::Receiver<Out>>) -> Option<Out> {
     match media {
         Some(rx) => rx.recv().await,
@@ -366,6 +383,19 @@ pub(super) fn bind_addr(ip: std::net::IpAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rungs_follow_the_estimate_without_flapping() {
+        let rates = [2_500_000, 800_000];
+        // The initial estimate (top + audio) keeps the top rung.
+        assert_eq!(pick_rung(&rates, 0, 2_564_000), 0);
+        // A weak network drops to the lower rung, and below every rung to the lowest.
+        assert_eq!(pick_rung(&rates, 0, 1_000_000), 1);
+        assert_eq!(pick_rung(&rates, 0, 300_000), 1);
+        // Back up only with room to spare.
+        assert_eq!(pick_rung(&rates, 1, 2_600_000), 1);
+        assert_eq!(pick_rung(&rates, 1, 3_000_000), 0);
+    }
 
     #[test]
     fn event_targets_wrap_at_32_bits() {
