@@ -327,7 +327,7 @@ pub(super) async fn next_segment(
 }
 
 /// Media ms from the period origin of a time in `track`'s timescale.
-fn ms(track: &Track, t: u64, origin_ns: u64) -> u64 {
+pub(super) fn ms(track: &Track, t: u64, origin_ns: u64) -> u64 {
     let ts = track.init().map_or(1, |(_, i)| i.timescale.max(1));
     t.saturating_sub(time::to_timescale(origin_ns, ts)) * 1000 / u64::from(ts)
 }

@@ -333,7 +333,7 @@ async fn rep_file(
 }
 
 /// CORS on every response.
-async fn cors(mut res: Response) -> Response {
+pub(super) async fn cors(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -341,7 +341,10 @@ async fn cors(mut res: Response) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Length, Content-Type, Cache-Control, Date, Age"),
+        // Location: a WHEP session's resource (`whep`).
+        HeaderValue::from_static(
+            "Content-Length, Content-Type, Cache-Control, Date, Age, Location",
+        ),
     );
     // Lets players measure chunk arrival times (low-latency throughput estimation).
     h.insert("timing-allow-origin", HeaderValue::from_static("*"));

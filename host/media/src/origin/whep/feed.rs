@@ -114,7 +114,7 @@ impl Feed {
         let origin_ns = period.origin_ns()?;
         let top = &self.rungs[self.wanted()];
         let first = top.last()?;
-        let start_ms = media_ms(top, first.start, origin_ns);
+        let start_ms = flv::ms(top, first.start, origin_ns);
         let (tx, rx) = mpsc::channel(QUEUE);
         let opus = period.opus.subscribe();
         tokio::spawn(video(
@@ -140,11 +140,6 @@ fn without_b_frames(track: &Track) -> Option<bool> {
     let data = seg.bytes()?;
     let samples = bmff::samples(&data)?;
     Some(!samples.is_empty() && samples.iter().all(|s| s.cto == 0))
-}
-
-fn media_ms(track: &Track, t: u64, origin_ns: u64) -> u64 {
-    let ts = track.init().map_or(1, |(_, i)| i.timescale.max(1));
-    t.saturating_sub(time::to_timescale(origin_ns, ts)) * 1000 / u64::from(ts)
 }
 
 /// The wanted rung's access units, segment by segment.

@@ -23,7 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::header::{self, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use serde::Serialize;
@@ -200,7 +200,7 @@ impl Whep {
                 return Err(WhepError::Full(n));
             }
         }
-        let socket = tokio::net::UdpSocket::bind(session::bind_addr(self.config.ip))
+        let socket = tokio::net::UdpSocket::bind(std::net::SocketAddr::new(self.config.ip, 0))
             .await
             .map_err(|e| WhepError::Socket(e.to_string()))?;
         let local = socket
@@ -314,14 +314,11 @@ fn crypto() -> Arc<str0m::config::CryptoProvider> {
 }
 
 fn session_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("whep_{:016x}", h.finish())
+    format!(
+        "whep_{:08x}{:08x}",
+        session::rand_u32(),
+        session::rand_u32()
+    )
 }
 
 /// The WHEP routes, CORS-open like the rest of `/media`.
@@ -335,7 +332,7 @@ pub fn router(whep: Arc<Whep>) -> Router {
             "/media/{room}/whep/{session}",
             delete(end).patch(no_trickle).options(preflight),
         )
-        .layer(axum::middleware::map_response(cors))
+        .layer(axum::middleware::map_response(super::routes::cors))
         .with_state(whep)
 }
 
@@ -423,17 +420,4 @@ async fn preflight() -> Response {
         ],
     )
         .into_response()
-}
-
-async fn cors(mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location, Content-Type"),
-    );
-    res
 }

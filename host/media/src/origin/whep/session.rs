@@ -12,7 +12,6 @@
 use super::feed::{Feed, Out};
 use super::{Registry, SessionInfo};
 use crate::package::ring::Period;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use str0m::bwe::BweKind;
@@ -362,9 +361,9 @@ fn zero_instant(period: &Period) -> Instant {
     now.checked_sub(ago).unwrap_or(now)
 }
 
-/// A random 32-bit value (RTP offsets need not be secret, only unpredictable enough to
-/// exercise the page's wrap handling).
-fn rand_u32() -> u32 {
+/// A random 32-bit value, from std's randomly keyed hasher: RTP offsets and session ids
+/// need to be unpredictable and distinct, not cryptographic.
+pub(super) fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -373,11 +372,6 @@ fn rand_u32() -> u32 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish() as u32
-}
-
-/// Where a socket for a new session binds.
-pub(super) fn bind_addr(ip: std::net::IpAddr) -> SocketAddr {
-    SocketAddr::new(ip, 0)
 }
 
 #[cfg(test)]
